@@ -1,0 +1,73 @@
+//! An app: a manifest's functions deployed into a function host, with every
+//! problem reported against the manifest line that caused it.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use crate::function::{FunctionHost, HostConfig, KvStore};
+use crate::manifest::{Manifest, ManifestError, ManifestErrors};
+
+/// Runs each function's `build` command in the manifest's directory.
+pub fn build(manifest: &Manifest) -> Result<(), ManifestErrors> {
+    let mut errors = Vec::new();
+    for function in manifest.functions.values() {
+        let Some(command) = &function.build else {
+            continue;
+        };
+        let location = &function.source_location;
+        let status = shell(command).current_dir(manifest.dir()).status();
+        match status {
+            Ok(status) if status.success() => {}
+            Ok(status) => errors.push(location.error(format!(
+                "the build command `{command}` of function '{}' failed ({status})",
+                function.name
+            ))),
+            Err(error) => errors.push(location.error(format!(
+                "cannot run the build command `{command}` of function '{}': {error}",
+                function.name
+            ))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ManifestErrors(errors))
+    }
+}
+
+fn shell(command: &str) -> Command {
+    let mut shell = Command::new("sh");
+    shell.arg("-c").arg(command);
+    shell
+}
+
+/// Deploys every function of `manifest` into `host`, reporting all problems at once.
+pub fn deploy(manifest: &Manifest, host: &FunctionHost) -> Result<(), ManifestErrors> {
+    let errors: Vec<ManifestError> = manifest
+        .functions
+        .values()
+        .filter_map(|function| {
+            let spec = match function.spec() {
+                Ok(spec) => spec,
+                Err(error) => return Some(error),
+            };
+            host.deploy(spec)
+                .err()
+                .map(|error| function.source_location.error(error.to_string()))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ManifestErrors(errors))
+    }
+}
+
+/// A host for the apps of one data directory: code cache under `<data-dir>/cache`.
+pub fn host(
+    data_dir: &Path,
+    kv: Arc<dyn KvStore>,
+) -> Result<FunctionHost, crate::function::LoadError> {
+    FunctionHost::new(HostConfig::new(data_dir.join("cache")), kv)
+}

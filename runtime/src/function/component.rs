@@ -1,0 +1,178 @@
+//! Turning a function's bytes into linked, checked code: compile or load from
+//! the code cache, check the component implements the `function` world, and
+//! pre-link it once so every instantiation only allocates.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::types::ComponentItem;
+
+use super::FunctionSpec;
+use super::engine::WasmEngine;
+use super::host_api::{FunctionPre, HostState};
+
+/// Why a function's code cannot be deployed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "{path}: not a WebAssembly component ({what}); build functions for wasm32-wasip2, e.g. `cargo build --target wasm32-wasip2 --release`"
+    )]
+    NotAComponent { path: PathBuf, what: &'static str },
+    #[error("{path}: does not implement the swirl:function world: {problem}")]
+    WrongWorld { path: PathBuf, problem: String },
+    #[error("{path}: cannot compile the component: {message}")]
+    Compile { path: PathBuf, message: String },
+    #[error("code cache {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error(
+        "function '{name}': memory limit of {requested} bytes is above the host's maximum of {maximum} bytes"
+    )]
+    MemoryAboveMaximum {
+        name: String,
+        requested: u64,
+        maximum: u64,
+    },
+}
+
+impl LoadError {
+    pub(crate) fn engine(error: wasmtime::Error) -> Self {
+        LoadError::Engine(format!("{error:#}"))
+    }
+}
+
+/// A function's code, compiled, checked and linked.
+pub(crate) struct LoadedComponent {
+    pub pre: FunctionPre<HostState>,
+    /// Short content hash of the component bytes.
+    pub version: String,
+    pub from_cache: bool,
+}
+
+/// Interfaces a function may import besides WASI.
+const SWIRL_IMPORTS: [&str; 3] = [
+    "swirl:function/types@0.1.0",
+    "swirl:function/host@0.1.0",
+    "swirl:function/kv@0.1.0",
+];
+
+impl LoadedComponent {
+    pub fn load(engine: &WasmEngine, spec: &FunctionSpec) -> Result<Self, LoadError> {
+        if spec.limits.memory > engine.config.max_function_memory {
+            return Err(LoadError::MemoryAboveMaximum {
+                name: spec.name.clone(),
+                requested: spec.limits.memory,
+                maximum: engine.config.max_function_memory,
+            });
+        }
+        check_header(spec)?;
+        let content_hash = hex(&Sha256::digest(&spec.wasm));
+        let entry = engine.cache.entry_path(&engine.engine, &content_hash);
+        let (component, from_cache) = match engine.cache.load(&engine.engine, &entry) {
+            Some(component) => (component, true),
+            None => {
+                let code = engine
+                    .engine
+                    .precompile_component(&spec.wasm)
+                    .map_err(|error| LoadError::Compile {
+                        path: spec.source.clone(),
+                        message: format!("{error:#}"),
+                    })?;
+                engine.cache.store(&entry, &code)?;
+                // SAFETY: `code` was produced just now by this engine's
+                // `precompile_component`.
+                let component =
+                    unsafe { wasmtime::component::Component::deserialize(&engine.engine, &code) }
+                        .map_err(LoadError::engine)?;
+                (component, false)
+            }
+        };
+        check_world(engine, &component, spec)?;
+        let wrong_world = |error: wasmtime::Error| LoadError::WrongWorld {
+            path: spec.source.clone(),
+            problem: format!("{error:#}"),
+        };
+        let instance_pre = engine
+            .linker
+            .instantiate_pre(&component)
+            .map_err(wrong_world)?;
+        let pre = FunctionPre::new(instance_pre).map_err(wrong_world)?;
+        Ok(LoadedComponent {
+            pre,
+            version: content_hash[..12].to_string(),
+            from_cache,
+        })
+    }
+}
+
+/// Tells core modules and other files from components before compiling, for a precise message.
+fn check_header(spec: &FunctionSpec) -> Result<(), LoadError> {
+    let not_a_component = |what| LoadError::NotAComponent {
+        path: spec.source.clone(),
+        what,
+    };
+    match spec.wasm.get(..8) {
+        Some([0, b'a', b's', b'm', 0x0d, 0, 0x01, 0]) => Ok(()),
+        Some([0, b'a', b's', b'm', 0x01, 0, 0, 0]) => Err(not_a_component("it is a core module")),
+        Some([0, b'a', b's', b'm', ..]) => Err(not_a_component("unknown WebAssembly version")),
+        _ => Err(not_a_component(
+            "it does not start with the WebAssembly magic bytes",
+        )),
+    }
+}
+
+/// Names the import or export that keeps a component from being a swirl function.
+fn check_world(
+    engine: &WasmEngine,
+    component: &wasmtime::component::Component,
+    spec: &FunctionSpec,
+) -> Result<(), LoadError> {
+    let wrong_world = |problem: String| LoadError::WrongWorld {
+        path: spec.source.clone(),
+        problem,
+    };
+    let ty = component.component_type();
+    for (name, _) in ty.imports(&engine.engine) {
+        if !(name.starts_with("wasi:") || SWIRL_IMPORTS.contains(&name)) {
+            return Err(wrong_world(format!(
+                "it imports '{name}', which swirl does not provide; functions may import only {} and wasi:*@0.2",
+                SWIRL_IMPORTS[1..].join(", ")
+            )));
+        }
+    }
+    let exports: Vec<(String, bool)> = ty
+        .exports(&engine.engine)
+        .map(|(name, item)| {
+            (
+                name.to_string(),
+                matches!(item.ty, ComponentItem::ComponentFunc(_)),
+            )
+        })
+        .collect();
+    if !exports
+        .iter()
+        .any(|(name, is_func)| name == "handle" && *is_func)
+    {
+        let found = if exports.is_empty() {
+            "nothing".to_string()
+        } else {
+            exports
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(wrong_world(format!(
+            "it does not export the function 'handle' (it exports {found}); write it with swirl-guest or against wit/function.wit"
+        )));
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,125 @@
+//! The one wasmtime `Engine` of a host, narrowed to what swirl uses:
+//! components, the pooling allocator, epoch interruption, and a linker that
+//! offers WASI (with nothing granted) plus swirl's `host` and `kv` imports.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::cache::CodeCache;
+use super::component::LoadError;
+use super::host_api::HostState;
+
+/// How often the engine's epoch advances; a timeout fires at most one tick late.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Settings of a host, shared by all its functions.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Where compiled code is cached, keyed by content and engine.
+    pub cache_dir: PathBuf,
+    /// Component instances alive at once across all functions.
+    pub max_live_instances: u32,
+    /// The largest `memory` any function may ask for, in bytes.
+    pub max_function_memory: u64,
+}
+
+impl HostConfig {
+    /// Defaults with the code cache in `cache_dir`.
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        HostConfig {
+            cache_dir: cache_dir.into(),
+            max_live_instances: 1000,
+            max_function_memory: 4 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// The engine, its linker and code cache, and the thread that ticks epochs.
+pub(crate) struct WasmEngine {
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+    pub cache: CodeCache,
+    pub config: HostConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl WasmEngine {
+    pub fn new(config: HostConfig) -> Result<Self, LoadError> {
+        let engine = Engine::new(&engine_config(&config)).map_err(LoadError::engine)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::engine)?;
+        super::host_api::add_to_linker(&mut linker).map_err(LoadError::engine)?;
+        let cache = CodeCache::open(&config.cache_dir)?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), ticker_stop.clone())
+            .map_err(|error| LoadError::engine(error.into()))?;
+        Ok(WasmEngine {
+            engine,
+            linker,
+            cache,
+            config,
+            ticker_stop,
+        })
+    }
+
+    /// Epoch ticks that make up `timeout`, rounded up so a call gets at least its timeout.
+    pub fn ticks_for(timeout: Duration) -> u64 {
+        let tick = EPOCH_TICK.as_nanos();
+        (timeout.as_nanos().div_ceil(tick) as u64).max(1) + 1
+    }
+}
+
+impl Drop for WasmEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn engine_config(host: &HostConfig) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // Timeouts interrupt guests through epochs: a counter check at loop heads,
+    // far cheaper than fuel metering on every instruction.
+    config.epoch_interruption(true);
+
+    let instances = host.max_live_instances;
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling.total_component_instances(instances);
+    // A Rust wasm32-wasip2 component instantiates a few core instances (the
+    // program plus the adapter shims wit-component adds), one memory and a
+    // few tables; leave headroom for other toolchains.
+    pooling.total_core_instances(instances.saturating_mul(8));
+    pooling.total_memories(instances.saturating_mul(2));
+    pooling.total_tables(instances.saturating_mul(4));
+    pooling.max_core_instances_per_component(16);
+    pooling.max_memories_per_component(4);
+    pooling.max_tables_per_component(8);
+    // Slots are reserved up front; a per-function limiter then enforces each
+    // function's own `memory`, which may not exceed this.
+    pooling.max_memory_size(host.max_function_memory as usize);
+    // Keeping a little memory resident per slot lets a fresh instance reuse
+    // pages instead of faulting them in again, which is most of what makes
+    // `instance-mode = "fresh"` cheap.
+    pooling.linear_memory_keep_resident(64 * 1024);
+    pooling.table_keep_resident(16 * 1024);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    config
+}
+
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    thread::Builder::new()
+        .name("swirl-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .map(drop)
+}

@@ -1,0 +1,12 @@
+//! swirl: a WebAssembly-hosted serverless workflow runtime.
+//!
+//! Functions are WebAssembly components run in-process from per-function
+//! instance pools ([`function`]); apps declare them in a manifest
+//! ([`manifest`]); durable state lives in sled behind [`store`].
+//! `ARCHITECTURE.md` at the repository root has the map.
+
+pub mod app;
+pub mod function;
+pub mod ids;
+pub mod manifest;
+pub mod store;

@@ -1,0 +1,140 @@
+//! Durable state: the only module that knows sled.
+//!
+//! One sled database lives under `<data-dir>/db`; each kind of record has its
+//! own tree. Today that is the functions' key-value store (tree `kv`, keys
+//! `<function>\0<key>`), written one atomic, flushed batch per successful
+//! call, so a call's writes are durable when the call returns.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::function::{KvError, KvStore};
+
+/// Why the store cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot open the database in {path}: {source}; is another swirl process using this data directory?"
+    )]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("database: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+/// The durable store of one data directory.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    kv: sled::Tree,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`, which is made
+    /// readable by its owner only.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        create_private_dir(data_dir)?;
+        let path = data_dir.join("db");
+        let db = sled::Config::new()
+            .path(&path)
+            .open()
+            .map_err(|source| StoreError::Open { path, source })?;
+        let kv = db.open_tree("kv")?;
+        Ok(Store { db, kv })
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// Creates `dir` (and parents) with mode 0700 where the platform has modes.
+pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let error = |source| StoreError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(error)
+}
+
+fn kv_key(function: &str, key: &str) -> Vec<u8> {
+    let mut full = Vec::with_capacity(function.len() + 1 + key.len());
+    full.extend_from_slice(function.as_bytes());
+    full.push(0);
+    full.extend_from_slice(key.as_bytes());
+    full
+}
+
+impl KvStore for Store {
+    fn get(&self, function: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.kv
+            .get(kv_key(function, key))
+            .map(|value| value.map(|bytes| bytes.to_vec()))
+            .map_err(|error| KvError(error.to_string()))
+    }
+
+    fn apply(
+        &self,
+        function: &str,
+        writes: &BTreeMap<String, Option<Vec<u8>>>,
+    ) -> Result<(), KvError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in writes {
+            match value {
+                Some(value) => batch.insert(kv_key(function, key), value.as_slice()),
+                None => batch.remove(kv_key(function, key)),
+            }
+        }
+        self.kv
+            .apply_batch(batch)
+            .and_then(|()| self.db.flush().map(drop))
+            .map_err(|error| KvError(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_writes_survive_reopening_and_stay_per_function() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let writes = BTreeMap::from([
+                ("a".to_string(), Some(b"1".to_vec())),
+                ("b".to_string(), Some(b"2".to_vec())),
+            ]);
+            store.apply("f", &writes).unwrap();
+            store
+                .apply("f", &BTreeMap::from([("b".to_string(), None)]))
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.get("f", "a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(store.get("f", "b").unwrap(), None);
+        assert_eq!(store.get("g", "a").unwrap(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Store::open(&data).unwrap();
+        let mode = fs::metadata(&data).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}

@@ -1,0 +1,129 @@
+//! A test function whose behaviour the test picks through its input: each
+//! `action` exercises one part of the host (limits, traps, kv, config, logs).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
+use swirl_guest::{Context, Event, Failure, kv, log};
+
+/// Calls served by this instance; tells reused instances from fresh ones.
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+enum Probe {
+    /// Returns the input and the context it was called with.
+    Echo { value: Value },
+    /// Fails with the given code and message.
+    Fail { code: String, message: String },
+    /// Panics, which traps the instance.
+    Trap,
+    /// Never returns.
+    Spin,
+    /// Allocates until the memory limit stops it.
+    AllocateForever,
+    /// Recurses until the stack overflows.
+    Recurse,
+    /// Returns how many calls this instance has served.
+    Count,
+    /// Sleeps `millis`, then returns how many calls this instance has served.
+    Sleep { millis: u64 },
+    /// Adds one to the counter stored under `key` and returns the new value;
+    /// fails after the write when `then_fail` is set.
+    KvIncrement {
+        key: String,
+        #[serde(default)]
+        then_fail: bool,
+    },
+    /// Reads `key` from kv.
+    KvGet { key: String },
+    /// Deletes `key` from kv.
+    KvDelete { key: String },
+    /// Reads a config value.
+    Config { key: String },
+    /// Writes log lines through the host and through stdout and stderr.
+    Log { message: String },
+    /// Emits a CloudEvent.
+    Emit { event_type: String, data: Value },
+    /// Tries to read a file, which the sandbox denies.
+    ReadFile { path: String },
+}
+
+fn probe(input: Probe, ctx: &Context) -> Result<Value, Failure> {
+    let calls = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    match input {
+        Probe::Echo { value } => Ok(json!({
+            "value": value,
+            "invocationId": ctx.invocation_id,
+            "function": ctx.function_name,
+            "version": ctx.function_version,
+            "attempt": ctx.attempt,
+            "deadlineMs": ctx.deadline_ms,
+        })),
+        Probe::Fail { code, message } => {
+            Err(Failure::new(code, message).with_details(json!({ "calls": calls })))
+        }
+        Probe::Trap => panic!("probe asked to trap"),
+        Probe::Spin => {
+            let mut x = 0u64;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        Probe::AllocateForever => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        Probe::Recurse => Ok(json!(recurse(std::hint::black_box(1)))),
+        Probe::Count => Ok(json!(calls)),
+        Probe::Sleep { millis } => {
+            std::thread::sleep(std::time::Duration::from_millis(millis));
+            Ok(json!(calls))
+        }
+        Probe::KvIncrement { key, then_fail } => {
+            let next = kv::get_json::<u64>(&key).ok().flatten().unwrap_or(0) + 1;
+            kv::set_json(&key, &next).map_err(|e| Failure::new("Encode", e.to_string()))?;
+            if then_fail {
+                return Err(Failure::new("AfterWrite", "failed after writing"));
+            }
+            Ok(json!(next))
+        }
+        Probe::KvGet { key } => Ok(kv::get(&key)
+            .map(|bytes| json!(String::from_utf8_lossy(&bytes)))
+            .unwrap_or(Value::Null)),
+        Probe::KvDelete { key } => {
+            kv::delete(&key);
+            Ok(Value::Null)
+        }
+        Probe::Config { key } => Ok(json!(swirl_guest::config(&key))),
+        Probe::Log { message } => {
+            log::info(&message);
+            println!("stdout: {message}");
+            eprintln!("stderr: {message}");
+            Ok(Value::Null)
+        }
+        Probe::Emit { event_type, data } => {
+            let event = Event::new(event_type, "probe")
+                .data(&data)
+                .map_err(|e| Failure::new("Encode", e.to_string()))?;
+            swirl_guest::emit(event).map_err(|e| Failure::new("EmitRefused", e))?;
+            Ok(Value::Null)
+        }
+        Probe::ReadFile { path } => std::fs::read(&path)
+            .map(|bytes| json!(bytes.len()))
+            .map_err(|e| Failure::new("Io", e.to_string())),
+    }
+}
+
+/// Recursion with small frames that live on the wasm stack (not Rust's shadow
+/// stack in linear memory), so it overflows the engine's stack limit.
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    recurse(std::hint::black_box(depth + 1)).wrapping_add(depth)
+}
+
+swirl_guest::export!(probe);

@@ -1,0 +1,144 @@
+//! Support for swirl's black-box tests: builds the real `swirl` binary and
+//! the test functions (real wasm32-wasip2 components, built from source in
+//! `tests/guests/`) once per test process, and runs the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the workspace root")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn run_cargo(args: &[&str]) {
+    let status = cargo()
+        .args(args)
+        .status()
+        .unwrap_or_else(|error| panic!("cannot run cargo {args:?}: {error}"));
+    assert!(status.success(), "cargo {args:?} failed: {status}");
+}
+
+/// The test functions (and the hello example's `greet`), built once per process.
+const GUESTS: [&str; 3] = ["probe", "wrong-world", "greet"];
+
+/// Path of the compiled component of test function `name` (a crate under `tests/guests/`).
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut args = vec!["build", "--quiet", "--release", "--target", "wasm32-wasip2"];
+        for guest in GUESTS {
+            args.extend(["-p", guest]);
+        }
+        run_cargo(&args);
+    });
+    let path = target_dir()
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// Path of the `swirl` binary, built once per process with the tests' profile.
+pub fn swirl_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            run_cargo(&["build", "--quiet", "-p", "swirl", "--bin", "swirl"]);
+            target_dir().join("debug").join("swirl")
+        })
+        .clone()
+}
+
+/// A `swirl` command ready to run in `dir`.
+pub fn swirl(dir: &Path) -> Command {
+    let mut command = Command::new(swirl_binary());
+    command.current_dir(dir);
+    command
+}
+
+/// What a finished command printed and how it exited.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `command` to completion.
+pub fn run(command: &mut Command) -> Run {
+    command
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"))
+        .into()
+}
+
+/// A temporary app directory with a manifest that names test functions by absolute path.
+pub struct App {
+    pub dir: tempfile::TempDir,
+}
+
+impl App {
+    /// An app whose `swirl.toml` is `manifest`, with `{probe}` and
+    /// `{wrong-world}` replaced by the paths of those test functions.
+    pub fn new(manifest: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut text = manifest.to_string();
+        for name in GUESTS {
+            let placeholder = format!("{{{name}}}");
+            if text.contains(&placeholder) {
+                text = text.replace(&placeholder, &guest(name).display().to_string());
+            }
+        }
+        std::fs::write(dir.path().join("swirl.toml"), text).expect("write the manifest");
+        App { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn manifest(&self) -> PathBuf {
+        self.dir.path().join("swirl.toml")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs `swirl invoke` of `function` with `input` in this app.
+    pub fn invoke(&self, function: &str, input: &str) -> Run {
+        run(swirl(self.path()).args([
+            "invoke",
+            "swirl.toml",
+            function,
+            "--input",
+            input,
+            "--data-dir",
+            "data",
+        ]))
+    }
+}

@@ -1,0 +1,467 @@
+//! The function host through the library: limits, pools, scaling and kv,
+//! with real components and real sled.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use swirl::function::{
+    Call, FunctionHost, FunctionLimits, FunctionSpec, HostConfig, InstanceMode, Invocation,
+};
+use swirl::store::Store;
+use swirl_tests::guest;
+
+struct Host {
+    host: FunctionHost,
+    _dir: tempfile::TempDir,
+}
+
+fn host() -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let host = FunctionHost::new(
+        HostConfig::new(dir.path().join("data/cache")),
+        Arc::new(store),
+    )
+    .unwrap();
+    Host { host, _dir: dir }
+}
+
+fn probe_spec(name: &str, limits: FunctionLimits) -> FunctionSpec {
+    let source = guest("probe");
+    FunctionSpec {
+        name: name.to_string(),
+        wasm: std::fs::read(&source).unwrap(),
+        source,
+        limits,
+        config: BTreeMap::from([("COLOR".to_string(), "teal".to_string())]),
+    }
+}
+
+impl Host {
+    fn with_probe(limits: FunctionLimits) -> Self {
+        let host = host();
+        host.host.deploy(probe_spec("probe", limits)).unwrap();
+        host
+    }
+
+    fn call(&self, input: Value) -> Invocation {
+        self.host
+            .invoke("probe", Call::new(input.to_string()))
+            .unwrap()
+    }
+
+    fn ok(&self, input: Value) -> Value {
+        let invocation = self.call(input.clone());
+        let output = invocation
+            .outcome
+            .unwrap_or_else(|failure| panic!("{input} failed: {failure}"));
+        serde_json::from_slice(&output).unwrap()
+    }
+
+    fn failure(&self, input: Value) -> (String, String) {
+        let failure = self
+            .call(input.clone())
+            .outcome
+            .expect_err("the call should fail");
+        (failure.code, failure.message)
+    }
+}
+
+fn limits() -> FunctionLimits {
+    FunctionLimits {
+        timeout: Duration::from_secs(2),
+        ..FunctionLimits::default()
+    }
+}
+
+#[test]
+fn a_call_returns_output_and_sees_its_context() {
+    let host = Host::with_probe(limits());
+    let output = host.ok(json!({"action": "echo", "value": {"x": 1}}));
+    assert_eq!(output["value"], json!({"x": 1}));
+    assert_eq!(output["function"], "probe");
+    assert_eq!(output["attempt"], 1);
+    assert_eq!(output["version"].as_str().unwrap().len(), 12);
+    let deadline = output["deadlineMs"].as_u64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(
+        deadline > now && deadline <= now + 2_000,
+        "deadline {deadline}, now {now}"
+    );
+}
+
+#[test]
+fn a_failure_keeps_its_code_message_and_details() {
+    let host = Host::with_probe(limits());
+    let failure = host
+        .call(json!({"action": "fail", "code": "OutOfStock", "message": "no more widgets"}))
+        .outcome
+        .unwrap_err();
+    assert_eq!(failure.code, "OutOfStock");
+    assert_eq!(failure.message, "no more widgets");
+    assert_eq!(failure.details, Some(json!({"calls": 1})));
+}
+
+#[test]
+fn input_that_does_not_fit_is_an_invalid_parameter_naming_the_field() {
+    let host = host();
+    let source = guest("greet");
+    host.host
+        .deploy(FunctionSpec {
+            name: "greet".into(),
+            wasm: std::fs::read(&source).unwrap(),
+            source,
+            limits: limits(),
+            config: BTreeMap::new(),
+        })
+        .unwrap();
+    let failure = |input: &str| {
+        host.host
+            .invoke("greet", Call::new(input))
+            .unwrap()
+            .outcome
+            .unwrap_err()
+    };
+    let wrong_type = failure(r#"{"name": 42}"#);
+    assert_eq!(wrong_type.code, "SYS.InvalidParameter");
+    assert!(
+        wrong_type
+            .message
+            .starts_with("invalid input at 'name': invalid type: integer `42`"),
+        "{}",
+        wrong_type.message
+    );
+    let missing = failure("{}");
+    assert_eq!(missing.code, "SYS.InvalidParameter");
+    assert!(
+        missing.message.contains("missing field `name`"),
+        "{}",
+        missing.message
+    );
+}
+
+#[test]
+fn a_trap_fails_with_the_panic_message_and_the_instance_is_replaced() {
+    let host = Host::with_probe(limits());
+    assert_eq!(host.ok(json!({"action": "count"})), 1);
+    let (code, message) = host.failure(json!({"action": "trap"}));
+    assert_eq!(code, "SYS.Fail");
+    assert!(message.contains("trapped"), "{message}");
+    assert!(message.contains("probe asked to trap"), "{message}");
+    assert!(
+        message.contains("panicked at tests/guests/probe/src/lib.rs"),
+        "{message}"
+    );
+    // A fresh instance serves the next call: its counter starts again.
+    assert_eq!(host.ok(json!({"action": "count"})), 1);
+}
+
+#[test]
+fn an_infinite_loop_times_out_and_the_next_call_succeeds() {
+    let host = Host::with_probe(FunctionLimits {
+        timeout: Duration::from_millis(300),
+        ..limits()
+    });
+    let started = Instant::now();
+    let (code, message) = host.failure(json!({"action": "spin"}));
+    let elapsed = started.elapsed();
+    assert_eq!(code, "SYS.Timeout");
+    assert!(message.contains("timed out after 300ms"), "{message}");
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(300 + 200), "{elapsed:?}");
+    assert_eq!(host.ok(json!({"action": "count"})), 1);
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_limit() {
+    let host = Host::with_probe(FunctionLimits {
+        memory: 16 << 20,
+        ..limits()
+    });
+    let (code, message) = host.failure(json!({"action": "allocate-forever"}));
+    assert_eq!(code, "SYS.Fail");
+    assert!(
+        message.contains("memory limit of 16 MiB reached"),
+        "{message}"
+    );
+    assert_eq!(host.ok(json!({"action": "count"})), 1);
+}
+
+#[test]
+fn a_stack_overflow_fails_the_call_not_the_host() {
+    let host = Host::with_probe(limits());
+    let (code, message) = host.failure(json!({"action": "recurse"}));
+    assert_eq!(code, "SYS.Fail");
+    assert!(message.contains("stack overflow"), "{message}");
+    assert_eq!(host.ok(json!({"action": "count"})), 1);
+}
+
+#[test]
+fn reuse_mode_keeps_globals_across_calls_and_fresh_mode_does_not() {
+    let reuse = Host::with_probe(limits());
+    let counts: Vec<Value> = (0..3)
+        .map(|_| reuse.ok(json!({"action": "count"})))
+        .collect();
+    assert_eq!(counts, [1, 2, 3]);
+    let stats = reuse.host.stats("probe").unwrap();
+    assert_eq!((stats.cold_starts, stats.warm_starts), (1, 2));
+
+    let fresh = Host::with_probe(FunctionLimits {
+        instance_mode: InstanceMode::Fresh,
+        ..limits()
+    });
+    let counts: Vec<Value> = (0..3)
+        .map(|_| fresh.ok(json!({"action": "count"})))
+        .collect();
+    assert_eq!(counts, [1, 1, 1]);
+    assert_eq!(fresh.host.stats("probe").unwrap().live_instances, 0);
+}
+
+#[test]
+fn max_instances_is_never_exceeded_and_extra_calls_wait() {
+    let host = Arc::new(Host::with_probe(FunctionLimits {
+        max_instances: 2,
+        ..limits()
+    }));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (host, done) = (host.clone(), done.clone());
+        thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(host.host.stats("probe").unwrap().live_instances);
+                thread::sleep(Duration::from_millis(2));
+            }
+            most
+        })
+    };
+    let started = Instant::now();
+    let callers: Vec<_> = (0..6)
+        .map(|_| {
+            let host = host.clone();
+            thread::spawn(move || host.ok(json!({"action": "sleep", "millis": 100})))
+        })
+        .collect();
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    let elapsed = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(sampler.join().unwrap(), 2);
+    // Six 100 ms calls two at a time take at least three rounds.
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert_eq!(host.host.stats("probe").unwrap().cold_starts, 2);
+}
+
+#[test]
+fn a_full_queue_fails_with_busy() {
+    let host = Arc::new(Host::with_probe(FunctionLimits {
+        max_instances: 1,
+        max_queue: 0,
+        ..limits()
+    }));
+    let sleeper = {
+        let host = host.clone();
+        thread::spawn(move || host.ok(json!({"action": "sleep", "millis": 300})))
+    };
+    thread::sleep(Duration::from_millis(100));
+    let (code, message) = host.failure(json!({"action": "count"}));
+    assert_eq!(code, "SYS.Busy");
+    assert!(message.contains("max-instances"), "{message}");
+    sleeper.join().unwrap();
+    assert_eq!(host.host.stats("probe").unwrap().busy, 1);
+}
+
+#[test]
+fn an_idle_pool_scales_to_zero_and_min_instances_stay_warm() {
+    let host = Host::with_probe(FunctionLimits {
+        idle_timeout: Duration::from_millis(100),
+        ..limits()
+    });
+    host.ok(json!({"action": "count"}));
+    assert_eq!(host.host.stats("probe").unwrap().live_instances, 1);
+    thread::sleep(Duration::from_millis(400));
+    assert_eq!(host.host.stats("probe").unwrap().live_instances, 0);
+
+    let warm = Host::with_probe(FunctionLimits {
+        idle_timeout: Duration::from_millis(100),
+        min_instances: 1,
+        ..limits()
+    });
+    assert_eq!(warm.host.stats("probe").unwrap().live_instances, 1);
+    warm.ok(json!({"action": "count"}));
+    thread::sleep(Duration::from_millis(400));
+    let stats = warm.host.stats("probe").unwrap();
+    assert_eq!((stats.live_instances, stats.idle_instances), (1, 1));
+    assert_eq!(
+        stats.warm_starts, 1,
+        "the pre-warmed instance served the call"
+    );
+}
+
+#[test]
+fn config_values_reach_the_function() {
+    let host = Host::with_probe(limits());
+    assert_eq!(host.ok(json!({"action": "config", "key": "COLOR"})), "teal");
+    assert_eq!(
+        host.ok(json!({"action": "config", "key": "NOPE"})),
+        Value::Null
+    );
+}
+
+#[test]
+fn kv_writes_commit_with_a_successful_call_and_vanish_with_a_failed_one() {
+    let host = Host::with_probe(limits());
+    assert_eq!(host.ok(json!({"action": "kv-increment", "key": "n"})), 1);
+    let (code, _) = host.failure(json!({"action": "kv-increment", "key": "n", "then_fail": true}));
+    assert_eq!(code, "AfterWrite");
+    assert_eq!(host.ok(json!({"action": "kv-increment", "key": "n"})), 2);
+    assert_eq!(host.ok(json!({"action": "kv-get", "key": "n"})), "2");
+    host.ok(json!({"action": "kv-delete", "key": "n"}));
+    assert_eq!(
+        host.ok(json!({"action": "kv-get", "key": "n"})),
+        Value::Null
+    );
+}
+
+#[test]
+fn stdout_stderr_and_host_logs_become_log_lines_of_the_call() {
+    let host = Host::with_probe(limits());
+    let invocation = host.call(json!({"action": "log", "message": "hi"}));
+    let lines: Vec<String> = invocation
+        .logs
+        .iter()
+        .map(|line| format!("{:?}/{:?}: {}", line.stream, line.level, line.message))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "Host/Info: hi",
+            "Stdout/Info: stdout: hi",
+            "Stderr/Warn: stderr: hi"
+        ]
+    );
+    // The next call starts with no lines of its own.
+    assert!(host.call(json!({"action": "count"})).logs.is_empty());
+}
+
+#[test]
+fn emitted_events_are_recorded_with_the_call() {
+    let host = Host::with_probe(limits());
+    let invocation =
+        host.call(json!({"action": "emit", "event_type": "order.shipped", "data": {"id": 7}}));
+    assert!(invocation.outcome.is_ok());
+    assert_eq!(invocation.emitted.len(), 1);
+    assert_eq!(invocation.emitted[0].event_type, "order.shipped");
+    assert_eq!(
+        invocation.emitted[0].data.as_deref(),
+        Some(&br#"{"id":7}"#[..])
+    );
+}
+
+#[test]
+fn the_sandbox_has_no_filesystem() {
+    let host = Host::with_probe(limits());
+    let (code, message) = host.failure(json!({"action": "read-file", "path": "/etc/passwd"}));
+    assert_eq!(code, "Io");
+    assert!(!message.is_empty());
+}
+
+#[test]
+fn a_second_host_on_the_same_data_dir_loads_from_the_code_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = || {
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let host =
+            FunctionHost::new(HostConfig::new(dir.path().join("cache")), Arc::new(store)).unwrap();
+        host.deploy(probe_spec("probe", limits())).unwrap()
+    };
+    assert!(!deploy().from_cache);
+    assert!(deploy().from_cache);
+}
+
+#[test]
+fn a_damaged_cache_entry_is_recompiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let deploy = || {
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let host = FunctionHost::new(HostConfig::new(&cache), Arc::new(store)).unwrap();
+        let deployed = host.deploy(probe_spec("probe", limits())).unwrap();
+        let output = host
+            .invoke("probe", Call::new(r#"{"action":"count"}"#))
+            .unwrap();
+        assert_eq!(output.outcome.unwrap(), b"1");
+        deployed
+    };
+    deploy();
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    assert!(!deploy().from_cache, "a truncated entry must not load");
+    assert!(deploy().from_cache, "the recompiled entry replaced it");
+}
+
+#[test]
+fn components_of_another_world_and_core_modules_are_refused() {
+    let host = host();
+    let source = guest("wrong-world");
+    let error = host
+        .host
+        .deploy(FunctionSpec {
+            name: "other".into(),
+            wasm: std::fs::read(&source).unwrap(),
+            source,
+            limits: limits(),
+            config: BTreeMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("does not implement the swirl:function world"),
+        "{error}"
+    );
+    assert!(
+        error.contains("does not export the function 'handle' (it exports run)"),
+        "{error}"
+    );
+
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    let error = host
+        .host
+        .deploy(FunctionSpec {
+            name: "core".into(),
+            wasm: core_module,
+            source: "core.wasm".into(),
+            limits: limits(),
+            config: BTreeMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("core.wasm: not a WebAssembly component (it is a core module)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unknown_function_is_an_error_naming_the_deployed_ones() {
+    let host = Host::with_probe(limits());
+    let error = host
+        .host
+        .invoke("nope", Call::new("{}"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "no function named 'nope' is deployed; deployed functions: probe"
+    );
+}
