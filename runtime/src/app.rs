@@ -1,12 +1,34 @@
 //! An app: a manifest's functions deployed into a function host, with every
 //! problem reported against the manifest line that caused it.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
 use crate::function::{FunctionHost, HostConfig, KvStore};
 use crate::manifest::{Manifest, ManifestError, ManifestErrors};
+use crate::workflow::{self, Diagnostics, KnownFunctions, Loaded};
+
+/// One workflow file of an app and what loading it gave.
+pub struct WorkflowFile {
+    pub path: PathBuf,
+    pub result: Result<Loaded, Diagnostics>,
+}
+
+/// Loads every workflow file the manifest lists, checking that each
+/// `functions[].resource` names a function of the manifest.
+pub fn load_workflows(manifest: &Manifest) -> Vec<WorkflowFile> {
+    let functions: HashSet<String> = manifest.functions.keys().cloned().collect();
+    manifest
+        .workflows
+        .iter()
+        .map(|path| WorkflowFile {
+            path: path.clone(),
+            result: workflow::load_file(path, KnownFunctions::Set(&functions)),
+        })
+        .collect()
+}
 
 /// Runs each function's `build` command in the manifest's directory.
 pub fn build(manifest: &Manifest) -> Result<(), ManifestErrors> {

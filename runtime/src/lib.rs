@@ -2,7 +2,8 @@
 //!
 //! Functions are WebAssembly components run in-process from per-function
 //! instance pools ([`function`]); apps declare them in a manifest
-//! ([`manifest`]); durable state lives in sled behind [`store`].
+//! ([`manifest`]); workflow definitions are parsed and validated by
+//! [`workflow`]; durable state lives in sled behind [`store`].
 //! `ARCHITECTURE.md` at the repository root has the map.
 
 pub mod app;
@@ -10,3 +11,4 @@ pub mod function;
 pub mod ids;
 pub mod manifest;
 pub mod store;
+pub mod workflow;

@@ -1,67 +1,169 @@
-//! `swirl validate`: checks manifests without running anything, reporting
-//! every problem at once.
+//! `swirl validate`: checks manifests and workflow definitions without
+//! running anything, reporting every problem at once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::Serialize;
+use swirl::function::FunctionHost;
 use swirl::manifest::{Manifest, ManifestError};
 use swirl::store::Store;
+use swirl::workflow::{self, Diagnostic, KnownFunctions, Severity};
 
 use super::{DataDir, Outcome};
 
-/// Check manifests and their functions, listing every problem
+/// Check manifests and workflow definitions, listing every error and warning
 ///
-/// Each function's code is compiled (or found in the code cache) and checked
-/// against the swirl:function world. Exit 0 when everything is valid, 2 when not.
+/// A manifest (`*.toml`) is checked with its functions (each compiled, or
+/// found in the code cache, and checked against the swirl:function world)
+/// and the workflow files it lists; any other file is read as a workflow
+/// definition (JSON or YAML, either dialect). Exit 0 when everything is
+/// valid (warnings allowed), 2 when not.
 ///
-/// Example: swirl validate examples/hello/swirl.toml
+/// Example: swirl validate examples/hello/swirl.toml workflows/order.yaml
 #[derive(clap::Args)]
 pub struct Args {
-    /// App manifests (swirl.toml)
-    #[arg(required = true)]
-    manifests: Vec<PathBuf>,
-    /// Print the problems as JSON on stdout
+    /// Manifests (swirl.toml) and workflow definition files
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print the findings as JSON on stdout
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     data_dir: DataDir,
 }
 
+/// One error or warning, in one shape for manifests and workflows.
+#[derive(Serialize)]
+struct Finding {
+    file: PathBuf,
+    line: usize,
+    column: usize,
+    severity: Severity,
+    /// The manifest key, for manifest findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    /// The JSON pointer, for workflow findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pointer: Option<String>,
+    message: String,
+}
+
+impl Finding {
+    fn from_manifest(error: ManifestError) -> Self {
+        Finding {
+            file: error.file,
+            line: error.line,
+            column: error.column,
+            severity: Severity::Error,
+            key: error.key,
+            pointer: None,
+            message: error.message,
+        }
+    }
+
+    fn from_workflow(file: &Path, diagnostic: Diagnostic) -> Self {
+        Finding {
+            file: file.to_path_buf(),
+            line: diagnostic.line,
+            column: diagnostic.column,
+            severity: diagnostic.severity,
+            key: None,
+            pointer: Some(diagnostic.pointer),
+            message: diagnostic.message,
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{severity}: {}:{}:{}: ",
+            self.file.display(),
+            self.line,
+            self.column
+        )?;
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(pointer) = &self.pointer {
+            write!(f, " (at {pointer})")?;
+        }
+        Ok(())
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let mut errors: Vec<ManifestError> = Vec::new();
+    let mut findings = Vec::new();
     let mut host = None;
-    for path in &args.manifests {
-        let manifest = match Manifest::load(path) {
-            Ok(manifest) => manifest,
-            Err(mut manifest_errors) => {
-                errors.append(&mut manifest_errors.0);
-                continue;
-            }
-        };
-        let host = match &mut host {
-            Some(host) => host,
-            None => {
-                let store = Store::open(&args.data_dir.data_dir)?;
-                host.insert(swirl::app::host(&args.data_dir.data_dir, Arc::new(store))?)
-            }
-        };
-        if let Err(mut deploy_errors) = swirl::app::deploy(&manifest, host) {
-            errors.append(&mut deploy_errors.0);
+    for path in &args.files {
+        if path.extension().is_some_and(|ext| ext == "toml") {
+            let host = match &mut host {
+                Some(host) => host,
+                None => host.insert(open_host(&args.data_dir.data_dir)?),
+            };
+            check_manifest(path, host, &mut findings);
+        } else {
+            let diagnostics = match workflow::load_file(path, KnownFunctions::Unchecked) {
+                Ok(loaded) => loaded.warnings,
+                Err(diagnostics) => diagnostics.0,
+            };
+            findings.extend(
+                diagnostics
+                    .into_iter()
+                    .map(|d| Finding::from_workflow(path, d)),
+            );
         }
     }
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "errors": errors }))?
+            serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))?
         );
     } else {
-        for error in &errors {
-            eprintln!("error: {error}");
+        for finding in &findings {
+            eprintln!("{finding}");
         }
     }
-    Ok(if errors.is_empty() {
+    let valid = !findings.iter().any(|f| f.severity == Severity::Error);
+    Ok(if valid {
         Outcome::Success
     } else {
         Outcome::Invalid
     })
+}
+
+fn open_host(data_dir: &Path) -> anyhow::Result<FunctionHost> {
+    let store = Store::open(data_dir)?;
+    Ok(swirl::app::host(data_dir, Arc::new(store))?)
+}
+
+fn check_manifest(path: &Path, host: &FunctionHost, findings: &mut Vec<Finding>) {
+    let manifest = match Manifest::load(path) {
+        Ok(manifest) => manifest,
+        Err(errors) => {
+            findings.extend(errors.0.into_iter().map(Finding::from_manifest));
+            return;
+        }
+    };
+    if let Err(errors) = swirl::app::deploy(&manifest, host) {
+        findings.extend(errors.0.into_iter().map(Finding::from_manifest));
+    }
+    for file in swirl::app::load_workflows(&manifest) {
+        let diagnostics = match file.result {
+            Ok(loaded) => loaded.warnings,
+            Err(diagnostics) => diagnostics.0,
+        };
+        findings.extend(
+            diagnostics
+                .into_iter()
+                .map(|d| Finding::from_workflow(&file.path, d)),
+        );
+    }
 }

@@ -2,3 +2,5 @@
 
 mod functions;
 mod functions_cli;
+mod workflows;
+mod workflows_cli;

@@ -1,0 +1,449 @@
+//! ISO 8601 durations, repeating intervals and schedule intervals.
+//!
+//! Timers need exact lengths, so [`IsoDuration`] refuses years and months
+//! (their length depends on the calendar) and becomes a `std::time::Duration`.
+//! Schedules describe calendar windows, so [`ScheduleInterval`] keeps years and
+//! months as they are written. Each type keeps its source text, which is what
+//! it serializes back to.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// Why a duration or interval text is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DurationError(String);
+
+fn err(message: impl Into<String>) -> DurationError {
+    DurationError(message.into())
+}
+
+/// The parts of an ISO 8601 duration `PnYnMnWnDTnHnMnS`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CalendarDuration {
+    pub years: u64,
+    pub months: u64,
+    /// Weeks, days, hours, minutes and seconds, which have a fixed length.
+    pub exact: Duration,
+}
+
+/// Parses `PnYnMnWnDTnHnMnS`; only the last component may have a fraction.
+pub fn parse_calendar_duration(text: &str) -> Result<CalendarDuration, DurationError> {
+    let body = text.strip_prefix('P').ok_or_else(|| {
+        err(format!(
+            "'{text}' is not an ISO 8601 duration; write it like 'PT15M' or 'P2DT3H4M'"
+        ))
+    })?;
+    let mut result = CalendarDuration::default();
+    let mut in_time = false;
+    let mut number = String::new();
+    let mut seen_component = false;
+    let mut seen_fraction = false;
+    let mut nanos: u128 = 0;
+    for ch in body.chars() {
+        match ch {
+            'T' if !in_time && number.is_empty() => in_time = true,
+            '0'..='9' => number.push(ch),
+            '.' | ',' if !number.is_empty() && !number.contains('.') => number.push('.'),
+            unit => {
+                if number.is_empty() {
+                    return Err(err(format!(
+                        "'{text}' is not an ISO 8601 duration; a number must come before '{unit}'"
+                    )));
+                }
+                if seen_fraction {
+                    return Err(err(format!(
+                        "'{text}': only the last component of a duration may have a fraction"
+                    )));
+                }
+                let (whole, fraction) = split_number(&number)
+                    .ok_or_else(|| err(format!("'{text}' has a number that is too large")))?;
+                seen_fraction = fraction > 0;
+                let unit_nanos: u128 = match (in_time, unit) {
+                    (false, 'Y') | (false, 'M') => {
+                        if fraction > 0 {
+                            return Err(err(format!(
+                                "'{text}': years and months cannot have fractions"
+                            )));
+                        }
+                        if unit == 'Y' {
+                            result.years = whole as u64;
+                        } else {
+                            result.months = whole as u64;
+                        }
+                        number.clear();
+                        seen_component = true;
+                        continue;
+                    }
+                    (false, 'W') => 7 * 86_400 * 1_000_000_000,
+                    (false, 'D') => 86_400 * 1_000_000_000,
+                    (true, 'H') => 3_600 * 1_000_000_000,
+                    (true, 'M') => 60 * 1_000_000_000,
+                    (true, 'S') => 1_000_000_000,
+                    _ => {
+                        return Err(err(format!(
+                            "'{text}' is not an ISO 8601 duration; '{unit}' is not a unit here (use Y M W D before 'T', H M S after it)"
+                        )));
+                    }
+                };
+                nanos = nanos
+                    .checked_add(
+                        whole
+                            .checked_mul(unit_nanos)
+                            .ok_or_else(|| err(format!("'{text}' is too long")))?,
+                    )
+                    .and_then(|n| n.checked_add(fraction * unit_nanos / 1_000_000_000))
+                    .ok_or_else(|| err(format!("'{text}' is too long")))?;
+                number.clear();
+                seen_component = true;
+            }
+        }
+    }
+    if !number.is_empty() || !seen_component || body.ends_with('T') {
+        return Err(err(format!(
+            "'{text}' is not an ISO 8601 duration; write it like 'PT15M' or 'P2DT3H4M'"
+        )));
+    }
+    let secs =
+        u64::try_from(nanos / 1_000_000_000).map_err(|_| err(format!("'{text}' is too long")))?;
+    result.exact = Duration::new(secs, (nanos % 1_000_000_000) as u32);
+    Ok(result)
+}
+
+/// Splits "12.5" into whole units and the fraction in billionths.
+fn split_number(number: &str) -> Option<(u128, u128)> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut digits: String = fraction.chars().take(9).collect();
+    while digits.len() < 9 {
+        digits.push('0');
+    }
+    Some((whole, digits.parse().ok()?))
+}
+
+/// An exact ISO 8601 duration such as `PT15M` or `PT0.5S`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IsoDuration {
+    text: String,
+    duration: Duration,
+}
+
+impl IsoDuration {
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
+        let parts = parse_calendar_duration(text)?;
+        if parts.years > 0 || parts.months > 0 {
+            return Err(err(format!(
+                "'{text}' uses years or months, which have no fixed length; use days (D) or weeks (W) instead"
+            )));
+        }
+        Ok(IsoDuration {
+            text: text.to_owned(),
+            duration: parts.exact,
+        })
+    }
+
+    /// A duration of whole seconds, as the draft dialect writes them.
+    pub fn from_seconds(seconds: u64) -> Self {
+        IsoDuration {
+            text: format!("PT{seconds}S"),
+            duration: Duration::from_secs(seconds),
+        }
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for IsoDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for IsoDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+/// A retry interval: `R5/PT15M` (five repetitions, fifteen minutes apart),
+/// `R/PT15M` (unbounded) or just `PT2M` as the spec's own examples write it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepeatingInterval {
+    text: String,
+    repetitions: Option<u32>,
+    interval: Duration,
+}
+
+impl RepeatingInterval {
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
+        let Some(rest) = text.strip_prefix('R') else {
+            let duration = IsoDuration::parse(text)?;
+            return Ok(RepeatingInterval {
+                text: text.to_owned(),
+                repetitions: None,
+                interval: duration.duration(),
+            });
+        };
+        let (count, duration) = rest.split_once('/').ok_or_else(|| {
+            err(format!(
+                "'{text}' is not a repeating interval; write it like 'R5/PT15M'"
+            ))
+        })?;
+        let repetitions = if count.is_empty() {
+            None
+        } else {
+            Some(count.parse::<u32>().map_err(|_| {
+                err(format!("'{text}' is not a repeating interval; 'R' must be followed by a repetition count, like 'R5/PT15M'"))
+            })?)
+        };
+        let interval = IsoDuration::parse(duration)?.duration();
+        Ok(RepeatingInterval {
+            text: text.to_owned(),
+            repetitions,
+            interval,
+        })
+    }
+
+    /// How many repetitions the text states; `None` when unbounded or unstated
+    /// (then `maxAttempts` bounds the retries).
+    pub fn repetitions(&self) -> Option<u32> {
+        self.repetitions
+    }
+
+    /// The time to wait before each attempt.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Serialize for RepeatingInterval {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+/// One end of a schedule window: an instant or a duration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IntervalPart {
+    /// An RFC 3339 / ISO 8601 date-time, kept as written (`2020-03-20T09:00:00Z`).
+    Instant(String),
+    Duration(CalendarDuration),
+}
+
+/// When a scheduled start state is active: `start/end`, `start/duration`,
+/// `duration/end`, or a lone duration (counted from deployment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleInterval {
+    text: String,
+    pub start: Option<IntervalPart>,
+    pub end: Option<IntervalPart>,
+}
+
+impl ScheduleInterval {
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let parse_part = |part: &str| -> Result<IntervalPart, DurationError> {
+            if part.starts_with('P') {
+                Ok(IntervalPart::Duration(parse_calendar_duration(part)?))
+            } else if is_date_time(part) {
+                Ok(IntervalPart::Instant(part.to_owned()))
+            } else {
+                Err(err(format!(
+                    "'{part}' in schedule interval '{text}' is neither a date-time like '2020-03-20T09:00:00Z' nor a duration like 'P1D'"
+                )))
+            }
+        };
+        match parts.as_slice() {
+            [single] => match parse_part(single)? {
+                part @ IntervalPart::Duration(_) => Ok(ScheduleInterval {
+                    text: text.to_owned(),
+                    start: None,
+                    end: Some(part),
+                }),
+                IntervalPart::Instant(_) => Err(err(format!(
+                    "schedule interval '{text}' is a single instant; give a window like 'start/end', 'start/duration' or 'duration'"
+                ))),
+            },
+            [first, second] => {
+                let start = parse_part(first)?;
+                let end = parse_part(second)?;
+                if matches!(
+                    (&start, &end),
+                    (IntervalPart::Duration(_), IntervalPart::Duration(_))
+                ) {
+                    return Err(err(format!(
+                        "schedule interval '{text}' has two durations; one side must be a date-time"
+                    )));
+                }
+                Ok(ScheduleInterval {
+                    text: text.to_owned(),
+                    start: Some(start),
+                    end: Some(end),
+                })
+            }
+            _ => Err(err(format!(
+                "'{text}' is not a schedule interval; write 'start/end', 'start/duration', 'duration/end' or 'duration'"
+            ))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Serialize for ScheduleInterval {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+/// A strict-enough check of `YYYY-MM-DDThh:mm:ss[.f](Z|±hh:mm)`.
+fn is_date_time(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    if bytes.len() < 20
+        || !digits(0..4)
+        || bytes[4] != b'-'
+        || !digits(5..7)
+        || bytes[7] != b'-'
+        || !digits(8..10)
+        || !matches!(bytes[10], b'T' | b't')
+        || !digits(11..13)
+        || bytes[13] != b':'
+        || !digits(14..16)
+        || bytes[16] != b':'
+        || !digits(17..19)
+    {
+        return false;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
+        if end == 0 {
+            return false;
+        }
+        rest = &fraction[end..];
+    }
+    match rest {
+        "Z" | "z" => true,
+        zone => {
+            let z = zone.as_bytes();
+            z.len() == 6
+                && matches!(z[0], b'+' | b'-')
+                && z[1..3].iter().all(u8::is_ascii_digit)
+                && z[3] == b':'
+                && z[4..6].iter().all(u8::is_ascii_digit)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_fractions() {
+        assert_eq!(
+            IsoDuration::parse("PT15M").unwrap().duration(),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            IsoDuration::parse("PT0.5S").unwrap().duration(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            IsoDuration::parse("P2DT3H4M").unwrap().duration(),
+            Duration::from_secs(2 * 86400 + 3 * 3600 + 240)
+        );
+        assert_eq!(
+            IsoDuration::parse("P1W").unwrap().duration(),
+            Duration::from_secs(7 * 86400)
+        );
+        assert_eq!(
+            IsoDuration::parse("PT1.25H").unwrap().duration(),
+            Duration::from_secs(4500)
+        );
+    }
+
+    #[test]
+    fn bad_durations_are_refused() {
+        for text in [
+            "15M",
+            "PT",
+            "P",
+            "PT5",
+            "P1H",
+            "PTM",
+            "PT1.5M30S",
+            "P1Y",
+            "PT99999999999999999999999S",
+            "",
+        ] {
+            assert!(IsoDuration::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn repeating_intervals() {
+        let r = RepeatingInterval::parse("R5/PT15M").unwrap();
+        assert_eq!(
+            (r.repetitions(), r.interval()),
+            (Some(5), Duration::from_secs(900))
+        );
+        assert_eq!(
+            RepeatingInterval::parse("R/PT1S").unwrap().repetitions(),
+            None
+        );
+        assert_eq!(
+            RepeatingInterval::parse("PT2M").unwrap().interval(),
+            Duration::from_secs(120)
+        );
+        assert!(RepeatingInterval::parse("R5PT15M").is_err());
+        assert!(RepeatingInterval::parse("Rx/PT1M").is_err());
+    }
+
+    #[test]
+    fn schedule_intervals() {
+        for ok in [
+            "2020-03-20T09:00:00Z/2020-03-20T15:00:00Z",
+            "2020-03-20T13:00:00Z/P1Y2M10DT2H30M",
+            "P1Y2M10DT2H30M/2020-05-11T15:30:00Z",
+            "P1Y2M10DT2H30M",
+            "2020-03-20T13:00:00.5+02:00/PT1H",
+        ] {
+            assert!(ScheduleInterval::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "2020-03-20T09:00:00Z",
+            "P1D/P2D",
+            "tomorrow/P1D",
+            "a/b/c",
+            "2020-13-20/P1D",
+        ] {
+            assert!(ScheduleInterval::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! Compiled JSONPath queries, boolean conditions and write paths.
+//!
+//! Every path and expression of a definition is compiled here once, at load
+//! time; the engine only evaluates. Each compiled value keeps its source text
+//! for display and serialization.
+//!
+//! - [`JsonPath`]: an RFC 9535 query, `$.orders[?@.completed == true]`, that
+//!   selects from state data.
+//! - [`Condition`]: an RFC 9535 filter expression, `@.age >= 18 && @.status ==
+//!   'approved'`, where both `@` and `$` are the state data. It is compiled
+//!   once as the query `$[?<expr>]`, with every root `$` inside rewritten to
+//!   `$[0]`, and evaluated against a one-element array holding the data: the
+//!   filter visits that one element as `@`, and `$[0]` is the data again.
+//!   (jsonpath-rust 1.0 keeps the types needed to evaluate a filter against a
+//!   chosen node private, so the wrapper is the public way to bind `@`.)
+//! - [`WritePath`]: a plain member/index path, `$.ifttt.value1`, that says where
+//!   to store a value, creating objects on the way (the draft's `ResultPath`).
+
+use std::fmt;
+
+use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+/// The only expression language swirl evaluates.
+pub const SUPPORTED_LANGUAGE: &str = "jsonpath";
+
+/// Why a path or expression does not compile, or cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpressionError {
+    #[error("'{source_text}' is not a valid JSONPath (RFC 9535): {reason}")]
+    InvalidPath { source_text: String, reason: String },
+    #[error("'{source_text}' is not a valid JSONPath filter expression (RFC 9535): {reason}")]
+    InvalidCondition { source_text: String, reason: String },
+    #[error(
+        "'{source_text}' cannot be used to store a result: write a plain path of member names and indexes, like '$.result.value'"
+    )]
+    NotWritable { source_text: String },
+    #[error("evaluating '{source_text}' failed: {reason}")]
+    Evaluation { source_text: String, reason: String },
+    #[error("cannot store at '{source_text}': {reason}")]
+    Write { source_text: String, reason: String },
+}
+
+/// The last, most telling line of a jsonpath-rust parse error; pest errors
+/// span several lines with an ASCII-art pointer that does not fit a diagnostic.
+fn short_reason(error: &impl fmt::Display) -> String {
+    let text = error.to_string();
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('|') && *l != "^---")
+        .unwrap_or("syntax error");
+    line.trim_start_matches("= ").to_owned()
+}
+
+/// A compiled RFC 9535 query.
+#[derive(Debug, Clone)]
+pub struct JsonPath {
+    source: String,
+    query: JpQuery,
+}
+
+impl JsonPath {
+    pub fn compile(source: &str) -> Result<Self, ExpressionError> {
+        let query = parse_json_path(source).map_err(|e| ExpressionError::InvalidPath {
+            source_text: source.to_owned(),
+            reason: short_reason(&e),
+        })?;
+        Ok(JsonPath {
+            source: source.to_owned(),
+            query,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// All nodes the query selects, in document order.
+    pub fn select<'a>(&self, data: &'a Value) -> Result<Vec<&'a Value>, ExpressionError> {
+        js_path_process(&self.query, data)
+            .map(|refs| refs.into_iter().map(|r| r.val()).collect())
+            .map_err(|e| ExpressionError::Evaluation {
+                source_text: self.source.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The selection as one value: `None` when nothing matches, the node
+    /// itself when the query is a singular query (RFC 9535 §2.3.5.1, e.g.
+    /// `$.a.b`, `$.a[0]`), else an array of every match. This is the shape
+    /// filters want: `$.result` yields the result, `$.people[?@.age < 40]` a list.
+    pub fn select_value(&self, data: &Value) -> Result<Option<Value>, ExpressionError> {
+        let nodes = self.select(data)?;
+        if self.is_singular() {
+            return Ok(nodes.first().map(|v| (*v).clone()));
+        }
+        if nodes.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Value::Array(nodes.into_iter().cloned().collect())))
+    }
+
+    /// True when the query can select at most one node.
+    pub fn is_singular(&self) -> bool {
+        self.query.segments.iter().all(|segment| {
+            matches!(
+                segment,
+                Segment::Selector(Selector::Name(_)) | Segment::Selector(Selector::Index(_))
+            )
+        })
+    }
+
+    /// The same path as a [`WritePath`], when it is a plain member/index path.
+    pub fn to_write_path(&self) -> Option<WritePath> {
+        WritePath::compile(&self.source).ok()
+    }
+}
+
+impl PartialEq for JsonPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl Serialize for JsonPath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
+    }
+}
+
+/// A compiled boolean expression over state data (an RFC 9535 filter
+/// expression). The engine puts the current error at `@.error` (`name`,
+/// `message`) before evaluating `onError`, `retry` and draft `match` conditions.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    source: String,
+    query: JpQuery,
+}
+
+impl Condition {
+    pub fn compile(source: &str) -> Result<Self, ExpressionError> {
+        let invalid = |reason: String| ExpressionError::InvalidCondition {
+            source_text: source.to_owned(),
+            reason,
+        };
+        if source.trim().is_empty() {
+            return Err(invalid("the expression is empty".to_owned()));
+        }
+        // A `]` that closes the wrapper early would let `a] , $[...` smuggle a
+        // second segment in; the segment count check below catches it.
+        let query = parse_json_path(&format!("$[?{}]", rebase_root(source)))
+            .map_err(|e| invalid(short_reason(&e)))?;
+        match query.segments.as_slice() {
+            [Segment::Selector(Selector::Filter(_))] => Ok(Condition {
+                source: source.to_owned(),
+                query,
+            }),
+            _ => Err(invalid(
+                "write a single filter expression such as \"@.status == 'approved'\"".to_owned(),
+            )),
+        }
+    }
+
+    /// The condition that always holds (the draft's `SYS.MatchAny`).
+    pub fn always() -> Self {
+        let source = "true == true";
+        let query = JpQuery::new(Vec::new());
+        // The literal is known to compile; the fallback (an empty query, which
+        // selects the wrapper itself and so also holds) is never used.
+        Condition::compile(source).unwrap_or(Condition {
+            source: source.to_owned(),
+            query,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates the condition with `@` and `$` bound to `data`. A comparison
+    /// with a missing member is false, as RFC 9535 specifies.
+    pub fn eval(&self, data: &Value) -> Result<bool, ExpressionError> {
+        let wrapper = Value::Array(vec![data.clone()]);
+        js_path_process(&self.query, &wrapper)
+            .map(|selected| !selected.is_empty())
+            .map_err(|e| ExpressionError::Evaluation {
+                source_text: self.source.clone(),
+                reason: e.to_string(),
+            })
+    }
+}
+
+/// Rewrites each root identifier `$` outside string literals to `$[0]`.
+/// In RFC 9535 `$` cannot occur in a shorthand member name, so every `$`
+/// outside quotes is the root identifier.
+fn rebase_root(source: &str) -> String {
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for ch in source.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if ch == '\\' {
+                    escaped = true;
+                } else if ch == q {
+                    quote = None;
+                }
+                out.push(ch);
+            }
+            None => match ch {
+                '\'' | '"' => {
+                    quote = Some(ch);
+                    out.push(ch);
+                }
+                '$' => out.push_str("$[0]"),
+                _ => out.push(ch),
+            },
+        }
+    }
+    out
+}
+
+impl PartialEq for Condition {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl Serialize for Condition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
+    }
+}
+
+/// One step of a [`WritePath`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteStep {
+    Member(String),
+    Index(usize),
+}
+
+/// A path that names one location, for storing a value there.
+#[derive(Debug, Clone)]
+pub struct WritePath {
+    source: String,
+    steps: Vec<WriteStep>,
+}
+
+impl WritePath {
+    /// Accepts `$`, `.name`, `['name']`, `["name"]` and `[0]` steps only.
+    pub fn compile(source: &str) -> Result<Self, ExpressionError> {
+        let not_writable = || ExpressionError::NotWritable {
+            source_text: source.to_owned(),
+        };
+        let query = JsonPath::compile(source)?;
+        let mut steps = Vec::new();
+        for segment in &query.query.segments {
+            match segment {
+                Segment::Selector(Selector::Name(name)) => {
+                    steps.push(WriteStep::Member(unquote(name)))
+                }
+                Segment::Selector(Selector::Index(index)) => steps.push(WriteStep::Index(
+                    usize::try_from(*index).map_err(|_| not_writable())?,
+                )),
+                _ => return Err(not_writable()),
+            }
+        }
+        Ok(WritePath {
+            source: source.to_owned(),
+            steps,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn steps(&self) -> &[WriteStep] {
+        &self.steps
+    }
+
+    /// Stores `value` at this path inside `target`, creating objects for
+    /// missing members (and turning a non-object on the way into one). `$`
+    /// alone replaces the whole target. An index must name an existing element.
+    pub fn write(&self, target: &mut Value, value: Value) -> Result<(), ExpressionError> {
+        let mut current = target;
+        for step in &self.steps {
+            current = match step {
+                WriteStep::Member(name) => {
+                    if !current.is_object() {
+                        *current = Value::Object(serde_json::Map::new());
+                    }
+                    match current {
+                        Value::Object(map) => map.entry(name.clone()).or_insert(Value::Null),
+                        _ => return Err(self.write_error("internal: expected an object")),
+                    }
+                }
+                WriteStep::Index(index) => match current {
+                    Value::Array(items) if *index < items.len() => &mut items[*index],
+                    _ => {
+                        return Err(self
+                            .write_error(&format!("there is no array element at index {index}")));
+                    }
+                },
+            };
+        }
+        *current = value;
+        Ok(())
+    }
+
+    fn write_error(&self, reason: &str) -> ExpressionError {
+        ExpressionError::Write {
+            source_text: self.source.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// jsonpath-rust keeps name selectors as written, quotes included, for the
+/// bracket form; the write path wants the bare member name.
+fn unquote(name: &str) -> String {
+    let bytes = name.as_bytes();
+    if bytes.len() >= 2
+        && (bytes[0] == b'\'' || bytes[0] == b'"')
+        && bytes[bytes.len() - 1] == bytes[0]
+    {
+        name[1..name.len() - 1].to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+impl PartialEq for WritePath {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Serialize for WritePath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(expr: &str, data: Value) -> bool {
+        Condition::compile(expr).unwrap().eval(&data).unwrap()
+    }
+
+    #[test]
+    fn conditions_bind_at_and_dollar_to_the_data() {
+        let data = json!({"age": 20, "status": "approved", "error": {"name": "SYS.Timeout", "message": "late"}});
+        assert!(eval("@.age >= 18 && @.status == 'approved'", data.clone()));
+        assert!(!eval("@.age >= 21 && @.status == 'approved'", data.clone()));
+        assert!(eval("$.age >= 18", data.clone()));
+        assert!(eval("@.error.name == 'SYS.Timeout'", data.clone()));
+        assert!(eval(
+            "@.error.name != 'FunctionExecutionError'",
+            data.clone()
+        ));
+        assert!(eval("@.missing == null || @.age > 1", data.clone()));
+        assert!(!eval("@.missing == 1", data.clone()));
+        assert!(eval("@.error", data.clone()));
+        assert!(!eval("@.nothing", data.clone()));
+        assert!(eval("!(@.age < 18)", data.clone()));
+        assert!(eval("length(@.status) == 8", data.clone()));
+        assert!(eval("true == true", json!(null)));
+        assert!(Condition::always().eval(&json!(42)).unwrap());
+        assert!(eval("$.tag == '$'", json!({"tag": "$"})));
+        assert!(eval("@.n == $.n", json!({"n": 1})));
+    }
+
+    #[test]
+    fn conditions_on_non_object_data() {
+        assert!(eval("@ == 5", json!(5)));
+        assert!(eval("@[0] == 'a'", json!(["a"])));
+    }
+
+    #[test]
+    fn invalid_conditions_are_refused() {
+        for bad in ["", "@.age >>= 1", "name eq 'x'", "@.a] , $[?@.b", "$.a"] {
+            let result = Condition::compile(bad);
+            if bad == "$.a" {
+                // An existence test of the root member is a valid filter.
+                assert!(result.is_ok());
+            } else {
+                assert!(result.is_err(), "{bad}");
+            }
+        }
+        let error = Condition::compile("name eq 'x'").unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "'name eq 'x'' is not a valid JSONPath filter expression (RFC 9535): "
+            ),
+            "{error}"
+        );
+        assert!(!error.contains('\n'));
+    }
+
+    #[test]
+    fn paths_select() {
+        let data = json!({"people": [{"age": 30}, {"age": 50}], "result": "Hello"});
+        let path = JsonPath::compile("$.people[?(@.age < 40)]").unwrap();
+        assert_eq!(
+            path.select_value(&data).unwrap(),
+            Some(json!([{"age": 30}]))
+        );
+        assert_eq!(
+            JsonPath::compile("$.result")
+                .unwrap()
+                .select_value(&data)
+                .unwrap(),
+            Some(json!("Hello"))
+        );
+        assert_eq!(
+            JsonPath::compile("$.none")
+                .unwrap()
+                .select_value(&data)
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            JsonPath::compile("$").unwrap().select_value(&data).unwrap(),
+            Some(data.clone())
+        );
+        assert!(JsonPath::compile("$.").is_err());
+        assert!(JsonPath::compile("payload").is_err());
+    }
+
+    #[test]
+    fn write_paths_create_objects() {
+        let path = WritePath::compile("$.ifttt.value1").unwrap();
+        let mut data = json!({"payload": "hi"});
+        path.write(&mut data, json!("hi")).unwrap();
+        assert_eq!(data, json!({"payload": "hi", "ifttt": {"value1": "hi"}}));
+        let mut data = json!({"a": [1, 2]});
+        WritePath::compile("$['a'][1]")
+            .unwrap()
+            .write(&mut data, json!(3))
+            .unwrap();
+        assert_eq!(data, json!({"a": [1, 3]}));
+        let mut data = json!(5);
+        WritePath::compile("$")
+            .unwrap()
+            .write(&mut data, json!({}))
+            .unwrap();
+        assert_eq!(data, json!({}));
+        assert!(WritePath::compile("$..a").is_err());
+        assert!(WritePath::compile("$.a[*]").is_err());
+        assert!(WritePath::compile("$.a[-1]").is_err());
+        let mut data = json!({"a": []});
+        assert!(
+            WritePath::compile("$.a[0]")
+                .unwrap()
+                .write(&mut data, json!(1))
+                .is_err()
+        );
+    }
+}
