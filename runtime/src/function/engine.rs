@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::cache::CodeCache;
 use super::component::LoadError;
@@ -17,6 +17,10 @@ use super::host_api::HostState;
 
 /// How often the engine's epoch advances; a timeout fires at most one tick late.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Bytes of dirtied memory (and of table) a slot resets in place rather than
+/// returning to the kernel, when the kernel can say which pages are dirty.
+const KEEP_RESIDENT_WITH_PAGEMAP: usize = 1024 * 1024;
 
 /// Settings of a host, shared by all its functions.
 #[derive(Debug, Clone)]
@@ -103,11 +107,25 @@ fn engine_config(host: &HostConfig) -> Config {
     // Slots are reserved up front; a per-function limiter then enforces each
     // function's own `memory`, which may not exceed this.
     pooling.max_memory_size(host.max_function_memory as usize);
-    // Keeping a little memory resident per slot lets a fresh instance reuse
-    // pages instead of faulting them in again, which is most of what makes
-    // `instance-mode = "fresh"` cheap.
-    pooling.linear_memory_keep_resident(64 * 1024);
-    pooling.table_keep_resident(16 * 1024);
+    // Keeping memory resident per slot lets a fresh instance reuse pages
+    // instead of faulting them in again, which is most of what makes
+    // `instance-mode = "fresh"` cheap. Where the kernel has PAGEMAP_SCAN
+    // (Linux 6.7+), only the pages an instance dirtied are reset, so a
+    // generous bound costs nothing per call and spares the `madvise` and the
+    // page faults; without it the whole bound is `memset` on every reset,
+    // so it stays small.
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pooling.pagemap_scan(Enabled::Yes);
+        pooling.linear_memory_keep_resident(KEEP_RESIDENT_WITH_PAGEMAP);
+        pooling.table_keep_resident(KEEP_RESIDENT_WITH_PAGEMAP);
+    } else {
+        pooling.linear_memory_keep_resident(64 * 1024);
+        pooling.table_keep_resident(16 * 1024);
+    }
+    // Calls run synchronously on the caller's thread, never on fibers, so the
+    // pool needs no async stacks; reserving wasmtime's default of 1,000
+    // (one guard-page `mprotect` each) was half of what starting a host cost.
+    pooling.total_stacks(0);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     config
 }

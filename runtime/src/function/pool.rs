@@ -89,8 +89,9 @@ impl Pool {
         let (mut instance, start) = match self.acquire() {
             Ok(acquired) => acquired,
             Err(failure) => {
-                self.stats.record(Start::Busy, true, started.elapsed());
-                return self.invocation(id, Err(failure), started, Start::Busy);
+                let duration = started.elapsed();
+                self.stats.record(Start::Busy, true, duration);
+                return self.invocation(id, Err(failure), duration, Start::Busy);
             }
         };
         let caller = Caller {
@@ -115,13 +116,13 @@ impl Pool {
                 }),
             outcome => outcome,
         };
-        self.stats
-            .record(start, outcome.is_err(), started.elapsed());
+        let duration = started.elapsed();
+        self.stats.record(start, outcome.is_err(), duration);
         Invocation {
             logs: result.logs,
             dropped_log_lines: result.dropped_log_lines,
             emitted: result.emitted,
-            ..self.invocation(id, outcome, started, start)
+            ..self.invocation(id, outcome, duration, start)
         }
     }
 
@@ -129,7 +130,7 @@ impl Pool {
         &self,
         id: String,
         outcome: Result<Vec<u8>, Failure>,
-        started: Instant,
+        duration: Duration,
         start: Start,
     ) -> Invocation {
         Invocation {
@@ -139,7 +140,7 @@ impl Pool {
             logs: Vec::new(),
             dropped_log_lines: 0,
             emitted: Vec::new(),
-            duration: started.elapsed(),
+            duration,
             cold_start: start == Start::Cold,
         }
     }
@@ -212,14 +213,19 @@ impl Pool {
             self.limits.timeout,
         );
         if instance.is_err() {
-            self.lock().live -= 1;
-            self.available.notify_one();
+            let wake = {
+                let mut state = self.lock();
+                state.live -= 1;
+                state.waiting > 0
+            };
+            self.wake_one(wake);
         }
         instance
     }
 
     fn release(&self, instance: Instance, reusable: bool) {
         let mut state = self.lock();
+        let wake = state.waiting > 0;
         if reusable && self.limits.instance_mode == InstanceMode::Reuse {
             state.idle.push(Idle {
                 instance,
@@ -232,7 +238,17 @@ impl Pool {
             // Dropping the store returns its slot to the pooling allocator.
             drop(instance);
         }
-        self.available.notify_one();
+        self.wake_one(wake);
+    }
+
+    /// Wakes one waiting call if `wake`, which the caller read from `waiting`
+    /// under the lock: a call counted there is already asleep on the condvar
+    /// or will re-check the state first. Skipping the wake when nobody waits
+    /// spares every call a futex syscall.
+    fn wake_one(&self, wake: bool) {
+        if wake {
+            self.available.notify_one();
+        }
     }
 
     /// Instantiates idle instances up to `min-instances`.
@@ -247,14 +263,18 @@ impl Pool {
             }
             match self.instantiate() {
                 Ok(instance) => {
-                    self.lock().idle.insert(
-                        0,
-                        Idle {
-                            instance,
-                            since: Instant::now(),
-                        },
-                    );
-                    self.available.notify_one();
+                    let wake = {
+                        let mut state = self.lock();
+                        state.idle.insert(
+                            0,
+                            Idle {
+                                instance,
+                                since: Instant::now(),
+                            },
+                        );
+                        state.waiting > 0
+                    };
+                    self.wake_one(wake);
                 }
                 Err(failure) => {
                     tracing::warn!(function = %self.shared.name, %failure, "cannot keep a warm instance");
