@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::engine::{Engine, EngineError};
 use crate::function::{FunctionHost, HostConfig, KvStore};
 use crate::manifest::{Manifest, ManifestError, ManifestErrors};
 use crate::workflow::{self, Diagnostics, KnownFunctions, Loaded};
@@ -28,6 +29,46 @@ pub fn load_workflows(manifest: &Manifest) -> Vec<WorkflowFile> {
             result: workflow::load_file(path, KnownFunctions::Set(&functions)),
         })
         .collect()
+}
+
+/// Registers every workflow file of `manifest` with `engine`; the problems
+/// of each file that does not load are returned with its path.
+pub fn register_workflows(
+    manifest: &Manifest,
+    engine: &Engine,
+) -> Result<(), Vec<(PathBuf, Diagnostics)>> {
+    let functions: HashSet<String> = manifest.functions.keys().cloned().collect();
+    let mut failures = Vec::new();
+    for path in &manifest.workflows {
+        let registered = workflow::read_source(path).and_then(|text| {
+            let file_name = path.file_name().and_then(|n| n.to_str());
+            engine
+                .register(&text, file_name, KnownFunctions::Set(&functions))
+                .map(drop)
+                .map_err(|error| match error {
+                    EngineError::Definition(diagnostics) => diagnostics,
+                    other => single_diagnostic(other.to_string()),
+                })
+        });
+        if let Err(diagnostics) = registered {
+            failures.push((path.clone(), diagnostics));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+fn single_diagnostic(message: String) -> Diagnostics {
+    Diagnostics(vec![workflow::Diagnostic {
+        severity: workflow::Severity::Error,
+        pointer: String::new(),
+        line: 1,
+        column: 1,
+        message,
+    }])
 }
 
 /// Runs each function's `build` command in the manifest's directory.

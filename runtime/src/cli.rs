@@ -2,7 +2,10 @@
 //! everything else (logs, errors, progress) to stderr.
 
 mod build;
+mod embedded;
+mod instances;
 mod invoke;
+mod run;
 mod validate;
 
 use std::path::PathBuf;
@@ -20,7 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Run(run::Args),
     Invoke(invoke::Args),
+    Instances(instances::InstancesArgs),
+    History(instances::HistoryArgs),
     Validate(validate::Args),
     Build(build::Args),
 }
@@ -50,7 +56,10 @@ pub fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Invoke(args) => invoke::run(args),
+        Command::Instances(args) => instances::instances(args),
+        Command::History(args) => instances::history(args),
         Command::Validate(args) => validate::run(args),
         Command::Build(args) => build::run(args),
     };

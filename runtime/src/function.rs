@@ -126,6 +126,10 @@ pub struct Call {
     pub state_name: Option<String>,
     /// Attempt number, from 1; 0 is read as 1.
     pub attempt: u32,
+    /// Hand a successful call's kv writes back in [`Invocation::kv_writes`]
+    /// instead of applying them, so the caller can commit them atomically
+    /// with its own record of the call (the engine does, per action).
+    pub defer_kv_writes: bool,
 }
 
 impl Call {
@@ -184,7 +188,12 @@ pub struct Invocation {
     pub duration: Duration,
     /// True when no warm instance was available and one was instantiated.
     pub cold_start: bool,
+    /// A successful call's kv writes, when the call asked to defer them.
+    pub kv_writes: KvWrites,
 }
+
+/// Writes of one call to its function's kv namespace: a value, or `None` to delete.
+pub type KvWrites = BTreeMap<String, Option<Vec<u8>>>;
 
 /// A deployed function version, as deploy reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,15 +1,23 @@
 //! Durable state: the only module that knows sled.
 //!
 //! One sled database lives under `<data-dir>/db`; each kind of record has its
-//! own tree. Today that is the functions' key-value store (tree `kv`, keys
-//! `<function>\0<key>`), written one atomic, flushed batch per successful
-//! call, so a call's writes are durable when the call returns.
+//! own tree:
+//! - `kv`: the functions' key-value store, keys `<function>\0<key>`, written
+//!   one atomic, flushed batch per successful call;
+//! - `instances`, `history`, `subscriptions`, `definitions`: workflow
+//!   instances and what indexes them ([`instances`]), committed together in
+//!   one transaction per interpreter step and flushed by group commit.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::function::{KvError, KvStore};
+
+mod group_commit;
+pub mod instances;
+
+use group_commit::GroupCommit;
 
 /// Why the store cannot be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +33,8 @@ pub enum StoreError {
     Open { path: PathBuf, source: sled::Error },
     #[error("database: {0}")]
     Sled(#[from] sled::Error),
+    #[error("record '{key}' cannot be read: {reason}")]
+    Corrupt { key: String, reason: String },
 }
 
 /// The durable store of one data directory.
@@ -32,6 +42,11 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     kv: sled::Tree,
+    instances: sled::Tree,
+    history: sled::Tree,
+    subscriptions: sled::Tree,
+    definitions: sled::Tree,
+    group_commit: std::sync::Arc<GroupCommit>,
 }
 
 impl Store {
@@ -44,8 +59,15 @@ impl Store {
             .path(&path)
             .open()
             .map_err(|source| StoreError::Open { path, source })?;
-        let kv = db.open_tree("kv")?;
-        Ok(Store { db, kv })
+        Ok(Store {
+            kv: db.open_tree("kv")?,
+            instances: db.open_tree("instances")?,
+            history: db.open_tree("history")?,
+            subscriptions: db.open_tree("subscriptions")?,
+            definitions: db.open_tree("definitions")?,
+            group_commit: std::sync::Arc::default(),
+            db,
+        })
     }
 
     /// Makes every write so far durable.

@@ -118,8 +118,19 @@ pub fn parse(
     }
 }
 
-/// Reads a file and [`parse`]s it; the only function here that does IO.
+/// Reads a file and [`parse`]s it.
 pub fn load_file(path: &Path, known_functions: KnownFunctions<'_>) -> Result<Loaded, Diagnostics> {
+    let text = read_source(path)?;
+    parse(
+        &text,
+        path.file_name().and_then(|n| n.to_str()),
+        known_functions,
+    )
+}
+
+/// Reads a definition's text, within the size limit; with [`load_file`]
+/// the only IO here.
+pub fn read_source(path: &Path) -> Result<String, Diagnostics> {
     let fail = |message: String, position: source::Position| {
         let mut diagnostics = Diagnostics::default();
         diagnostics.error(&Pointer::root(), position, message);
@@ -140,12 +151,9 @@ pub fn load_file(path: &Path, known_functions: KnownFunctions<'_>) -> Result<Loa
     }
     let bytes = std::fs::read(path)
         .map_err(|e| fail(format!("cannot read '{}': {e}", path.display()), start))?;
-    let text = source::decode(&bytes).map_err(|e| fail(e.message, e.position))?;
-    parse(
-        text,
-        path.file_name().and_then(|n| n.to_str()),
-        known_functions,
-    )
+    source::decode(&bytes)
+        .map(str::to_owned)
+        .map_err(|e| fail(e.message, e.position))
 }
 
 /// Serializes a definition to the v0.1 JSON form.

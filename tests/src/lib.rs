@@ -33,6 +33,12 @@ fn run_cargo(args: &[&str]) {
     assert!(status.success(), "cargo {args:?} failed: {status}");
 }
 
+/// A code cache shared by the tests of this build, so that each component
+/// is compiled once rather than once per test.
+pub fn shared_code_cache() -> PathBuf {
+    target_dir().join("test-code-cache")
+}
+
 /// The test functions (and the hello example's `greet`), built once per process.
 const GUESTS: [&str; 3] = ["probe", "wrong-world", "greet"];
 
@@ -141,4 +147,64 @@ impl App {
             "data",
         ]))
     }
+}
+
+/// The example apps: every directory under `examples/` with a `swirl.toml`, by name.
+pub fn examples() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("examples"))
+        .expect("read examples/")
+        .map(|entry| entry.expect("read examples/").path())
+        .filter(|dir| dir.join("swirl.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Package names of the examples' function crates (`examples/*/functions/*`).
+fn example_crates() -> Vec<String> {
+    let mut crates = Vec::new();
+    for example in examples() {
+        let Ok(functions) = std::fs::read_dir(example.join("functions")) else {
+            continue;
+        };
+        for function in functions {
+            let manifest = function.expect("read functions/").path().join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest)
+                .unwrap_or_else(|error| panic!("cannot read {}: {error}", manifest.display()));
+            let name = text
+                .lines()
+                .find_map(|line| line.strip_prefix("name = \""))
+                .and_then(|rest| rest.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("no package name in {}", manifest.display()));
+            crates.push(name.to_string());
+        }
+    }
+    crates
+}
+
+/// Builds every example's functions once per process, where the examples'
+/// manifests look for them (`target/wasm32-wasip2/release/`), and returns the
+/// path of the component of crate `name`.
+pub fn example_function(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // The manifests name their components relative to the workspace's own
+        // target directory; built anywhere else, they would not be found.
+        assert_eq!(
+            target_dir(),
+            workspace_root().join("target"),
+            "the examples' manifests expect the default target directory; unset CARGO_TARGET_DIR"
+        );
+        let crates = example_crates();
+        let mut args = vec!["build", "--quiet", "--release", "--target", "wasm32-wasip2"];
+        for name in &crates {
+            args.extend(["-p", name]);
+        }
+        run_cargo(&args);
+    });
+    let path = target_dir()
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
 }

@@ -24,7 +24,7 @@ use super::instance::{Caller, Instance};
 use super::stats::{Start, Stats};
 use super::{
     Call, Failure, FunctionLimits, FunctionSpec, FunctionStats, InstanceMode, Invocation, KvStore,
-    codes,
+    KvWrites, codes,
 };
 
 /// How often the reaper looks for idle instances; idle-timeouts are honoured
@@ -102,7 +102,12 @@ impl Pool {
         let result = instance.call(&caller, &call);
         self.release(instance, result.reusable);
 
+        let mut deferred = KvWrites::new();
         let outcome = match result.outcome {
+            Ok(output) if call.defer_kv_writes => {
+                deferred = result.kv_writes;
+                Ok(output)
+            }
             Ok(output) if !result.kv_writes.is_empty() => self
                 .shared
                 .kv
@@ -122,6 +127,7 @@ impl Pool {
             logs: result.logs,
             dropped_log_lines: result.dropped_log_lines,
             emitted: result.emitted,
+            kv_writes: deferred,
             ..self.invocation(id, outcome, duration, start)
         }
     }
@@ -140,6 +146,7 @@ impl Pool {
             logs: Vec::new(),
             dropped_log_lines: 0,
             emitted: Vec::new(),
+            kv_writes: KvWrites::new(),
             duration,
             cold_start: start == Start::Cold,
         }

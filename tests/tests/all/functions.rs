@@ -22,7 +22,7 @@ fn host() -> Host {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("data")).unwrap();
     let host = FunctionHost::new(
-        HostConfig::new(dir.path().join("data/cache")),
+        HostConfig::new(swirl_tests::shared_code_cache()),
         Arc::new(store),
     )
     .unwrap();

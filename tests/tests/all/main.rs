@@ -1,5 +1,7 @@
 //! swirl's black-box tests, one module per topic, in one test binary.
 
+mod engine;
+mod engine_crash;
 mod functions;
 mod functions_cli;
 mod workflows;

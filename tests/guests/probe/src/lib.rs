@@ -26,7 +26,7 @@ enum Probe {
     Recurse,
     /// Returns how many calls this instance has served.
     Count,
-    /// Sleeps `millis`, then returns how many calls this instance has served.
+    /// Sleeps `millis`, then returns `{"slept": millis}`.
     Sleep { millis: u64 },
     /// Adds one to the counter stored under `key` and returns the new value;
     /// fails after the write when `then_fail` is set.
@@ -47,7 +47,21 @@ enum Probe {
     Emit { event_type: String, data: Value },
     /// Tries to read a file, which the sandbox denies.
     ReadFile { path: String },
+    /// Returns `{"sum": a + b}`.
+    Add { a: f64, b: f64 },
+    /// Fails with `code` the first `failures` calls for `key` in this instance.
+    Flaky {
+        key: String,
+        failures: u32,
+        code: String,
+    },
+    /// Counts the calls for `key` in kv and returns `{key: count}`: a
+    /// workflow action that ran twice shows as 2.
+    Tally { key: String },
 }
+
+/// Calls per `flaky` key, in this instance.
+static FLAKY: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
 
 fn probe(input: Probe, ctx: &Context) -> Result<Value, Failure> {
     let calls = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
@@ -81,7 +95,7 @@ fn probe(input: Probe, ctx: &Context) -> Result<Value, Failure> {
         Probe::Count => Ok(json!(calls)),
         Probe::Sleep { millis } => {
             std::thread::sleep(std::time::Duration::from_millis(millis));
-            Ok(json!(calls))
+            Ok(json!({ "slept": millis }))
         }
         Probe::KvIncrement { key, then_fail } => {
             let next = kv::get_json::<u64>(&key).ok().flatten().unwrap_or(0) + 1;
@@ -111,6 +125,34 @@ fn probe(input: Probe, ctx: &Context) -> Result<Value, Failure> {
                 .map_err(|e| Failure::new("Encode", e.to_string()))?;
             swirl_guest::emit(event).map_err(|e| Failure::new("EmitRefused", e))?;
             Ok(Value::Null)
+        }
+        Probe::Add { a, b } => Ok(json!({ "sum": a + b })),
+        Probe::Flaky {
+            key,
+            failures,
+            code,
+        } => {
+            let mut seen = FLAKY.lock().unwrap_or_else(|e| e.into_inner());
+            let position = seen.iter().position(|(k, _)| *k == key);
+            let count = match position {
+                Some(index) => {
+                    seen[index].1 += 1;
+                    seen[index].1
+                }
+                None => {
+                    seen.push((key.clone(), 1));
+                    1
+                }
+            };
+            if count <= failures {
+                return Err(Failure::new(code, format!("call {count} of '{key}' fails")));
+            }
+            Ok(json!({ "flaky": key, "calls": count }))
+        }
+        Probe::Tally { key } => {
+            let next = kv::get_json::<u64>(&key).ok().flatten().unwrap_or(0) + 1;
+            kv::set_json(&key, &next).map_err(|e| Failure::new("Encode", e.to_string()))?;
+            Ok(json!({ key: next }))
         }
         Probe::ReadFile { path } => std::fs::read(&path)
             .map(|bytes| json!(bytes.len()))

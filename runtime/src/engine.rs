@@ -1,0 +1,979 @@
+//! The workflow engine: runs instances of registered workflow definitions
+//! durably, calling functions of the function host as their actions.
+//!
+//! ```text
+//!  input (start, task result, timer, event, child end, cancel)
+//!    │  per-instance lock
+//!    ▼
+//!  load record ──▶ interpreter::Step (pure) ──▶ store.commit_step (one transaction, group commit)
+//!                                                   │
+//!                                                   ▼
+//!              run what the record holds: tasks → function host (blocking pool),
+//!              timers → tokio sleeps, children → start, produced events → deliver
+//! ```
+//!
+//! Because the committed record says what is in flight, recovery after a
+//! crash is the same "run what the record holds" over every unfinished
+//! instance: actions in flight run again (same attempt), timers fire at their
+//! due time, waiting instances keep waiting.
+
+pub mod data;
+pub mod interpreter;
+pub mod record;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, Notify};
+
+use crate::function::{Call, FunctionHost};
+use crate::store::instances::{StepWrite, SubscriptionKey};
+use crate::store::{Store, StoreError};
+use crate::workflow::{self, Diagnostics, KnownFunctions};
+use interpreter::{ChildStart, Step, Workflow};
+use record::{
+    HistoryEntry, InstanceRecord, ParentLink, ProducedEvent, Status, Subscription, TaskId,
+    ThreadId, TimerId, WorkflowError,
+};
+
+/// Why the engine refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no workflow '{0}' is registered")]
+    UnknownWorkflow(String),
+    #[error("no instance '{0}'")]
+    UnknownInstance(String),
+    #[error("workflow input must be a JSON object, not {0}")]
+    InputNotObject(&'static str),
+    #[error("instance '{id}' is {status}; {action} needs {needs} instance")]
+    WrongStatus {
+        id: String,
+        status: &'static str,
+        action: &'static str,
+        needs: &'static str,
+    },
+    #[error("{0}")]
+    Definition(Diagnostics),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("instance record '{id}' cannot be read: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+/// A CloudEvent as the engine matches it against event definitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingEvent {
+    pub event_type: String,
+    pub source: String,
+    pub data: Value,
+    /// Extension attributes (correlation tokens among them), lower-case names.
+    pub extensions: BTreeMap<String, String>,
+}
+
+/// What delivering one event did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Delivery {
+    /// Instances the event started.
+    pub started: Vec<String>,
+    /// Waiting instances the event was delivered to.
+    pub delivered: Vec<String>,
+}
+
+/// Runs workflow instances. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    host: Arc<FunctionHost>,
+    /// Registered definitions by id (the newest) and by version.
+    workflows: RwLock<HashMap<String, Arc<Workflow>>>,
+    versions: RwLock<HashMap<String, Arc<Workflow>>>,
+    locks: StdMutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Tasks and timers this process runs now, so none runs twice.
+    running_tasks: StdMutex<HashSet<(String, TaskId)>>,
+    scheduled_timers: StdMutex<HashSet<(String, TimerId)>>,
+    /// Woken when an instance reaches a final status.
+    finished: StdMutex<HashMap<String, Arc<Notify>>>,
+    /// Produced events go here after internal routing (the server's sinks).
+    produced: StdMutex<Vec<ProducedEvent>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn kind_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Engine {
+    pub fn new(store: Store, host: Arc<FunctionHost>) -> Self {
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                host,
+                workflows: RwLock::default(),
+                versions: RwLock::default(),
+                locks: StdMutex::default(),
+                running_tasks: StdMutex::default(),
+                scheduled_timers: StdMutex::default(),
+                finished: StdMutex::default(),
+                produced: StdMutex::default(),
+            }),
+        }
+    }
+
+    /// Parses, validates and registers a definition from its source text;
+    /// it becomes the version new instances of its id start with.
+    pub fn register(
+        &self,
+        source: &str,
+        file_name: Option<&str>,
+        known_functions: KnownFunctions<'_>,
+    ) -> Result<Arc<Workflow>, EngineError> {
+        let loaded =
+            workflow::parse(source, file_name, known_functions).map_err(EngineError::Definition)?;
+        let version = hex(&Sha256::digest(source.as_bytes()))[..16].to_string();
+        self.inner
+            .store
+            .put_definition(&version, &definition_blob(source, file_name))?;
+        let workflow = Workflow::new(loaded.definition, version.clone())
+            .ok_or_else(|| EngineError::Definition(Diagnostics::default()))?;
+        let workflow = Arc::new(workflow);
+        write(&self.inner.versions).insert(version, workflow.clone());
+        write(&self.inner.workflows).insert(workflow.id().to_string(), workflow.clone());
+        Ok(workflow)
+    }
+
+    /// Ids of the registered workflows, sorted.
+    pub fn workflow_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = read(&self.inner.workflows).keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    fn workflow(&self, id: &str) -> Result<Arc<Workflow>, EngineError> {
+        read(&self.inner.workflows)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownWorkflow(id.to_string()))
+    }
+
+    /// The definition an instance started with, loading it from the store
+    /// after a restart.
+    fn workflow_version(&self, version: &str) -> Result<Arc<Workflow>, EngineError> {
+        if let Some(workflow) = read(&self.inner.versions).get(version) {
+            return Ok(workflow.clone());
+        }
+        let blob = self
+            .inner
+            .store
+            .definition(version)?
+            .ok_or_else(|| EngineError::UnknownWorkflow(format!("version {version}")))?;
+        let (file_name, source) = split_definition_blob(&blob);
+        let loaded = workflow::parse(&source, file_name.as_deref(), KnownFunctions::Unchecked)
+            .map_err(EngineError::Definition)?;
+        let workflow = Arc::new(
+            Workflow::new(loaded.definition, version.to_string())
+                .ok_or_else(|| EngineError::Definition(Diagnostics::default()))?,
+        );
+        write(&self.inner.versions).insert(version.to_string(), workflow.clone());
+        Ok(workflow)
+    }
+
+    /// Starts an instance of `workflow_id`. With `id`, a second start with
+    /// the same id returns the existing instance.
+    pub async fn start(
+        &self,
+        workflow_id: &str,
+        input: Value,
+        id: Option<String>,
+    ) -> Result<InstanceRecord, EngineError> {
+        self.start_with(workflow_id, input, id, None, None).await
+    }
+
+    async fn start_with(
+        &self,
+        workflow_id: &str,
+        input: Value,
+        id: Option<String>,
+        parent: Option<ParentLink>,
+        first_event: Option<&IncomingEvent>,
+    ) -> Result<InstanceRecord, EngineError> {
+        if !input.is_object() {
+            return Err(EngineError::InputNotObject(kind_name(&input)));
+        }
+        let workflow = self.workflow(workflow_id)?;
+        let id = id.unwrap_or_else(crate::ids::new_id);
+        let lock = self.lock(&id);
+        let guard = lock.lock().await;
+        if let Some(existing) = self.load(&id)? {
+            return Ok(existing);
+        }
+        let now = now_ms();
+        let mut record = InstanceRecord {
+            id: id.clone(),
+            workflow_id: workflow.id().to_string(),
+            definition_version: workflow.version.clone(),
+            status: Status::Running,
+            suspended_from: None,
+            input,
+            output: None,
+            error: None,
+            created_ms: now,
+            updated_ms: now,
+            parent,
+            correlation: BTreeMap::new(),
+            threads: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            subscriptions: Vec::new(),
+            children: BTreeMap::new(),
+            outbox: Vec::new(),
+            next_id: 0,
+        };
+        let (history, children) = {
+            let mut step = Step::new(&workflow, &mut record, now);
+            step.start();
+            if let Some(event) = first_event {
+                let matching: Vec<(ThreadId, String)> = step
+                    .record()
+                    .subscriptions
+                    .iter()
+                    .filter(|s| s.event_type == event.event_type && s.source == event.source)
+                    .map(|s| (s.thread, s.event.clone()))
+                    .collect();
+                if let Some((thread, name)) = matching.first() {
+                    let correlation = correlation_of(&workflow, name, event);
+                    step.event(*thread, name, event.data.clone(), &correlation);
+                }
+            }
+            (step.history, step.children)
+        };
+        self.commit(None, &mut record, history, None).await?;
+        drop(guard);
+        self.after_commit(&record, children);
+        Ok(record)
+    }
+
+    /// Applies `input` to instance `id` under its lock and runs what follows.
+    async fn apply(&self, id: &str, input: Input) -> Result<Option<InstanceRecord>, EngineError> {
+        let lock = self.lock(id);
+        let guard = lock.lock().await;
+        let Some(before) = self.load(id)? else {
+            return Ok(None);
+        };
+        if before.status.is_final() {
+            return Ok(Some(before));
+        }
+        // A suspended instance's timers stay in the record; resume schedules
+        // them again and overdue ones fire at once.
+        if before.status == Status::Suspended && matches!(input, Input::Timer(_)) {
+            return Ok(Some(before));
+        }
+        let workflow = self.workflow_version(&before.definition_version)?;
+        let mut record = before.clone();
+        let now = now_ms();
+        let mut kv = None;
+        let (history, children) = {
+            let mut step = Step::new(&workflow, &mut record, now);
+            match input {
+                Input::Task {
+                    task,
+                    result,
+                    duration_ms,
+                    kv: writes,
+                } => {
+                    // Writes of a task the record no longer holds (it ran
+                    // again after a restart, or its state moved on) are dropped.
+                    if before.tasks.contains_key(&task) && !writes.1.is_empty() {
+                        kv = Some(writes);
+                    }
+                    step.task_done(task, result, duration_ms)
+                }
+                Input::Timer(timer) => step.timer_fired(timer),
+                Input::Event {
+                    thread,
+                    event,
+                    data,
+                    correlation,
+                } => step.event(thread, &event, data, &correlation),
+                Input::Child { thread, result } => step.child_done(thread, result),
+            }
+            (step.history, step.children)
+        };
+        if record == before {
+            return Ok(Some(record));
+        }
+        self.commit(Some(&before), &mut record, history, kv).await?;
+        drop(guard);
+        self.after_commit(&record, children);
+        Ok(Some(record))
+    }
+
+    fn lock(&self, id: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.inner.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if locks.len() > 10_000 {
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        locks.entry(id.to_string()).or_default().clone()
+    }
+
+    fn load(&self, id: &str) -> Result<Option<InstanceRecord>, EngineError> {
+        self.inner
+            .store
+            .instance(id)?
+            .map(|bytes| decode_record(id, &bytes))
+            .transpose()
+    }
+
+    /// Commits a step on the blocking pool: the write ends with a flush.
+    async fn commit(
+        &self,
+        before: Option<&InstanceRecord>,
+        record: &mut InstanceRecord,
+        history: Vec<HistoryEntry>,
+        kv: Option<(String, crate::function::KvWrites)>,
+    ) -> Result<(), EngineError> {
+        record.updated_ms = now_ms();
+        let old: HashSet<SubscriptionKey> = before.map(subscription_keys).unwrap_or_default();
+        let new: HashSet<SubscriptionKey> = subscription_keys(record);
+        let id = record.id.clone();
+        let bytes = encode(&*record)?;
+        let history = history.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let unsubscribe = old.difference(&new).cloned().collect();
+        let subscribe = new.difference(&old).cloned().collect();
+        let store = self.inner.store.clone();
+        let committed = tokio::task::spawn_blocking(move || {
+            store.commit_step(StepWrite {
+                instance: &id,
+                record: bytes,
+                history,
+                unsubscribe,
+                subscribe,
+                kv: kv
+                    .as_ref()
+                    .map(|(function, writes)| (function.as_str(), writes)),
+            })
+        })
+        .await;
+        match committed {
+            Ok(result) => Ok(result?),
+            Err(error) => Err(EngineError::Corrupt {
+                id: record.id.clone(),
+                reason: format!("the commit did not finish: {error}"),
+            }),
+        }
+    }
+
+    /// Runs what a committed record holds and this process does not run yet.
+    fn after_commit(&self, record: &InstanceRecord, children: Vec<ChildStart>) {
+        if record.status.is_final() {
+            self.finished(record);
+            return;
+        }
+        for child in children {
+            self.spawn_child(record, child);
+        }
+        if !record.outbox.is_empty() {
+            self.route_produced(record.outbox.clone());
+        }
+        if record.status == Status::Suspended {
+            return;
+        }
+        self.run_work(record);
+    }
+
+    fn run_work(&self, record: &InstanceRecord) {
+        for (task_id, task) in &record.tasks {
+            let key = (record.id.clone(), *task_id);
+            if !self
+                .inner
+                .running_tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone())
+            {
+                continue;
+            }
+            let engine = self.clone();
+            let call = Call {
+                input: serde_json::to_vec(&task.input).unwrap_or_default(),
+                workflow_id: Some(record.workflow_id.clone()),
+                instance_id: Some(record.id.clone()),
+                state_name: Some(task.state.clone()),
+                attempt: task.attempt,
+                defer_kv_writes: true,
+            };
+            let function = task.function.clone();
+            let function_name = task.function.clone();
+            let task_id = *task_id;
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let host = engine.inner.host.clone();
+                let invoked =
+                    tokio::task::spawn_blocking(move || host.invoke(&function, call)).await;
+                let mut kv_writes = crate::function::KvWrites::new();
+                let result = match invoked {
+                    Ok(Ok(mut invocation)) => {
+                        kv_writes = std::mem::take(&mut invocation.kv_writes);
+                        invocation
+                            .outcome
+                            .map_err(|failure| WorkflowError::new(failure.code, failure.message))
+                            .and_then(|bytes| {
+                                serde_json::from_slice(&bytes).map_err(|error| {
+                                    WorkflowError::new(
+                                        interpreter::FAIL,
+                                        format!("the function's output is not JSON: {error}"),
+                                    )
+                                })
+                            })
+                    }
+                    Ok(Err(error)) => Err(WorkflowError::new(interpreter::FAIL, error.to_string())),
+                    Err(error) => Err(WorkflowError::new(
+                        interpreter::FAIL,
+                        format!("the action's thread failed: {error}"),
+                    )),
+                };
+                let duration_ms = started.elapsed().as_millis() as u64;
+                let id = key.0.clone();
+                let input = Input::Task {
+                    task: task_id,
+                    result,
+                    duration_ms,
+                    kv: (function_name, kv_writes),
+                };
+                let applied = engine.apply(&id, input).await;
+                engine
+                    .inner
+                    .running_tasks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+                if let Err(error) = applied {
+                    tracing::error!(instance = %id, %error, "cannot record an action's result");
+                }
+            });
+        }
+        for (timer_id, timer) in &record.timers {
+            let key = (record.id.clone(), *timer_id);
+            if !self
+                .inner
+                .scheduled_timers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone())
+            {
+                continue;
+            }
+            let engine = self.clone();
+            let due_ms = timer.due_ms;
+            let timer_id = *timer_id;
+            tokio::spawn(async move {
+                let wait = due_ms.saturating_sub(now_ms());
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                engine
+                    .inner
+                    .scheduled_timers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+                if let Err(error) = engine.apply(&key.0, Input::Timer(timer_id)).await {
+                    tracing::error!(instance = %key.0, %error, "cannot fire a timer");
+                }
+            });
+        }
+    }
+
+    fn spawn_child(&self, parent: &InstanceRecord, child: ChildStart) {
+        let engine = self.clone();
+        let link = ParentLink {
+            instance_id: parent.id.clone(),
+            thread: child.thread,
+            waits: child.waits,
+            depth: parent.parent.as_ref().map_or(0, |p| p.depth) + 1,
+        };
+        tokio::spawn(async move {
+            let started = engine
+                .start_with(
+                    &child.workflow_id,
+                    child.input.clone(),
+                    Some(child.child_id.clone()),
+                    Some(link.clone()),
+                    None,
+                )
+                .await;
+            if let Err(error) = started
+                && link.waits
+            {
+                let error = WorkflowError::new(
+                    interpreter::FAIL,
+                    format!("cannot start subflow '{}': {error}", child.workflow_id),
+                );
+                let _ = engine
+                    .apply(
+                        &link.instance_id,
+                        Input::Child {
+                            thread: link.thread,
+                            result: Err(error),
+                        },
+                    )
+                    .await;
+            }
+        });
+    }
+
+    fn finished(&self, record: &InstanceRecord) {
+        if let Some(notify) = self
+            .inner
+            .finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&record.id)
+        {
+            notify.notify_waiters();
+        }
+        if !record.outbox.is_empty() {
+            self.route_produced(record.outbox.clone());
+        }
+        if let Some(parent) = record.parent.as_ref().filter(|p| p.waits) {
+            let result = match record.status {
+                Status::Completed => Ok(record.output.clone().unwrap_or(Value::Null)),
+                _ => Err(record.error.clone().unwrap_or_else(|| {
+                    WorkflowError::new(
+                        interpreter::FAIL,
+                        format!(
+                            "subflow instance '{}' was {}",
+                            record.id,
+                            record.status.as_str()
+                        ),
+                    )
+                })),
+            };
+            let engine = self.clone();
+            let parent = parent.clone();
+            tokio::spawn(async move {
+                let _ = engine
+                    .apply(
+                        &parent.instance_id,
+                        Input::Child {
+                            thread: parent.thread,
+                            result,
+                        },
+                    )
+                    .await;
+            });
+        }
+    }
+
+    /// Produced events start or wake workflows of this engine, then wait for
+    /// the event layer to take them.
+    fn route_produced(&self, events: Vec<ProducedEvent>) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            for event in events {
+                let incoming = IncomingEvent {
+                    event_type: event.event_type.clone(),
+                    source: event.source.clone(),
+                    data: event.data.clone().unwrap_or(Value::Null),
+                    extensions: event.extensions.clone(),
+                };
+                if let Err(error) = engine.deliver(&incoming).await {
+                    tracing::warn!(%error, event_type = %event.event_type, "cannot route a produced event");
+                }
+                engine
+                    .inner
+                    .produced
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(event);
+            }
+        });
+    }
+
+    /// Events produced so far (end `EVENT` states), taken by the caller.
+    pub fn take_produced(&self) -> Vec<ProducedEvent> {
+        std::mem::take(
+            &mut *self
+                .inner
+                .produced
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    /// Delivers an event: starts the workflows whose start state waits for
+    /// it, and wakes the waiting instances it matches.
+    pub async fn deliver(&self, event: &IncomingEvent) -> Result<Delivery, EngineError> {
+        let mut delivery = Delivery::default();
+        let attributes: Vec<(String, String)> = event
+            .extensions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for key in self
+            .inner
+            .store
+            .subscribers(&event.event_type, &event.source, &attributes)?
+        {
+            if !key.value.is_empty() && event.extensions.get(&key.attribute) != Some(&key.value) {
+                continue;
+            }
+            if !key.attribute.is_empty() && !event.extensions.contains_key(&key.attribute) {
+                continue;
+            }
+            let correlation: BTreeMap<String, String> = if key.attribute.is_empty() {
+                BTreeMap::new()
+            } else {
+                BTreeMap::from([(
+                    key.attribute.clone(),
+                    event.extensions[&key.attribute].clone(),
+                )])
+            };
+            let input = Input::Event {
+                thread: key.thread,
+                event: key.event.clone(),
+                data: event.data.clone(),
+                correlation,
+            };
+            if self.apply(&key.instance, input).await?.is_some()
+                && !delivery.delivered.contains(&key.instance)
+            {
+                delivery.delivered.push(key.instance.clone());
+            }
+        }
+        let starters: Vec<Arc<Workflow>> = read(&self.inner.workflows)
+            .values()
+            .filter(|w| {
+                w.start_events()
+                    .iter()
+                    .any(|e| e.event_type == event.event_type && e.source == event.source)
+            })
+            .cloned()
+            .collect();
+        for workflow in starters {
+            let record = self
+                .start_with(
+                    workflow.id(),
+                    Value::Object(Default::default()),
+                    None,
+                    None,
+                    Some(event),
+                )
+                .await?;
+            delivery.started.push(record.id);
+        }
+        Ok(delivery)
+    }
+
+    /// The record of instance `id`.
+    pub fn get(&self, id: &str) -> Result<InstanceRecord, EngineError> {
+        self.load(id)?
+            .ok_or_else(|| EngineError::UnknownInstance(id.to_string()))
+    }
+
+    /// Waits until instance `id` reaches a final status and returns it.
+    pub async fn wait(&self, id: &str) -> Result<InstanceRecord, EngineError> {
+        loop {
+            let notify = self
+                .inner
+                .finished
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(id.to_string())
+                .or_default()
+                .clone();
+            let notified = notify.notified();
+            let record = self.get(id)?;
+            if record.status.is_final() {
+                return Ok(record);
+            }
+            notified.await;
+        }
+    }
+
+    /// History of instance `id`, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, EngineError> {
+        history(&self.inner.store, id)
+    }
+
+    /// Instances, optionally of one workflow and one status, in id (start) order.
+    pub fn list(
+        &self,
+        workflow_id: Option<&str>,
+        status: Option<Status>,
+    ) -> Result<Vec<InstanceRecord>, EngineError> {
+        list(&self.inner.store, workflow_id, status)
+    }
+
+    /// Resumes every unfinished instance of the data directory: runs their
+    /// actions in flight again, schedules their timers, re-routes their
+    /// undelivered events. Call once after registering definitions.
+    pub fn recover(&self) -> Result<usize, EngineError> {
+        let unfinished = self
+            .list(None, None)?
+            .into_iter()
+            .filter(|r| !r.status.is_final());
+        let mut count = 0;
+        for record in unfinished {
+            count += 1;
+            if record.status != Status::Suspended {
+                self.run_work(&record);
+            }
+            if !record.outbox.is_empty() {
+                self.route_produced(record.outbox.clone());
+            }
+            for (thread, child_id) in &record.children {
+                match self.load(child_id)? {
+                    Some(child) if child.status.is_final() => self.finished(&child),
+                    Some(_) => {}
+                    // The parent committed its SUBFLOW state but the process
+                    // stopped before the child was created: create it now.
+                    None => {
+                        let Some(state) = record.threads.get(thread) else {
+                            continue;
+                        };
+                        let workflow = self.workflow_version(&record.definition_version)?;
+                        let Some(target) = workflow.subflow_target(&state.state) else {
+                            continue;
+                        };
+                        let start = ChildStart {
+                            child_id: child_id.clone(),
+                            workflow_id: target.to_string(),
+                            input: state.data.clone(),
+                            thread: *thread,
+                            waits: true,
+                        };
+                        self.spawn_child(&record, start);
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    /// Cancels instance `id`; running actions finish but their results are dropped.
+    pub async fn cancel(&self, id: &str) -> Result<InstanceRecord, EngineError> {
+        self.control(id, "cancel", |_, step| {
+            if step.record().status.is_final() {
+                return Err("an unfinished");
+            }
+            step.cancel();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Suspends instance `id`: nothing new starts until it is resumed.
+    pub async fn suspend(&self, id: &str) -> Result<InstanceRecord, EngineError> {
+        self.control(id, "suspend", |_, step| {
+            let status = step.record().status;
+            if status.is_final() || status == Status::Suspended {
+                return Err("a running or waiting");
+            }
+            step.suspend();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Resumes a suspended instance.
+    pub async fn resume(&self, id: &str) -> Result<InstanceRecord, EngineError> {
+        self.control(id, "resume", |record, step| {
+            if step.record().status != Status::Suspended {
+                return Err("a suspended");
+            }
+            step.resume(record.suspended_from.unwrap_or(Status::Running));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn control(
+        &self,
+        id: &str,
+        action: &'static str,
+        change: impl FnOnce(&InstanceRecord, &mut Step<'_>) -> Result<(), &'static str>,
+    ) -> Result<InstanceRecord, EngineError> {
+        let lock = self.lock(id);
+        let guard = lock.lock().await;
+        let before = self.get(id)?;
+        let workflow = self.workflow_version(&before.definition_version)?;
+        let mut record = before.clone();
+        let history = {
+            let mut step = Step::new(&workflow, &mut record, now_ms());
+            change(&before, &mut step).map_err(|needs| EngineError::WrongStatus {
+                id: id.to_string(),
+                status: before.status.as_str(),
+                action,
+                needs,
+            })?;
+            step.history
+        };
+        self.commit(Some(&before), &mut record, history, None)
+            .await?;
+        drop(guard);
+        self.after_commit(&record, Vec::new());
+        Ok(record)
+    }
+}
+
+/// Instances of a data directory, optionally of one workflow and one
+/// status, in id (start) order; needs no running engine.
+pub fn list(
+    store: &Store,
+    workflow_id: Option<&str>,
+    status: Option<Status>,
+) -> Result<Vec<InstanceRecord>, EngineError> {
+    let mut found = Vec::new();
+    for entry in store.instances() {
+        let (id, bytes) = entry?;
+        let record = decode_record(&id, &bytes)?;
+        if workflow_id.is_some_and(|w| w != record.workflow_id)
+            || status.is_some_and(|s| s != record.status)
+        {
+            continue;
+        }
+        found.push(record);
+    }
+    Ok(found)
+}
+
+/// History of instance `id`, oldest first; needs no running engine.
+pub fn history(store: &Store, id: &str) -> Result<Vec<HistoryEntry>, EngineError> {
+    if store.instance(id)?.is_none() {
+        return Err(EngineError::UnknownInstance(id.to_string()));
+    }
+    store
+        .history(id)?
+        .iter()
+        .map(|bytes| {
+            serde_json::from_slice(bytes).map_err(|error| EngineError::Corrupt {
+                id: id.to_string(),
+                reason: error.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Inputs that change an existing instance.
+enum Input {
+    Task {
+        task: TaskId,
+        result: Result<Value, WorkflowError>,
+        duration_ms: u64,
+        /// The action's kv writes, committed with its result.
+        kv: (String, crate::function::KvWrites),
+    },
+    Timer(TimerId),
+    Event {
+        thread: ThreadId,
+        event: String,
+        data: Value,
+        correlation: BTreeMap<String, String>,
+    },
+    Child {
+        thread: ThreadId,
+        result: Result<Value, WorkflowError>,
+    },
+}
+
+fn subscription_keys(record: &InstanceRecord) -> HashSet<SubscriptionKey> {
+    record
+        .subscriptions
+        .iter()
+        .map(|s: &Subscription| {
+            let (attribute, value) = match &s.correlation {
+                Some((attribute, value)) => (attribute.clone(), value.clone().unwrap_or_default()),
+                None => (String::new(), String::new()),
+            };
+            SubscriptionKey {
+                event_type: s.event_type.clone(),
+                source: s.source.clone(),
+                attribute,
+                value,
+                instance: record.id.clone(),
+                thread: s.thread,
+                event: s.event.clone(),
+            }
+        })
+        .collect()
+}
+
+fn correlation_of(
+    workflow: &Workflow,
+    event_name: &str,
+    event: &IncomingEvent,
+) -> BTreeMap<String, String> {
+    workflow
+        .event(event_name)
+        .and_then(|d| d.correlation_attribute())
+        .and_then(|attribute| {
+            event
+                .extensions
+                .get(&attribute)
+                .map(|value| (attribute, value.clone()))
+        })
+        .into_iter()
+        .collect()
+}
+
+fn decode_record(id: &str, bytes: &[u8]) -> Result<InstanceRecord, EngineError> {
+    serde_json::from_slice(bytes).map_err(|error| EngineError::Corrupt {
+        id: id.to_string(),
+        reason: error.to_string(),
+    })
+}
+
+fn definition_blob(source: &str, file_name: Option<&str>) -> Vec<u8> {
+    let mut blob = file_name.unwrap_or("").as_bytes().to_vec();
+    blob.push(0);
+    blob.extend_from_slice(source.as_bytes());
+    blob
+}
+
+fn split_definition_blob(blob: &[u8]) -> (Option<String>, String) {
+    match blob.iter().position(|b| *b == 0) {
+        Some(split) => {
+            let name = String::from_utf8_lossy(&blob[..split]).into_owned();
+            let source = String::from_utf8_lossy(&blob[split + 1..]).into_owned();
+            ((!name.is_empty()).then_some(name), source)
+        }
+        None => (None, String::from_utf8_lossy(blob).into_owned()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, EngineError> {
+    serde_json::to_vec(value).map_err(|error| EngineError::Corrupt {
+        id: String::new(),
+        reason: format!("cannot encode: {error}"),
+    })
+}

@@ -1,0 +1,344 @@
+//! The durable record of one workflow instance: where each of its threads of
+//! execution stands, the actions in flight, the timers and subscriptions it
+//! waits on, and its history. The interpreter changes a record; the store
+//! commits it whole, atomically, after every step.
+//!
+//! A *thread* runs one state at a time within one scope: the instance's
+//! top-level states, one parallel branch, or one foreach iteration. Threads
+//! form a tree through [`Join`], which says where a child thread's output
+//! goes when it ends.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub type ThreadId = u64;
+pub type TaskId = u64;
+pub type TimerId = u64;
+
+/// Lifecycle of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Has work in flight: actions running or about to run.
+    Running,
+    /// Has nothing to do until an event, a timer or a child instance.
+    Waiting,
+    /// Paused by an operator; work resumes on resume.
+    Suspended,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    /// True when the instance will never change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Completed | Status::Failed | Status::Cancelled)
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        Some(match text {
+            "running" => Status::Running,
+            "waiting" => Status::Waiting,
+            "suspended" => Status::Suspended,
+            "completed" => Status::Completed,
+            "failed" => Status::Failed,
+            "cancelled" => Status::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Waiting => "waiting",
+            Status::Suspended => "suspended",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// An error as workflows see it: `name` is what retry and onError match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowError {
+    pub name: String,
+    pub message: String,
+    /// The state where it happened, once it fails the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl WorkflowError {
+    pub fn new(name: impl Into<String>, message: impl Into<String>) -> Self {
+        WorkflowError {
+            name: name.into(),
+            message: message.into(),
+            state: None,
+        }
+    }
+}
+
+/// One workflow instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceRecord {
+    pub id: String,
+    pub workflow_id: String,
+    /// Hash of the definition source the instance started with.
+    pub definition_version: String,
+    pub status: Status,
+    /// The status to return to on resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_from: Option<Status>,
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<WorkflowError>,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    /// The instance that started this one from a SUBFLOW state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
+    /// Correlation attribute values of the events this instance consumed.
+    #[serde(default)]
+    pub correlation: BTreeMap<String, String>,
+    #[serde(default)]
+    pub threads: BTreeMap<ThreadId, Thread>,
+    #[serde(default)]
+    pub tasks: BTreeMap<TaskId, Task>,
+    #[serde(default)]
+    pub timers: BTreeMap<TimerId, Timer>,
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+    /// Child instances this one waits for, by the thread that waits.
+    #[serde(default)]
+    pub children: BTreeMap<ThreadId, String>,
+    /// Events produced by the step, for the event layer to deliver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<ProducedEvent>,
+    #[serde(default)]
+    pub next_id: u64,
+}
+
+impl InstanceRecord {
+    pub fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+/// Where a subflow instance reports its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentLink {
+    pub instance_id: String,
+    pub thread: ThreadId,
+    /// False when the parent does not wait (`waitForCompletion: false`).
+    pub waits: bool,
+    /// Subflow nesting depth, bounded to stop A→B→A cycles.
+    pub depth: u32,
+}
+
+/// One thread of execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Thread {
+    pub state: String,
+    /// The state data.
+    pub data: Value,
+    /// The state's raw input, kept for the draft's ResultPath.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_input: Option<Value>,
+    pub phase: Phase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<Join>,
+    pub entered_ms: u64,
+}
+
+/// Where a child thread's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Join {
+    pub parent: ThreadId,
+    /// Branch index (parallel) or element index (foreach).
+    pub slot: usize,
+}
+
+/// Which action list a thread is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ActionList {
+    Operation,
+    /// `eventsActions[i]` of an event state.
+    EventActions(usize),
+    Callback,
+}
+
+/// What a thread is doing within its state. Externally tagged: internally
+/// tagged enums buffer their content, which loses the integer map keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// Running actions: `next` is the next to start (sequential), `pending`
+    /// those in flight or waiting to be retried, `results` the finished
+    /// ones' results kept for an in-order merge (parallel mode).
+    Actions {
+        list: ActionList,
+        next: usize,
+        pending: BTreeSet<usize>,
+        results: BTreeMap<usize, Value>,
+    },
+    /// An event state waiting for its events; `received` collects them by
+    /// event name for non-exclusive states.
+    Events { received: BTreeMap<String, Value> },
+    /// A delay state's timer runs.
+    Delay,
+    /// A parallel state waits for its branches.
+    Parallel {
+        outputs: BTreeMap<usize, Value>,
+        running: BTreeMap<usize, ThreadId>,
+    },
+    /// A foreach state runs its iterations, at most `max` at once.
+    ForEach {
+        items: Vec<Value>,
+        next: usize,
+        running: BTreeMap<usize, ThreadId>,
+        outputs: BTreeMap<usize, Value>,
+    },
+    /// A subflow state waits for its child instance.
+    SubFlow { child: String },
+    /// A callback state ran its action and waits for the event.
+    CallbackWait,
+}
+
+/// An action in flight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub thread: ThreadId,
+    pub list: ActionList,
+    pub action: usize,
+    /// The manifest function (`functions[].resource`).
+    pub function: String,
+    pub input: Value,
+    pub attempt: u32,
+    pub state: String,
+}
+
+/// A durable timer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timer {
+    pub thread: ThreadId,
+    pub due_ms: u64,
+    pub purpose: TimerPurpose,
+    /// For a retry: the action to run again and its next attempt number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<(ActionList, usize, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TimerPurpose {
+    Delay,
+    EventTimeout,
+    CallbackTimeout,
+    Retry,
+}
+
+/// An event a waiting thread accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub thread: ThreadId,
+    /// The event definition's name.
+    pub event: String,
+    pub event_type: String,
+    pub source: String,
+    /// The correlation attribute and the value an event must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<(String, Option<String>)>,
+}
+
+/// A CloudEvent the workflow produced (`end.kind = EVENT`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProducedEvent {
+    pub event_type: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    #[serde(default)]
+    pub extensions: BTreeMap<String, String>,
+}
+
+/// One line of an instance's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub kind: HistoryKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum HistoryKind {
+    InstanceStarted,
+    StateEntered {
+        state: String,
+    },
+    StateLeft {
+        state: String,
+    },
+    ActionStarted {
+        state: String,
+        function: String,
+        attempt: u32,
+    },
+    ActionFinished {
+        state: String,
+        function: String,
+        attempt: u32,
+        duration_ms: u64,
+    },
+    ActionFailed {
+        state: String,
+        function: String,
+        attempt: u32,
+        duration_ms: u64,
+        error: WorkflowError,
+    },
+    EventConsumed {
+        state: String,
+        event: String,
+    },
+    TimerSet {
+        state: String,
+        purpose: TimerPurpose,
+        due_ms: u64,
+    },
+    TimerFired {
+        state: String,
+        purpose: TimerPurpose,
+    },
+    ChildStarted {
+        state: String,
+        child: String,
+    },
+    EventProduced {
+        event_type: String,
+    },
+    InstanceCompleted,
+    InstanceFailed {
+        error: WorkflowError,
+    },
+    InstanceCancelled,
+    InstanceSuspended,
+    InstanceResumed,
+}

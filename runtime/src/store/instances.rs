@@ -1,0 +1,306 @@
+//! Workflow instances on disk: their records, histories, the event
+//! subscription index, and the definition sources they started with.
+//!
+//! The store keeps records as opaque JSON bytes; the engine owns their
+//! shape. What the store owns is atomicity and the index:
+//! - one [`StepWrite`] (record, history lines, subscription index changes)
+//!   is applied in one sled transaction across the trees, then made durable
+//!   by group commit before [`Store::commit_step`] returns;
+//! - the subscription index is keyed
+//!   `type \0 source \0 attribute \0 value \0 instance \0 thread \0 event`,
+//!   so finding the instances waiting for an event is a prefix scan per
+//!   correlation attribute, whatever the number of waiting instances.
+
+use sled::Transactional;
+use sled::transaction::TransactionError;
+
+use super::{Store, StoreError};
+
+/// An index entry: instance `instance`'s thread `thread` waits for event
+/// definition `event` with this type and source, and (when correlated)
+/// this attribute value; an empty value accepts any value of the attribute.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubscriptionKey {
+    pub event_type: String,
+    pub source: String,
+    pub attribute: String,
+    pub value: String,
+    pub instance: String,
+    pub thread: u64,
+    pub event: String,
+}
+
+impl SubscriptionKey {
+    fn encode(&self) -> Vec<u8> {
+        let thread = self.thread.to_string();
+        join(&[
+            &self.event_type,
+            &self.source,
+            &self.attribute,
+            &self.value,
+            &self.instance,
+            &thread,
+            &self.event,
+        ])
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let parts: Vec<&str> = text.split('\0').collect();
+        let [
+            event_type,
+            source,
+            attribute,
+            value,
+            instance,
+            thread,
+            event,
+        ] = parts.as_slice()
+        else {
+            return None;
+        };
+        Some(SubscriptionKey {
+            event_type: event_type.to_string(),
+            source: source.to_string(),
+            attribute: attribute.to_string(),
+            value: value.to_string(),
+            instance: instance.to_string(),
+            thread: thread.parse().ok()?,
+            event: event.to_string(),
+        })
+    }
+}
+
+fn join(parts: &[&str]) -> Vec<u8> {
+    parts.join("\0").into_bytes()
+}
+
+/// Everything one interpreter step writes.
+pub struct StepWrite<'a> {
+    pub instance: &'a str,
+    /// The record after the step.
+    pub record: Vec<u8>,
+    /// History lines the step added, in order.
+    pub history: Vec<Vec<u8>>,
+    pub unsubscribe: Vec<SubscriptionKey>,
+    pub subscribe: Vec<SubscriptionKey>,
+    /// Function kv writes of the action the step completed, committed with
+    /// it so a completed action's effects are stored exactly once.
+    pub kv: Option<(&'a str, &'a crate::function::KvWrites)>,
+}
+
+fn history_key(instance: &str, sequence: u64) -> Vec<u8> {
+    let mut key = instance.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+impl Store {
+    /// The record of instance `id`, if it exists.
+    pub fn instance(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.instances.get(id)?.map(|bytes| bytes.to_vec()))
+    }
+
+    /// Applies a step atomically and returns once it is durable.
+    pub fn commit_step(&self, write: StepWrite<'_>) -> Result<(), StoreError> {
+        // History lines continue after the last one stored for the instance.
+        let mut prefix = write.instance.as_bytes().to_vec();
+        prefix.push(0);
+        let next = match self.history.scan_prefix(&prefix).next_back() {
+            Some(entry) => {
+                let (key, _) = entry?;
+                let tail: [u8; 8] =
+                    key[key.len() - 8..]
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt {
+                            key: String::from_utf8_lossy(&key).into_owned(),
+                            reason: "history key without a sequence number".into(),
+                        })?;
+                u64::from_be_bytes(tail) + 1
+            }
+            None => 0,
+        };
+        let result: Result<(), TransactionError<StoreError>> = (
+            &self.instances,
+            &self.history,
+            &self.subscriptions,
+            &self.kv,
+        )
+            .transaction(|(instances, history, subscriptions, kv)| {
+                instances.insert(write.instance.as_bytes(), write.record.as_slice())?;
+                for (offset, line) in write.history.iter().enumerate() {
+                    history.insert(
+                        history_key(write.instance, next + offset as u64),
+                        line.as_slice(),
+                    )?;
+                }
+                for key in &write.unsubscribe {
+                    subscriptions.remove(key.encode())?;
+                }
+                for key in &write.subscribe {
+                    subscriptions.insert(key.encode(), &[][..])?;
+                }
+                if let Some((function, writes)) = write.kv {
+                    for (key, value) in writes {
+                        match value {
+                            Some(value) => {
+                                kv.insert(super::kv_key(function, key), value.as_slice())?
+                            }
+                            None => kv.remove(super::kv_key(function, key))?,
+                        };
+                    }
+                }
+                Ok(())
+            });
+        result.map_err(|error| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => StoreError::Sled(error),
+        })?;
+        self.durable()
+    }
+
+    /// Waits until everything written so far is on disk, sharing the flush
+    /// with concurrent writers.
+    pub fn durable(&self) -> Result<(), StoreError> {
+        self.group_commit
+            .durable(|| self.db.flush().map(drop))
+            .map_err(StoreError::Sled)
+    }
+
+    /// Every instance record, in id order.
+    pub fn instances(&self) -> impl Iterator<Item = Result<(String, Vec<u8>), StoreError>> + '_ {
+        self.instances.iter().map(|entry| {
+            let (key, value) = entry?;
+            Ok((String::from_utf8_lossy(&key).into_owned(), value.to_vec()))
+        })
+    }
+
+    /// The history lines of instance `id`, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        self.history
+            .scan_prefix(&prefix)
+            .map(|entry| Ok(entry?.1.to_vec()))
+            .collect()
+    }
+
+    /// The subscriptions an event with this type and source matches: those
+    /// with no correlation, and for each `(attribute, value)` the event
+    /// carries, those bound to that value or not yet bound.
+    pub fn subscribers(
+        &self,
+        event_type: &str,
+        source: &str,
+        attributes: &[(String, String)],
+    ) -> Result<Vec<SubscriptionKey>, StoreError> {
+        let mut prefixes = vec![join(&[event_type, source, "", "", ""])];
+        for (attribute, value) in attributes {
+            prefixes.push(join(&[event_type, source, attribute, value, ""]));
+            prefixes.push(join(&[event_type, source, attribute, "", ""]));
+        }
+        let mut found = Vec::new();
+        for prefix in prefixes {
+            for entry in self.subscriptions.scan_prefix(&prefix) {
+                let (key, _) = entry?;
+                if let Some(key) = SubscriptionKey::decode(&key) {
+                    found.push(key);
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// Stores a definition's source text under its version hash.
+    pub fn put_definition(&self, version: &str, source: &[u8]) -> Result<(), StoreError> {
+        self.definitions.insert(version.as_bytes(), source)?;
+        Ok(())
+    }
+
+    /// The source text of definition version `version`.
+    pub fn definition(&self, version: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .definitions
+            .get(version.as_bytes())?
+            .map(|bytes| bytes.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(instance: &str, attribute: &str, value: &str) -> SubscriptionKey {
+        SubscriptionKey {
+            event_type: "order.paid".into(),
+            source: "shop".into(),
+            attribute: attribute.into(),
+            value: value.into(),
+            instance: instance.into(),
+            thread: 1,
+            event: "Paid".into(),
+        }
+    }
+
+    #[test]
+    fn subscribers_are_found_by_correlation_value_through_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let keys = [
+            key("a", "orderid", "o1"),
+            key("b", "orderid", "o2"),
+            key("c", "", ""),
+            key("d", "orderid", ""),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            let id = format!("i{i}");
+            store
+                .commit_step(StepWrite {
+                    instance: &id,
+                    record: b"{}".to_vec(),
+                    history: vec![b"h".to_vec()],
+                    unsubscribe: vec![],
+                    subscribe: vec![k.clone()],
+                    kv: None,
+                })
+                .unwrap();
+        }
+        let found = store
+            .subscribers("order.paid", "shop", &[("orderid".into(), "o2".into())])
+            .unwrap();
+        let instances: Vec<&str> = found.iter().map(|k| k.instance.as_str()).collect();
+        assert_eq!(instances, ["b", "c", "d"]);
+        assert!(
+            store
+                .subscribers("order.paid", "other", &[])
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn history_lines_append_in_order_across_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for line in ["one", "two", "three"] {
+            store
+                .commit_step(StepWrite {
+                    instance: "x",
+                    record: b"{}".to_vec(),
+                    history: vec![line.as_bytes().to_vec()],
+                    unsubscribe: vec![],
+                    subscribe: vec![],
+                    kv: None,
+                })
+                .unwrap();
+        }
+        assert_eq!(
+            store.history("x").unwrap(),
+            [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+        );
+        assert!(store.history("x2").unwrap().is_empty());
+    }
+}
