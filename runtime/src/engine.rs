@@ -64,13 +64,29 @@ pub enum EngineError {
 }
 
 /// A CloudEvent as the engine matches it against event definitions.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IncomingEvent {
+    /// The CloudEvents `id`; with `source`, what makes a redelivery a duplicate.
+    pub id: String,
     pub event_type: String,
     pub source: String,
     pub data: Value,
     /// Extension attributes (correlation tokens among them), lower-case names.
     pub extensions: BTreeMap<String, String>,
+}
+
+impl IncomingEvent {
+    /// What identifies the event across redeliveries.
+    pub fn key(&self) -> String {
+        format!("{}\u{0}{}", self.source, self.id)
+    }
+}
+
+/// An event kept until an instance waits for it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BufferedEvent {
+    received_ms: u64,
+    event: IncomingEvent,
 }
 
 /// What delivering one event did.
@@ -80,6 +96,28 @@ pub struct Delivery {
     pub started: Vec<String>,
     /// Waiting instances the event was delivered to.
     pub delivered: Vec<String>,
+    /// The event was seen before within the dedup window and changed nothing.
+    pub duplicate: bool,
+    /// No instance waited for it yet; it is kept until one does.
+    pub buffered: bool,
+}
+
+/// How long events are remembered and kept.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// A redelivered `(source, id)` within this window is a duplicate.
+    pub dedup_retention: std::time::Duration,
+    /// An event no instance waits for is kept this long.
+    pub buffer_retention: std::time::Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            dedup_retention: std::time::Duration::from_secs(24 * 60 * 60),
+            buffer_retention: std::time::Duration::from_secs(60 * 60),
+        }
+    }
 }
 
 /// Runs workflow instances. Cheap to clone; all clones share one engine.
@@ -91,6 +129,7 @@ pub struct Engine {
 struct Inner {
     store: Store,
     host: Arc<FunctionHost>,
+    config: EngineConfig,
     /// Registered definitions by id (the newest) and by version.
     workflows: RwLock<HashMap<String, Arc<Workflow>>>,
     versions: RwLock<HashMap<String, Arc<Workflow>>>,
@@ -124,10 +163,15 @@ fn kind_name(value: &Value) -> &'static str {
 
 impl Engine {
     pub fn new(store: Store, host: Arc<FunctionHost>) -> Self {
+        Self::with_config(store, host, EngineConfig::default())
+    }
+
+    pub fn with_config(store: Store, host: Arc<FunctionHost>, config: EngineConfig) -> Self {
         Engine {
             inner: Arc::new(Inner {
                 store,
                 host,
+                config,
                 workflows: RwLock::default(),
                 versions: RwLock::default(),
                 locks: StdMutex::default(),
@@ -247,6 +291,7 @@ impl Engine {
             children: BTreeMap::new(),
             outbox: Vec::new(),
             next_id: 0,
+            consumed_events: Vec::new(),
         };
         let (history, children) = {
             let mut step = Step::new(&workflow, &mut record, now);
@@ -261,14 +306,21 @@ impl Engine {
                     .collect();
                 if let Some((thread, name)) = matching.first() {
                     let correlation = correlation_of(&workflow, name, event);
-                    step.event(*thread, name, event.data.clone(), &correlation);
+                    step.event(
+                        *thread,
+                        name,
+                        &event.key(),
+                        event.data.clone(),
+                        &correlation,
+                    );
                 }
             }
             (step.history, step.children)
         };
         self.commit(None, &mut record, history, None).await?;
         drop(guard);
-        self.after_commit(&record, children);
+        let subscribed = !record.subscriptions.is_empty();
+        self.after_commit(&record, children, subscribed);
         Ok(record)
     }
 
@@ -311,9 +363,10 @@ impl Engine {
                 Input::Event {
                     thread,
                     event,
+                    key,
                     data,
                     correlation,
-                } => step.event(thread, &event, data, &correlation),
+                } => step.event(thread, &event, &key, data, &correlation),
                 Input::Child { thread, result } => step.child_done(thread, result),
             }
             (step.history, step.children)
@@ -323,7 +376,9 @@ impl Engine {
         }
         self.commit(Some(&before), &mut record, history, kv).await?;
         drop(guard);
-        self.after_commit(&record, children);
+        let subscribed = subscription_keys(&record) != subscription_keys(&before)
+            && !record.subscriptions.is_empty();
+        self.after_commit(&record, children, subscribed);
         Ok(Some(record))
     }
 
@@ -383,10 +438,13 @@ impl Engine {
     }
 
     /// Runs what a committed record holds and this process does not run yet.
-    fn after_commit(&self, record: &InstanceRecord, children: Vec<ChildStart>) {
+    fn after_commit(&self, record: &InstanceRecord, children: Vec<ChildStart>, subscribed: bool) {
         if record.status.is_final() {
             self.finished(record);
             return;
+        }
+        if subscribed {
+            self.deliver_buffered(record);
         }
         for child in children {
             self.spawn_child(record, child);
@@ -589,6 +647,7 @@ impl Engine {
         tokio::spawn(async move {
             for event in events {
                 let incoming = IncomingEvent {
+                    id: crate::ids::new_id(),
                     event_type: event.event_type.clone(),
                     source: event.source.clone(),
                     data: event.data.clone().unwrap_or(Value::Null),
@@ -619,45 +678,25 @@ impl Engine {
     }
 
     /// Delivers an event: starts the workflows whose start state waits for
-    /// it, and wakes the waiting instances it matches.
+    /// it and wakes the waiting instances it matches, once per `(source,
+    /// id)` within the dedup window. An event that some workflow consumes but
+    /// no instance waits for yet is kept until one does (or its retention
+    /// ends). Returns once every effect is durable.
     pub async fn deliver(&self, event: &IncomingEvent) -> Result<Delivery, EngineError> {
-        let mut delivery = Delivery::default();
-        let attributes: Vec<(String, String)> = event
-            .extensions
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for key in self
-            .inner
-            .store
-            .subscribers(&event.event_type, &event.source, &attributes)?
+        let now = now_ms();
+        let store = &self.inner.store;
+        if let Some(seen) = store.event_seen(&event.source, &event.id)?
+            && now.saturating_sub(seen) < self.inner.config.dedup_retention.as_millis() as u64
         {
-            if !key.value.is_empty() && event.extensions.get(&key.attribute) != Some(&key.value) {
-                continue;
-            }
-            if !key.attribute.is_empty() && !event.extensions.contains_key(&key.attribute) {
-                continue;
-            }
-            let correlation: BTreeMap<String, String> = if key.attribute.is_empty() {
-                BTreeMap::new()
-            } else {
-                BTreeMap::from([(
-                    key.attribute.clone(),
-                    event.extensions[&key.attribute].clone(),
-                )])
-            };
-            let input = Input::Event {
-                thread: key.thread,
-                event: key.event.clone(),
-                data: event.data.clone(),
-                correlation,
-            };
-            if self.apply(&key.instance, input).await?.is_some()
-                && !delivery.delivered.contains(&key.instance)
-            {
-                delivery.delivered.push(key.instance.clone());
-            }
+            return Ok(Delivery {
+                duplicate: true,
+                ..Delivery::default()
+            });
         }
+        let mut delivery = Delivery {
+            delivered: self.deliver_to_waiting(event).await?,
+            ..Delivery::default()
+        };
         let starters: Vec<Arc<Workflow>> = read(&self.inner.workflows)
             .values()
             .filter(|w| {
@@ -668,18 +707,156 @@ impl Engine {
             .cloned()
             .collect();
         for workflow in starters {
+            // The id derives from the event, so a redelivery after a crash
+            // finds the instance its first delivery started.
+            let id = event_instance_id(workflow.id(), &event.source, &event.id);
             let record = self
                 .start_with(
                     workflow.id(),
                     Value::Object(Default::default()),
-                    None,
+                    Some(id),
                     None,
                     Some(event),
                 )
                 .await?;
             delivery.started.push(record.id);
         }
+        if delivery.started.is_empty()
+            && delivery.delivered.is_empty()
+            && self.consumed_by_some_workflow(event)
+        {
+            let buffered = BufferedEvent {
+                received_ms: now,
+                event: event.clone(),
+            };
+            let key = store.buffer_event(&event.event_type, &event.source, &encode(&buffered)?)?;
+            // An instance may have started waiting between the lookup above
+            // and the buffering: look again, and deliver if this call is the
+            // one that takes the event back out.
+            let waiting =
+                store.subscribers(&event.event_type, &event.source, &event_attributes(event))?;
+            if waiting.iter().any(|key| subscription_accepts(key, event))
+                && store.take_buffered_event(&key)?.is_some()
+            {
+                delivery.delivered = self.deliver_to_waiting(event).await?;
+            } else {
+                delivery.buffered = true;
+            }
+        }
+        store.mark_event_seen(&event.source, &event.id, now)?;
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.durable())
+            .await
+            .map_err(|error| EngineError::Corrupt {
+                id: event.id.clone(),
+                reason: format!("the flush did not finish: {error}"),
+            })??;
         Ok(delivery)
+    }
+
+    /// Applies `event` to every waiting instance it matches; returns their ids.
+    async fn deliver_to_waiting(&self, event: &IncomingEvent) -> Result<Vec<String>, EngineError> {
+        let mut delivered: Vec<String> = Vec::new();
+        let keys = self.inner.store.subscribers(
+            &event.event_type,
+            &event.source,
+            &event_attributes(event),
+        )?;
+        for key in keys
+            .into_iter()
+            .filter(|key| subscription_accepts(key, event))
+        {
+            let correlation: BTreeMap<String, String> = match event.extensions.get(&key.attribute) {
+                Some(value) if !key.attribute.is_empty() => {
+                    BTreeMap::from([(key.attribute.clone(), value.clone())])
+                }
+                _ => BTreeMap::new(),
+            };
+            let input = Input::Event {
+                thread: key.thread,
+                event: key.event.clone(),
+                key: event.key(),
+                data: event.data.clone(),
+                correlation,
+            };
+            if self.apply(&key.instance, input).await?.is_some()
+                && !delivered.contains(&key.instance)
+            {
+                delivered.push(key.instance.clone());
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// True when a registered workflow has a non-start event definition for this event.
+    fn consumed_by_some_workflow(&self, event: &IncomingEvent) -> bool {
+        read(&self.inner.workflows).values().any(|workflow| {
+            workflow
+                .definition
+                .events
+                .iter()
+                .any(|e| e.event_type == event.event_type && e.source == event.source)
+        })
+    }
+
+    /// Delivers buffered events to the subscriptions of a record that just
+    /// started waiting; expired ones are dropped on the way.
+    fn deliver_buffered(&self, record: &InstanceRecord) {
+        let engine = self.clone();
+        let subscriptions = record.subscriptions.clone();
+        let id = record.id.clone();
+        tokio::spawn(async move {
+            let store = &engine.inner.store;
+            let retention = engine.inner.config.buffer_retention.as_millis() as u64;
+            for subscription in subscriptions {
+                let Ok(candidates) =
+                    store.buffered_events(&subscription.event_type, &subscription.source)
+                else {
+                    continue;
+                };
+                for (key, bytes) in candidates {
+                    let Ok(buffered) = serde_json::from_slice::<BufferedEvent>(&bytes) else {
+                        let _ = store.take_buffered_event(&key);
+                        continue;
+                    };
+                    if now_ms().saturating_sub(buffered.received_ms) > retention {
+                        let _ = store.take_buffered_event(&key);
+                        continue;
+                    }
+                    let event = buffered.event;
+                    let accepts = match &subscription.correlation {
+                        None => true,
+                        Some((attribute, Some(value))) => {
+                            event.extensions.get(attribute) == Some(value)
+                        }
+                        Some((attribute, None)) => event.extensions.contains_key(attribute),
+                    };
+                    if !accepts || !matches!(store.take_buffered_event(&key), Ok(Some(_))) {
+                        continue;
+                    }
+                    let correlation = match &subscription.correlation {
+                        Some((attribute, _)) => event
+                            .extensions
+                            .get(attribute)
+                            .map(|v| BTreeMap::from([(attribute.clone(), v.clone())]))
+                            .unwrap_or_default(),
+                        None => BTreeMap::new(),
+                    };
+                    let input = Input::Event {
+                        thread: subscription.thread,
+                        event: subscription.event.clone(),
+                        key: event.key(),
+                        data: event.data.clone(),
+                        correlation,
+                    };
+                    if let Err(error) = engine.apply(&id, input).await {
+                        tracing::error!(instance = %id, %error, "cannot deliver a buffered event");
+                    }
+                    // One event per subscription: the state moved on.
+                    break;
+                }
+            }
+        });
     }
 
     /// The record of instance `id`.
@@ -829,7 +1006,7 @@ impl Engine {
         self.commit(Some(&before), &mut record, history, None)
             .await?;
         drop(guard);
-        self.after_commit(&record, Vec::new());
+        self.after_commit(&record, Vec::new(), false);
         Ok(record)
     }
 }
@@ -885,6 +1062,7 @@ enum Input {
     Event {
         thread: ThreadId,
         event: String,
+        key: String,
         data: Value,
         correlation: BTreeMap<String, String>,
     },
@@ -914,6 +1092,31 @@ fn subscription_keys(record: &InstanceRecord) -> HashSet<SubscriptionKey> {
             }
         })
         .collect()
+}
+
+fn event_attributes(event: &IncomingEvent) -> Vec<(String, String)> {
+    event
+        .extensions
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Whether an index entry's correlation accepts the event.
+fn subscription_accepts(key: &SubscriptionKey, event: &IncomingEvent) -> bool {
+    if key.attribute.is_empty() {
+        return true;
+    }
+    match event.extensions.get(&key.attribute) {
+        Some(value) => key.value.is_empty() || *value == key.value,
+        None => false,
+    }
+}
+
+/// The id of the instance an event starts: the same for every redelivery.
+fn event_instance_id(workflow: &str, source: &str, id: &str) -> String {
+    let digest = Sha256::digest(format!("{workflow}\u{0}{source}\u{0}{id}").as_bytes());
+    format!("ev-{}", &hex(&digest)[..24])
 }
 
 fn correlation_of(

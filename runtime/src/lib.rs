@@ -11,5 +11,6 @@ pub mod engine;
 pub mod function;
 pub mod ids;
 pub mod manifest;
+pub mod server;
 pub mod store;
 pub mod workflow;

@@ -6,7 +6,9 @@
 //!   one atomic, flushed batch per successful call;
 //! - `instances`, `history`, `subscriptions`, `definitions`: workflow
 //!   instances and what indexes them ([`instances`]), committed together in
-//!   one transaction per interpreter step and flushed by group commit.
+//!   one transaction per interpreter step and flushed by group commit;
+//! - `event_ids`, `buffered_events`: CloudEvents already seen, and events
+//!   kept until an instance waits for them ([`events`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::function::{KvError, KvStore};
 
+pub mod events;
 mod group_commit;
 pub mod instances;
 
@@ -46,6 +49,8 @@ pub struct Store {
     history: sled::Tree,
     subscriptions: sled::Tree,
     definitions: sled::Tree,
+    event_ids: sled::Tree,
+    buffered: sled::Tree,
     group_commit: std::sync::Arc<GroupCommit>,
 }
 
@@ -65,6 +70,8 @@ impl Store {
             history: db.open_tree("history")?,
             subscriptions: db.open_tree("subscriptions")?,
             definitions: db.open_tree("definitions")?,
+            event_ids: db.open_tree("event_ids")?,
+            buffered: db.open_tree("buffered_events")?,
             group_commit: std::sync::Arc::default(),
             db,
         })

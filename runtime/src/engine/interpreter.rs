@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 
 use super::data;
 use super::record::{
-    ActionList, HistoryEntry, HistoryKind, InstanceRecord, Join, Phase, ProducedEvent, Status,
-    Subscription, Task, TaskId, Thread, ThreadId, Timer, TimerId, TimerPurpose, WorkflowError,
+    ActionList, HistoryEntry, HistoryKind, InstanceRecord, Join, MAX_REMEMBERED_EVENTS, Phase,
+    ProducedEvent, Status, Subscription, Task, TaskId, Thread, ThreadId, Timer, TimerId,
+    TimerPurpose, WorkflowError,
 };
 use crate::workflow::WorkflowDefinition;
 use crate::workflow::model::{
@@ -270,16 +271,27 @@ impl<'a> Step<'a> {
     }
 
     /// An event matched subscription `event` of `thread`.
+    /// An event matched subscription `event` of `thread`; `key` identifies
+    /// the CloudEvent (`source` and `id`): one already consumed is ignored.
     pub fn event(
         &mut self,
         thread: ThreadId,
         event: &str,
+        key: &str,
         data: Value,
         correlation: &BTreeMap<String, String>,
     ) {
-        if self.record.status.is_final() || !self.record.threads.contains_key(&thread) {
+        if self.record.status.is_final()
+            || !self.record.threads.contains_key(&thread)
+            || self.record.consumed_events.iter().any(|k| k == key)
+        {
             return;
         }
+        let consumed = &mut self.record.consumed_events;
+        if consumed.len() >= MAX_REMEMBERED_EVENTS {
+            consumed.remove(0);
+        }
+        consumed.push(key.to_string());
         if let Err(error) = self.consume_event(thread, event, data, correlation) {
             self.state_failed(thread, error);
         }

@@ -123,7 +123,15 @@ pub struct InstanceRecord {
     pub outbox: Vec<ProducedEvent>,
     #[serde(default)]
     pub next_id: u64,
+    /// Keys (`source` and `id`) of the latest events this instance
+    /// consumed, so a redelivered event changes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumed_events: Vec<String>,
 }
+
+/// Events an instance remembers having consumed; older keys are forgotten
+/// (the server's own dedup window covers redeliveries long after).
+pub const MAX_REMEMBERED_EVENTS: usize = 1024;
 
 impl InstanceRecord {
     pub fn fresh_id(&mut self) -> u64 {

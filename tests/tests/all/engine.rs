@@ -541,6 +541,7 @@ async fn a_false_transition_guard_fails_naming_the_state_and_expression() {
 
 fn event(event_type: &str, data: Value, orderid: Option<&str>) -> IncomingEvent {
     IncomingEvent {
+        id: swirl::ids::new_id(),
         event_type: event_type.into(),
         source: "shop".into(),
         data,
@@ -684,6 +685,7 @@ async fn a_callback_runs_its_action_then_waits_for_its_event_or_times_out() {
         .unwrap();
     wait_for_status(&app, &started.id, Status::Waiting).await;
     let done = IncomingEvent {
+        id: "done-1".into(),
         event_type: "job.done".into(),
         source: "worker".into(),
         data: json!({"decision": {"approved": true}}),
@@ -814,4 +816,41 @@ async fn an_action_that_completed_never_runs_again_and_its_kv_writes_commit_once
     assert_eq!(output, json!({"one": 1, "two": 1}));
     use swirl::function::KvStore;
     assert_eq!(app.store.get("probe", "one").unwrap(), Some(b"1".to_vec()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_event_is_a_duplicate_and_changes_nothing() {
+    let app = App::new(&[&workflow(
+        "dedup",
+        json!([{ "name": "OnPaid", "type": "EVENT", "start": start(), "exclusive": true,
+                 "eventsActions": [{ "eventRefs": ["Paid"], "actions": [] }], "end": end() }]),
+    )]);
+    let paid = event("order.paid", json!({"n": 1}), Some("o1"));
+    let first = app.engine.deliver(&paid).await.unwrap();
+    assert_eq!(first.started.len(), 1);
+    let again = app.engine.deliver(&paid).await.unwrap();
+    assert!(again.duplicate && again.started.is_empty() && again.delivered.is_empty());
+    assert_eq!(app.engine.list(Some("dedup"), None).unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_that_arrives_before_its_instance_waits_is_kept_and_delivered() {
+    let app = App::new(&[&workflow(
+        "early",
+        json!([{ "name": "Work", "type": "DELAY", "start": start(), "timeDelay": "PT0.2S", "transition": { "nextState": "Await" } },
+               { "name": "Await", "type": "EVENT", "exclusive": true,
+                 "eventsActions": [{ "eventRefs": ["Shipped"], "actions": [] }], "end": end() }]),
+    )]);
+    let started = app.engine.start("early", json!({}), None).await.unwrap();
+    let early = app
+        .engine
+        .deliver(&event("order.shipped", json!({"shipped": 1}), Some("o1")))
+        .await
+        .unwrap();
+    assert!(early.buffered, "{early:?}");
+    let record = tokio::time::timeout(Duration::from_secs(10), app.engine.wait(&started.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.output, Some(json!({"shipped": 1})));
 }

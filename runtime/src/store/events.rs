@@ -1,0 +1,126 @@
+//! CloudEvents on disk: the ids already seen (for exactly-once effects of
+//! redelivered events) and the events that arrived before any instance
+//! waited for them.
+//!
+//! Buffered events are keyed `type \0 source \0 sequence`, so an instance
+//! that starts waiting finds the candidates with one prefix scan. Taking one
+//! out is a `remove` that only one caller can win: of an instance that
+//! subscribes and an event that arrives at the same moment, exactly one
+//! delivers it.
+
+use super::{Store, StoreError};
+
+fn id_key(source: &str, id: &str) -> Vec<u8> {
+    let mut key = source.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn buffer_prefix(event_type: &str, source: &str) -> Vec<u8> {
+    let mut key = event_type.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(source.as_bytes());
+    key.push(0);
+    key
+}
+
+impl Store {
+    /// When the event `(source, id)` was first seen, in Unix milliseconds.
+    pub fn event_seen(&self, source: &str, id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .event_ids
+            .get(id_key(source, id))?
+            .and_then(|bytes| bytes.as_ref().try_into().ok().map(u64::from_be_bytes)))
+    }
+
+    /// Remembers the event `(source, id)` as seen at `now_ms`.
+    pub fn mark_event_seen(&self, source: &str, id: &str, now_ms: u64) -> Result<(), StoreError> {
+        self.event_ids
+            .insert(id_key(source, id), &now_ms.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Forgets event ids seen before `cutoff_ms`; returns how many.
+    pub fn forget_events_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+        let mut forgotten = 0;
+        for entry in self.event_ids.iter() {
+            let (key, value) = entry?;
+            let seen = value
+                .as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            if seen < cutoff_ms {
+                self.event_ids.remove(key)?;
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
+    /// Keeps an event until an instance waits for it; returns its key.
+    pub fn buffer_event(
+        &self,
+        event_type: &str,
+        source: &str,
+        event: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut key = buffer_prefix(event_type, source);
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        self.buffered.insert(&key, event)?;
+        Ok(key)
+    }
+
+    /// The buffered events of this type and source, oldest first.
+    pub fn buffered_events(
+        &self,
+        event_type: &str,
+        source: &str,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.buffered
+            .scan_prefix(buffer_prefix(event_type, source))
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((key.to_vec(), value.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Takes a buffered event out; `None` when someone else took it first.
+    pub fn take_buffered_event(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.buffered.remove(key)?.map(|bytes| bytes.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffered_event_is_taken_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.buffer_event("t", "s", b"one").unwrap();
+        store.buffer_event("t", "other", b"two").unwrap();
+        let found = store.buffered_events("t", "s").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            store.take_buffered_event(&found[0].0).unwrap(),
+            Some(b"one".to_vec())
+        );
+        assert_eq!(store.take_buffered_event(&found[0].0).unwrap(), None);
+    }
+
+    #[test]
+    fn seen_events_are_remembered_until_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.mark_event_seen("s", "1", 100).unwrap();
+        store.mark_event_seen("s", "2", 300).unwrap();
+        assert_eq!(store.event_seen("s", "1").unwrap(), Some(100));
+        assert_eq!(store.forget_events_before(200).unwrap(), 1);
+        assert_eq!(store.event_seen("s", "1").unwrap(), None);
+        assert_eq!(store.event_seen("s", "2").unwrap(), Some(300));
+    }
+}
