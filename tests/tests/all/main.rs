@@ -4,5 +4,6 @@ mod engine;
 mod engine_crash;
 mod functions;
 mod functions_cli;
+mod ingress;
 mod workflows;
 mod workflows_cli;
