@@ -20,6 +20,7 @@
 pub mod data;
 pub mod interpreter;
 pub mod record;
+mod schedule;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex, RwLock};
@@ -677,6 +678,59 @@ impl Engine {
         )
     }
 
+    /// Starts instances of every workflow whose start state is scheduled with
+    /// a repeating interval, at each repetition, for as long as that
+    /// definition is the registered one. Instance ids derive from the tick,
+    /// so a restart does not start a tick's instance twice.
+    pub fn start_schedules(&self) {
+        let workflows: Vec<Arc<Workflow>> = read(&self.inner.workflows).values().cloned().collect();
+        for workflow in workflows {
+            let Some((count, period)) = workflow.schedule().and_then(|s| s.repeat) else {
+                continue;
+            };
+            if !workflow.start_events().is_empty() {
+                continue;
+            }
+            let anchor = workflow
+                .schedule()
+                .and_then(|s| s.start.as_ref())
+                .and_then(schedule::instant_ms)
+                .unwrap_or(0);
+            let engine = self.clone();
+            tokio::spawn(async move {
+                let period_ms = (period.as_millis() as u64).max(1);
+                loop {
+                    let current = read(&engine.inner.workflows)
+                        .get(workflow.id())
+                        .map(|w| w.version.clone());
+                    if current.as_deref() != Some(workflow.version.as_str()) {
+                        return;
+                    }
+                    let now = now_ms();
+                    let index = if now <= anchor {
+                        0
+                    } else {
+                        (now - anchor).div_ceil(period_ms)
+                    };
+                    if count.is_some_and(|count| index >= u64::from(count)) {
+                        return;
+                    }
+                    let tick = anchor + index * period_ms;
+                    tokio::time::sleep(std::time::Duration::from_millis(tick.saturating_sub(now)))
+                        .await;
+                    let id = format!("sched-{}-{tick}", workflow.id());
+                    if let Err(error) = engine
+                        .start(workflow.id(), Value::Object(Default::default()), Some(id))
+                        .await
+                    {
+                        tracing::error!(workflow = %workflow.id(), %error, "cannot start a scheduled instance");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            });
+        }
+    }
+
     /// Delivers an event: starts the workflows whose start state waits for
     /// it and wakes the waiting instances it matches, once per `(source,
     /// id)` within the dedup window. An event that some workflow consumes but
@@ -703,6 +757,11 @@ impl Engine {
                 w.start_events()
                     .iter()
                     .any(|e| e.event_type == event.event_type && e.source == event.source)
+            })
+            // A scheduled event start accepts events only inside its window.
+            .filter(|w| {
+                w.schedule()
+                    .is_none_or(|s| schedule::window_contains(s, now))
             })
             .cloned()
             .collect();
@@ -899,10 +958,12 @@ impl Engine {
         list(&self.inner.store, workflow_id, status)
     }
 
-    /// Resumes every unfinished instance of the data directory: runs their
+    /// Resumes every unfinished instance of the data directory (runs their
     /// actions in flight again, schedules their timers, re-routes their
-    /// undelivered events. Call once after registering definitions.
+    /// undelivered events) and starts the scheduled workflows' schedules.
+    /// Call once after registering definitions.
     pub fn recover(&self) -> Result<usize, EngineError> {
+        self.start_schedules();
         let unfinished = self
             .list(None, None)?
             .into_iter()

@@ -82,6 +82,14 @@ impl Workflow {
         self.events.get(name)
     }
 
+    /// The start state's schedule, when it is `SCHEDULED`.
+    pub fn schedule(&self) -> Option<&crate::workflow::duration::ScheduleInterval> {
+        match &self.start_state().start {
+            Some(crate::workflow::model::Start::Scheduled { schedule }) => Some(&schedule.interval),
+            _ => None,
+        }
+    }
+
     /// The workflow a SUBFLOW state starts, for recovery.
     pub fn subflow_target(&self, state: &str) -> Option<&str> {
         match &self.states.get(state)?.kind {

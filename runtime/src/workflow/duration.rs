@@ -253,10 +253,16 @@ pub struct ScheduleInterval {
     text: String,
     pub start: Option<IntervalPart>,
     pub end: Option<IntervalPart>,
+    /// For a repeating interval (`R/PT1M`, `R5/2026-01-01T00:00:00Z/PT1H`):
+    /// how many times (unbounded when `None`) and how far apart.
+    pub repeat: Option<(Option<u32>, Duration)>,
 }
 
 impl ScheduleInterval {
     pub fn parse(text: &str) -> Result<Self, DurationError> {
+        if let Some(rest) = text.strip_prefix('R') {
+            return Self::parse_repeating(text, rest);
+        }
         let parts: Vec<&str> = text.split('/').collect();
         let parse_part = |part: &str| -> Result<IntervalPart, DurationError> {
             if part.starts_with('P') {
@@ -275,6 +281,7 @@ impl ScheduleInterval {
                     text: text.to_owned(),
                     start: None,
                     end: Some(part),
+                    repeat: None,
                 }),
                 IntervalPart::Instant(_) => Err(err(format!(
                     "schedule interval '{text}' is a single instant; give a window like 'start/end', 'start/duration' or 'duration'"
@@ -295,6 +302,7 @@ impl ScheduleInterval {
                     text: text.to_owned(),
                     start: Some(start),
                     end: Some(end),
+                    repeat: None,
                 })
             }
             _ => Err(err(format!(
@@ -305,6 +313,39 @@ impl ScheduleInterval {
 
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// `R[n]/[start/]period`: instances start every period from `start`
+    /// (or from deployment), `n` times or without end.
+    fn parse_repeating(text: &str, rest: &str) -> Result<Self, DurationError> {
+        let parts: Vec<&str> = rest.split('/').collect();
+        let bad = || {
+            err(format!(
+                "'{text}' is not a repeating interval; write it like 'R/PT1H' or 'R5/2026-01-01T09:00:00Z/P1D'"
+            ))
+        };
+        let (count, start, period) = match parts.as_slice() {
+            [count, period] => (*count, None, *period),
+            [count, start, period] if is_date_time(start) => (*count, Some(*start), *period),
+            _ => return Err(bad()),
+        };
+        let count = if count.is_empty() {
+            None
+        } else {
+            Some(count.parse::<u32>().map_err(|_| bad())?)
+        };
+        let period = parse_calendar_duration(period)?;
+        if period.years > 0 || period.months > 0 || period.exact.is_zero() {
+            return Err(err(format!(
+                "the period of '{text}' must be a positive duration of weeks, days, hours, minutes or seconds"
+            )));
+        }
+        Ok(ScheduleInterval {
+            text: text.to_owned(),
+            start: start.map(|s| IntervalPart::Instant(s.to_owned())),
+            end: None,
+            repeat: Some((count, period.exact)),
+        })
     }
 }
 

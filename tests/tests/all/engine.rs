@@ -854,3 +854,46 @@ async fn an_event_that_arrives_before_its_instance_waits_is_kept_and_delivered()
         .unwrap();
     assert_eq!(record.output, Some(json!({"shipped": 1})));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_start_starts_instances_at_each_repetition() {
+    let app = App::new(&[&workflow(
+        "ticker",
+        json!([{ "name": "Tick", "type": "OPERATION", "start": { "kind": "SCHEDULED", "schedule": { "interval": "R/PT0.3S" } },
+                 "actionMode": "SEQUENTIAL", "actions": [add(json!(1), json!(1))], "end": end() }]),
+    )]);
+    app.engine.recover().unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let started = app.engine.list(Some("ticker"), None).unwrap();
+    assert!(
+        (2..=5).contains(&started.len()),
+        "{} instances in one second",
+        started.len()
+    );
+    assert!(started.iter().all(|r| r.id.starts_with("sched-ticker-")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_event_start_accepts_events_only_inside_its_window() {
+    let windowed = |id: &str, interval: &str| {
+        workflow(
+            id,
+            json!([{ "name": "OnPaid", "type": "EVENT", "start": { "kind": "SCHEDULED", "schedule": { "interval": interval } },
+                     "exclusive": true, "eventsActions": [{ "eventRefs": ["Paid"], "actions": [] }], "end": end() }]),
+        )
+    };
+    let app = App::new(&[
+        &windowed("closed", "2020-03-20T09:00:00Z/2020-03-20T15:00:00Z"),
+        &windowed("open", "2020-03-20T09:00:00Z/2999-01-01T00:00:00Z"),
+    ]);
+    let delivery = app
+        .engine
+        .deliver(&event("order.paid", json!({}), Some("o1")))
+        .await
+        .unwrap();
+    assert_eq!(delivery.started.len(), 1);
+    assert_eq!(
+        app.engine.get(&delivery.started[0]).unwrap().workflow_id,
+        "open"
+    );
+}
