@@ -271,7 +271,8 @@ mod tests {
         let found = store
             .subscribers("order.paid", "shop", &[("orderid".into(), "o2".into())])
             .unwrap();
-        let instances: Vec<&str> = found.iter().map(|k| k.instance.as_str()).collect();
+        let mut instances: Vec<&str> = found.iter().map(|k| k.instance.as_str()).collect();
+        instances.sort_unstable();
         assert_eq!(instances, ["b", "c", "d"]);
         assert!(
             store
