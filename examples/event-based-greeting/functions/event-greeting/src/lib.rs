@@ -1,0 +1,46 @@
+//! The event-based-greeting example's function: the greeting for the person
+//! the input names, in the shape the specification gives for its result:
+//! `{"name": "John"}` → `{"payload": {"greeting": "Welcome to Serverless Workflow, John!"}}`.
+//!
+//! The action has no `dataResultsPath`, so this object merges into the event
+//! state's data key by key, and the state's output filter `$.payload.greeting`
+//! then selects the greeting. The words before the name come from the
+//! manifest's `GREETING`.
+
+use serde::{Deserialize, Serialize};
+use swirl_guest::{Context, Failure};
+
+#[derive(Deserialize)]
+struct Person {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct Reply {
+    payload: Payload,
+}
+
+#[derive(Serialize)]
+struct Payload {
+    greeting: String,
+}
+
+fn greeting(person: Person, _ctx: &Context) -> Result<Reply, Failure> {
+    let name = person.name.trim();
+    if name.is_empty() {
+        return Err(Failure::new(
+            "EmptyName",
+            "the event's 'greet.name' is empty; say who to greet",
+        ));
+    }
+    let words =
+        swirl_guest::config("GREETING").unwrap_or_else(|| "Welcome to Serverless Workflow".into());
+    swirl_guest::log::info(&format!("greeting {name}"));
+    Ok(Reply {
+        payload: Payload {
+            greeting: format!("{words}, {name}!"),
+        },
+    })
+}
+
+swirl_guest::export!(greeting);
