@@ -2,6 +2,7 @@
 
 mod engine;
 mod engine_crash;
+mod examples_functions;
 mod functions;
 mod functions_cli;
 mod ingress;
