@@ -6,6 +6,7 @@ mod embedded;
 mod instances;
 mod invoke;
 mod run;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Run(run::Args),
+    Serve(serve::Args),
     Invoke(invoke::Args),
     Instances(instances::InstancesArgs),
     History(instances::HistoryArgs),
@@ -53,10 +55,16 @@ pub struct DataDir {
 }
 
 pub fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    // A server's log is its record of what happened: info by default there,
+    // warnings only for the one-shot commands.
+    init_logging(match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    });
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Instances(args) => instances::instances(args),
         Command::History(args) => instances::history(args),
@@ -74,13 +82,19 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs on stderr, filtered by `SWIRL_LOG` (else `default`); one JSON
+/// object per line when `SWIRL_LOG_FORMAT=json`, for log collectors.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWIRL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if std::env::var("SWIRL_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }
 
 /// Prints every manifest error on stderr and tells the shell nothing ran.

@@ -84,6 +84,18 @@ pub struct Manifest {
     pub app_name: String,
     pub workflows: Vec<PathBuf>,
     pub functions: BTreeMap<String, FunctionManifest>,
+    /// Where `swirl serve` delivers the events the app produces.
+    pub sinks: Vec<SinkManifest>,
+}
+
+/// One `[[sinks]]` entry: produced events (optionally of one type) are
+/// POSTed to `url` as binary-mode CloudEvents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkManifest {
+    /// An `http://` URL.
+    pub url: String,
+    /// Only events of this CloudEvents `type`; all events when absent.
+    pub event_type: Option<String>,
 }
 
 /// One function of a manifest.
@@ -128,6 +140,16 @@ struct RawManifest {
     app: RawApp,
     #[serde(default)]
     functions: BTreeMap<String, RawFunction>,
+    #[serde(default)]
+    sinks: Vec<RawSink>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSink {
+    url: Spanned<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -217,6 +239,31 @@ impl Manifest {
                 Err(mut function_errors) => errors.append(&mut function_errors),
             }
         }
+        let mut sinks = Vec::new();
+        for (index, sink) in raw.sinks.iter().enumerate() {
+            let url = sink.url.get_ref().trim();
+            let key = format!("sinks[{index}].url");
+            match url::Url::parse(url) {
+                Ok(parsed) if parsed.scheme() == "http" && parsed.host().is_some() => {
+                    sinks.push(SinkManifest {
+                        url: url.to_string(),
+                        event_type: sink.event_type.clone(),
+                    });
+                }
+                Ok(parsed) if parsed.scheme() == "https" => errors.push(source.error(
+                    sink.url.span(),
+                    Some(&key),
+                    "https sinks are not supported; use an http:// url (for example a local relay)",
+                )),
+                _ => errors.push(source.error(
+                    sink.url.span(),
+                    Some(&key),
+                    format!(
+                        "'{url}' is not an http url; write it like http://127.0.0.1:9000/events"
+                    ),
+                )),
+            }
+        }
         if !errors.is_empty() {
             return Err(ManifestErrors(errors));
         }
@@ -225,6 +272,7 @@ impl Manifest {
             app_name,
             workflows,
             functions,
+            sinks,
         })
     }
 
@@ -535,6 +583,44 @@ config = { GREETING = "Hi" }
         );
         assert_eq!(greet.config["GREETING"], "Hi");
         assert_eq!(greet.source_location.line, 7);
+    }
+
+    #[test]
+    fn sinks_take_http_urls_and_an_optional_type() {
+        let manifest = parse(
+            "[app]\nname = \"a\"\n[[sinks]]\nurl = \"http://127.0.0.1:9000/in\"\ntype = \"order.done\"\n[[sinks]]\nurl = \"http://localhost/\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            manifest.sinks,
+            [
+                SinkManifest {
+                    url: "http://127.0.0.1:9000/in".into(),
+                    event_type: Some("order.done".into())
+                },
+                SinkManifest {
+                    url: "http://localhost/".into(),
+                    event_type: None
+                }
+            ]
+        );
+        let errors = parse(
+            "[app]\nname = \"a\"\n[[sinks]]\nurl = \"ftp://x\"\n[[sinks]]\nurl = \"https://x\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(errors.0.len(), 2);
+        assert_eq!(errors.0[0].line, 4);
+        assert_eq!(errors.0[0].key.as_deref(), Some("sinks[0].url"));
+        assert!(
+            errors.0[0].message.contains("not an http url"),
+            "{}",
+            errors.0[0]
+        );
+        assert!(
+            errors.0[1]
+                .message
+                .contains("https sinks are not supported")
+        );
     }
 
     #[test]

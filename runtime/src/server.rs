@@ -1,6 +1,477 @@
-//! The HTTP face of swirl: the only module that knows HTTP and the
-//! CloudEvents wire formats.
+//! The HTTP face of swirl (`swirl serve`): the only module that knows HTTP
+//! and the CloudEvents wire formats.
 //!
-//! `ingress` turns a request into CloudEvents.
+//! ```text
+//!  POST /events, POST /  ──▶ ingress (decode, check) ──▶ events ──▶ Engine::deliver ──▶ 202
+//!  /workflows, /instances ─▶ admin ──▶ Engine
+//!  /functions            ──▶ admin ──▶ FunctionHost (blocking pool) ──▶ logs ring
+//!  produced / emitted events ──▶ sinks (HTTP binary mode, retries, dead letters)
+//!  /metrics, /healthz, /openapi.json
+//! ```
+//!
+//! Every route is declared once, in [`routes`], with the access it needs;
+//! [`app`] builds the router from that table and a test checks the OpenAPI
+//! document against it. Handlers can be tested without a socket through
+//! [`app`]; [`serve`] runs it on a listener until a shutdown signal.
 
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod events;
 pub mod ingress;
+pub mod logs;
+pub mod metrics;
+pub mod openapi;
+pub mod sinks;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::engine::Engine;
+use crate::function::{EmittedEvent, FunctionHost};
+use crate::manifest::Manifest;
+use crate::store::Store;
+use crate::workflow::WorkflowDefinition;
+use auth::Tokens;
+use error::ApiError;
+use ingress::IngressLimits;
+use logs::InvocationLogs;
+use metrics::Metrics;
+use sinks::{OutgoingEvent, Sinks};
+
+/// Largest admin request body (a workflow's or a function's input).
+pub const ADMIN_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How the server behaves, as `swirl serve` resolved its flags.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub ingress_limits: IngressLimits,
+    pub tokens: Tokens,
+    /// How long `?wait=true` waits before answering `202` with a running instance.
+    pub wait_limit: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            ingress_limits: IngressLimits::default(),
+            tokens: Tokens::default(),
+            wait_limit: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct ServerState {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    engine: Engine,
+    host: Arc<FunctionHost>,
+    store: Store,
+    definitions: BTreeMap<String, WorkflowDefinition>,
+    function_configs: BTreeMap<String, BTreeMap<String, String>>,
+    config: ServerConfig,
+    metrics: Arc<Metrics>,
+    logs: InvocationLogs,
+    sinks: Sinks,
+}
+
+impl FromRef<ServerState> for IngressLimits {
+    fn from_ref(state: &ServerState) -> Self {
+        state.shared.config.ingress_limits
+    }
+}
+
+impl ServerState {
+    /// State for the apps of `manifests`, already deployed to `host` and
+    /// registered with `engine`. Starts the sink dispatcher and the loop
+    /// that collects produced events, so it must run inside a tokio runtime.
+    pub fn new(
+        engine: Engine,
+        host: Arc<FunctionHost>,
+        store: Store,
+        manifests: &[Manifest],
+        config: ServerConfig,
+    ) -> Self {
+        let mut definitions = BTreeMap::new();
+        let mut function_configs = BTreeMap::new();
+        let mut sink_list = Vec::new();
+        for manifest in manifests {
+            for file in crate::app::load_workflows(manifest) {
+                if let Ok(loaded) = file.result {
+                    definitions.insert(loaded.definition.id.clone(), loaded.definition);
+                }
+            }
+            for (name, function) in &manifest.functions {
+                function_configs.insert(name.clone(), function.config.clone());
+            }
+            sink_list.extend(manifest.sinks.iter().cloned());
+        }
+        let metrics = Arc::new(Metrics::default());
+        let sinks = Sinks::start(sink_list, metrics.clone());
+        let state = ServerState {
+            shared: Arc::new(Shared {
+                engine,
+                host,
+                store,
+                definitions,
+                function_configs,
+                config,
+                metrics,
+                logs: InvocationLogs::default(),
+                sinks,
+            }),
+        };
+        state.collect_produced();
+        state
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+    pub fn host(&self) -> &Arc<FunctionHost> {
+        &self.shared.host
+    }
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+    pub fn logs(&self) -> &InvocationLogs {
+        &self.shared.logs
+    }
+    pub fn sinks(&self) -> &Sinks {
+        &self.shared.sinks
+    }
+    pub fn definitions(&self) -> &BTreeMap<String, WorkflowDefinition> {
+        &self.shared.definitions
+    }
+    pub fn function_config(&self, name: &str) -> BTreeMap<String, String> {
+        self.shared
+            .function_configs
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Hands the events a function emitted to the sinks.
+    pub fn emitted(&self, function: &str, events: &[EmittedEvent]) {
+        for event in events {
+            let data = event.data.as_ref().map(|bytes| {
+                serde_json::from_slice(bytes)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+            });
+            let source = if event.source.is_empty() {
+                format!("swirl/functions/{function}")
+            } else {
+                event.source.clone()
+            };
+            self.sinks().send(OutgoingEvent::new(
+                &source,
+                &event.event_type,
+                event.subject.clone(),
+                data,
+                event.extensions.iter().cloned().collect(),
+            ));
+        }
+    }
+
+    /// Moves the engine's produced events (already routed to workflows by
+    /// the engine) to the sinks, for as long as the server runs.
+    fn collect_produced(&self) {
+        let weak = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(sinks::POLL_INTERVAL);
+            loop {
+                tick.tick().await;
+                let Some(shared) = weak.upgrade() else {
+                    return;
+                };
+                for event in shared.engine.take_produced() {
+                    shared.sinks.send(OutgoingEvent::new(
+                        &event.source,
+                        &event.event_type,
+                        None,
+                        event.data,
+                        event.extensions,
+                    ));
+                }
+            }
+        });
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health checks and the API description.
+    Public,
+    /// The event ingress: the ingress token (or the admin token) when one is set.
+    Ingress,
+    /// The admin API: the admin token when one is set.
+    Admin,
+}
+
+/// One route: access, method, path (axum syntax) and handler.
+pub struct Route {
+    pub access: Access,
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: MethodRouter<ServerState>,
+}
+
+/// Every route of the server, once.
+pub fn routes() -> Vec<Route> {
+    use Access::{Admin, Ingress, Public};
+    let route = |access, method: Method, path, handler| Route {
+        access,
+        method,
+        path,
+        handler,
+    };
+    vec![
+        route(Public, Method::GET, "/healthz", get(healthz)),
+        route(Public, Method::GET, "/openapi.json", get(openapi_json)),
+        route(Ingress, Method::POST, "/events", post(events::receive)),
+        route(Ingress, Method::POST, "/", post(events::receive)),
+        route(Admin, Method::GET, "/metrics", get(metrics_text)),
+        route(Admin, Method::GET, "/workflows", get(admin::list_workflows)),
+        route(
+            Admin,
+            Method::GET,
+            "/workflows/{id}",
+            get(admin::get_workflow),
+        ),
+        route(
+            Admin,
+            Method::POST,
+            "/workflows/{id}/instances",
+            post(admin::start_instance),
+        ),
+        route(Admin, Method::GET, "/instances", get(admin::list_instances)),
+        route(
+            Admin,
+            Method::GET,
+            "/instances/{id}",
+            get(admin::get_instance),
+        ),
+        route(
+            Admin,
+            Method::GET,
+            "/instances/{id}/history",
+            get(admin::instance_history),
+        ),
+        route(
+            Admin,
+            Method::POST,
+            "/instances/{id}/cancel",
+            post(admin::cancel_instance),
+        ),
+        route(
+            Admin,
+            Method::POST,
+            "/instances/{id}/suspend",
+            post(admin::suspend_instance),
+        ),
+        route(
+            Admin,
+            Method::POST,
+            "/instances/{id}/resume",
+            post(admin::resume_instance),
+        ),
+        route(Admin, Method::GET, "/functions", get(admin::list_functions)),
+        route(
+            Admin,
+            Method::GET,
+            "/functions/{name}",
+            get(admin::get_function),
+        ),
+        route(
+            Admin,
+            Method::POST,
+            "/functions/{name}/invoke",
+            post(admin::invoke_function),
+        ),
+        route(
+            Admin,
+            Method::GET,
+            "/functions/{name}/logs",
+            get(admin::function_logs),
+        ),
+        route(Admin, Method::GET, "/dead-letters", get(list_dead_letters)),
+        route(
+            Admin,
+            Method::POST,
+            "/dead-letters/{id}/replay",
+            post(replay_dead_letter),
+        ),
+    ]
+}
+
+/// The whole HTTP application, without a socket.
+pub fn app(state: ServerState) -> Router {
+    let mut public = Router::new();
+    let mut ingress = Router::new();
+    let mut admin = Router::new();
+    for route in routes() {
+        match route.access {
+            Access::Public => public = public.route(route.path, route.handler),
+            Access::Ingress => ingress = ingress.route(route.path, route.handler),
+            Access::Admin => admin = admin.route(route.path, route.handler),
+        }
+    }
+    let ingress = ingress
+        // The ingress reads its body itself, through its own limit.
+        .layer(DefaultBodyLimit::disable())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_ingress,
+        ));
+    let admin = admin
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_BYTES))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+    public
+        .merge(ingress)
+        .merge(admin)
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` completes; then stops
+/// accepting, gives requests in flight up to `grace` to finish, and makes
+/// everything the store holds durable.
+pub async fn serve(
+    listener: TcpListener,
+    state: ServerState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let store = state.store().clone();
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+        let _ = stopping_tx.send(());
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
+    let server = server.into_future();
+    tokio::pin!(server);
+    let result = tokio::select! {
+        result = &mut server => result,
+        () = async {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace = ?grace, "requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    };
+    let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
+    match flushed {
+        Ok(Ok(())) => tracing::info!("store flushed"),
+        Ok(Err(error)) => tracing::error!(%error, "cannot flush the store"),
+        Err(error) => tracing::error!(%error, "the flush task failed"),
+    }
+    result
+}
+
+/// Logs each request with its status and duration; 5xx answers are logged
+/// again by [`ApiError`] with their error id.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({
+            "error": format!("no route for {method} {}; GET /openapi.json lists the api", uri.path())
+        })),
+    )
+        .into_response()
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn openapi_json() -> Json<Value> {
+    Json(openapi::document())
+}
+
+async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiError> {
+    let engine = state.engine().clone();
+    let records = tokio::task::spawn_blocking(move || engine.list(None, None))
+        .await
+        .map_err(|error| ApiError::Internal(format!("metrics task failed: {error}")))??;
+    let mut instances = HashMap::new();
+    for record in records {
+        *instances.entry(record.status).or_insert(0u64) += 1;
+    }
+    let host = state.host();
+    let functions: Vec<_> = host
+        .function_names()
+        .into_iter()
+        .filter_map(|name| host.stats(&name).ok().map(|stats| (name, stats)))
+        .collect();
+    let text = state.metrics().render(&instances, &functions);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+async fn list_dead_letters(State(state): State<ServerState>) -> Json<Value> {
+    Json(json!(state.sinks().dead_letters()))
+}
+
+async fn replay_dead_letter(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if state.sinks().replay(&id) {
+        Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": id }))).into_response())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no dead letter '{id}'; GET /dead-letters lists them"
+        )))
+    }
+}

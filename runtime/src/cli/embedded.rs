@@ -1,11 +1,12 @@
 //! The embedded runtime the in-process commands share: the store of a data
-//! directory, a function host with the manifest's functions, and an engine
-//! with its workflows, resuming what earlier runs left unfinished.
+//! directory, a function host with the manifests' functions, and an engine
+//! with their workflows, resuming what earlier runs left unfinished.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use swirl::engine::Engine;
+use swirl::engine::{Engine, EngineConfig};
+use swirl::function::FunctionHost;
 use swirl::manifest::Manifest;
 use swirl::store::Store;
 
@@ -14,6 +15,8 @@ use super::report_manifest_errors;
 pub struct Embedded {
     pub store: Store,
     pub engine: Engine,
+    pub host: Arc<FunctionHost>,
+    pub manifests: Vec<Manifest>,
 }
 
 /// Opens the app; `None` when the manifest, a function or a workflow is
@@ -23,34 +26,76 @@ pub fn open(
     data_dir: &Path,
     build: bool,
 ) -> anyhow::Result<Option<Embedded>> {
-    let manifest = match Manifest::load(manifest_path) {
-        Ok(manifest) => manifest,
-        Err(errors) => {
-            report_manifest_errors(&errors);
-            return Ok(None);
+    open_all(
+        &[manifest_path.to_path_buf()],
+        data_dir,
+        build,
+        EngineConfig::default(),
+    )
+}
+
+/// Opens the apps of several manifests (possibly none) in one data
+/// directory; `None` when any of them is invalid (every problem is printed).
+pub fn open_all(
+    manifest_paths: &[PathBuf],
+    data_dir: &Path,
+    build: bool,
+    config: EngineConfig,
+) -> anyhow::Result<Option<Embedded>> {
+    let mut manifests = Vec::new();
+    let mut valid = true;
+    for path in manifest_paths {
+        match Manifest::load(path) {
+            Ok(manifest) => manifests.push(manifest),
+            Err(errors) => {
+                report_manifest_errors(&errors);
+                valid = false;
+            }
         }
-    };
-    if build && let Err(errors) = swirl::app::build(&manifest) {
-        report_manifest_errors(&errors);
+    }
+    if !valid {
         return Ok(None);
+    }
+    if build {
+        for manifest in &manifests {
+            if let Err(errors) = swirl::app::build(manifest) {
+                report_manifest_errors(&errors);
+                return Ok(None);
+            }
+        }
     }
     let store = Store::open(data_dir)?;
     let host = Arc::new(swirl::app::host(data_dir, Arc::new(store.clone()))?);
-    if let Err(errors) = swirl::app::deploy(&manifest, &host) {
-        report_manifest_errors(&errors);
+    for manifest in &manifests {
+        if let Err(errors) = swirl::app::deploy(manifest, &host) {
+            report_manifest_errors(&errors);
+            valid = false;
+        }
+    }
+    if !valid {
         return Ok(None);
     }
-    let engine = Engine::new(store.clone(), host);
-    if let Err(failures) = swirl::app::register_workflows(&manifest, &engine) {
-        for (path, diagnostics) in failures {
-            for diagnostic in diagnostics.0 {
-                eprintln!("{}:{diagnostic}", path.display());
+    let engine = Engine::with_config(store.clone(), host.clone(), config);
+    for manifest in &manifests {
+        if let Err(failures) = swirl::app::register_workflows(manifest, &engine) {
+            for (path, diagnostics) in failures {
+                for diagnostic in diagnostics.0 {
+                    eprintln!("{}:{diagnostic}", path.display());
+                }
             }
+            valid = false;
         }
+    }
+    if !valid {
         return Ok(None);
     }
     engine.recover()?;
-    Ok(Some(Embedded { store, engine }))
+    Ok(Some(Embedded {
+        store,
+        engine,
+        host,
+        manifests,
+    }))
 }
 
 /// Names for a message: "a, b" or "none".

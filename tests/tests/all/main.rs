@@ -6,5 +6,6 @@ mod examples_functions;
 mod functions;
 mod functions_cli;
 mod ingress;
+mod server;
 mod workflows;
 mod workflows_cli;

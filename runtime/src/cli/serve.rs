@@ -1,0 +1,136 @@
+//! `swirl serve`: runs the apps of some manifests behind the HTTP server
+//! (`swirl::server`) until SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use swirl::engine::EngineConfig;
+use swirl::server::auth::Tokens;
+use swirl::server::ingress::IngressLimits;
+use swirl::server::{ServerConfig, ServerState};
+
+use super::{DataDir, Outcome, embedded};
+
+/// Run apps as a server: CloudEvents ingress, admin API, event sinks
+///
+/// Deploys the manifests' functions and workflows, resumes unfinished
+/// instances, and serves HTTP until SIGTERM or SIGINT; then stops accepting,
+/// lets requests in flight finish (up to --shutdown-grace) and flushes the
+/// store. Prints `listening on http://ADDR` on stderr once it accepts.
+/// SWIRL_ADMIN_TOKEN and SWIRL_INGRESS_TOKEN, when set, are the bearer
+/// tokens of the admin API and of the event ingress.
+///
+/// Example: swirl serve examples/event-based-greeting/swirl.toml --listen 127.0.0.1:8080
+#[derive(clap::Args)]
+pub struct Args {
+    /// App manifests (swirl.toml) to deploy
+    manifests: Vec<PathBuf>,
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    data_dir: DataDir,
+    /// Largest ingress request body in bytes (never below 65536)
+    #[arg(long, value_name = "BYTES", default_value_t = IngressLimits::DEFAULT_BODY_BYTES)]
+    max_event_bytes: usize,
+    /// Most events in one batch-mode request
+    #[arg(long, value_name = "N", default_value_t = IngressLimits::DEFAULT_BATCH_EVENTS)]
+    max_batch_events: usize,
+    /// How long a (source, id) pair is remembered: a redelivery within it is a duplicate
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    dedup_retention: Duration,
+    /// How long an event that no instance waits for yet is kept
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    buffer_retention: Duration,
+    /// Longest wait of `POST /workflows/{id}/instances?wait=true`
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    wait_timeout: Duration,
+    /// Time requests in flight get to finish after a shutdown signal
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
+    /// Run the functions' build commands first
+    #[arg(long)]
+    build: bool,
+    /// Bearer token of the admin API
+    #[arg(long, env = "SWIRL_ADMIN_TOKEN", hide_env_values = true, hide = true)]
+    admin_token: Option<String>,
+    /// Bearer token of the event ingress
+    #[arg(long, env = "SWIRL_INGRESS_TOKEN", hide_env_values = true, hide = true)]
+    ingress_token: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<Outcome> {
+    let engine_config = EngineConfig {
+        dedup_retention: args.dedup_retention,
+        buffer_retention: args.buffer_retention,
+    };
+    let Some(app) = embedded::open_all(
+        &args.manifests,
+        &args.data_dir.data_dir,
+        args.build,
+        engine_config,
+    )?
+    else {
+        return Ok(Outcome::Invalid);
+    };
+    let non_empty = |token: Option<String>| token.filter(|t| !t.is_empty());
+    let config = ServerConfig {
+        ingress_limits: IngressLimits::new(args.max_event_bytes, args.max_batch_events),
+        tokens: Tokens {
+            admin: non_empty(args.admin_token),
+            ingress: non_empty(args.ingress_token),
+        },
+        wait_limit: args.wait_timeout,
+    };
+    if !args.listen.ip().is_loopback() && config.tokens.admin.is_none() {
+        tracing::warn!(
+            listen = %args.listen,
+            "listening beyond loopback without SWIRL_ADMIN_TOKEN: anyone who can reach this address can administer it"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
+    let address = listener.local_addr()?;
+    let state = ServerState::new(app.engine, app.host, app.store, &app.manifests, config);
+    tracing::info!(
+        %address,
+        workflows = ?state.definitions().keys().collect::<Vec<_>>(),
+        functions = ?state.host().function_names(),
+        "serving"
+    );
+    // On stderr, unconditionally: scripts and tests read the bound port here.
+    eprintln!("listening on http://{address}");
+    swirl::server::serve(listener, state, shutdown_signal(), args.shutdown_grace).await?;
+    Ok(Outcome::Success)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("received SIGINT"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

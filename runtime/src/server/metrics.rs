@@ -1,0 +1,205 @@
+//! `GET /metrics`: Prometheus text exposition of what the server counts
+//! (events) and what the engine and the function host already know
+//! (instances by status, per-function invocations, starts and durations).
+//!
+//! Counters kept here are plain atomics; everything else is read at scrape
+//! time, so the hot paths pay nothing for metrics.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::engine::record::Status;
+use crate::function::FunctionStats;
+
+/// Counters of the event ingress and the sinks.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    events_accepted: AtomicU64,
+    events_duplicate: AtomicU64,
+    events_rejected: AtomicU64,
+    sink_delivered: AtomicU64,
+    sink_failed_attempts: AtomicU64,
+    sink_dead_lettered: AtomicU64,
+}
+
+impl Metrics {
+    pub fn events_accepted(&self, count: u64) {
+        self.events_accepted.fetch_add(count, Ordering::Relaxed);
+    }
+    pub fn events_duplicate(&self, count: u64) {
+        self.events_duplicate.fetch_add(count, Ordering::Relaxed);
+    }
+    pub fn event_rejected(&self) {
+        self.events_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn sink_delivered(&self) {
+        self.sink_delivered.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn sink_failed_attempt(&self) {
+        self.sink_failed_attempts.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn sink_dead_lettered(&self) {
+        self.sink_dead_lettered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exposition text, given the instance counts and function stats of
+    /// the moment.
+    pub fn render(
+        &self,
+        instances: &HashMap<Status, u64>,
+        functions: &[(String, FunctionStats)],
+    ) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        };
+        counter(
+            &mut out,
+            "swirl_events_accepted_total",
+            "CloudEvents accepted by the ingress (duplicates included).",
+            &self.events_accepted,
+        );
+        counter(
+            &mut out,
+            "swirl_events_duplicate_total",
+            "Accepted CloudEvents that were redeliveries and changed nothing.",
+            &self.events_duplicate,
+        );
+        counter(
+            &mut out,
+            "swirl_events_rejected_total",
+            "Ingress requests refused (bad input, too large, unauthorized).",
+            &self.events_rejected,
+        );
+        counter(
+            &mut out,
+            "swirl_sink_delivered_total",
+            "Produced events delivered to a sink.",
+            &self.sink_delivered,
+        );
+        counter(
+            &mut out,
+            "swirl_sink_failed_attempts_total",
+            "Failed attempts to deliver a produced event to a sink.",
+            &self.sink_failed_attempts,
+        );
+        counter(
+            &mut out,
+            "swirl_sink_dead_lettered_total",
+            "Produced events that exhausted their retries.",
+            &self.sink_dead_lettered,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP swirl_instances Workflow instances by status.\n# TYPE swirl_instances gauge"
+        );
+        for status in [
+            Status::Running,
+            Status::Waiting,
+            Status::Suspended,
+            Status::Completed,
+            Status::Failed,
+            Status::Cancelled,
+        ] {
+            let count = instances.get(&status).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "swirl_instances{{status=\"{}\"}} {count}",
+                status.as_str()
+            );
+        }
+        let families: [Family; 7] = [
+            (
+                "swirl_function_invocations_total",
+                "counter",
+                "Function calls.",
+                |s| s.invocations,
+            ),
+            (
+                "swirl_function_failures_total",
+                "counter",
+                "Function calls that failed.",
+                |s| s.failures,
+            ),
+            (
+                "swirl_function_cold_starts_total",
+                "counter",
+                "Calls that instantiated a new instance.",
+                |s| s.cold_starts,
+            ),
+            (
+                "swirl_function_warm_starts_total",
+                "counter",
+                "Calls served by a warm instance.",
+                |s| s.warm_starts,
+            ),
+            (
+                "swirl_function_busy_total",
+                "counter",
+                "Calls refused with SYS.Busy.",
+                |s| s.busy,
+            ),
+            (
+                "swirl_function_duration_p50_microseconds",
+                "gauge",
+                "Median call duration.",
+                |s| s.p50_micros,
+            ),
+            (
+                "swirl_function_duration_p99_microseconds",
+                "gauge",
+                "99th percentile call duration.",
+                |s| s.p99_micros,
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (function, stats) in functions {
+                let _ = writeln!(
+                    out,
+                    "{name}{{function=\"{}\"}} {}",
+                    escape_label(function),
+                    value(stats)
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A per-function metric: name, kind, help and how to read it from stats.
+type Family = (&'static str, &'static str, &'static str, fn(&FunctionStats) -> u64);
+
+/// A label value as the exposition format quotes it.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_instance_gauges() {
+        let metrics = Metrics::default();
+        metrics.events_accepted(3);
+        metrics.events_duplicate(1);
+        metrics.event_rejected();
+        let text = metrics.render(&HashMap::from([(Status::Waiting, 2)]), &[]);
+        assert!(text.contains("swirl_events_accepted_total 3\n"), "{text}");
+        assert!(text.contains("swirl_events_duplicate_total 1\n"));
+        assert!(text.contains("swirl_events_rejected_total 1\n"));
+        assert!(text.contains("swirl_instances{status=\"waiting\"} 2\n"));
+        assert!(text.contains("swirl_instances{status=\"failed\"} 0\n"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,217 @@
+//! `GET /openapi.json`: a hand-written OpenAPI 3.0 description of the API.
+//!
+//! Written by hand because the handlers take raw bodies (events in three
+//! content modes, workflow inputs of any shape) that derive macros would
+//! describe poorly. A test checks that every route of [`super::routes`] is
+//! described here, with the right method, and that nothing else is.
+
+use serde_json::{Value, json};
+
+/// One operation: summary, parameters, request body and answers.
+fn operation(
+    summary: &str,
+    tag: &str,
+    parameters: Value,
+    body: Option<Value>,
+    answers: Value,
+) -> Value {
+    let mut op = json!({
+        "summary": summary,
+        "tags": [tag],
+        "parameters": parameters,
+        "responses": answers,
+    });
+    if let Some(body) = body {
+        op["requestBody"] = body;
+    }
+    op
+}
+
+fn path_param(name: &str, what: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "description": what, "schema": { "type": "string" } })
+}
+
+fn query_param(name: &str, what: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": what, "schema": schema })
+}
+
+fn answer(what: &str, schema: &str) -> Value {
+    json!({ "description": what, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn json_body(what: &str) -> Value {
+    json!({ "description": what, "required": false, "content": { "application/json": { "schema": {} } } })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let instance_id = path_param("id", "instance id");
+    let error = |what: &str| answer(what, "Error");
+    let control = |verb: &str| {
+        json!({ "post": operation(
+            &format!("{verb} an instance"),
+            "instances",
+            json!([instance_id]),
+            None,
+            json!({ "200": answer("the instance after the change", "Instance"),
+                    "404": error("no such instance"),
+                    "409": error("the instance's status does not allow it") }),
+        )})
+    };
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "swirl",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "CloudEvents ingress and admin API of `swirl serve`. When SWIRL_ADMIN_TOKEN is set, admin operations need `Authorization: Bearer <token>`; when SWIRL_INGRESS_TOKEN is set, so does the event ingress (the admin token also works there)."
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": {
+                    "error": { "type": "string" },
+                    "event": { "type": "integer", "description": "index of the event at fault in a batch" },
+                    "errorId": { "type": "string", "description": "id of the server log line of a 5xx" } } },
+                "Accepted": { "type": "object", "properties": {
+                    "accepted": { "type": "integer" }, "duplicates": { "type": "integer" },
+                    "started": { "type": "array", "items": { "type": "string" } },
+                    "delivered": { "type": "array", "items": { "type": "string" } },
+                    "buffered": { "type": "integer" } } },
+                "Instance": { "type": "object", "properties": {
+                    "id": { "type": "string" }, "workflowId": { "type": "string" },
+                    "status": { "type": "string", "enum": ["running", "waiting", "suspended", "completed", "failed", "cancelled"] },
+                    "state": { "type": "string", "nullable": true },
+                    "states": { "type": "array", "items": { "type": "string" } },
+                    "input": {}, "output": {},
+                    "error": { "type": "object", "properties": { "name": { "type": "string" }, "message": { "type": "string" }, "state": { "type": "string" } } },
+                    "createdAt": { "type": "string", "format": "date-time" },
+                    "updatedAt": { "type": "string", "format": "date-time" } } },
+                "InstancePage": { "type": "object", "properties": {
+                    "instances": { "type": "array", "items": { "$ref": "#/components/schemas/Instance" } },
+                    "nextCursor": { "type": "string", "nullable": true } } },
+                "Any": {}
+            }
+        },
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/healthz": { "get": operation("liveness", "operations", json!([]), None,
+                json!({ "200": answer("the server is up", "Any") })) },
+            "/openapi.json": { "get": operation("this document", "operations", json!([]), None,
+                json!({ "200": answer("OpenAPI 3 document", "Any") })) },
+            "/metrics": { "get": operation("Prometheus metrics", "operations", json!([]), None,
+                json!({ "200": { "description": "Prometheus text exposition", "content": { "text/plain": {} } } })) },
+            "/events": { "post": events_operation() },
+            "/": { "post": events_operation() },
+            "/workflows": { "get": operation("list workflows", "workflows", json!([]), None,
+                json!({ "200": answer("id, name and version of each workflow", "Any") })) },
+            "/workflows/{id}": { "get": operation("a workflow definition (v0.1 JSON)", "workflows",
+                json!([path_param("id", "workflow id")]), None,
+                json!({ "200": answer("the definition", "Any"), "404": error("no such workflow") })) },
+            "/workflows/{id}/instances": { "post": operation(
+                "start an instance; the body is its input (a JSON object, {} when empty)", "instances",
+                json!([path_param("id", "workflow id"),
+                       query_param("id", "instance id for an idempotent start: a second start with it returns the same instance", json!({ "type": "string" })),
+                       query_param("wait", "answer when the instance ends (200), or after the wait limit with it still running (202)", json!({ "type": "boolean" }))]),
+                Some(json_body("workflow input")),
+                json!({ "201": answer("started", "Instance"), "200": answer("ended (with wait=true)", "Instance"),
+                        "202": answer("still running after the wait limit", "Instance"),
+                        "400": error("input is not a JSON object, or a bad parameter"), "404": error("no such workflow") })) },
+            "/instances": { "get": operation("list instances, in id (start) order", "instances",
+                json!([query_param("workflow", "only this workflow", json!({ "type": "string" })),
+                       query_param("status", "only this status", json!({ "type": "string" })),
+                       query_param("limit", "page size, 1 to 1000 (default 100)", json!({ "type": "integer" })),
+                       query_param("cursor", "nextCursor of the previous page", json!({ "type": "string" }))]),
+                None,
+                json!({ "200": answer("a page of instances", "InstancePage"), "400": error("bad parameter") })) },
+            "/instances/{id}": { "get": operation("an instance", "instances", json!([instance_id]), None,
+                json!({ "200": answer("the instance", "Instance"), "404": error("no such instance") })) },
+            "/instances/{id}/history": { "get": operation("an instance's history, oldest first", "instances",
+                json!([instance_id]), None,
+                json!({ "200": answer("history entries", "Any"), "404": error("no such instance") })) },
+            "/instances/{id}/cancel": control("cancel"),
+            "/instances/{id}/suspend": control("suspend"),
+            "/instances/{id}/resume": control("resume"),
+            "/functions": { "get": operation("list functions", "functions", json!([]), None,
+                json!({ "200": answer("name, version and invocations of each function", "Any") })) },
+            "/functions/{name}": { "get": operation("a function: version, config and statistics", "functions",
+                json!([path_param("name", "function name")]), None,
+                json!({ "200": answer("the function", "Any"), "404": error("no such function") })) },
+            "/functions/{name}/invoke": { "post": operation("call a function; the body is its JSON input", "functions",
+                json!([path_param("name", "function name")]), Some(json_body("function input")),
+                json!({ "200": answer("output, invocation id, duration", "Any"),
+                        "422": answer("the function failed: error and failure {code, message, details}", "Any"),
+                        "404": error("no such function") })) },
+            "/functions/{name}/logs": { "get": operation("recent invocations with their log lines, newest first", "functions",
+                json!([path_param("name", "function name")]), None,
+                json!({ "200": answer("recent invocations", "Any"), "404": error("no such function") })) },
+            "/dead-letters": { "get": operation("produced events that exhausted their retries", "sinks", json!([]), None,
+                json!({ "200": answer("dead letters, oldest first", "Any") })) },
+            "/dead-letters/{id}/replay": { "post": operation("deliver a dead letter to its sink again", "sinks",
+                json!([path_param("id", "dead letter id")]), None,
+                json!({ "202": answer("queued again", "Any"), "404": error("no such dead letter") })) }
+        }
+    })
+}
+
+fn events_operation() -> Value {
+    operation(
+        "send CloudEvents (1.0 or 0.3) in binary, structured or batch mode; answered once their effects are durable",
+        "events",
+        json!([]),
+        Some(json!({ "required": true, "content": {
+            "application/cloudevents+json": {},
+            "application/cloudevents-batch+json": {},
+            "*/*": { "description": "binary mode: attributes in ce- headers" } } })),
+        json!({ "202": answer("accepted", "Accepted"),
+                "400": answer("a bad event; nothing was applied", "Error"),
+                "401": answer("missing or wrong ingress token", "Error"),
+                "413": answer("body or batch over the limit", "Error"),
+                "415": answer("not a CloudEvent, or an unsupported event format", "Error") }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_described_and_nothing_else() {
+        let document = document();
+        let paths = document["paths"].as_object().expect("paths");
+        let routes = super::super::routes();
+        for route in &routes {
+            let method = route.method.as_str().to_ascii_lowercase();
+            assert!(
+                paths
+                    .get(route.path)
+                    .and_then(|path| path.get(&method))
+                    .is_some(),
+                "{} {} is missing from the openapi document",
+                route.method,
+                route.path
+            );
+        }
+        for (path, operations) in paths {
+            for method in operations.as_object().expect("operations").keys() {
+                assert!(
+                    routes.iter().any(|route| route.path == path
+                        && route.method.as_str().eq_ignore_ascii_case(method)),
+                    "the openapi document describes {method} {path}, which no route serves"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn schema_references_resolve() {
+        let document = document();
+        let text = document.to_string();
+        for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap_or_default();
+            assert!(
+                document["components"]["schemas"].get(name).is_some(),
+                "unresolved schema {name}"
+            );
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! `swirl serve` over real loopback HTTP: the real binary on an ephemeral
+//! port, the `probe` test function, workflows written by each test.
+//! `util` starts servers and talks to them.
+
+mod api;
+mod crash;
+mod events;
+mod security;
+mod sinks;
+mod util;

@@ -1,0 +1,211 @@
+//! The admin API of a real server: instances, workflows, functions,
+//! metrics, the OpenAPI document and graceful shutdown.
+
+use serde_json::json;
+
+use super::util::{Server, app};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_wait_get_history_list_and_idempotent_start() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+
+    let waited = server
+        .post_json(
+            "/workflows/add/instances?wait=true",
+            json!({"a": 2, "b": 3}),
+        )
+        .await;
+    assert_eq!(waited.status, 200, "{waited:?}");
+    assert_eq!(waited.body["status"], "completed");
+    assert_eq!(waited.body["output"], json!({"a": 2, "b": 3, "sum": 5.0}));
+
+    let started = server
+        .post_json(
+            "/workflows/add/instances?id=order-1",
+            json!({"a": 1, "b": 1}),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{started:?}");
+    assert_eq!(started.body["id"], "order-1");
+    let again = server
+        .post_json(
+            "/workflows/add/instances?id=order-1&wait=true",
+            json!({"a": 100, "b": 100}),
+        )
+        .await;
+    assert_eq!(again.body["id"], "order-1");
+    assert_eq!(again.body["output"]["sum"], json!(2.0), "{again:?}");
+
+    let got = server.get("/instances/order-1").await;
+    assert_eq!(got.body["workflowId"], "add");
+    assert!(got.body["createdAt"].as_str().unwrap().ends_with('Z'));
+    let history = server.get("/instances/order-1/history").await;
+    let kinds: Vec<&str> = history
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"actionFinished"), "{kinds:?}");
+
+    let page = server
+        .get("/instances?workflow=add&status=completed&limit=1")
+        .await;
+    assert_eq!(
+        page.body["instances"].as_array().unwrap().len(),
+        1,
+        "{page:?}"
+    );
+    let cursor = page.body["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let next = server
+        .get(&format!("/instances?workflow=add&limit=1&cursor={cursor}"))
+        .await;
+    assert_eq!(next.body["instances"].as_array().unwrap().len(), 1);
+    assert_eq!(next.body["nextCursor"], json!(null));
+
+    for (path, status, message) in [
+        ("/instances/nope", 404, "no instance 'nope'"),
+        ("/instances?status=sleepy", 400, "unknown status 'sleepy'"),
+        (
+            "/instances?limit=0",
+            400,
+            "limit must be a number from 1 to 1000",
+        ),
+        ("/workflows/nope", 404, "no workflow 'nope' is deployed"),
+        ("/functions/nope", 404, "no function named 'nope'"),
+        ("/nowhere", 404, "no route for GET /nowhere"),
+    ] {
+        let answer = server.get(path).await;
+        assert_eq!(answer.status, status, "{path}: {answer:?}");
+        assert!(answer.error().contains(message), "{path}: {answer:?}");
+    }
+    let bad = server
+        .post_json("/workflows/add/instances", json!([1]))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.error().contains("must be a JSON object"), "{bad:?}");
+    let bad = server
+        .post_json("/workflows/add/instances?id=a/b", json!({}))
+        .await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+    let bad = server
+        .post_json("/workflows/add/instances?id=a%20b", json!({}))
+        .await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn suspend_resume_and_cancel_a_waiting_instance() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    let paid = server
+        .event("p1", "shop", "order.paid", &[("orderid", "o1")], json!({}))
+        .await;
+    let id = paid.body["started"][0].as_str().unwrap().to_string();
+    server.wait_status(&id, "waiting").await;
+    let suspended = server
+        .request("POST", &format!("/instances/{id}/suspend"), &[], "")
+        .await;
+    assert_eq!(suspended.body["status"], "suspended", "{suspended:?}");
+    let twice = server
+        .request("POST", &format!("/instances/{id}/suspend"), &[], "")
+        .await;
+    assert_eq!(twice.status, 409, "{twice:?}");
+    let resumed = server
+        .request("POST", &format!("/instances/{id}/resume"), &[], "")
+        .await;
+    assert_eq!(resumed.body["status"], "waiting", "{resumed:?}");
+    let cancelled = server
+        .request("POST", &format!("/instances/{id}/cancel"), &[], "")
+        .await;
+    assert_eq!(cancelled.body["status"], "cancelled", "{cancelled:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workflows_functions_logs_metrics_and_openapi() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    let workflows = server.get("/workflows").await;
+    let ids: Vec<&str> = workflows
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["add", "jobs", "orders"]);
+    let definition = server.get("/workflows/orders").await;
+    assert_eq!(
+        definition.body["states"][0]["name"], "OnPaid",
+        "{definition:?}"
+    );
+
+    let invoked = server
+        .post_json(
+            "/functions/probe/invoke",
+            json!({"action": "log", "message": "hi there"}),
+        )
+        .await;
+    assert_eq!(invoked.status, 200, "{invoked:?}");
+    let failed = server
+        .post_json(
+            "/functions/probe/invoke",
+            json!({"action": "fail", "code": "Nope", "message": "no"}),
+        )
+        .await;
+    assert_eq!(failed.status, 422, "{failed:?}");
+    assert_eq!(failed.body["failure"]["code"], "Nope");
+    let logs = server.get("/functions/probe/logs").await;
+    let recent = logs.body["invocations"].as_array().unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0]["outcome"], "Nope", "newest first");
+    let lines: Vec<&str> = recent[1]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l.contains("hi there")), "{lines:?}");
+
+    let functions = server.get("/functions").await;
+    assert_eq!(functions.body[0]["name"], "probe");
+    let probe = server.get("/functions/probe").await;
+    assert_eq!(probe.body["stats"]["invocations"], 2, "{probe:?}");
+
+    let metrics = server.get("/metrics").await.text;
+    for line in [
+        "swirl_function_invocations_total{function=\"probe\"} 2",
+        "swirl_function_cold_starts_total{function=\"probe\"}",
+        "swirl_instances{status=\"running\"} 0",
+        "swirl_events_accepted_total 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    assert_eq!(server.get("/healthz").await.body, json!({"status": "ok"}));
+    let openapi = server.get("/openapi.json").await;
+    assert_eq!(openapi.body["openapi"], "3.0.3");
+    assert!(openapi.body["paths"]["/events"]["post"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_the_server_cleanly_and_state_survives() {
+    let app = app("");
+    let mut server = Server::start(&app, &[], &[]);
+    let started = server
+        .post_json(
+            "/workflows/add/instances?id=keep&wait=true",
+            json!({"a": 1, "b": 2}),
+        )
+        .await;
+    assert_eq!(started.body["status"], "completed");
+    assert_eq!(server.terminate(), Some(0), "{}", server.log());
+    assert!(server.log().contains("store flushed"), "{}", server.log());
+    let server = Server::start(&app, &[], &[]);
+    let kept = server.get("/instances/keep").await;
+    assert_eq!(kept.body["output"]["sum"], json!(3.0), "{kept:?}");
+}

@@ -1,0 +1,105 @@
+//! SIGKILL during a burst of events: after a restart, every event that got
+//! a 2xx had its effect exactly once, and resending every event (answered
+//! or not) is safe.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::util::{Server, app, try_request};
+
+const EVENTS: usize = 60;
+
+fn event_body(n: usize) -> (Vec<(String, String)>, String) {
+    (
+        vec![
+            ("ce-specversion".into(), "1.0".into()),
+            ("ce-id".into(), format!("burst-{n}")),
+            ("ce-source".into(), "jobs".into()),
+            ("ce-type".into(), "job.created".into()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        json!({"a": n, "b": 0, "n": n}).to_string(),
+    )
+}
+
+async fn send(addr: std::net::SocketAddr, n: usize) -> Option<Value> {
+    let (headers, body) = event_body(n);
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    match try_request(addr, "POST", "/events", &headers, body.into()).await {
+        Ok(answer) if answer.status == 202 => Some(answer.body),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_during_a_burst_loses_no_acknowledged_event_and_duplicates_none() {
+    let app = app("");
+    let mut server = Server::start(&app, &[], &[]);
+    let addr = server.addr;
+    let burst = tokio::spawn(async move {
+        let mut acknowledged = Vec::new();
+        for n in 0..EVENTS {
+            if let Some(answer) = send(addr, n).await {
+                acknowledged.push((n, answer));
+            }
+        }
+        acknowledged
+    });
+    // Let part of the burst through, then kill the server mid-flight.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill();
+    let acknowledged = burst.await.unwrap();
+    assert!(
+        acknowledged.len() < EVENTS,
+        "the kill came after the burst; raise EVENTS"
+    );
+
+    let server = Server::start(&app, &[], &[]);
+    // Every acknowledged event started exactly one instance, which exists.
+    for (n, answer) in &acknowledged {
+        let started = answer["started"].as_array().unwrap();
+        assert_eq!(started.len(), 1, "event {n}: {answer}");
+        let id = started[0].as_str().unwrap();
+        let record = server.wait_status(id, "completed").await;
+        assert_eq!(record["output"]["n"], json!(n), "{record}");
+    }
+    // Resending everything is safe: acknowledged events are duplicates,
+    // the others take effect now.
+    for n in 0..EVENTS {
+        let answer = send(server.addr, n)
+            .await
+            .expect("the restarted server accepts");
+        if acknowledged.iter().any(|(m, _)| *m == n) {
+            assert_eq!(answer["duplicates"], 1, "event {n}: {answer}");
+        }
+    }
+    // One instance per event, whatever happened.
+    let mut per_event: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut cursor = String::new();
+    loop {
+        let page = server
+            .get(&format!(
+                "/instances?workflow=jobs&limit=1000&cursor={cursor}"
+            ))
+            .await;
+        for instance in page.body["instances"].as_array().unwrap() {
+            let record = server
+                .wait_status(instance["id"].as_str().unwrap(), "completed")
+                .await;
+            *per_event
+                .entry(record["output"]["n"].as_i64().unwrap())
+                .or_default() += 1;
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(per_event.len(), EVENTS, "{per_event:?}");
+    assert!(per_event.values().all(|count| *count == 1), "{per_event:?}");
+}

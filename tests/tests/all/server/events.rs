@@ -1,0 +1,272 @@
+//! The event ingress of a real server: each content mode starting
+//! instances, bad input, correlation, duplicates and early events.
+
+use serde_json::{Value, json};
+
+use super::util::{Server, app};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_content_mode_starts_instances() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+
+    let binary = server
+        .event("b1", "jobs", "job.created", &[], json!({"a": 1, "b": 2}))
+        .await;
+    assert_eq!(binary.status, 202, "{binary:?}");
+    assert_eq!(binary.body["accepted"], 1);
+    assert_eq!(binary.body["started"].as_array().unwrap().len(), 1);
+
+    let structured = json!({"specversion": "1.0", "id": "s1", "source": "jobs", "type": "job.created",
+        "datacontenttype": "application/json", "data": {"a": 2, "b": 3}});
+    let answer = server
+        .request(
+            "POST",
+            "/",
+            &[("content-type", "application/cloudevents+json")],
+            structured.to_string(),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    assert_eq!(answer.body["started"].as_array().unwrap().len(), 1);
+
+    let batch = json!([
+        {"specversion": "1.0", "id": "m1", "source": "jobs", "type": "job.created", "data": {"a": 1, "b": 1}},
+        {"specversion": "0.3", "id": "m2", "source": "jobs", "type": "job.created", "data": {"a": 5, "b": 5}}
+    ]);
+    let answer = server
+        .request(
+            "POST",
+            "/events",
+            &[("content-type", "application/cloudevents-batch+json")],
+            batch.to_string(),
+        )
+        .await;
+    // Mixed spec versions in one batch are refused whole.
+    assert_eq!(answer.status, 400, "{answer:?}");
+    let batch = json!([
+        {"specversion": "1.0", "id": "m1", "source": "jobs", "type": "job.created", "data": {"a": 1, "b": 1}},
+        {"specversion": "1.0", "id": "m2", "source": "jobs", "type": "job.created", "data": {"a": 5, "b": 5}}
+    ]);
+    let answer = server
+        .request(
+            "POST",
+            "/events",
+            &[("content-type", "application/cloudevents-batch+json")],
+            batch.to_string(),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    assert_eq!(answer.body["accepted"], 2);
+    let started: Vec<String> = answer.body["started"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(started.len(), 2);
+    let done = server.wait_status(&started[1], "completed").await;
+    assert_eq!(done["output"]["sum"], json!(10.0));
+    assert_eq!(done["workflowId"], "jobs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_with_status_and_message_and_changes_nothing() {
+    let app = app("");
+    let server = Server::start(&app, &["--max-event-bytes", "1000"], &[]);
+    let cases: Vec<(Vec<(&str, &str)>, String, u16, &str)> = vec![
+        (
+            vec![("content-type", "application/json")],
+            "{}".into(),
+            415,
+            "request is not a cloudevent",
+        ),
+        (
+            vec![
+                ("ce-specversion", "1.0"),
+                ("ce-source", "jobs"),
+                ("ce-type", "job.created"),
+            ],
+            "{}".into(),
+            400,
+            "missing required attribute 'id'",
+        ),
+        (
+            vec![
+                ("ce-specversion", "2.0"),
+                ("ce-id", "x"),
+                ("ce-source", "jobs"),
+                ("ce-type", "job.created"),
+            ],
+            "{}".into(),
+            400,
+            "unknown spec version '2.0'",
+        ),
+        (
+            vec![("content-type", "application/cloudevents+json")],
+            "{not json".into(),
+            400,
+            "request body is not valid json",
+        ),
+        (
+            vec![("content-type", "application/cloudevents-batch+json")],
+            json!([{"specversion": "1.0", "id": "ok", "source": "jobs", "type": "job.created"},
+                   {"specversion": "1.0", "id": "bad", "type": "job.created"}])
+            .to_string(),
+            400,
+            "missing required attribute 'source'",
+        ),
+        (
+            vec![("content-type", "application/cloudevents+json")],
+            json!({"specversion": "1.0", "id": "x", "source": "jobs", "type": "t", "Bad_Name": 1})
+                .to_string(),
+            400,
+            "breaks the naming rules",
+        ),
+        (
+            vec![("content-type", "application/cloudevents+json")],
+            " ".repeat(70_000),
+            413,
+            "larger than the limit of 65536 bytes",
+        ),
+    ];
+    for (headers, body, status, message) in cases {
+        let answer = server.request("POST", "/events", &headers, body).await;
+        assert_eq!(answer.status, status, "{headers:?}: {answer:?}");
+        assert!(answer.error().contains(message), "{headers:?}: {answer:?}");
+    }
+    // The valid first event of the refused batch was not applied.
+    let listed = server.get("/instances?workflow=jobs").await;
+    assert_eq!(listed.body["instances"], json!([]), "{listed:?}");
+    let metrics = server.get("/metrics").await.text;
+    assert!(
+        metrics.contains("swirl_events_rejected_total 7"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_reach_the_instance_they_correlate_with_among_many() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let order = format!("o{n}");
+        let answer = server
+            .event(
+                &format!("paid-{n}"),
+                "shop",
+                "order.paid",
+                &[("orderid", &order)],
+                json!({"paid": order}),
+            )
+            .await;
+        assert_eq!(answer.status, 202, "{answer:?}");
+        ids.push(answer.body["started"][0].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        server.wait_status(id, "waiting").await;
+    }
+    let answer = server
+        .event(
+            "ship-7",
+            "shop",
+            "order.shipped",
+            &[("orderid", "o7")],
+            json!({"shipped": true}),
+        )
+        .await;
+    assert_eq!(answer.body["delivered"], json!([ids[7]]), "{answer:?}");
+    let done = server.wait_status(&ids[7], "completed").await;
+    assert_eq!(done["output"], json!({"paid": "o7", "shipped": true}));
+    assert_eq!(
+        server.get(&format!("/instances/{}", ids[8])).await.body["status"],
+        "waiting"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_event_is_a_duplicate_that_changes_nothing() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    let first = server
+        .event("dup-1", "jobs", "job.created", &[], json!({"a": 1, "b": 1}))
+        .await;
+    assert_eq!(
+        (
+            first.body["accepted"].clone(),
+            first.body["duplicates"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+    let again = server
+        .event("dup-1", "jobs", "job.created", &[], json!({"a": 1, "b": 1}))
+        .await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.body["duplicates"], 1, "{again:?}");
+    assert_eq!(again.body["started"], json!([]));
+    let listed = server.get("/instances?workflow=jobs").await;
+    assert_eq!(listed.body["instances"].as_array().unwrap().len(), 1);
+    let metrics = server.get("/metrics").await.text;
+    assert!(
+        metrics.contains("swirl_events_duplicate_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_sent_before_the_instance_waits_is_kept_and_delivered() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    // The shipment arrives before the order that waits for it exists.
+    let early = server
+        .event(
+            "ship-early",
+            "shop",
+            "order.shipped",
+            &[("orderid", "o42")],
+            json!({"shipped": "early"}),
+        )
+        .await;
+    assert_eq!(early.status, 202);
+    assert_eq!(early.body["buffered"], 1, "{early:?}");
+    let paid = server
+        .event(
+            "paid-42",
+            "shop",
+            "order.paid",
+            &[("orderid", "o42")],
+            json!({"paid": "o42"}),
+        )
+        .await;
+    let id = paid.body["started"][0].as_str().unwrap().to_string();
+    let done = server.wait_status(&id, "completed").await;
+    assert_eq!(done["output"], json!({"paid": "o42", "shipped": "early"}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_data_reaches_the_workflow_as_a_string() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    let answer = server
+        .request(
+            "POST",
+            "/events",
+            &[
+                ("ce-specversion", "1.0"),
+                ("ce-id", "t1"),
+                ("ce-source", "nobody"),
+                ("ce-type", "x"),
+                ("content-type", "text/plain"),
+            ],
+            "hello",
+        )
+        .await;
+    // Nothing consumes it: accepted, nothing started or kept.
+    assert_eq!(answer.status, 202, "{answer:?}");
+    assert_eq!(
+        answer.body,
+        json!({"accepted": 1, "duplicates": 0, "started": [], "delivered": [], "buffered": 0})
+    );
+    let _: Value = answer.body;
+}

@@ -1,0 +1,301 @@
+//! A `swirl serve` child process and an HTTP client for it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use swirl_tests::App;
+use tokio::net::TcpStream;
+
+/// Workflows every server test app has, by file name.
+pub fn workflows() -> Vec<(&'static str, Value)> {
+    let events = json!([
+        { "name": "Paid", "source": "shop", "type": "order.paid", "correlationToken": "orderid" },
+        { "name": "Shipped", "source": "shop", "type": "order.shipped", "correlationToken": "orderid" },
+        { "name": "Job", "source": "jobs", "type": "job.created" },
+        { "name": "JobDone", "source": "jobs", "type": "job.done" }
+    ]);
+    let functions = json!([{ "name": "probe", "resource": "probe" }]);
+    let add = json!({ "functionRef": { "refName": "probe",
+        "parameters": { "action": "add", "a": "$.a", "b": "$.b" } } });
+    vec![
+        (
+            "orders.json",
+            json!({ "id": "orders", "version": "1.0", "name": "orders",
+                "functions": functions, "events": events,
+                "states": [
+                    { "name": "OnPaid", "type": "EVENT", "start": { "kind": "DEFAULT" }, "exclusive": true,
+                      "eventsActions": [{ "eventRefs": ["Paid"], "actions": [] }],
+                      "transition": { "nextState": "OnShipped" } },
+                    { "name": "OnShipped", "type": "EVENT", "exclusive": true,
+                      "eventsActions": [{ "eventRefs": ["Shipped"], "actions": [] }],
+                      "end": { "kind": "DEFAULT" } }
+                ] }),
+        ),
+        (
+            "add.json",
+            json!({ "id": "add", "version": "1.0", "name": "add",
+                "functions": functions, "events": events,
+                "states": [
+                    { "name": "Add", "type": "OPERATION", "start": { "kind": "DEFAULT" },
+                      "actionMode": "SEQUENTIAL", "actions": [add],
+                      "end": { "kind": "DEFAULT" } }
+                ] }),
+        ),
+        (
+            "jobs.json",
+            json!({ "id": "jobs", "version": "1.0", "name": "jobs",
+                "functions": functions, "events": events,
+                "states": [
+                    { "name": "OnJob", "type": "EVENT", "start": { "kind": "DEFAULT" }, "exclusive": true,
+                      "eventsActions": [{ "eventRefs": ["Job"], "actions": [add] }],
+                      "end": { "kind": "EVENT", "produceEvent": { "nameRef": "JobDone", "data": "$" } } }
+                ] }),
+        ),
+    ]
+}
+
+/// An app with the probe function, the workflows above and `extra` manifest text.
+pub fn app(extra: &str) -> App {
+    let names: Vec<String> = workflows()
+        .iter()
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect();
+    let app = App::new(&format!(
+        "[app]\nname = \"server-test\"\nworkflows = [{}]\n\n[functions.probe]\nsource = \"{{probe}}\"\ntimeout = \"5s\"\n{extra}",
+        names.join(", ")
+    ));
+    for (name, definition) in workflows() {
+        std::fs::write(app.path().join(name), definition.to_string()).expect("write a workflow");
+    }
+    app
+}
+
+/// A running `swirl serve`.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `swirl serve` on the app with `args` and `env`, and waits
+    /// until it listens.
+    pub fn start(app: &App, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = swirl_tests::swirl(app.path());
+        command
+            .args([
+                "serve",
+                "swirl.toml",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                "data",
+            ])
+            .args(args)
+            .env_remove("SWIRL_ADMIN_TOKEN")
+            .env_remove("SWIRL_INGRESS_TOKEN")
+            .env("SWIRL_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("spawn swirl serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (found, address) = mpsc::channel();
+        let sink = log.clone();
+        // Drains stderr for the whole life of the server, so that it never
+        // blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = found.send(addr.to_string());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = match address.recv_timeout(Duration::from_secs(120)) {
+            Ok(addr) => addr.parse().expect("a socket address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("swirl serve did not start:\n{}", log.lock().unwrap());
+            }
+        };
+        Server { child, addr, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// SIGKILL, and wait for the process to go.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        for _ in 0..300 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("swirl serve did not stop on SIGTERM:\n{}", self.log());
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        request(self.addr, method, path, headers, body.into()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.request("GET", path, &[], Bytes::new()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Answer {
+        self.request(
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// Sends one binary-mode event.
+    pub async fn event(
+        &self,
+        id: &str,
+        source: &str,
+        ty: &str,
+        ext: &[(&str, &str)],
+        data: Value,
+    ) -> Answer {
+        let ext_headers: Vec<(String, String)> = ext
+            .iter()
+            .map(|(name, value)| (format!("ce-{name}"), value.to_string()))
+            .collect();
+        let mut headers = vec![
+            ("ce-specversion", "1.0"),
+            ("ce-id", id),
+            ("ce-source", source),
+            ("ce-type", ty),
+            ("content-type", "application/json"),
+        ];
+        headers.extend(ext_headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        self.request("POST", "/events", &headers, data.to_string())
+            .await
+    }
+
+    /// Polls instance `id` until it has `status`.
+    pub async fn wait_status(&self, id: &str, status: &str) -> Value {
+        for _ in 0..400 {
+            let answer = self.get(&format!("/instances/{id}")).await;
+            if answer.body["status"] == status {
+                return answer.body;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("instance {id} never became {status}:\n{}", self.log());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn error(&self) -> &str {
+        self.body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error in {self:?}"))
+    }
+}
+
+/// One request on a new connection.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Answer {
+    try_request(addr, method, path, headers, body)
+        .await
+        .unwrap_or_else(|error| panic!("{method} {path}: {error}"))
+}
+
+/// One request; `Err` when the connection fails (a killed server).
+pub async fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Answer, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok(Answer {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    })
+}
