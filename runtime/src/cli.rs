@@ -5,6 +5,7 @@ mod build;
 mod embedded;
 mod instances;
 mod invoke;
+mod remote;
 mod run;
 mod serve;
 mod validate;
@@ -26,6 +27,14 @@ struct Cli {
 enum Command {
     Run(run::Args),
     Serve(serve::Args),
+    Start(remote::StartArgs),
+    Get(remote::GetArgs),
+    Ls(remote::LsArgs),
+    Send(remote::SendArgs),
+    Logs(remote::LogsArgs),
+    Cancel(remote::ControlArgs),
+    Suspend(remote::ControlArgs),
+    Resume(remote::ControlArgs),
     Invoke(invoke::Args),
     Instances(instances::InstancesArgs),
     History(instances::HistoryArgs),
@@ -65,6 +74,14 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Start(args) => remote::start(args),
+        Command::Get(args) => remote::get(args),
+        Command::Ls(args) => remote::ls(args),
+        Command::Send(args) => remote::send(args),
+        Command::Logs(args) => remote::logs(args),
+        Command::Cancel(args) => remote::control("cancel", args),
+        Command::Suspend(args) => remote::control("suspend", args),
+        Command::Resume(args) => remote::control("resume", args),
         Command::Invoke(args) => invoke::run(args),
         Command::Instances(args) => instances::instances(args),
         Command::History(args) => instances::history(args),

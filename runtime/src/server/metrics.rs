@@ -170,7 +170,12 @@ impl Metrics {
 }
 
 /// A per-function metric: name, kind, help and how to read it from stats.
-type Family = (&'static str, &'static str, &'static str, fn(&FunctionStats) -> u64);
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&FunctionStats) -> u64,
+);
 
 /// A label value as the exposition format quotes it.
 fn escape_label(value: &str) -> String {

@@ -3,6 +3,7 @@
 //! `util` starts servers and talks to them.
 
 mod api;
+mod cli;
 mod crash;
 mod events;
 mod security;

@@ -1,0 +1,109 @@
+//! The CLI client (`swirl start|get|ls|send|logs|cancel|suspend|resume`)
+//! against a real server.
+
+use serde_json::{Value, json};
+use swirl_tests::{Run, run, swirl};
+
+use super::util::{Server, app};
+
+fn client(app: &swirl_tests::App, server: &Server, args: &[&str]) -> Run {
+    run(swirl(app.path())
+        .args(args)
+        .args(["--server", &format!("http://{}", server.addr)])
+        .env_remove("SWIRL_ADMIN_TOKEN")
+        .env_remove("SWIRL_INGRESS_TOKEN"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_commands_drive_a_running_server() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+
+    let started = client(
+        &app,
+        &server,
+        &["start", "add", "--input", r#"{"a":4,"b":5}"#, "--wait"],
+    );
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&started.stdout).unwrap(),
+        json!({"a": 4, "b": 5, "sum": 9.0})
+    );
+
+    let sent = client(
+        &app,
+        &server,
+        &[
+            "send",
+            "--type",
+            "order.paid",
+            "--source",
+            "shop",
+            "--data",
+            r#"{"paid":"o1"}"#,
+            "--ext",
+            "orderid=o1",
+            "--json",
+        ],
+    );
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let sent: Value = serde_json::from_str(&sent.stdout).unwrap();
+    let id = sent["started"][0].as_str().unwrap().to_string();
+    server.wait_status(&id, "waiting").await;
+
+    let listed = client(&app, &server, &["ls", "--status", "waiting"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.starts_with("ID"), "{}", listed.stdout);
+    assert!(listed.stdout.contains(&id), "{}", listed.stdout);
+
+    let got = client(&app, &server, &["get", &id, "--json"]);
+    let got: Value = serde_json::from_str(&got.stdout).unwrap();
+    assert_eq!(got["status"], "waiting");
+
+    for (command, status) in [
+        ("suspend", "suspended"),
+        ("resume", "waiting"),
+        ("cancel", "cancelled"),
+    ] {
+        let answer = client(&app, &server, &[command, &id, "--json"]);
+        assert_eq!(answer.code, 0, "{command}: {}", answer.stderr);
+        let answer: Value = serde_json::from_str(&answer.stdout).unwrap();
+        assert_eq!(answer["status"], status, "{command}");
+    }
+    let again = client(&app, &server, &["cancel", &id]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("409"), "{}", again.stderr);
+
+    server
+        .post_json(
+            "/functions/probe/invoke",
+            json!({"action": "log", "message": "from the cli test"}),
+        )
+        .await;
+    let logs = client(&app, &server, &["logs", "probe"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert!(logs.stdout.contains("from the cli test"), "{}", logs.stdout);
+
+    let missing = client(&app, &server, &["get", "nope"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("no instance 'nope'"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let answer = run(swirl(dir.path()).args(["ls", "--server", "http://127.0.0.1:9"]));
+    assert_eq!(answer.code, 2);
+    assert!(
+        answer
+            .stderr
+            .contains("cannot reach the server at http://127.0.0.1:9"),
+        "{}",
+        answer.stderr
+    );
+    assert!(answer.stdout.is_empty());
+}
