@@ -275,8 +275,10 @@ impl WritePath {
         let mut steps = Vec::new();
         for segment in &query.query.segments {
             match segment {
+                // jsonpath-rust hands over the name unquoted and unescaped,
+                // exactly the member a query of the same path reads.
                 Segment::Selector(Selector::Name(name)) => {
-                    steps.push(WriteStep::Member(unquote(name)))
+                    steps.push(WriteStep::Member(name.clone()))
                 }
                 Segment::Selector(Selector::Index(index)) => steps.push(WriteStep::Index(
                     usize::try_from(*index).map_err(|_| not_writable())?,
@@ -332,20 +334,6 @@ impl WritePath {
             source_text: self.source.clone(),
             reason: reason.to_owned(),
         }
-    }
-}
-
-/// jsonpath-rust keeps name selectors as written, quotes included, for the
-/// bracket form; the write path wants the bare member name.
-fn unquote(name: &str) -> String {
-    let bytes = name.as_bytes();
-    if bytes.len() >= 2
-        && (bytes[0] == b'\'' || bytes[0] == b'"')
-        && bytes[bytes.len() - 1] == bytes[0]
-    {
-        name[1..name.len() - 1].to_owned()
-    } else {
-        name.to_owned()
     }
 }
 
@@ -478,5 +466,31 @@ mod tests {
                 .write(&mut data, json!(1))
                 .is_err()
         );
+    }
+
+    /// Found by the `jsonpath_filter` fuzz target's write/read property:
+    /// `$["'x'"]` names the member `'x'`, quotes included, but the write path
+    /// stripped the quotes a second time and stored at `x`, where the same
+    /// path never reads.
+    #[test]
+    fn regression_write_path_stripped_quotes_that_belong_to_the_name() {
+        let path = WritePath::compile(r#"$["'x'"]['"y"']"#).unwrap();
+        let mut data = json!({});
+        path.write(&mut data, json!(1)).unwrap();
+        assert_eq!(data, json!({"'x'": {"\"y\"": 1}}));
+        assert_eq!(
+            JsonPath::compile(path.as_str())
+                .unwrap()
+                .select_value(&data)
+                .unwrap(),
+            Some(json!(1))
+        );
+        // Escapes are resolved once, by the parser.
+        let mut data = json!({});
+        WritePath::compile(r"$['it\'s']")
+            .unwrap()
+            .write(&mut data, json!(2))
+            .unwrap();
+        assert_eq!(data, json!({"it's": 2}));
     }
 }
