@@ -7,6 +7,9 @@
 //! aliases, so no input can make the reader panic or recurse without bound.
 //! The JSON reader is hand-written because serde_json forgets positions.
 
+use std::cell::Cell;
+use std::collections::HashSet;
+
 use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -170,6 +173,7 @@ pub fn parse_json(text: &str) -> Result<Node, SourceError> {
         offset: 0,
         line: 1,
         line_start: 0,
+        column_mark: Cell::new((0, 1)),
     };
     reader.skip_whitespace();
     let node = reader.value(0)?;
@@ -186,14 +190,27 @@ struct JsonReader<'a> {
     offset: usize,
     line: usize,
     line_start: usize,
+    /// The last position computed, as (offset, column). Columns count
+    /// characters, and counting them from the line start for every value made
+    /// a minified, single-line document quadratic to read; counting on from
+    /// the last mark keeps reading linear, since the offset only moves forward.
+    column_mark: Cell<(usize, usize)>,
 }
 
 impl JsonReader<'_> {
     fn position(&self) -> Position {
-        let column = self
-            .text
-            .get(self.line_start..self.offset)
-            .map_or(1, |s| s.chars().count() + 1);
+        let (mark_offset, mark_column) = self.column_mark.get();
+        let (from, column) = if (self.line_start..=self.offset).contains(&mark_offset) {
+            (mark_offset, mark_column)
+        } else {
+            (self.line_start, 1)
+        };
+        let column = column
+            + self
+                .text
+                .get(from..self.offset)
+                .map_or(0, |s| s.chars().count());
+        self.column_mark.set((self.offset, column));
         Position {
             line: self.line,
             column,
@@ -378,6 +395,9 @@ impl JsonReader<'_> {
     fn object(&mut self, depth: usize) -> Result<NodeValue, SourceError> {
         self.offset += 1;
         let mut members: Vec<(Key, Node)> = Vec::new();
+        // Looking each key up in `members` made an object with many keys
+        // quadratic to read; the set keeps it linear.
+        let mut names: HashSet<String> = HashSet::new();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.offset += 1;
@@ -390,7 +410,7 @@ impl JsonReader<'_> {
             }
             let position = self.position();
             let name = self.string()?;
-            if members.iter().any(|(k, _)| k.name == name) {
+            if !names.insert(name.clone()) {
                 return Err(SourceError {
                     message: format!(
                         "duplicate key '{name}'; each key may appear once in an object"
@@ -511,6 +531,8 @@ impl YamlReader<'_> {
             }
             Event::MappingStart(_, _) => {
                 let mut members: Vec<(Key, Node)> = Vec::new();
+                // A set, not a scan of `members`, so many keys stay linear.
+                let mut names: HashSet<String> = HashSet::new();
                 loop {
                     let (event, marker) = self.next()?;
                     if let Event::MappingEnd = event {
@@ -526,7 +548,7 @@ impl YamlReader<'_> {
                             });
                         }
                     };
-                    if members.iter().any(|(k, _)| k.name == name) {
+                    if !names.insert(name.clone()) {
                         return Err(SourceError {
                             message: format!(
                                 "duplicate key '{name}'; each key may appear once in a mapping"
@@ -673,5 +695,70 @@ mod tests {
             node.to_value(),
             serde_json::json!({"a": "é😀\n", "b": "Здравствуйте"})
         );
+    }
+
+    /// The reader must stay linear on large documents within
+    /// [`MAX_SOURCE_BYTES`]; a quadratic one takes minutes on them, so a
+    /// bound of seconds tells the two apart on any machine.
+    fn assert_reads_quickly(what: &str, read: impl FnOnce()) {
+        let started = std::time::Instant::now();
+        read();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < std::time::Duration::from_secs(10),
+            "{what} took {elapsed:?}"
+        );
+    }
+
+    /// A minified (single-line) document of 800 KB took 21 s to read, and
+    /// one of 60,000 keys over 100 s: every position counted the characters
+    /// from the start of the line again.
+    #[test]
+    fn regression_single_line_json_took_quadratic_time() {
+        let text = format!("[{}\"ä\", \"ö\", 3]", "1,".repeat(400_000));
+        assert_reads_quickly("a single-line array", || {
+            let node = parse_json(&text).unwrap();
+            let NodeValue::Array(items) = &node.value else {
+                panic!()
+            };
+            // Columns count characters, not bytes, across the marks too.
+            let last = items.last().unwrap();
+            assert_eq!(last.position.column, 800_000 + 12);
+        });
+        let error = parse_json(&format!("[{}{{\"é\": tru}}]", "1, ".repeat(1000))).unwrap_err();
+        assert_eq!(
+            error.position,
+            Position {
+                line: 1,
+                column: 3008
+            }
+        );
+    }
+
+    /// An object of 60,000 keys took minutes to read in JSON and in YAML:
+    /// each key was checked for duplicates against every key before it.
+    #[test]
+    fn regression_objects_with_many_keys_took_quadratic_time() {
+        let keys = 60_000;
+        let mut json = String::from("{");
+        let mut yaml = String::new();
+        for i in 0..keys {
+            json.push_str(&format!("\n\"k{i}\": {i},"));
+            yaml.push_str(&format!("k{i}: {i}\n"));
+        }
+        json.push_str("\n\"k7\": 0}");
+        yaml.push_str("k7: 0\n");
+        let duplicate = Position {
+            line: keys + 2,
+            column: 1,
+        };
+        assert_reads_quickly("a JSON object with many keys", || {
+            assert_eq!(parse_json(&json).unwrap_err().position, duplicate);
+        });
+        assert_reads_quickly("a YAML mapping with many keys", || {
+            let error = parse_yaml(&yaml).unwrap_err();
+            assert_eq!(error.position.line, keys + 1);
+            assert!(error.message.starts_with("duplicate key 'k7'"));
+        });
     }
 }
