@@ -120,16 +120,21 @@ impl fmt::Display for Pointer {
     }
 }
 
+/// Names longer than this neither get nor are offered a suggestion: comparing
+/// two names costs the product of their lengths (two 400 KB names took
+/// minutes), and no one needs help with a typo in a name this long.
+pub const MAX_SUGGESTED_NAME_BYTES: usize = 128;
+
 /// "; did you mean 'X'?" when one candidate is close to `wanted`, else "".
 pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    if wanted.len() > MAX_SUGGESTED_NAME_BYTES {
+        return String::new();
+    }
+    let wanted = wanted.to_lowercase();
     let best = candidates
         .into_iter()
-        .map(|c| {
-            (
-                strsim::jaro_winkler(&wanted.to_lowercase(), &c.to_lowercase()),
-                c,
-            )
-        })
+        .filter(|c| c.len() <= MAX_SUGGESTED_NAME_BYTES)
+        .map(|c| (strsim::jaro_winkler(&wanted, &c.to_lowercase()), c))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match best {
@@ -157,5 +162,23 @@ mod tests {
             "; did you mean 'Approve'?"
         );
         assert_eq!(did_you_mean("Zzz", ["Approve"]), "");
+    }
+
+    /// Two state names of 400 KB, one transitioning to a near miss of the
+    /// other, took minutes: the similarity of two names costs the product of
+    /// their lengths.
+    #[test]
+    fn regression_long_names_made_suggestions_take_minutes() {
+        let long = "A".repeat(400_000);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            did_you_mean(&format!("{long}B"), [format!("{long}C").as_str()]),
+            ""
+        );
+        assert_eq!(
+            did_you_mean("Aprove", [long.as_str(), "Approve"]),
+            "; did you mean 'Approve'?"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }

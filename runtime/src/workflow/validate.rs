@@ -12,12 +12,39 @@ use std::collections::{HashMap, HashSet};
 use super::diagnostic::{Diagnostics, did_you_mean};
 use super::reader::{Facts, NameFact};
 
+/// How many name comparisons "did you mean" hints may cost in one definition.
+/// Each hint compares the name with every candidate, so thousands of broken
+/// references among thousands of states took minutes to check. Real
+/// definitions stay far below the budget; past it, errors come without hints,
+/// and a user fixes the first ones long before needing the rest.
+pub const MAX_HINT_COMPARISONS: usize = 100_000;
+
+/// Hands out "did you mean" hints until [`MAX_HINT_COMPARISONS`] are spent.
+struct Hints {
+    comparisons_left: usize,
+}
+
+impl Hints {
+    fn did_you_mean<'a>(
+        &mut self,
+        wanted: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> String {
+        let left = &mut self.comparisons_left;
+        let budgeted = candidates.into_iter().take(*left).inspect(|_| *left -= 1);
+        did_you_mean(wanted, budgeted)
+    }
+}
+
 /// Runs every check, appending to `diagnostics`.
 pub fn check(
     facts: &Facts,
     known_functions: Option<&dyn Fn(&str) -> bool>,
     diagnostics: &mut Diagnostics,
 ) {
+    let mut hints = Hints {
+        comparisons_left: MAX_HINT_COMPARISONS,
+    };
     let mut first_by_name: HashMap<&str, usize> = HashMap::new();
     for (index, state) in facts.states.iter().enumerate() {
         match first_by_name.get(state.name.as_str()) {
@@ -95,7 +122,7 @@ pub fn check(
                         "state '{}' transitions to '{}', which does not exist{}",
                         edge.from,
                         edge.target,
-                        did_you_mean(&edge.target, candidates)
+                        hints.did_you_mean(&edge.target, candidates)
                     ),
                 );
             }
@@ -118,6 +145,7 @@ pub fn check(
         &facts.functions,
         "function",
         "functions",
+        &mut hints,
         diagnostics,
     );
     resolve(
@@ -125,6 +153,7 @@ pub fn check(
         &facts.events,
         "event",
         "events",
+        &mut hints,
         diagnostics,
     );
 
@@ -166,6 +195,7 @@ fn resolve(
     declared: &[NameFact],
     what: &str,
     list: &str,
+    hints: &mut Hints,
     diagnostics: &mut Diagnostics,
 ) {
     let names: HashSet<&str> = declared.iter().map(|d| d.name.as_str()).collect();
@@ -177,7 +207,7 @@ fn resolve(
                 format!(
                     "{what} '{}' is not defined; add it to '{list}'{}",
                     used.name,
-                    did_you_mean(&used.name, names.iter().copied())
+                    hints.did_you_mean(&used.name, names.iter().copied())
                 ),
             );
         }
@@ -219,5 +249,56 @@ fn unreachable_states(facts: &Facts, diagnostics: &mut Diagnostics) {
                 format!("state '{}' is never reached: no transition leads to it from the start state of {}", state.name, facts.scopes[state.scope].label),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::workflow::{KnownFunctions, parse};
+
+    /// 9,000 states each transitioning to a misspelt name took minutes to
+    /// check: every missing target was compared with every state for a hint.
+    #[test]
+    fn regression_many_unresolved_transitions_took_minutes() {
+        let states: Vec<String> = (0..9_000)
+            .map(|i| {
+                let start = if i == 0 { r#""start": {"kind": "DEFAULT"},"# } else { "" };
+                format!(
+                    r#"{{"name": "State{i:05}", "type": "RELAY", {start} "transition": {{"nextState": "Stat{i:05}"}}}}"#
+                )
+            })
+            .collect();
+        let text = format!(
+            r#"{{"id": "many", "version": "1", "states": [{}]}}"#,
+            states.join(",\n")
+        );
+        let started = std::time::Instant::now();
+        let diagnostics = parse(&text, None, KnownFunctions::Unchecked).unwrap_err();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
+        let missing: Vec<_> = diagnostics
+            .0
+            .iter()
+            .filter(|d| d.message.contains("which does not exist"))
+            .collect();
+        assert_eq!(missing.len(), 9_000);
+        // The budget buys whole hints for the first references, then none.
+        let hinted = missing
+            .iter()
+            .filter(|d| d.message.contains("did you mean"))
+            .count();
+        assert_eq!(hinted, super::MAX_HINT_COMPARISONS / 9_000 + 1);
+        assert!(
+            missing[..hinted]
+                .iter()
+                .all(|d| d.message.contains("did you mean"))
+        );
+        assert_eq!(
+            missing[0].message,
+            "state 'State00000' transitions to 'Stat00000', which does not exist; did you mean 'State00000'?"
+        );
     }
 }
