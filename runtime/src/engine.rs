@@ -479,6 +479,7 @@ impl Engine {
                 state_name: Some(task.state.clone()),
                 attempt: task.attempt,
                 defer_kv_writes: true,
+                timeout: task.timeout_ms.map(std::time::Duration::from_millis),
             };
             let function = task.function.clone();
             let function_name = task.function.clone();
@@ -489,9 +490,11 @@ impl Engine {
                 let invoked =
                     tokio::task::spawn_blocking(move || host.invoke(&function, call)).await;
                 let mut kv_writes = crate::function::KvWrites::new();
+                let mut emitted = Vec::new();
                 let result = match invoked {
                     Ok(Ok(mut invocation)) => {
                         kv_writes = std::mem::take(&mut invocation.kv_writes);
+                        emitted = std::mem::take(&mut invocation.emitted);
                         invocation
                             .outcome
                             .map_err(|failure| WorkflowError::new(failure.code, failure.message))
@@ -519,6 +522,21 @@ impl Engine {
                     kv: (function_name, kv_writes),
                 };
                 let applied = engine.apply(&id, input).await;
+                // Events the function emitted start or wake workflows too.
+                let produced: Vec<ProducedEvent> = emitted
+                    .into_iter()
+                    .map(|event| ProducedEvent {
+                        event_type: event.event_type,
+                        source: event.source,
+                        data: event
+                            .data
+                            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+                        extensions: event.extensions.into_iter().collect(),
+                    })
+                    .collect();
+                if !produced.is_empty() {
+                    engine.route_produced(produced);
+                }
                 engine
                     .inner
                     .running_tasks
@@ -751,6 +769,12 @@ impl Engine {
             delivered: self.deliver_to_waiting(event).await?,
             ..Delivery::default()
         };
+        let mut delivered_to = HashSet::new();
+        for id in &delivery.delivered {
+            if let Some(record) = self.load(id)? {
+                delivered_to.insert(record.workflow_id);
+            }
+        }
         let starters: Vec<Arc<Workflow>> = read(&self.inner.workflows)
             .values()
             .filter(|w| {
@@ -763,6 +787,9 @@ impl Engine {
                 w.schedule()
                     .is_none_or(|s| schedule::window_contains(s, now))
             })
+            // An instance of the workflow that took the event (a
+            // non-exclusive start state collecting its events) starts no other.
+            .filter(|w| !delivered_to.contains(w.id()))
             .cloned()
             .collect();
         for workflow in starters {

@@ -130,6 +130,9 @@ pub struct Call {
     /// instead of applying them, so the caller can commit them atomically
     /// with its own record of the call (the engine does, per action).
     pub defer_kv_writes: bool,
+    /// A shorter timeout for this call (a workflow action's own `timeout`);
+    /// the function's manifest timeout still bounds it.
+    pub timeout: Option<Duration>,
 }
 
 impl Call {

@@ -258,12 +258,11 @@ impl<'a> Step<'a> {
                 self.unsubscribe(timer.thread);
                 self.exit_state(timer.thread)
             }
+            // The spec: without its event in time, a callback state moves on
+            // as an event state does.
             TimerPurpose::CallbackTimeout => {
                 self.unsubscribe(timer.thread);
-                Err(WorkflowError::new(
-                    TIMEOUT,
-                    format!("the callback event of state '{state}' did not arrive in time"),
-                ))
+                self.exit_state(timer.thread)
             }
             TimerPurpose::Retry => match timer.retry {
                 Some((list, action, attempt)) => {
@@ -709,6 +708,10 @@ impl<'a> Step<'a> {
                 input,
                 attempt,
                 state: state.name.clone(),
+                timeout_ms: action
+                    .timeout
+                    .as_ref()
+                    .map(|t| t.duration().as_millis() as u64),
             },
         );
         Ok(())
@@ -1169,6 +1172,15 @@ impl<'a> Step<'a> {
                 .correlation
                 .entry(attribute.clone())
                 .or_insert_with(|| value.clone());
+        }
+        // Subscriptions made before the instance knew its correlation value
+        // (the other events of a non-exclusive start state) now accept only
+        // events with that value.
+        let bound = &self.record.correlation;
+        for subscription in &mut self.record.subscriptions {
+            if let Some((attribute, value @ None)) = &mut subscription.correlation {
+                *value = bound.get(attribute.as_str()).cloned();
+            }
         }
         self.log(HistoryKind::EventConsumed {
             state: state_name,

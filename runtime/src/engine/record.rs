@@ -236,6 +236,9 @@ pub struct Task {
     pub input: Value,
     pub attempt: u32,
     pub state: String,
+    /// The action's own timeout in milliseconds (the draft's action `timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 /// A durable timer.

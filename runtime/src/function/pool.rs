@@ -97,7 +97,9 @@ impl Pool {
         let caller = Caller {
             invocation_id: &id,
             version: &self.version,
-            timeout: self.limits.timeout,
+            timeout: call.timeout.map_or(self.limits.timeout, |timeout| {
+                timeout.min(self.limits.timeout)
+            }),
         };
         let result = instance.call(&caller, &call);
         self.release(instance, result.reusable);

@@ -10,6 +10,9 @@
 
 use super::{Store, StoreError};
 
+/// A record's key and its bytes.
+pub type KeyedBytes = (Vec<u8>, Vec<u8>);
+
 fn id_key(source: &str, id: &str) -> Vec<u8> {
     let mut key = source.as_bytes().to_vec();
     key.push(0);
@@ -77,7 +80,7 @@ impl Store {
         &self,
         event_type: &str,
         source: &str,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<KeyedBytes>, StoreError> {
         self.buffered
             .scan_prefix(buffer_prefix(event_type, source))
             .map(|entry| {

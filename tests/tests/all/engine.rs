@@ -552,7 +552,8 @@ fn event(event_type: &str, data: Value, orderid: Option<&str>) -> IncomingEvent 
 }
 
 async fn wait_for_status(app: &App, id: &str, status: Status) {
-    for _ in 0..200 {
+    // Generous: a loaded two-core CI machine can take seconds to run an action.
+    for _ in 0..2000 {
         if app.engine.get(id).unwrap().status == status {
             return;
         }
@@ -676,7 +677,7 @@ fn callback(timeout: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_callback_runs_its_action_then_waits_for_its_event_or_times_out() {
+async fn a_callback_runs_its_action_then_waits_for_its_event_or_moves_on_after_its_timeout() {
     let app = App::new(&[&callback("PT10S"), &callback("PT0.2S")]);
     let started = app
         .engine
@@ -698,12 +699,9 @@ async fn a_callback_runs_its_action_then_waits_for_its_event_or_times_out() {
     let record = app.engine.wait(&started.id).await.unwrap();
     assert_eq!(record.output, Some(json!({"sum": 5.0, "approved": true})));
 
-    let (name, message) = app.error("callback-PT0.2S", json!({})).await;
-    assert_eq!(name, "SYS.Timeout");
-    assert_eq!(
-        message,
-        "the callback event of state 'Check' did not arrive in time"
-    );
+    // Without its event in time, the state moves on with the data it has.
+    let timed_out = app.output("callback-PT0.2S", json!({})).await;
+    assert_eq!(timed_out, json!({"sum": 5.0}));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -895,5 +893,28 @@ async fn a_scheduled_event_start_accepts_events_only_inside_its_window() {
     assert_eq!(
         app.engine.get(&delivery.started[0]).unwrap().workflow_id,
         "open"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_draft_action_timeout_bounds_the_call_below_the_manifest_timeout() {
+    let draft = json!({
+        "name": "draft-timeout",
+        "states": [
+            { "name": "Spin", "type": "OPERATION", "start": true, "action-mode": "Sequential",
+              "actions": [{ "function": "probe", "timeout": "1" }], "next-state": "STATE-END" },
+            { "name": "STATE-END", "type": "END", "status": "SUCCESS" }
+        ]
+    })
+    .to_string();
+    let app = App::new(&[&draft]);
+    let started = Instant::now();
+    let (name, message) = app.error("draft-timeout", json!({"action": "spin"})).await;
+    assert_eq!(name, "SYS.Timeout", "{message}");
+    // The manifest allows 2 s; the action's own 1 s wins.
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
     );
 }

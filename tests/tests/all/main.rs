@@ -3,6 +3,7 @@
 mod engine;
 mod engine_crash;
 mod examples_functions;
+mod examples_run;
 mod functions;
 mod functions_cli;
 mod ingress;

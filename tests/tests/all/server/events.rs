@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use super::util::{Server, app};
 
+/// Headers, body, expected status and expected message of a refused request.
+type BadRequest = (Vec<(&'static str, &'static str)>, String, u16, &'static str);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn each_content_mode_starts_instances() {
     let app = app("");
@@ -74,7 +77,7 @@ async fn each_content_mode_starts_instances() {
 async fn bad_input_is_refused_with_status_and_message_and_changes_nothing() {
     let app = app("");
     let server = Server::start(&app, &["--max-event-bytes", "1000"], &[]);
-    let cases: Vec<(Vec<(&str, &str)>, String, u16, &str)> = vec![
+    let cases: Vec<BadRequest> = vec![
         (
             vec![("content-type", "application/json")],
             "{}".into(),
