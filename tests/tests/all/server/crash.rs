@@ -46,8 +46,9 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_event_and_duplicates_none(
         // lands mid-burst however fast the machine is.
         let mut acknowledged = Vec::new();
         let mut sent = 0;
-        for n in 0..sent {
-            sent = n + 1;
+        while sent < EVENTS {
+            let n = sent;
+            sent += 1;
             match send(addr, n).await {
                 Some(answer) => acknowledged.push((n, answer)),
                 None => break,
