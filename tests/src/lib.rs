@@ -183,9 +183,8 @@ fn example_crates() -> Vec<String> {
 }
 
 /// Builds every example's functions once per process, where the examples'
-/// manifests look for them (`target/wasm32-wasip2/release/`), and returns the
-/// path of the component of crate `name`.
-pub fn example_function(name: &str) -> PathBuf {
+/// manifests look for them (`target/wasm32-wasip2/release/`).
+pub fn build_example_functions() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         // The manifests name their components relative to the workspace's own
@@ -202,6 +201,11 @@ pub fn example_function(name: &str) -> PathBuf {
         }
         run_cargo(&args);
     });
+}
+
+/// The component of example function crate `name`, built with all the others.
+pub fn example_function(name: &str) -> PathBuf {
+    build_example_functions();
     let path = target_dir()
         .join("wasm32-wasip2/release")
         .join(format!("{}.wasm", name.replace('-', "_")));

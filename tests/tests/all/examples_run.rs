@@ -13,7 +13,7 @@ use swirl::engine::record::Status;
 use swirl::engine::{Engine, IncomingEvent};
 use swirl::manifest::Manifest;
 use swirl::store::Store;
-use swirl_tests::{example_function, examples, run, swirl};
+use swirl_tests::{build_example_functions, examples, run, swirl};
 
 fn expected(example: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(example.join("expected.json")).ok()?;
@@ -47,22 +47,6 @@ fn matches(expected: &Value, actual: &Value) -> bool {
     }
 }
 
-fn build_functions(example: &Path) {
-    for function in std::fs::read_dir(example.join("functions"))
-        .into_iter()
-        .flatten()
-    {
-        let manifest = function.unwrap().path().join("Cargo.toml");
-        let text = std::fs::read_to_string(&manifest).unwrap();
-        let name = text
-            .lines()
-            .find_map(|line| line.strip_prefix("name = \""))
-            .and_then(|rest| rest.strip_suffix('"'))
-            .unwrap();
-        example_function(name);
-    }
-}
-
 #[test]
 fn every_request_response_example_runs_as_documented() {
     let mut checked = 0;
@@ -70,7 +54,7 @@ fn every_request_response_example_runs_as_documented() {
         let Some(expected) = expected(&example) else {
             continue;
         };
-        build_functions(&example);
+        build_example_functions();
         let workflow = expected["workflow"].as_str().unwrap();
         for case in expected["cases"].as_array().unwrap() {
             let Some(input) = case.get("input") else {
@@ -154,7 +138,7 @@ async fn every_event_driven_example_reacts_as_documented() {
         if cases.is_empty() {
             continue;
         }
-        build_functions(&example);
+        build_example_functions();
         for case in cases {
             let label = format!("{} / {}", example.display(), case["name"]);
             let data = tempfile::tempdir().unwrap();
