@@ -1,23 +1,40 @@
 //! Every example app runs and does what its README promises: the cases of
-//! each `examples/<name>/expected.json`. Cases with an `input` run through
-//! the real binary (`swirl run`); cases driven by `events` run on the real
-//! engine with the app's real functions.
+//! each `examples/<name>/expected.json`, through the real binary. An example
+//! with event-driven cases is served as its README says: one real
+//! `swirl serve` per example on loopback serves all its cases, driven with
+//! `swirl start`, `swirl send` and `swirl ls`. The others run each case with
+//! `swirl run` on a fresh data directory. Examples run side by side, one
+//! thread each, so the suite waits for the slowest, not for the sum.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use swirl::engine::record::Status;
-use swirl::engine::{Engine, IncomingEvent};
-use swirl::manifest::Manifest;
-use swirl::store::Store;
 use swirl_tests::{build_example_functions, examples, run, swirl};
+
+use crate::server::util::{Server, serve_command};
+
+/// How long a served case's instances get to settle.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn expected(example: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(example.join("expected.json")).ok()?;
     Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", example.display())))
+}
+
+/// Whether the example is started by events (or by `swirl start` and then
+/// events), so that its cases run on a server.
+fn served(expected: &Value) -> bool {
+    cases(expected)
+        .iter()
+        .any(|case| case.get("events").is_some())
+}
+
+fn cases(expected: &Value) -> &Vec<Value> {
+    expected["cases"]
+        .as_array()
+        .expect("expected.json has cases")
 }
 
 fn duration(text: &Value) -> Option<Duration> {
@@ -37,187 +54,245 @@ fn duration(text: &Value) -> Option<Duration> {
 }
 
 /// `expected` holds for `actual` when every member it names matches.
-fn matches(expected: &Value, actual: &Value) -> bool {
+pub fn matches(expected: &Value, actual: &Value) -> bool {
     match (expected, actual) {
         (Value::Object(expected), Value::Object(actual)) => expected
             .iter()
             .all(|(key, value)| actual.get(key).is_some_and(|a| matches(value, a))),
+        (Value::Array(expected), Value::Array(actual)) => {
+            expected.len() == actual.len()
+                && expected.iter().zip(actual).all(|(e, a)| matches(e, a))
+        }
         (Value::Number(e), Value::Number(a)) => e.as_f64() == a.as_f64(),
         (e, a) => e == a,
     }
 }
 
+/// Runs `each` on every example with an `expected.json` for which `select`
+/// holds, one thread per example; returns how many cases ran.
+fn for_each_example(select: fn(&Value) -> bool, each: fn(&Path, &Value) -> usize) -> usize {
+    build_example_functions();
+    let selected: Vec<(PathBuf, Value)> = examples()
+        .into_iter()
+        .filter_map(|dir| expected(&dir).map(|expected| (dir, expected)))
+        .filter(|(_, expected)| select(expected))
+        .collect();
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = selected
+            .iter()
+            .map(|(dir, expected)| scope.spawn(move || each(dir, expected)))
+            .collect();
+        threads
+            .into_iter()
+            .map(|thread| thread.join().expect("an example's cases failed"))
+            .sum()
+    })
+}
+
 #[test]
 fn every_request_response_example_runs_as_documented() {
-    let mut checked = 0;
-    for example in examples() {
-        let Some(expected) = expected(&example) else {
-            continue;
-        };
-        build_example_functions();
-        let workflow = expected["workflow"].as_str().unwrap();
-        for case in expected["cases"].as_array().unwrap() {
-            let Some(input) = case.get("input") else {
-                continue;
-            };
-            if case.get("events").is_some() {
-                continue;
-            }
-            let label = format!("{} / {}", example.display(), case["name"]);
-            let data = tempfile::tempdir().unwrap();
-            let started = Instant::now();
-            let result = run(swirl(&example).args([
-                "run",
-                "swirl.toml",
-                workflow,
-                "--input",
-                &input.to_string(),
-                "--data-dir",
-                &data.path().display().to_string(),
-            ]));
-            let elapsed = started.elapsed();
-            match case["status"].as_str().unwrap() {
-                "completed" => {
-                    assert_eq!(result.code, 0, "{label}: {}", result.stderr);
-                    let output: Value = serde_json::from_str(result.stdout.trim()).unwrap();
-                    assert!(
-                        matches(&case["output"], &output),
-                        "{label}: expected {}, got {output}",
-                        case["output"]
-                    );
-                }
-                "failed" => {
-                    assert_eq!(
-                        result.code, 1,
-                        "{label}: {}{}",
-                        result.stdout, result.stderr
-                    );
-                    let error: Value =
-                        serde_json::from_str(result.stderr.lines().last().unwrap()).unwrap();
-                    assert!(
-                        matches(&case["error"], &error),
-                        "{label}: expected {}, got {error}",
-                        case["error"]
-                    );
-                }
-                other => panic!("{label}: unknown status {other}"),
-            }
-            if let Some(min) = case.get("minDuration").and_then(duration) {
-                assert!(
-                    elapsed >= min,
-                    "{label}: took {elapsed:?}, less than {min:?}"
-                );
-            }
-            if let Some(max) = case.get("maxDuration").and_then(duration) {
-                assert!(
-                    elapsed <= max + Duration::from_secs(10),
-                    "{label}: took {elapsed:?}"
-                );
-            }
-            checked += 1;
-        }
-    }
+    let checked = for_each_example(|expected| !served(expected), run_cases);
     assert!(checked >= 15, "only {checked} cases ran");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_event_driven_example_reacts_as_documented() {
-    let mut checked = 0;
-    for example in examples() {
-        let Some(expected) = expected(&example) else {
-            continue;
-        };
-        // Cases that start with an input and then send events need a server
-        // between the two; they are left to the server tests.
-        let cases: Vec<&Value> = expected["cases"]
+#[test]
+fn every_event_driven_example_runs_on_the_server_as_documented() {
+    let checked = for_each_example(served, serve_cases);
+    assert!(checked >= 12, "only {checked} served cases ran");
+}
+
+/// Each case through `swirl run` on a fresh data directory.
+fn run_cases(example: &Path, expected: &Value) -> usize {
+    let workflow = expected["workflow"].as_str().unwrap();
+    for case in cases(expected) {
+        let label = format!("{} / {}", example.display(), case["name"]);
+        let input = case
+            .get("input")
+            .unwrap_or_else(|| panic!("{label}: no input"));
+        let data = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        let result = run(swirl(example).args([
+            "run",
+            "swirl.toml",
+            workflow,
+            "--input",
+            &input.to_string(),
+            "--data-dir",
+            &data.path().display().to_string(),
+        ]));
+        let elapsed = started.elapsed();
+        match case["status"].as_str().unwrap() {
+            "completed" => {
+                assert_eq!(result.code, 0, "{label}: {}", result.stderr);
+                let output: Value = serde_json::from_str(result.stdout.trim()).unwrap();
+                assert!(
+                    matches(&case["output"], &output),
+                    "{label}: expected {}, got {output}",
+                    case["output"]
+                );
+            }
+            "failed" => {
+                assert_eq!(
+                    result.code, 1,
+                    "{label}: {}{}",
+                    result.stdout, result.stderr
+                );
+                let error: Value =
+                    serde_json::from_str(result.stderr.lines().last().unwrap()).unwrap();
+                assert!(
+                    matches(&case["error"], &error),
+                    "{label}: expected {}, got {error}",
+                    case["error"]
+                );
+            }
+            other => panic!("{label}: unknown status {other}"),
+        }
+        if let Some(min) = case.get("minDuration").and_then(duration) {
+            assert!(
+                elapsed >= min,
+                "{label}: took {elapsed:?}, less than {min:?}"
+            );
+        }
+        if let Some(max) = case.get("maxDuration").and_then(duration) {
+            assert!(elapsed <= max, "{label}: took {elapsed:?}, over {max:?}");
+        }
+    }
+    cases(expected).len()
+}
+
+/// All cases on one `swirl serve` of the example, one after another: a
+/// case's input starts an instance (`swirl start`, waiting for its end when
+/// no events follow), its events are sent (`swirl send`), and the instances
+/// that appeared since the case began must settle as the case says.
+fn serve_cases(example: &Path, expected: &Value) -> usize {
+    let workflow = expected["workflow"].as_str().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::spawn(serve_command(example, data.path()));
+    let client = |label: &str, args: &[&str]| -> Value {
+        let result = run(swirl(example)
+            .env("SWIRL_SERVER", server.url())
+            .env_remove("SWIRL_ADMIN_TOKEN")
+            .env_remove("SWIRL_INGRESS_TOKEN")
+            .args(args)
+            .arg("--json"));
+        assert_eq!(
+            result.code,
+            0,
+            "{label}: swirl {}: {}\nserver log:\n{}",
+            args.join(" "),
+            result.stderr,
+            server.log()
+        );
+        serde_json::from_str(result.stdout.trim())
+            .unwrap_or_else(|e| panic!("{label}: swirl {args:?} printed {}: {e}", result.stdout))
+    };
+    let ids = |listed: &Value| -> HashSet<String> {
+        listed
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| c.get("events").is_some() && c.get("input").is_none())
-            .collect();
-        if cases.is_empty() {
-            continue;
-        }
-        build_example_functions();
-        for case in cases {
-            let label = format!("{} / {}", example.display(), case["name"]);
-            let data = tempfile::tempdir().unwrap();
-            let manifest = Manifest::load(&example.join("swirl.toml")).unwrap();
-            let store = Store::open(data.path()).unwrap();
-            let host = Arc::new(
-                swirl::app::host(&swirl_tests::shared_code_cache(), Arc::new(store.clone()))
-                    .unwrap(),
-            );
-            swirl::app::deploy(&manifest, &host).unwrap_or_else(|e| panic!("{label}: {e}"));
-            let engine = Engine::new(store, host);
-            swirl::app::register_workflows(&manifest, &engine)
-                .unwrap_or_else(|e| panic!("{label}: {e:?}"));
-            engine.recover().unwrap();
-            for (index, event) in case["events"].as_array().unwrap().iter().enumerate() {
-                let extensions: BTreeMap<String, String> = event
-                    .get("extensions")
-                    .and_then(Value::as_object)
-                    .map(|e| {
-                        e.iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.clone(),
-                                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let incoming = IncomingEvent {
-                    id: format!("event-{index}"),
-                    event_type: event["type"].as_str().unwrap().into(),
-                    source: event["source"].as_str().unwrap().into(),
-                    data: event.get("data").cloned().unwrap_or(json!({})),
-                    extensions,
-                };
-                engine
-                    .deliver(&incoming)
-                    .await
-                    .unwrap_or_else(|e| panic!("{label}: {e}"));
-                // Events of one case arrive one after another, as a sender would send them.
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            .map(|instance| instance["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (number, case) in cases(expected).iter().enumerate() {
+        let label = format!("{} / {}", example.display(), case["name"]);
+        let before = ids(&client(&label, &["ls"]));
+        let events = case["events"].as_array().cloned().unwrap_or_default();
+        let mut expected_instances: Vec<Value> =
+            case["instances"].as_array().cloned().unwrap_or_default();
+        if let Some(input) = case.get("input") {
+            let id = format!("case-{number}");
+            let input = input.to_string();
+            let mut args = vec!["start", workflow, "--input", &input, "--id", &id];
+            if events.is_empty() {
+                args.push("--wait");
             }
-            let mut remaining: Vec<Value> = case["instances"].as_array().unwrap().clone();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            let records = loop {
-                let records = engine.list(None, None).unwrap();
-                let settled = records
-                    .iter()
-                    .all(|r| r.status.is_final() || r.status == Status::Waiting);
-                if (settled && records.len() >= remaining.len()) || Instant::now() > deadline {
-                    break records;
+            client(&label, &args);
+            let mut instance = json!({"workflow": workflow, "status": case["status"]});
+            for key in ["output", "error"] {
+                if let Some(value) = case.get(key) {
+                    instance[key] = value.clone();
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            };
-            let records: Vec<Value> = records
-                .iter()
-                .filter(|r| r.parent.is_none())
-                .map(|r| serde_json::to_value(r).unwrap())
-                .collect();
-            assert_eq!(records.len(), remaining.len(), "{label}: {records:#?}");
-            for record in &records {
-                let position = remaining.iter().position(|expected| {
-                    matches(
-                        &json!({"workflowId": expected["workflow"], "status": expected["status"]}),
-                        record,
-                    ) && expected
-                        .get("output")
-                        .is_none_or(|output| matches(output, &record["output"]))
-                });
-                let Some(position) = position else {
-                    panic!(
-                        "{label}: no expected instance matches {record:#}\nexpected: {remaining:#?}"
-                    );
-                };
-                remaining.remove(position);
             }
-            checked += 1;
+            expected_instances.push(instance);
+        }
+        for (index, event) in events.iter().enumerate() {
+            let id = format!("case-{number}-event-{index}");
+            let data = event.get("data").unwrap_or(&json!({})).to_string();
+            let mut args = vec![
+                "send".to_string(),
+                "--type".into(),
+                event["type"].as_str().unwrap().into(),
+                "--source".into(),
+                event["source"].as_str().unwrap().into(),
+                "--id".into(),
+                id,
+                "--data".into(),
+                data,
+            ];
+            for (name, value) in event
+                .get("extensions")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let value = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_string);
+                args.extend(["--ext".into(), format!("{name}={value}")]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            client(&label, &args);
+        }
+        // Sending returns once the events' effects are durable; the actions
+        // they started may still be running, so poll until they settle.
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let instances = loop {
+            let new: Vec<Value> = client(&label, &["ls"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| !before.contains(i["id"].as_str().unwrap()))
+                .filter(|i| i.get("parentId").is_none())
+                .cloned()
+                .collect();
+            let settled = new.iter().all(|i| {
+                ["completed", "failed", "cancelled", "waiting"]
+                    .contains(&i["status"].as_str().unwrap())
+            });
+            if (settled && new.len() >= expected_instances.len()) || Instant::now() > deadline {
+                break new;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // `ls` shows the instance without its data; `get` has it.
+        let instances: Vec<Value> = instances
+            .iter()
+            .map(|i| client(&label, &["get", i["id"].as_str().unwrap()]))
+            .collect();
+        assert_eq!(
+            instances.len(),
+            expected_instances.len(),
+            "{label}: {instances:#?}"
+        );
+        for instance in &instances {
+            let position = expected_instances.iter().position(|expected| {
+                matches(
+                    &json!({"workflowId": expected["workflow"], "status": expected["status"]}),
+                    instance,
+                ) && ["output", "error"].iter().all(|key| {
+                    expected
+                        .get(*key)
+                        .is_none_or(|value| matches(value, &instance[*key]))
+                })
+            });
+            let Some(position) = position else {
+                panic!(
+                    "{label}: no expected instance matches {instance:#}\nexpected: {expected_instances:#?}"
+                );
+            };
+            expected_instances.remove(position);
         }
     }
-    assert!(checked >= 5, "only {checked} event cases ran");
+    cases(expected).len()
 }

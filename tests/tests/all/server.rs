@@ -8,4 +8,4 @@ mod crash;
 mod events;
 mod security;
 mod sinks;
-mod util;
+pub mod util;

@@ -2,7 +2,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +79,24 @@ pub fn app(extra: &str) -> App {
     app
 }
 
+/// `swirl serve swirl.toml` in `dir` on a free loopback port, with its data
+/// in `data` and no tokens from the test's environment.
+pub fn serve_command(dir: &Path, data: &Path) -> Command {
+    let mut command = swirl_tests::swirl(dir);
+    command
+        .args([
+            "serve",
+            "swirl.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data)
+        .env_remove("SWIRL_ADMIN_TOKEN")
+        .env_remove("SWIRL_INGRESS_TOKEN");
+    command
+}
+
 /// A running `swirl serve`.
 pub struct Server {
     child: Child,
@@ -89,26 +108,21 @@ impl Server {
     /// Starts `swirl serve` on the app with `args` and `env`, and waits
     /// until it listens.
     pub fn start(app: &App, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = swirl_tests::swirl(app.path());
-        command
-            .args([
-                "serve",
-                "swirl.toml",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-                "data",
-            ])
-            .args(args)
-            .env_remove("SWIRL_ADMIN_TOKEN")
-            .env_remove("SWIRL_INGRESS_TOKEN")
-            .env("SWIRL_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        let mut command = serve_command(app.path(), Path::new("data"));
+        command.args(args).env("SWIRL_LOG", "info");
         for (name, value) in env {
             command.env(name, value);
         }
+        Server::spawn(command)
+    }
+
+    /// Spawns `command`, a `swirl serve` that listens on a free port, and
+    /// waits until it listens.
+    pub fn spawn(mut command: Command) -> Server {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn swirl serve");
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(String::new()));
@@ -135,6 +149,11 @@ impl Server {
             }
         };
         Server { child, addr, log }
+    }
+
+    /// The server's base url, as the client commands take it.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     pub fn log(&self) -> String {
