@@ -98,13 +98,15 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<Outcome> {
         let at = humantime::format_rfc3339_millis(
             std::time::UNIX_EPOCH + std::time::Duration::from_millis(entry.at_ms),
         );
-        let mut fields = line.as_object().cloned().unwrap_or_default();
-        fields.remove("atMs");
-        let kind = fields
-            .remove("kind")
-            .and_then(|k| k.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let details: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let kind = line["kind"].as_str().unwrap_or_default();
+        // In the entry's own order, so that the same history prints the same.
+        let details: Vec<String> = line
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| *k != "atMs" && *k != "kind")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         println!("{at} {kind:<16} {}", details.join(" "));
     }
     Ok(Outcome::Success)

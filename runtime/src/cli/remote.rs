@@ -347,9 +347,10 @@ pub fn send(args: SendArgs) -> anyhow::Result<Outcome> {
         );
         println!(
             "{:<10} {:<10} {:<8} {:<30} {}",
-            body["accepted"],
-            body["duplicates"],
-            body["buffered"],
+            // JSON numbers ignore the width; their text does not.
+            body["accepted"].to_string(),
+            body["duplicates"].to_string(),
+            body["buffered"].to_string(),
             list("started"),
             list("delivered")
         );
