@@ -1,6 +1,9 @@
 //! The docs cannot rot: every command that `README.md`, `examples/README.md`
 //! and the examples' READMEs show is run here, as a reader would run it, and
-//! its output is checked against the one the page shows.
+//! its output is checked against the one the page shows. The references
+//! are checked against the binary too: `docs/cli.md` is every command's
+//! `--help`, and `README.md` names every command, `swirl serve` flag,
+//! `SWIRL_*` variable and manifest key, and only real ones.
 //!
 //! The rules a page follows (`examples/README.md`, "Commands in the docs"):
 //! - Every ```` ```sh ```` block is run, line by line, from the repository
@@ -644,5 +647,55 @@ fn the_configuration_reference_names_every_flag_and_variable() {
             readme.contains(&format!("`{variable}")),
             "README.md's configuration reference does not name the environment variable {variable}; add it"
         );
+    }
+}
+
+#[test]
+fn the_manifest_reference_shows_every_key_and_only_real_ones() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|section| section.starts_with("Manifest reference"))
+        .expect("README.md has a \"Manifest reference\" section");
+    let shown: String = parse(section)
+        .blocks
+        .iter()
+        .filter(|block| block.lang == "toml")
+        .map(|block| block.text.as_str())
+        .collect();
+    // The reference is a manifest: every key it shows is one swirl reads.
+    // Only its component files are missing, which parsing does not read.
+    if let Err(errors) = swirl::manifest::Manifest::parse(Path::new("swirl.toml"), &shown) {
+        panic!("README.md's manifest reference is not a valid manifest:\n{errors}");
+    }
+    // An unknown key makes the parser list the keys it knows, per table.
+    let probes = [
+        "bogus = 1\n[app]\nname = \"x\"\n",
+        "[app]\nname = \"x\"\nbogus = 1\n",
+        "[app]\nname = \"x\"\n[functions.f]\nsource = \"f.wasm\"\nbogus = 1\n",
+        "[app]\nname = \"x\"\n[[sinks]]\nurl = \"http://127.0.0.1:9/\"\nbogus = 1\n",
+    ];
+    for probe in probes {
+        let errors = swirl::manifest::Manifest::parse(Path::new("swirl.toml"), probe)
+            .expect_err("an unknown key is an error")
+            .to_string();
+        let known = errors
+            .split_once("expected")
+            .unwrap_or_else(|| panic!("no list of known keys in: {errors}"))
+            .1;
+        let keys: Vec<&str> = known.split('\'').skip(1).step_by(2).collect();
+        assert!(!keys.is_empty(), "no list of known keys in: {errors}");
+        for key in keys {
+            let documented = shown.lines().any(|line| {
+                let line = line.trim_start_matches('[');
+                line.starts_with(&format!("{key} "))
+                    || line.starts_with(&format!("{key}]"))
+                    || line.starts_with(&format!("{key}."))
+            });
+            assert!(
+                documented,
+                "README.md's manifest reference does not show the key '{key}'; add it"
+            );
+        }
     }
 }
