@@ -9,7 +9,8 @@
 //!                                                   │
 //!                                                   ▼
 //!              run what the record holds: tasks → function host (blocking pool),
-//!              timers → tokio sleeps, children → start, produced events → deliver
+//!              timers → tokio sleeps, children → start,
+//!              produced events (written to the outbox by the commit) → deliver, observer
 //! ```
 //!
 //! Because the committed record says what is in flight, recovery after a
@@ -19,6 +20,7 @@
 
 pub mod data;
 pub mod interpreter;
+pub mod outbox;
 pub mod record;
 mod schedule;
 
@@ -35,9 +37,10 @@ use crate::store::instances::{StepWrite, SubscriptionKey};
 use crate::store::{Store, StoreError};
 use crate::workflow::{self, Diagnostics, KnownFunctions};
 use interpreter::{ChildStart, Step, Workflow};
+use outbox::{ActionCall, EngineObserver, OutboxEvent};
 use record::{
-    HistoryEntry, InstanceRecord, ParentLink, ProducedEvent, Status, Subscription, TaskId,
-    ThreadId, TimerId, WorkflowError,
+    HistoryEntry, InstanceRecord, ParentLink, Status, Subscription, TaskId, ThreadId, TimerId,
+    WorkflowError,
 };
 
 /// Why the engine refused a request.
@@ -110,6 +113,9 @@ pub struct EngineConfig {
     pub dedup_retention: std::time::Duration,
     /// An event no instance waits for is kept this long.
     pub buffer_retention: std::time::Duration,
+    /// Produced events stay in the outbox until an observer is set, so that
+    /// the observer (a server's sinks) also gets those recovered at startup.
+    pub hold_outbox: bool,
 }
 
 impl Default for EngineConfig {
@@ -117,6 +123,7 @@ impl Default for EngineConfig {
         EngineConfig {
             dedup_retention: std::time::Duration::from_secs(24 * 60 * 60),
             buffer_retention: std::time::Duration::from_secs(60 * 60),
+            hold_outbox: false,
         }
     }
 }
@@ -140,8 +147,12 @@ struct Inner {
     scheduled_timers: StdMutex<HashSet<(String, TimerId)>>,
     /// Woken when an instance reaches a final status.
     finished: StdMutex<HashMap<String, Arc<Notify>>>,
-    /// Produced events go here after internal routing (the server's sinks).
-    produced: StdMutex<Vec<ProducedEvent>>,
+    /// Who hears about actions and takes produced events (the server).
+    observer: RwLock<Option<Arc<dyn EngineObserver>>>,
+    /// Outbox keys this process drains now, so none is drained twice at once.
+    draining: StdMutex<HashSet<Vec<u8>>>,
+    /// Instances by status: counted once, then kept by every commit.
+    counts: StdMutex<Option<HashMap<Status, u64>>>,
 }
 
 fn now_ms() -> u64 {
@@ -179,7 +190,9 @@ impl Engine {
                 running_tasks: StdMutex::default(),
                 scheduled_timers: StdMutex::default(),
                 finished: StdMutex::default(),
-                produced: StdMutex::default(),
+                observer: RwLock::default(),
+                draining: StdMutex::default(),
+                counts: StdMutex::default(),
             }),
         }
     }
@@ -318,10 +331,12 @@ impl Engine {
             }
             (step.history, step.children)
         };
-        self.commit(None, &mut record, history, None).await?;
+        let produced = self
+            .commit(None, &mut record, history, None, Vec::new())
+            .await?;
         drop(guard);
         let subscribed = !record.subscriptions.is_empty();
-        self.after_commit(&record, children, subscribed);
+        self.after_commit(&record, children, subscribed, produced);
         Ok(record)
     }
 
@@ -344,6 +359,7 @@ impl Engine {
         let mut record = before.clone();
         let now = now_ms();
         let mut kv = None;
+        let mut emitted = Vec::new();
         let (history, children) = {
             let mut step = Step::new(&workflow, &mut record, now);
             match input {
@@ -352,11 +368,16 @@ impl Engine {
                     result,
                     duration_ms,
                     kv: writes,
+                    emitted: events,
                 } => {
-                    // Writes of a task the record no longer holds (it ran
-                    // again after a restart, or its state moved on) are dropped.
-                    if before.tasks.contains_key(&task) && !writes.1.is_empty() {
-                        kv = Some(writes);
+                    // Writes and events of a task the record no longer holds
+                    // (it ran again after a restart, or its state moved on)
+                    // are dropped: a completed action's effects happen once.
+                    if before.tasks.contains_key(&task) {
+                        if !writes.1.is_empty() {
+                            kv = Some(writes);
+                        }
+                        emitted = events;
                     }
                     step.task_done(task, result, duration_ms)
                 }
@@ -375,11 +396,13 @@ impl Engine {
         if record == before {
             return Ok(Some(record));
         }
-        self.commit(Some(&before), &mut record, history, kv).await?;
+        let produced = self
+            .commit(Some(&before), &mut record, history, kv, emitted)
+            .await?;
         drop(guard);
         let subscribed = subscription_keys(&record) != subscription_keys(&before)
             && !record.subscriptions.is_empty();
-        self.after_commit(&record, children, subscribed);
+        self.after_commit(&record, children, subscribed, produced);
         Ok(Some(record))
     }
 
@@ -400,14 +423,27 @@ impl Engine {
     }
 
     /// Commits a step on the blocking pool: the write ends with a flush.
+    /// The events the step produced (the record's and `emitted`) go to the
+    /// outbox in the same transaction; returns them for draining.
     async fn commit(
         &self,
         before: Option<&InstanceRecord>,
         record: &mut InstanceRecord,
         history: Vec<HistoryEntry>,
         kv: Option<(String, crate::function::KvWrites)>,
-    ) -> Result<(), EngineError> {
-        record.updated_ms = now_ms();
+        emitted: Vec<OutboxEvent>,
+    ) -> Result<Vec<OutboxEvent>, EngineError> {
+        let now = now_ms();
+        record.updated_ms = now;
+        let mut produced: Vec<OutboxEvent> = std::mem::take(&mut record.outbox)
+            .into_iter()
+            .map(|event| OutboxEvent::produced(event, now))
+            .collect();
+        produced.extend(emitted);
+        let outbox = produced
+            .iter()
+            .map(|event| Ok((event.key(), encode(event)?)))
+            .collect::<Result<Vec<_>, EngineError>>()?;
         let old: HashSet<SubscriptionKey> = before.map(subscription_keys).unwrap_or_default();
         let new: HashSet<SubscriptionKey> = subscription_keys(record);
         let id = record.id.clone();
@@ -426,20 +462,56 @@ impl Engine {
                 kv: kv
                     .as_ref()
                     .map(|(function, writes)| (function.as_str(), writes)),
+                outbox,
             })
         })
         .await;
         match committed {
-            Ok(result) => Ok(result?),
-            Err(error) => Err(EngineError::Corrupt {
-                id: record.id.clone(),
-                reason: format!("the commit did not finish: {error}"),
-            }),
+            Ok(result) => result?,
+            Err(error) => {
+                return Err(EngineError::Corrupt {
+                    id: record.id.clone(),
+                    reason: format!("the commit did not finish: {error}"),
+                });
+            }
+        }
+        self.count(before.map(|b| b.status), record.status);
+        Ok(produced)
+    }
+
+    /// Keeps the instance counts by status current across a commit.
+    fn count(&self, before: Option<Status>, after: Status) {
+        if before == Some(after) {
+            return;
+        }
+        let mut counts = self.inner.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(counts) = counts.as_mut() {
+            if let Some(count) = before.and_then(|status| counts.get_mut(&status)) {
+                *count = count.saturating_sub(1);
+            }
+            *counts.entry(after).or_insert(0) += 1;
         }
     }
 
+    /// Instances by status, without reading the records (but once, when
+    /// neither recovery nor an earlier call counted them).
+    pub fn instance_counts(&self) -> Result<HashMap<Status, u64>, EngineError> {
+        let mut counts = self.inner.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.is_none() {
+            *counts = Some(count_by_status(&self.list(None, None)?));
+        }
+        Ok(counts.clone().unwrap_or_default())
+    }
+
     /// Runs what a committed record holds and this process does not run yet.
-    fn after_commit(&self, record: &InstanceRecord, children: Vec<ChildStart>, subscribed: bool) {
+    fn after_commit(
+        &self,
+        record: &InstanceRecord,
+        children: Vec<ChildStart>,
+        subscribed: bool,
+        produced: Vec<OutboxEvent>,
+    ) {
+        self.dispatch(produced);
         if record.status.is_final() {
             self.finished(record);
             return;
@@ -449,9 +521,6 @@ impl Engine {
         }
         for child in children {
             self.spawn_child(record, child);
-        }
-        if !record.outbox.is_empty() {
-            self.route_produced(record.outbox.clone());
         }
         if record.status == Status::Suspended {
             return;
@@ -483,6 +552,7 @@ impl Engine {
             };
             let function = task.function.clone();
             let function_name = task.function.clone();
+            let state = task.state.clone();
             let task_id = *task_id;
             tokio::spawn(async move {
                 let started = Instant::now();
@@ -493,8 +563,20 @@ impl Engine {
                 let mut emitted = Vec::new();
                 let result = match invoked {
                     Ok(Ok(mut invocation)) => {
+                        if let Some(observer) = engine.observer() {
+                            observer.action(ActionCall {
+                                function: &function_name,
+                                instance_id: &key.0,
+                                state: &state,
+                                invocation: &invocation,
+                            });
+                        }
                         kv_writes = std::mem::take(&mut invocation.kv_writes);
-                        emitted = std::mem::take(&mut invocation.emitted);
+                        let now = now_ms();
+                        emitted = std::mem::take(&mut invocation.emitted)
+                            .into_iter()
+                            .map(|event| OutboxEvent::emitted(&function_name, event, now))
+                            .collect();
                         invocation
                             .outcome
                             .map_err(|failure| WorkflowError::new(failure.code, failure.message))
@@ -520,23 +602,9 @@ impl Engine {
                     result,
                     duration_ms,
                     kv: (function_name, kv_writes),
+                    emitted,
                 };
                 let applied = engine.apply(&id, input).await;
-                // Events the function emitted start or wake workflows too.
-                let produced: Vec<ProducedEvent> = emitted
-                    .into_iter()
-                    .map(|event| ProducedEvent {
-                        event_type: event.event_type,
-                        source: event.source,
-                        data: event
-                            .data
-                            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
-                        extensions: event.extensions.into_iter().collect(),
-                    })
-                    .collect();
-                if !produced.is_empty() {
-                    engine.route_produced(produced);
-                }
                 engine
                     .inner
                     .running_tasks
@@ -626,9 +694,6 @@ impl Engine {
         {
             notify.notify_waiters();
         }
-        if !record.outbox.is_empty() {
-            self.route_produced(record.outbox.clone());
-        }
         if let Some(parent) = record.parent.as_ref().filter(|p| p.waits) {
             let result = match record.status {
                 Status::Completed => Ok(record.output.clone().unwrap_or(Value::Null)),
@@ -659,41 +724,118 @@ impl Engine {
         }
     }
 
-    /// Produced events start or wake workflows of this engine, then wait for
-    /// the event layer to take them.
-    fn route_produced(&self, events: Vec<ProducedEvent>) {
+    fn observer(&self) -> Option<Arc<dyn EngineObserver>> {
+        read(&self.inner.observer).clone()
+    }
+
+    /// Sets who hears about actions and takes produced events, then drains
+    /// the outbox to it (events held since startup among them).
+    pub fn set_observer(&self, observer: Arc<dyn EngineObserver>) {
+        *write(&self.inner.observer) = Some(observer);
+        self.drain_outbox();
+    }
+
+    /// Puts events produced outside any step (a direct function call) into
+    /// the outbox and drains them; returns once they are durable.
+    pub async fn produce(&self, events: Vec<OutboxEvent>) -> Result<(), EngineError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let entries = events
+            .iter()
+            .map(|event| Ok((event.key(), encode(event)?)))
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || store.put_outbox(&entries))
+            .await
+            .map_err(|error| EngineError::Corrupt {
+                id: String::new(),
+                reason: format!("the outbox write did not finish: {error}"),
+            })??;
+        self.dispatch(events);
+        Ok(())
+    }
+
+    /// Drains every event in the outbox: what a crash left there, or what
+    /// an earlier drain could not route.
+    pub fn drain_outbox(&self) {
+        let entries = match self.inner.store.outbox() {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the outbox");
+                return;
+            }
+        };
+        let mut events = Vec::new();
+        for (key, bytes) in entries {
+            match serde_json::from_slice::<OutboxEvent>(&bytes) {
+                Ok(event) => events.push(event),
+                Err(error) => {
+                    tracing::error!(key = %String::from_utf8_lossy(&key), %error, "dropping an unreadable outbox event");
+                    let _ = self.inner.store.hand_off(&key, &[]);
+                }
+            }
+        }
+        self.dispatch(events);
+    }
+
+    /// Drains committed events, in order, on a tokio task: routes each to
+    /// the workflows, hands it to the observer (which removes it from the
+    /// outbox), or removes it when there is none.
+    fn dispatch(&self, events: Vec<OutboxEvent>) {
+        if events.is_empty() || (self.inner.config.hold_outbox && self.observer().is_none()) {
+            return;
+        }
+        let events: Vec<OutboxEvent> = {
+            let mut draining = self
+                .inner
+                .draining
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            events
+                .into_iter()
+                .filter(|event| draining.insert(event.key()))
+                .collect()
+        };
         let engine = self.clone();
         tokio::spawn(async move {
             for event in events {
-                let incoming = IncomingEvent {
-                    id: crate::ids::new_id(),
-                    event_type: event.event_type.clone(),
-                    source: event.source.clone(),
-                    data: event.data.clone().unwrap_or(Value::Null),
-                    extensions: event.extensions.clone(),
-                };
-                if let Err(error) = engine.deliver(&incoming).await {
-                    tracing::warn!(%error, event_type = %event.event_type, "cannot route a produced event");
-                }
+                engine.drain_one(&event).await;
                 engine
                     .inner
-                    .produced
+                    .draining
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .push(event);
+                    .remove(&event.key());
             }
         });
     }
 
-    /// Events produced so far (end `EVENT` states), taken by the caller.
-    pub fn take_produced(&self) -> Vec<ProducedEvent> {
-        std::mem::take(
-            &mut *self
-                .inner
-                .produced
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        )
+    async fn drain_one(&self, event: &OutboxEvent) {
+        if let Err(error) = self.deliver(&event.incoming()).await {
+            // It stays in the outbox for the next drain.
+            tracing::warn!(event_id = %event.id, %error, "cannot route a produced event");
+            return;
+        }
+        let observer = self.observer();
+        let store = self.inner.store.clone();
+        let taken = {
+            let event = event.clone();
+            tokio::task::spawn_blocking(move || match observer {
+                Some(observer) => observer.produced(&event, &event.key()),
+                None => store.hand_off(&event.key(), &[]).map_err(|e| e.to_string()),
+            })
+            .await
+        };
+        match taken {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(event_id = %event.id, %error, "cannot hand a produced event on")
+            }
+            Err(error) => {
+                tracing::warn!(event_id = %event.id, %error, "the hand-off task failed")
+            }
+        }
     }
 
     /// Starts instances of every workflow whose start state is scheduled with
@@ -990,19 +1132,18 @@ impl Engine {
     /// undelivered events) and starts the scheduled workflows' schedules.
     /// Call once after registering definitions.
     pub fn recover(&self) -> Result<usize, EngineError> {
+        let all = self.list(None, None)?;
+        *self.inner.counts.lock().unwrap_or_else(|e| e.into_inner()) = Some(count_by_status(&all));
         self.start_schedules();
-        let unfinished = self
-            .list(None, None)?
-            .into_iter()
-            .filter(|r| !r.status.is_final());
+        if !self.inner.config.hold_outbox {
+            self.drain_outbox();
+        }
+        let unfinished = all.into_iter().filter(|r| !r.status.is_final());
         let mut count = 0;
         for record in unfinished {
             count += 1;
             if record.status != Status::Suspended {
                 self.run_work(&record);
-            }
-            if !record.outbox.is_empty() {
-                self.route_produced(record.outbox.clone());
             }
             for (thread, child_id) in &record.children {
                 match self.load(child_id)? {
@@ -1091,10 +1232,11 @@ impl Engine {
             })?;
             step.history
         };
-        self.commit(Some(&before), &mut record, history, None)
+        let produced = self
+            .commit(Some(&before), &mut record, history, None, Vec::new())
             .await?;
         drop(guard);
-        self.after_commit(&record, Vec::new(), false);
+        self.after_commit(&record, Vec::new(), false, produced);
         Ok(record)
     }
 }
@@ -1118,6 +1260,14 @@ pub fn list(
         found.push(record);
     }
     Ok(found)
+}
+
+fn count_by_status(records: &[InstanceRecord]) -> HashMap<Status, u64> {
+    let mut counts = HashMap::new();
+    for record in records {
+        *counts.entry(record.status).or_insert(0) += 1;
+    }
+    counts
 }
 
 /// History of instance `id`, oldest first; needs no running engine.
@@ -1145,6 +1295,8 @@ enum Input {
         duration_ms: u64,
         /// The action's kv writes, committed with its result.
         kv: (String, crate::function::KvWrites),
+        /// Events the action emitted, into the outbox with its result.
+        emitted: Vec<OutboxEvent>,
     },
     Timer(TimerId),
     Event {

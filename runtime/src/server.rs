@@ -5,7 +5,7 @@
 //!  POST /events, POST /  ──▶ ingress (decode, check) ──▶ events ──▶ Engine::deliver ──▶ 202
 //!  /workflows, /instances ─▶ admin ──▶ Engine
 //!  /functions            ──▶ admin ──▶ FunctionHost (blocking pool) ──▶ logs ring
-//!  produced / emitted events ──▶ sinks (HTTP binary mode, retries, dead letters)
+//!  engine outbox (produced / emitted events) ──▶ sinks (durable queue, HTTP binary mode, dead letters)
 //!  /metrics, /healthz, /openapi.json
 //! ```
 //!
@@ -24,7 +24,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod sinks;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,16 +40,17 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::engine::Engine;
+use crate::engine::outbox::{ActionCall, EngineObserver, OutboxEvent};
 use crate::function::{EmittedEvent, FunctionHost};
 use crate::manifest::Manifest;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::workflow::WorkflowDefinition;
 use auth::Tokens;
 use error::ApiError;
 use ingress::IngressLimits;
 use logs::InvocationLogs;
 use metrics::Metrics;
-use sinks::{OutgoingEvent, Sinks};
+use sinks::Sinks;
 
 /// Largest admin request body (a workflow's or a function's input).
 pub const ADMIN_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -87,7 +88,7 @@ struct Shared {
     function_configs: BTreeMap<String, BTreeMap<String, String>>,
     config: ServerConfig,
     metrics: Arc<Metrics>,
-    logs: InvocationLogs,
+    logs: Arc<InvocationLogs>,
     sinks: Sinks,
 }
 
@@ -99,15 +100,16 @@ impl FromRef<ServerState> for IngressLimits {
 
 impl ServerState {
     /// State for the apps of `manifests`, already deployed to `host` and
-    /// registered with `engine`. Starts the sink dispatcher and the loop
-    /// that collects produced events, so it must run inside a tokio runtime.
+    /// registered with `engine`. Starts the sink dispatcher (which resumes
+    /// the sink queue) and becomes the engine's observer, which drains the
+    /// outbox, so it must run inside a tokio runtime.
     pub fn new(
         engine: Engine,
         host: Arc<FunctionHost>,
         store: Store,
         manifests: &[Manifest],
         config: ServerConfig,
-    ) -> Self {
+    ) -> Result<Self, StoreError> {
         let mut definitions = BTreeMap::new();
         let mut function_configs = BTreeMap::new();
         let mut sink_list = Vec::new();
@@ -123,8 +125,13 @@ impl ServerState {
             sink_list.extend(manifest.sinks.iter().cloned());
         }
         let metrics = Arc::new(Metrics::default());
-        let sinks = Sinks::start(sink_list, metrics.clone());
-        let state = ServerState {
+        let sinks = Sinks::start(sink_list, store.clone(), metrics.clone())?;
+        let logs = Arc::new(InvocationLogs::default());
+        engine.set_observer(Arc::new(Observer {
+            sinks: sinks.clone(),
+            logs: logs.clone(),
+        }));
+        Ok(ServerState {
             shared: Arc::new(Shared {
                 engine,
                 host,
@@ -133,12 +140,10 @@ impl ServerState {
                 function_configs,
                 config,
                 metrics,
-                logs: InvocationLogs::default(),
+                logs,
                 sinks,
             }),
-        };
-        state.collect_produced();
-        state
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -173,50 +178,39 @@ impl ServerState {
             .unwrap_or_default()
     }
 
-    /// Hands the events a function emitted to the sinks.
-    pub fn emitted(&self, function: &str, events: &[EmittedEvent]) {
-        for event in events {
-            let data = event.data.as_ref().map(|bytes| {
-                serde_json::from_slice(bytes)
-                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
-            });
-            let source = if event.source.is_empty() {
-                format!("swirl/functions/{function}")
-            } else {
-                event.source.clone()
-            };
-            self.sinks().send(OutgoingEvent::new(
-                &source,
-                &event.event_type,
-                event.subject.clone(),
-                data,
-                event.extensions.iter().cloned().collect(),
-            ));
-        }
+    /// Puts the events a direct call of `function` emitted into the
+    /// engine's outbox (routed to workflows, then to the sinks); returns
+    /// once they are durable.
+    pub async fn emitted(&self, function: &str, events: &[EmittedEvent]) -> Result<(), ApiError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let events = events
+            .iter()
+            .map(|event| OutboxEvent::emitted(function, event.clone(), now))
+            .collect();
+        Ok(self.engine().produce(events).await?)
+    }
+}
+
+/// What the server hears from the engine: workflow actions' calls go to
+/// the logs ring, produced events to the sinks.
+struct Observer {
+    sinks: Sinks,
+    logs: Arc<InvocationLogs>,
+}
+
+impl EngineObserver for Observer {
+    fn action(&self, call: ActionCall<'_>) {
+        self.logs
+            .record_action(call.function, call.invocation, call.instance_id, call.state);
     }
 
-    /// Moves the engine's produced events (already routed to workflows by
-    /// the engine) to the sinks, for as long as the server runs.
-    fn collect_produced(&self) {
-        let weak = Arc::downgrade(&self.shared);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(sinks::POLL_INTERVAL);
-            loop {
-                tick.tick().await;
-                let Some(shared) = weak.upgrade() else {
-                    return;
-                };
-                for event in shared.engine.take_produced() {
-                    shared.sinks.send(OutgoingEvent::new(
-                        &event.source,
-                        &event.event_type,
-                        None,
-                        event.data,
-                        event.extensions,
-                    ));
-                }
-            }
-        });
+    fn produced(&self, event: &OutboxEvent, outbox_key: &[u8]) -> Result<(), String> {
+        self.sinks
+            .hand_off(event, outbox_key)
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -323,6 +317,12 @@ pub fn routes() -> Vec<Route> {
             Method::POST,
             "/dead-letters/{id}/replay",
             post(replay_dead_letter),
+        ),
+        route(
+            Admin,
+            Method::DELETE,
+            "/dead-letters/{id}",
+            axum::routing::delete(delete_dead_letter),
         ),
     ]
 }
@@ -434,14 +434,7 @@ async fn openapi_json() -> Json<Value> {
 }
 
 async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiError> {
-    let engine = state.engine().clone();
-    let records = tokio::task::spawn_blocking(move || engine.list(None, None))
-        .await
-        .map_err(|error| ApiError::Internal(format!("metrics task failed: {error}")))??;
-    let mut instances = HashMap::new();
-    for record in records {
-        *instances.entry(record.status).or_insert(0u64) += 1;
-    }
+    let instances = state.engine().instance_counts()?;
     let host = state.host();
     let functions: Vec<_> = host
         .function_names()
@@ -459,19 +452,34 @@ async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiE
         .into_response())
 }
 
-async fn list_dead_letters(State(state): State<ServerState>) -> Json<Value> {
-    Json(json!(state.sinks().dead_letters()))
+async fn list_dead_letters(State(state): State<ServerState>) -> Result<Json<Value>, ApiError> {
+    let sinks = state.sinks().clone();
+    let letters = tokio::task::spawn_blocking(move || sinks.dead_letters())
+        .await
+        .map_err(|error| ApiError::Internal(format!("dead-letter listing failed: {error}")))??;
+    Ok(Json(json!(letters)))
 }
 
 async fn replay_dead_letter(
     State(state): State<ServerState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if state.sinks().replay(&id) {
-        Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": id }))).into_response())
-    } else {
-        Err(ApiError::NotFound(format!(
-            "no dead letter '{id}'; GET /dead-letters lists them"
-        )))
-    }
+    let sinks = state.sinks().clone();
+    let letter = id.clone();
+    tokio::task::spawn_blocking(move || sinks.replay(&letter))
+        .await
+        .map_err(|error| ApiError::Internal(format!("replay failed: {error}")))??;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": id }))).into_response())
+}
+
+async fn delete_dead_letter(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let sinks = state.sinks().clone();
+    let letter = id.clone();
+    tokio::task::spawn_blocking(move || sinks.delete(&letter))
+        .await
+        .map_err(|error| ApiError::Internal(format!("delete failed: {error}")))??;
+    Ok(Json(json!({ "deleted": id })).into_response())
 }

@@ -8,7 +8,9 @@
 //!   instances and what indexes them ([`instances`]), committed together in
 //!   one transaction per interpreter step and flushed by group commit;
 //! - `event_ids`, `buffered_events`: CloudEvents already seen, and events
-//!   kept until an instance waits for them ([`events`]).
+//!   kept until an instance waits for them ([`events`]);
+//! - `outbox`, `sink_queue`, `dead_letters`: produced events until they are
+//!   routed, delivered to the sinks, or given up on ([`outbox`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,6 +21,7 @@ use crate::function::{KvError, KvStore};
 pub mod events;
 mod group_commit;
 pub mod instances;
+pub mod outbox;
 
 use group_commit::GroupCommit;
 
@@ -51,6 +54,9 @@ pub struct Store {
     definitions: sled::Tree,
     event_ids: sled::Tree,
     buffered: sled::Tree,
+    outbox: sled::Tree,
+    sink_queue: sled::Tree,
+    dead_letters: sled::Tree,
     group_commit: std::sync::Arc<GroupCommit>,
 }
 
@@ -72,6 +78,9 @@ impl Store {
             definitions: db.open_tree("definitions")?,
             event_ids: db.open_tree("event_ids")?,
             buffered: db.open_tree("buffered_events")?,
+            outbox: db.open_tree("outbox")?,
+            sink_queue: db.open_tree("sink_queue")?,
+            dead_letters: db.open_tree("dead_letters")?,
             group_commit: std::sync::Arc::default(),
             db,
         })

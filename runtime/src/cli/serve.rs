@@ -69,6 +69,8 @@ async fn serve(args: Args) -> anyhow::Result<Outcome> {
     let engine_config = EngineConfig {
         dedup_retention: args.dedup_retention,
         buffer_retention: args.buffer_retention,
+        // The server's sinks take the events recovered at startup too.
+        hold_outbox: true,
     };
     let Some(app) = embedded::open_all(
         &args.manifests,
@@ -98,7 +100,7 @@ async fn serve(args: Args) -> anyhow::Result<Outcome> {
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
     let address = listener.local_addr()?;
-    let state = ServerState::new(app.engine, app.host, app.store, &app.manifests, config);
+    let state = ServerState::new(app.engine, app.host, app.store, &app.manifests, config)?;
     tracing::info!(
         %address,
         workflows = ?state.definitions().keys().collect::<Vec<_>>(),

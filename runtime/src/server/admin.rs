@@ -311,7 +311,7 @@ pub async fn invoke_function(
     .await
     .map_err(|error| ApiError::Internal(format!("invocation task failed: {error}")))??;
     state.logs().record(&name, &invocation);
-    state.emitted(&name, &invocation.emitted);
+    state.emitted(&name, &invocation.emitted).await?;
     tracing::info!(
         function = %name,
         invocation_id = %invocation.id,

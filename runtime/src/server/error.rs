@@ -79,6 +79,23 @@ impl From<InvokeError> for ApiError {
     }
 }
 
+impl From<super::sinks::DeadLetterError> for ApiError {
+    fn from(error: super::sinks::DeadLetterError) -> Self {
+        use super::sinks::DeadLetterError;
+        match error {
+            DeadLetterError::Unknown(_) => Self::NotFound(error.to_string()),
+            DeadLetterError::Store(store) => Self::Unavailable(store),
+            DeadLetterError::Corrupt(..) => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Unavailable(error)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

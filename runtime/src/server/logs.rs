@@ -2,7 +2,8 @@
 //! `GET /functions/{name}/logs`.
 //!
 //! A bounded in-memory ring: the last [`RECENT_INVOCATIONS`] invocations of
-//! each function that went through the server, each with at most
+//! each function, direct calls and workflow actions (with their instance and
+//! state, as the engine's observer reports them), each with at most
 //! [`LINES_PER_INVOCATION`] log lines. Older ones are dropped; nothing is
 //! persisted, because logs are for looking at what just happened, and the
 //! durable record of a workflow is its instance history.
@@ -25,6 +26,11 @@ pub const LINES_PER_INVOCATION: usize = 200;
 pub struct InvocationLog {
     pub invocation_id: String,
     pub version: String,
+    /// The workflow instance and state of an action's call; absent for a direct call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     pub at: String,
     pub duration_ms: f64,
     pub cold_start: bool,
@@ -49,12 +55,29 @@ pub struct InvocationLogs {
 }
 
 impl InvocationLogs {
-    /// Remembers `invocation` of `function`, dropping the oldest beyond the bound.
+    /// Remembers a direct call of `function`, dropping the oldest beyond the bound.
     pub fn record(&self, function: &str, invocation: &Invocation) {
+        self.push(function, invocation, None);
+    }
+
+    /// Remembers a workflow action's call of `function`.
+    pub fn record_action(
+        &self,
+        function: &str,
+        invocation: &Invocation,
+        instance_id: &str,
+        state: &str,
+    ) {
+        self.push(function, invocation, Some((instance_id, state)));
+    }
+
+    fn push(&self, function: &str, invocation: &Invocation, action: Option<(&str, &str)>) {
         let kept = invocation.logs.len().min(LINES_PER_INVOCATION);
         let entry = InvocationLog {
             invocation_id: invocation.id.clone(),
             version: invocation.version.clone(),
+            instance_id: action.map(|(instance, _)| instance.to_string()),
+            state: action.map(|(_, state)| state.to_string()),
             at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             duration_ms: invocation.duration.as_secs_f64() * 1000.0,
             cold_start: invocation.cold_start,

@@ -144,9 +144,12 @@ pub fn document() -> Value {
             "/functions/{name}/logs": { "get": operation("recent invocations with their log lines, newest first", "functions",
                 json!([path_param("name", "function name")]), None,
                 json!({ "200": answer("recent invocations", "Any"), "404": error("no such function") })) },
-            "/dead-letters": { "get": operation("produced events that exhausted their retries", "sinks", json!([]), None,
-                json!({ "200": answer("dead letters, oldest first", "Any") })) },
-            "/dead-letters/{id}/replay": { "post": operation("deliver a dead letter to its sink again", "sinks",
+            "/dead-letters": { "get": operation("produced events that exhausted their retries (kept across restarts)", "sinks", json!([]), None,
+                json!({ "200": answer("dead letters, oldest first: id, sink, attempts, lastError, queuedAt, failedAt, event", "Any") })) },
+            "/dead-letters/{id}": { "delete": operation("delete a dead letter for good", "sinks",
+                json!([path_param("id", "dead letter id")]), None,
+                json!({ "200": answer("deleted", "Any"), "404": error("no such dead letter") })) },
+            "/dead-letters/{id}/replay": { "post": operation("move a dead letter back to its sink's queue, durably, and deliver it again", "sinks",
                 json!([path_param("id", "dead letter id")]), None,
                 json!({ "202": answer("queued again", "Any"), "404": error("no such dead letter") })) }
         }

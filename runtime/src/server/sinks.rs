@@ -1,23 +1,27 @@
 //! Produced events out: to the `[[sinks]]` of the manifests, as HTTP
-//! binary-mode CloudEvents, with retries, backoff and a dead-letter list.
+//! binary-mode CloudEvents, with retries, backoff and durable dead letters.
 //!
 //! ```text
-//!  engine.take_produced() ─┐ (polled)
-//!  function emit ──────────┼─▶ channel ─▶ dispatcher ─▶ one task per (event, sink)
-//!                          │                              │ POST, retry with backoff
-//!  POST /dead-letters/…/replay ─┘                         └─▶ dead letters when retries run out
+//!  engine outbox ──hand_off──▶ sink queue (store) ──▶ one task per (event, sink)
+//!                                   ▲                   │ POST, retry with backoff
+//!                                   │                   ├─ 2xx ─▶ removed
+//!  POST /dead-letters/…/replay ─────┘                   └─ retries exhausted ─▶ dead letters (store)
 //! ```
 //!
-//! Each event gets a runtime-assigned `id`, `time` and, when its producer
-//! gave none, `source`. A 2xx answer is a delivery; a 4xx other than 408 and
-//! 429 is the sink refusing the event, which retrying would not change, so
-//! it goes straight to the dead letters; anything else is retried.
+//! A 2xx answer is a delivery; a 4xx other than 408 and 429 is the sink
+//! refusing the event, which retrying would not change, so it goes straight
+//! to the dead letters; anything else is retried.
 //!
-//! Delivery is at-least-once while the server runs. The queue and the dead
-//! letters are kept in memory (at most [`MAX_DEAD_LETTERS`]): events in
-//! flight when the server stops are not delivered after a restart.
+//! Delivery is at least once: an entry leaves the sink queue only when its
+//! sink acknowledged it or when it moved (atomically, durably) to the dead
+//! letters. Entries still queued at a crash are delivered after the restart
+//! to the configured sink with the same url, or become dead letters when no
+//! sink has that url any more. A queue entry is keyed by event id and sink
+//! url, so handing the same event on twice (a drain repeated after a crash)
+//! queues it once.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,12 +30,13 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::metrics::Metrics;
+use crate::engine::outbox::OutboxEvent;
 use crate::manifest::SinkManifest;
+use crate::store::{Store, StoreError};
 
 /// Attempts per event and sink before it becomes a dead letter.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -43,72 +48,45 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Dead letters kept; the oldest go first.
 pub const MAX_DEAD_LETTERS: usize = 10_000;
-/// How often produced events are collected from the engine.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The source of events whose producer named none.
-pub const DEFAULT_SOURCE: &str = "swirl";
-
-/// A CloudEvent on its way out.
-#[derive(Debug, Clone, Serialize)]
+/// An event waiting for one sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OutgoingEvent {
-    pub id: String,
-    pub source: String,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    pub time: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// JSON data; bytes that are not JSON travel as a JSON string.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
-    pub extensions: BTreeMap<String, String>,
-}
-
-impl OutgoingEvent {
-    pub fn new(
-        source: &str,
-        event_type: &str,
-        subject: Option<String>,
-        data: Option<Value>,
-        extensions: BTreeMap<String, String>,
-    ) -> Self {
-        OutgoingEvent {
-            id: crate::ids::new_id(),
-            source: if source.is_empty() {
-                DEFAULT_SOURCE.to_string()
-            } else {
-                source.to_string()
-            },
-            event_type: event_type.to_string(),
-            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            subject,
-            data,
-            extensions,
-        }
-    }
+struct Queued {
+    sink: String,
+    queued_at: String,
+    event: OutboxEvent,
 }
 
 /// An event that a sink did not take.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub id: String,
+    /// The sink's url.
     pub sink: String,
-    /// Which `[[sinks]]` entry: two entries may share a url.
-    #[serde(skip)]
-    sink_index: usize,
     pub attempts: u32,
     pub last_error: String,
-    pub at: String,
-    pub event: OutgoingEvent,
+    /// When it was queued for the sink, and when it was given up on.
+    pub queued_at: String,
+    pub failed_at: String,
+    pub event: OutboxEvent,
+}
+
+/// Why a dead letter cannot be replayed or deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterError {
+    #[error("no dead letter '{0}'; GET /dead-letters lists them")]
+    Unknown(String),
+    #[error("dead letter '{0}' cannot be read: {1}")]
+    Corrupt(String, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 struct Job {
-    event: OutgoingEvent,
-    /// Only this sink, by index (a replay); every matching sink otherwise.
-    sink: Option<usize>,
+    key: Vec<u8>,
+    queued: Queued,
 }
 
 /// The sinks of the running server.
@@ -119,20 +97,41 @@ pub struct Sinks {
 
 struct Inner {
     sinks: Vec<SinkManifest>,
-    queue: mpsc::UnboundedSender<Job>,
-    dead: Mutex<VecDeque<DeadLetter>>,
+    store: Store,
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Queue keys being delivered now, so none is delivered twice at once.
+    in_flight: Mutex<HashSet<Vec<u8>>>,
+    dead_letters: AtomicUsize,
     metrics: Arc<Metrics>,
 }
 
+fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+fn queue_key(event_id: &str, sink: &str) -> Vec<u8> {
+    let mut key = event_id.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(sink.as_bytes());
+    key
+}
+
 impl Sinks {
-    /// Starts the dispatcher on the current tokio runtime.
-    pub fn start(sinks: Vec<SinkManifest>, metrics: Arc<Metrics>) -> Self {
-        let (queue, mut jobs) = mpsc::unbounded_channel::<Job>();
+    /// Starts the dispatcher on the current tokio runtime and delivers what
+    /// the sink queue held at the last stop.
+    pub fn start(
+        sinks: Vec<SinkManifest>,
+        store: Store,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        let (jobs, mut receive) = mpsc::unbounded_channel::<Job>();
         let this = Sinks {
             inner: Arc::new(Inner {
+                dead_letters: AtomicUsize::new(store.dead_letters()?.len()),
                 sinks,
-                queue,
-                dead: Mutex::new(VecDeque::new()),
+                store,
+                jobs,
+                in_flight: Mutex::default(),
                 metrics,
             }),
         };
@@ -140,87 +139,151 @@ impl Sinks {
             Client::builder(TokioExecutor::new()).build_http();
         let dispatcher = this.clone();
         tokio::spawn(async move {
-            while let Some(job) = jobs.recv().await {
-                for (index, sink) in dispatcher.inner.sinks.iter().enumerate() {
-                    let wanted = match job.sink {
-                        Some(only) => only == index,
-                        None => sink
-                            .event_type
-                            .as_deref()
-                            .is_none_or(|t| t == job.event.event_type),
-                    };
-                    if wanted {
-                        let (this, client, event) =
-                            (dispatcher.clone(), client.clone(), job.event.clone());
-                        tokio::spawn(async move { this.deliver(&client, index, event).await });
-                    }
+            while let Some(job) = receive.recv().await {
+                let fresh = dispatcher
+                    .inner
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(job.key.clone());
+                if fresh {
+                    let (this, client) = (dispatcher.clone(), client.clone());
+                    tokio::spawn(async move { this.deliver(&client, job).await });
                 }
             }
         });
-        this
+        for (key, bytes) in this.inner.store.sink_queue()? {
+            match serde_json::from_slice::<Queued>(&bytes) {
+                Ok(queued) => this.enqueue(key, queued),
+                Err(error) => {
+                    tracing::error!(key = %String::from_utf8_lossy(&key), %error, "dropping an unreadable sink queue entry");
+                    let _ = this.inner.store.acknowledge(&key);
+                }
+            }
+        }
+        Ok(this)
     }
 
     pub fn is_empty(&self) -> bool {
         self.inner.sinks.is_empty()
     }
 
-    /// Queues `event` for every sink whose filter it passes.
-    pub fn send(&self, event: OutgoingEvent) {
-        if self.is_empty() {
-            return;
+    /// Moves an event from the outbox to the queue of every sink whose
+    /// filter it passes (durably, in one step), then starts delivering it.
+    pub fn hand_off(&self, event: &OutboxEvent, outbox_key: &[u8]) -> Result<(), StoreError> {
+        let mut urls: Vec<&str> = self
+            .inner
+            .sinks
+            .iter()
+            .filter(|sink| {
+                sink.event_type
+                    .as_deref()
+                    .is_none_or(|t| t == event.event_type)
+            })
+            .map(|sink| sink.url.as_str())
+            .collect();
+        urls.sort_unstable();
+        urls.dedup();
+        let queued_at = now();
+        let jobs: Vec<Job> = urls
+            .into_iter()
+            .map(|url| Job {
+                key: queue_key(&event.id, url),
+                queued: Queued {
+                    sink: url.to_string(),
+                    queued_at: queued_at.clone(),
+                    event: event.clone(),
+                },
+            })
+            .collect();
+        let entries = jobs
+            .iter()
+            .map(|job| Ok((job.key.clone(), encode(&job.queued)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.inner.store.hand_off(outbox_key, &entries)?;
+        for job in jobs {
+            let _ = self.inner.jobs.send(job);
         }
-        let _ = self.inner.queue.send(Job { event, sink: None });
+        Ok(())
+    }
+
+    fn enqueue(&self, key: Vec<u8>, queued: Queued) {
+        let _ = self.inner.jobs.send(Job { key, queued });
     }
 
     /// The dead letters, oldest first.
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.dead().iter().cloned().collect()
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .dead_letters()?
+            .into_iter()
+            .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())
+            .collect())
     }
 
-    /// Takes dead letter `id` off the list and tries its sink again;
-    /// `false` when there is no such dead letter.
-    pub fn replay(&self, id: &str) -> bool {
-        let letter = {
-            let mut dead = self.dead();
-            let Some(index) = dead.iter().position(|letter| letter.id == id) else {
-                return false;
-            };
-            dead.remove(index)
+    /// Moves dead letter `id` back to its sink's queue (durably) and
+    /// delivers it again.
+    pub fn replay(&self, id: &str) -> Result<(), DeadLetterError> {
+        let bytes = self
+            .inner
+            .store
+            .dead_letter(id.as_bytes())?
+            .ok_or_else(|| DeadLetterError::Unknown(id.to_string()))?;
+        let letter: DeadLetter = serde_json::from_slice(&bytes)
+            .map_err(|error| DeadLetterError::Corrupt(id.to_string(), error.to_string()))?;
+        let key = queue_key(&letter.event.id, &letter.sink);
+        let queued = Queued {
+            sink: letter.sink,
+            queued_at: now(),
+            event: letter.event,
         };
-        if let Some(letter) = letter {
-            let _ = self.inner.queue.send(Job {
-                event: letter.event,
-                sink: Some(letter.sink_index),
-            });
+        if !self
+            .inner
+            .store
+            .requeue(id.as_bytes(), &key, &encode(&queued)?)?
+        {
+            return Err(DeadLetterError::Unknown(id.to_string()));
         }
-        true
+        self.inner.dead_letters.fetch_sub(1, Ordering::Relaxed);
+        self.enqueue(key, queued);
+        Ok(())
     }
 
-    fn dead(&self) -> std::sync::MutexGuard<'_, VecDeque<DeadLetter>> {
-        self.inner.dead.lock().unwrap_or_else(|e| e.into_inner())
+    /// Deletes dead letter `id` for good.
+    pub fn delete(&self, id: &str) -> Result<(), DeadLetterError> {
+        if !self.inner.store.delete_dead_letter(id.as_bytes())? {
+            return Err(DeadLetterError::Unknown(id.to_string()));
+        }
+        self.inner.dead_letters.fetch_sub(1, Ordering::Relaxed);
+        Ok(())
     }
 
-    async fn deliver(
-        &self,
-        client: &Client<HttpConnector, Full<Bytes>>,
-        sink_index: usize,
-        event: OutgoingEvent,
-    ) {
-        let sink = self.inner.sinks[sink_index].url.as_str();
+    async fn deliver(&self, client: &Client<HttpConnector, Full<Bytes>>, job: Job) {
+        let Job { key, queued } = job;
+        let url = queued.sink.as_str();
+        let configured = self.inner.sinks.iter().any(|sink| sink.url == url);
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         let last_error = loop {
+            if !configured {
+                break format!("no [[sinks]] entry has the url {url} any more");
+            }
             attempt += 1;
-            let error = match post(client, sink, &event).await {
+            let error = match post(client, url, &queued.event).await {
                 Ok(()) => {
                     self.inner.metrics.sink_delivered();
-                    tracing::debug!(sink, event_id = %event.id, attempt, "event delivered to sink");
+                    tracing::debug!(sink = url, event_id = %queued.event.id, attempt, "event delivered to sink");
+                    if let Err(error) = self.inner.store.acknowledge(&key) {
+                        tracing::error!(sink = url, event_id = %queued.event.id, %error, "cannot remove a delivered event from the sink queue");
+                    }
+                    self.done(&key);
                     return;
                 }
                 Err(error) => error,
             };
             self.inner.metrics.sink_failed_attempt();
-            tracing::warn!(sink, event_id = %event.id, attempt, error = %error.message, "sink delivery failed");
+            tracing::warn!(sink = url, event_id = %queued.event.id, attempt, error = %error.message, "sink delivery failed");
             if !error.retry || attempt >= MAX_ATTEMPTS {
                 break error.message;
             }
@@ -228,20 +291,68 @@ impl Sinks {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         };
         self.inner.metrics.sink_dead_lettered();
-        let mut dead = self.dead();
-        if dead.len() == MAX_DEAD_LETTERS {
-            dead.pop_front();
-        }
-        dead.push_back(DeadLetter {
+        let letter = DeadLetter {
             id: crate::ids::new_id(),
-            sink: sink.to_string(),
-            sink_index,
+            sink: queued.sink.clone(),
             attempts: attempt,
             last_error,
-            at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            event,
-        });
+            queued_at: queued.queued_at,
+            failed_at: now(),
+            event: queued.event,
+        };
+        let store = self.inner.store.clone();
+        let buried = tokio::task::spawn_blocking(move || {
+            store.bury(&key, letter.id.as_bytes(), &encode(&letter)?)?;
+            Ok::<_, StoreError>(key)
+        })
+        .await;
+        match buried {
+            Ok(Ok(key)) => {
+                self.done(&key);
+                self.trim_dead_letters();
+            }
+            // The entry stays queued and is retried after a restart.
+            Ok(Err(error)) => {
+                tracing::error!(sink = url, %error, "cannot move an event to the dead letters")
+            }
+            Err(error) => tracing::error!(sink = url, %error, "the dead-letter task failed"),
+        }
     }
+
+    fn done(&self, key: &[u8]) {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    /// Drops the oldest dead letters beyond [`MAX_DEAD_LETTERS`].
+    fn trim_dead_letters(&self) {
+        if self.inner.dead_letters.fetch_add(1, Ordering::Relaxed) < MAX_DEAD_LETTERS {
+            return;
+        }
+        if let Ok(Some(oldest)) = self.inner.store.oldest_dead_letter()
+            && self
+                .inner
+                .store
+                .delete_dead_letter(&oldest)
+                .unwrap_or(false)
+        {
+            self.inner.dead_letters.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(
+                limit = MAX_DEAD_LETTERS,
+                "dropped the oldest dead letter: at most {MAX_DEAD_LETTERS} are kept"
+            );
+        }
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Corrupt {
+        key: String::new(),
+        reason: format!("cannot encode: {error}"),
+    })
 }
 
 struct PostError {
@@ -253,7 +364,7 @@ struct PostError {
 async fn post(
     client: &Client<HttpConnector, Full<Bytes>>,
     url: &str,
-    event: &OutgoingEvent,
+    event: &OutboxEvent,
 ) -> Result<(), PostError> {
     let fail = |message: String, retry: bool| PostError { message, retry };
     let mut request = hyper::Request::post(url)
@@ -261,7 +372,7 @@ async fn post(
         .header("ce-id", &event.id)
         .header("ce-source", &event.source)
         .header("ce-type", &event.event_type)
-        .header("ce-time", &event.time);
+        .header("ce-time", rfc3339(event.time_ms));
     if let Some(subject) = &event.subject {
         request = request.header("ce-subject", subject);
     }
@@ -288,4 +399,8 @@ async fn post(
     }
     let retry = !status.is_client_error() || status.as_u16() == 408 || status.as_u16() == 429;
     Err(fail(format!("the sink answered {status}"), retry))
+}
+
+fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }

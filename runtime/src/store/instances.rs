@@ -87,6 +87,9 @@ pub struct StepWrite<'a> {
     /// Function kv writes of the action the step completed, committed with
     /// it so a completed action's effects are stored exactly once.
     pub kv: Option<(&'a str, &'a crate::function::KvWrites)>,
+    /// Events the step produced, into the outbox with the step, so that a
+    /// committed step's events are never lost.
+    pub outbox: Vec<super::events::KeyedBytes>,
 }
 
 fn history_key(instance: &str, sequence: u64) -> Vec<u8> {
@@ -126,8 +129,9 @@ impl Store {
             &self.history,
             &self.subscriptions,
             &self.kv,
+            &self.outbox,
         )
-            .transaction(|(instances, history, subscriptions, kv)| {
+            .transaction(|(instances, history, subscriptions, kv, outbox)| {
                 instances.insert(write.instance.as_bytes(), write.record.as_slice())?;
                 for (offset, line) in write.history.iter().enumerate() {
                     history.insert(
@@ -150,6 +154,9 @@ impl Store {
                             None => kv.remove(super::kv_key(function, key))?,
                         };
                     }
+                }
+                for (key, event) in &write.outbox {
+                    outbox.insert(key.as_slice(), event.as_slice())?;
                 }
                 Ok(())
             });
@@ -265,6 +272,7 @@ mod tests {
                     unsubscribe: vec![],
                     subscribe: vec![k.clone()],
                     kv: None,
+                    outbox: vec![],
                 })
                 .unwrap();
         }
@@ -295,6 +303,7 @@ mod tests {
                     unsubscribe: vec![],
                     subscribe: vec![],
                     kv: None,
+                    outbox: vec![],
                 })
                 .unwrap();
         }

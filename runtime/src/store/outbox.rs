@@ -1,0 +1,183 @@
+//! Produced events on their way out: the outbox, the sink queue and the
+//! dead letters, as opaque bytes under keys the callers choose.
+//!
+//! ```text
+//!  step commit ──(same transaction)──▶ outbox ──drain──▶ sink queue ──2xx──▶ removed
+//!                                                             │ retries exhausted
+//!                                                             ▼
+//!                                        replay ◀──────── dead letters
+//! ```
+//!
+//! - `outbox`: events a step or a direct invocation produced, written with
+//!   the step (see [`super::instances::StepWrite::outbox`]) and removed once
+//!   they were routed and handed on;
+//! - `sink_queue`: one entry per (event, sink) still to deliver, removed
+//!   when the sink acknowledged it or it became a dead letter;
+//! - `dead_letters`: entries that exhausted their retries, until replayed
+//!   or deleted.
+//!
+//! Moves between the sink queue and the dead letters are one transaction
+//! and durable before they return, so an event is always in exactly one of
+//! them (or delivered).
+
+use sled::Transactional;
+use sled::transaction::TransactionError;
+
+use super::events::KeyedBytes;
+use super::{Store, StoreError};
+
+fn all(tree: &sled::Tree) -> Result<Vec<KeyedBytes>, StoreError> {
+    tree.iter()
+        .map(|entry| {
+            let (key, value) = entry?;
+            Ok((key.to_vec(), value.to_vec()))
+        })
+        .collect()
+}
+
+fn flatten(result: Result<bool, TransactionError<StoreError>>) -> Result<bool, StoreError> {
+    result.map_err(|error| match error {
+        TransactionError::Abort(error) => error,
+        TransactionError::Storage(error) => StoreError::Sled(error),
+    })
+}
+
+impl Store {
+    /// Adds events to the outbox and returns once they are durable.
+    pub fn put_outbox(&self, entries: &[KeyedBytes]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in entries {
+            batch.insert(key.as_slice(), value.as_slice());
+        }
+        self.outbox.apply_batch(batch)?;
+        self.durable()
+    }
+
+    /// Every event in the outbox, oldest key first.
+    pub fn outbox(&self) -> Result<Vec<KeyedBytes>, StoreError> {
+        all(&self.outbox)
+    }
+
+    /// Moves an outbox event to the sink queue (one entry per sink) in one
+    /// transaction, and returns once that is durable.
+    pub fn hand_off(&self, outbox_key: &[u8], queue: &[KeyedBytes]) -> Result<(), StoreError> {
+        flatten(
+            (&self.outbox, &self.sink_queue).transaction(|(outbox, sink_queue)| {
+                outbox.remove(outbox_key)?;
+                for (key, value) in queue {
+                    sink_queue.insert(key.as_slice(), value.as_slice())?;
+                }
+                Ok(true)
+            }),
+        )?;
+        self.durable()
+    }
+
+    /// Every entry of the sink queue, oldest key first.
+    pub fn sink_queue(&self) -> Result<Vec<KeyedBytes>, StoreError> {
+        all(&self.sink_queue)
+    }
+
+    /// Removes an entry the sink acknowledged. Not flushed at once: if the
+    /// removal is lost in a crash, the entry is delivered again (at least once).
+    pub fn acknowledge(&self, queue_key: &[u8]) -> Result<(), StoreError> {
+        self.sink_queue.remove(queue_key)?;
+        Ok(())
+    }
+
+    /// Moves a sink queue entry to the dead letters; durable on return.
+    pub fn bury(
+        &self,
+        queue_key: &[u8],
+        letter_key: &[u8],
+        letter: &[u8],
+    ) -> Result<(), StoreError> {
+        flatten(
+            (&self.sink_queue, &self.dead_letters).transaction(|(sink_queue, dead)| {
+                sink_queue.remove(queue_key)?;
+                dead.insert(letter_key, letter)?;
+                Ok(true)
+            }),
+        )?;
+        self.durable()
+    }
+
+    /// Every dead letter, oldest key first.
+    pub fn dead_letters(&self) -> Result<Vec<KeyedBytes>, StoreError> {
+        all(&self.dead_letters)
+    }
+
+    /// The dead letter under `key`.
+    pub fn dead_letter(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.dead_letters.get(key)?.map(|bytes| bytes.to_vec()))
+    }
+
+    /// The key of the oldest dead letter.
+    pub fn oldest_dead_letter(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.dead_letters.first()?.map(|(key, _)| key.to_vec()))
+    }
+
+    /// Moves a dead letter back to the sink queue; `false` when there was no
+    /// such dead letter (someone replayed or deleted it first). Durable on return.
+    pub fn requeue(
+        &self,
+        letter_key: &[u8],
+        queue_key: &[u8],
+        entry: &[u8],
+    ) -> Result<bool, StoreError> {
+        let moved = flatten((&self.dead_letters, &self.sink_queue).transaction(
+            |(dead, sink_queue)| {
+                if dead.remove(letter_key)?.is_none() {
+                    return Ok(false);
+                }
+                sink_queue.insert(queue_key, entry)?;
+                Ok(true)
+            },
+        ))?;
+        if moved {
+            self.durable()?;
+        }
+        Ok(moved)
+    }
+
+    /// Deletes a dead letter; `false` when there was none. Durable on return.
+    pub fn delete_dead_letter(&self, key: &[u8]) -> Result<bool, StoreError> {
+        let removed = self.dead_letters.remove(key)?.is_some();
+        if removed {
+            self.durable()?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str, value: &str) -> KeyedBytes {
+        (key.as_bytes().to_vec(), value.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn an_event_moves_outbox_queue_dead_letters_queue_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.put_outbox(&[entry("e1", "event")]).unwrap();
+            store
+                .hand_off(b"e1", &[entry("e1\0a", "to a"), entry("e1\0b", "to b")])
+                .unwrap();
+            assert!(store.outbox().unwrap().is_empty());
+            store.acknowledge(b"e1\0a").unwrap();
+            store.bury(b"e1\0b", b"d1", b"letter").unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.sink_queue().unwrap().is_empty());
+        assert_eq!(store.dead_letters().unwrap(), [entry("d1", "letter")]);
+        assert!(store.requeue(b"d1", b"e1\0b", b"again").unwrap());
+        assert!(!store.requeue(b"d1", b"e1\0b", b"again").unwrap());
+        assert_eq!(store.sink_queue().unwrap(), [entry("e1\0b", "again")]);
+        assert!(store.dead_letters().unwrap().is_empty());
+        assert!(!store.delete_dead_letter(b"d1").unwrap());
+    }
+}
