@@ -766,6 +766,9 @@ impl Engine {
                 return;
             }
         };
+        if !entries.is_empty() {
+            tracing::info!(events = entries.len(), "draining the outbox");
+        }
         let mut events = Vec::new();
         for (key, bytes) in entries {
             match serde_json::from_slice::<OutboxEvent>(&bytes) {
