@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod crash;
 mod events;
+mod outbox;
 mod security;
 mod sinks;
 pub mod util;

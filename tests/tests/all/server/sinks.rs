@@ -14,12 +14,12 @@ use super::util::{Server, app};
 /// A sink that records what it receives, answering `status` while
 /// `failing` is set.
 #[derive(Clone, Default)]
-struct Receiver {
-    received: Arc<Mutex<Vec<(HeaderMap, String)>>>,
-    failing: Arc<Mutex<bool>>,
+pub(super) struct Receiver {
+    pub received: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+    pub failing: Arc<Mutex<bool>>,
 }
 
-async fn start_receiver(receiver: Receiver) -> std::net::SocketAddr {
+pub(super) async fn start_receiver(receiver: Receiver) -> std::net::SocketAddr {
     let state = receiver.clone();
     let router = Router::new().route(
         "/in",
@@ -40,7 +40,7 @@ async fn start_receiver(receiver: Receiver) -> std::net::SocketAddr {
     addr
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub(super) async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..400 {
         if done() {
             return;

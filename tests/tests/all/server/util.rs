@@ -65,7 +65,13 @@ pub fn workflows() -> Vec<(&'static str, Value)> {
 
 /// An app with the probe function, the workflows above and `extra` manifest text.
 pub fn app(extra: &str) -> App {
-    let names: Vec<String> = workflows()
+    app_with(workflows(), extra)
+}
+
+/// An app with the probe function, `workflows` (file name, definition) and
+/// `extra` manifest text.
+pub fn app_with(workflows: Vec<(&str, Value)>, extra: &str) -> App {
+    let names: Vec<String> = workflows
         .iter()
         .map(|(name, _)| format!("\"{name}\""))
         .collect();
@@ -73,7 +79,7 @@ pub fn app(extra: &str) -> App {
         "[app]\nname = \"server-test\"\nworkflows = [{}]\n\n[functions.probe]\nsource = \"{{probe}}\"\ntimeout = \"5s\"\n{extra}",
         names.join(", ")
     ));
-    for (name, definition) in workflows() {
+    for (name, definition) in workflows {
         std::fs::write(app.path().join(name), definition.to_string()).expect("write a workflow");
     }
     app
