@@ -212,3 +212,33 @@ pub fn example_function(name: &str) -> PathBuf {
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
+
+/// Runs `each` on every item on a few threads (twice the machine's cores:
+/// the work is mostly waiting for child processes), keeping the order of
+/// the results. Bounded, so that a test with many cases does not starve
+/// the tests that run beside it.
+pub fn in_parallel<T: Send, R: Send>(items: Vec<T>, each: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate().collect::<Vec<_>>());
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    // The lock is released before the work, with the closure's scope.
+                    let next = || queue.lock().unwrap().pop();
+                    let mut done = Vec::new();
+                    while let Some((index, item)) = next() {
+                        done.push((index, each(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|thread| thread.join().expect("a worker panicked"))
+            .collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}

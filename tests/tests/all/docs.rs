@@ -43,7 +43,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use swirl_tests::{build_example_functions, examples, run, swirl_binary, workspace_root};
+use swirl_tests::{
+    build_example_functions, examples, in_parallel, run, swirl_binary, workspace_root,
+};
 
 use crate::server::util::Server;
 
@@ -530,17 +532,10 @@ fn check_page(page: &Path) -> Vec<String> {
 #[test]
 fn every_command_in_the_docs_runs_and_prints_what_the_docs_show() {
     build_example_functions();
-    let pages = pages();
-    let problems: Vec<String> = std::thread::scope(|scope| {
-        let threads: Vec<_> = pages
-            .iter()
-            .map(|page| scope.spawn(move || check_page(page)))
-            .collect();
-        threads
-            .into_iter()
-            .flat_map(|thread| thread.join().expect("a page's check panicked"))
-            .collect()
-    });
+    let problems: Vec<String> = in_parallel(pages(), |page| check_page(&page))
+        .into_iter()
+        .flatten()
+        .collect();
     assert!(problems.is_empty(), "\n{}", problems.join("\n\n"));
 }
 

@@ -3,15 +3,15 @@
 //! with event-driven cases is served as its README says: one real
 //! `swirl serve` per example on loopback serves all its cases, driven with
 //! `swirl start`, `swirl send` and `swirl ls`. The others run each case with
-//! `swirl run` on a fresh data directory. Examples run side by side, one
-//! thread each, so the suite waits for the slowest, not for the sum.
+//! `swirl run` on a fresh data directory. Examples run a few side by side,
+//! so the suite waits for the slowest rather than for the sum.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use swirl_tests::{build_example_functions, examples, run, swirl};
+use swirl_tests::{build_example_functions, examples, in_parallel, run, swirl};
 
 use crate::server::util::{Server, serve_command};
 
@@ -68,25 +68,28 @@ pub fn matches(expected: &Value, actual: &Value) -> bool {
     }
 }
 
+/// How long an example's cases take at least: the sum of their `minDuration`s.
+fn least_duration(expected: &Value) -> Duration {
+    cases(expected)
+        .iter()
+        .filter_map(|case| case.get("minDuration").and_then(duration))
+        .sum()
+}
+
 /// Runs `each` on every example with an `expected.json` for which `select`
-/// holds, one thread per example; returns how many cases ran.
+/// holds, a few side by side, the slowest first; returns how many cases ran.
 fn for_each_example(select: fn(&Value) -> bool, each: fn(&Path, &Value) -> usize) -> usize {
     build_example_functions();
-    let selected: Vec<(PathBuf, Value)> = examples()
+    let mut selected: Vec<(PathBuf, Value)> = examples()
         .into_iter()
         .filter_map(|dir| expected(&dir).map(|expected| (dir, expected)))
         .filter(|(_, expected)| select(expected))
         .collect();
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = selected
-            .iter()
-            .map(|(dir, expected)| scope.spawn(move || each(dir, expected)))
-            .collect();
-        threads
-            .into_iter()
-            .map(|thread| thread.join().expect("an example's cases failed"))
-            .sum()
-    })
+    // Workers take from the end.
+    selected.sort_by_key(|(_, expected)| least_duration(expected));
+    in_parallel(selected, |(dir, expected)| each(&dir, &expected))
+        .into_iter()
+        .sum()
 }
 
 #[test]
