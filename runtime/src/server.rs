@@ -441,7 +441,9 @@ async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiE
         .into_iter()
         .filter_map(|name| host.stats(&name).ok().map(|stats| (name, stats)))
         .collect();
-    let text = state.metrics().render(&instances, &functions);
+    let text = state
+        .metrics()
+        .render(&instances, state.sinks().dead_letter_count(), &functions);
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -29,6 +29,9 @@ pub struct FunctionStats {
     pub p50_micros: u64,
     /// 99th percentile duration of the last 1024 calls, in microseconds.
     pub p99_micros: u64,
+    /// Duration of all calls together, in microseconds.
+    #[serde(default)]
+    pub total_micros: u64,
 }
 
 #[derive(Default)]
@@ -38,6 +41,7 @@ struct Counters {
     cold_starts: u64,
     warm_starts: u64,
     busy: u64,
+    total_micros: u64,
     recent_micros: Vec<u64>,
     next: usize,
 }
@@ -66,6 +70,7 @@ impl Stats {
             Start::Busy => counters.busy += 1,
         }
         let micros = duration.as_micros() as u64;
+        counters.total_micros = counters.total_micros.saturating_add(micros);
         if counters.recent_micros.len() < WINDOW {
             counters.recent_micros.push(micros);
         } else {
@@ -91,6 +96,7 @@ impl Stats {
             idle_instances: idle,
             p50_micros: percentile(&sorted, 50),
             p99_micros: percentile(&sorted, 99),
+            total_micros: counters.total_micros,
         }
     }
 }

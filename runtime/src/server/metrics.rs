@@ -3,7 +3,12 @@
 //! (instances by status, per-function invocations, starts and durations).
 //!
 //! Counters kept here are plain atomics; everything else is read at scrape
-//! time, so the hot paths pay nothing for metrics.
+//! time from counts its owner keeps (instances by status are kept by the
+//! engine's commits, not counted by reading records), so neither the hot
+//! paths nor a scrape grow with the number of instances. Names follow the
+//! Prometheus conventions: counters end in `_total`, durations are in
+//! seconds, call durations are a summary (quantiles over the last 1,024
+//! calls, `_sum` and `_count` over all).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -43,11 +48,12 @@ impl Metrics {
         self.sink_dead_lettered.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition text, given the instance counts and function stats of
-    /// the moment.
+    /// The exposition text, given the instance counts, dead letters and
+    /// function stats of the moment.
     pub fn render(
         &self,
         instances: &HashMap<Status, u64>,
+        dead_letters: usize,
         functions: &[(String, FunctionStats)],
     ) -> String {
         let mut out = String::new();
@@ -93,6 +99,10 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP swirl_dead_letters Produced events kept as dead letters.\n# TYPE swirl_dead_letters gauge\nswirl_dead_letters {dead_letters}"
+        );
+        let _ = writeln!(
+            out,
             "# HELP swirl_instances Workflow instances by status.\n# TYPE swirl_instances gauge"
         );
         for status in [
@@ -110,7 +120,7 @@ impl Metrics {
                 status.as_str()
             );
         }
-        let families: [Family; 7] = [
+        let families: [Family; 5] = [
             (
                 "swirl_function_invocations_total",
                 "counter",
@@ -141,18 +151,6 @@ impl Metrics {
                 "Calls refused with SYS.Busy.",
                 |s| s.busy,
             ),
-            (
-                "swirl_function_duration_p50_microseconds",
-                "gauge",
-                "Median call duration.",
-                |s| s.p50_micros,
-            ),
-            (
-                "swirl_function_duration_p99_microseconds",
-                "gauge",
-                "99th percentile call duration.",
-                |s| s.p99_micros,
-            ),
         ];
         for (name, kind, help, value) in families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -164,6 +162,28 @@ impl Metrics {
                     value(stats)
                 );
             }
+        }
+        let name = "swirl_function_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Function call duration; quantiles over the last 1024 calls.\n# TYPE {name} summary"
+        );
+        let seconds = |micros: u64| micros as f64 / 1e6;
+        for (function, stats) in functions {
+            let function = escape_label(function);
+            for (quantile, micros) in [("0.5", stats.p50_micros), ("0.99", stats.p99_micros)] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{function=\"{function}\",quantile=\"{quantile}\"}} {}",
+                    seconds(micros)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{name}_sum{{function=\"{function}\"}} {}\n{name}_count{{function=\"{function}\"}} {}",
+                seconds(stats.total_micros),
+                stats.invocations
+            );
         }
         out
     }
@@ -195,12 +215,50 @@ mod tests {
         metrics.events_accepted(3);
         metrics.events_duplicate(1);
         metrics.event_rejected();
-        let text = metrics.render(&HashMap::from([(Status::Waiting, 2)]), &[]);
+        let text = metrics.render(&HashMap::from([(Status::Waiting, 2)]), 3, &[]);
         assert!(text.contains("swirl_events_accepted_total 3\n"), "{text}");
         assert!(text.contains("swirl_events_duplicate_total 1\n"));
         assert!(text.contains("swirl_events_rejected_total 1\n"));
         assert!(text.contains("swirl_instances{status=\"waiting\"} 2\n"));
         assert!(text.contains("swirl_instances{status=\"failed\"} 0\n"));
+        assert!(text.contains("swirl_dead_letters 3\n"));
+    }
+
+    #[test]
+    fn call_durations_are_a_summary_in_seconds() {
+        let stats = FunctionStats {
+            version: "v1".into(),
+            from_cache: false,
+            invocations: 4,
+            failures: 0,
+            cold_starts: 1,
+            warm_starts: 3,
+            busy: 0,
+            live_instances: 1,
+            idle_instances: 1,
+            p50_micros: 1_500,
+            p99_micros: 20_000,
+            total_micros: 30_000,
+        };
+        let text = Metrics::default().render(&HashMap::new(), 0, &[("f".into(), stats)]);
+        for line in [
+            "# TYPE swirl_function_duration_seconds summary\n",
+            "swirl_function_duration_seconds{function=\"f\",quantile=\"0.5\"} 0.0015\n",
+            "swirl_function_duration_seconds{function=\"f\",quantile=\"0.99\"} 0.02\n",
+            "swirl_function_duration_seconds_sum{function=\"f\"} 0.03\n",
+            "swirl_function_duration_seconds_count{function=\"f\"} 4\n",
+            "swirl_function_invocations_total{function=\"f\"} 4\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+            if line.ends_with(" counter") {
+                assert!(
+                    line.split(' ').nth(2).unwrap().ends_with("_total"),
+                    "{line}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -211,6 +211,11 @@ impl Sinks {
         let _ = self.inner.jobs.send(Job { key, queued });
     }
 
+    /// How many dead letters there are, without reading them.
+    pub fn dead_letter_count(&self) -> usize {
+        self.inner.dead_letters.load(Ordering::Relaxed)
+    }
+
     /// The dead letters, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         Ok(self
