@@ -128,6 +128,10 @@ impl Default for EngineConfig {
     }
 }
 
+/// Wait before draining again an outbox event that could not be routed or
+/// handed on (the store refused a write).
+pub const OUTBOX_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs workflow instances. Cheap to clone; all clones share one engine.
 #[derive(Clone)]
 pub struct Engine {
@@ -802,8 +806,11 @@ impl Engine {
         };
         let engine = self.clone();
         tokio::spawn(async move {
+            let mut failed = Vec::new();
             for event in events {
-                engine.drain_one(&event).await;
+                if !engine.drain_one(&event).await {
+                    failed.push(event.clone());
+                }
                 engine
                     .inner
                     .draining
@@ -811,14 +818,19 @@ impl Engine {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&event.key());
             }
+            // They stayed in the outbox: try again later.
+            if !failed.is_empty() {
+                tokio::time::sleep(OUTBOX_RETRY).await;
+                engine.dispatch(failed);
+            }
         });
     }
 
-    async fn drain_one(&self, event: &OutboxEvent) {
+    /// Routes and hands on one event; `false` when it stays in the outbox.
+    async fn drain_one(&self, event: &OutboxEvent) -> bool {
         if let Err(error) = self.deliver(&event.incoming()).await {
-            // It stays in the outbox for the next drain.
-            tracing::warn!(event_id = %event.id, %error, "cannot route a produced event");
-            return;
+            tracing::warn!(event_id = %event.id, %error, "cannot route a produced event; retrying in {OUTBOX_RETRY:?}");
+            return false;
         }
         let observer = self.observer();
         let store = self.inner.store.clone();
@@ -830,15 +842,13 @@ impl Engine {
             })
             .await
         };
-        match taken {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(event_id = %event.id, %error, "cannot hand a produced event on")
-            }
-            Err(error) => {
-                tracing::warn!(event_id = %event.id, %error, "the hand-off task failed")
-            }
-        }
+        let error = match taken {
+            Ok(Ok(())) => return true,
+            Ok(Err(error)) => error,
+            Err(error) => error.to_string(),
+        };
+        tracing::warn!(event_id = %event.id, %error, "cannot hand a produced event on; retrying in {OUTBOX_RETRY:?}");
+        false
     }
 
     /// Starts instances of every workflow whose start state is scheduled with
