@@ -59,7 +59,9 @@ impl Store {
     }
 
     /// Moves an outbox event to the sink queue (one entry per sink) in one
-    /// transaction, and returns once that is durable.
+    /// transaction, and returns once that is durable. With no sink entries
+    /// it only removes the event, unflushed: losing that removal in a crash
+    /// means draining the event again, which its dedup makes harmless.
     pub fn hand_off(&self, outbox_key: &[u8], queue: &[KeyedBytes]) -> Result<(), StoreError> {
         flatten(
             (&self.outbox, &self.sink_queue).transaction(|(outbox, sink_queue)| {
@@ -70,6 +72,9 @@ impl Store {
                 Ok(true)
             }),
         )?;
+        if queue.is_empty() {
+            return Ok(());
+        }
         self.durable()
     }
 
