@@ -61,7 +61,7 @@ pub fn register_workflows(
     }
 }
 
-fn single_diagnostic(message: String) -> Diagnostics {
+pub(crate) fn single_diagnostic(message: String) -> Diagnostics {
     Diagnostics(vec![workflow::Diagnostic {
         severity: workflow::Severity::Error,
         pointer: String::new(),

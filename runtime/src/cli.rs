@@ -2,6 +2,7 @@
 //! everything else (logs, errors, progress) to stderr.
 
 mod build;
+mod deploy;
 mod embedded;
 mod instances;
 mod invoke;
@@ -27,6 +28,7 @@ struct Cli {
 enum Command {
     Run(run::Args),
     Serve(serve::Args),
+    Deploy(deploy::Args),
     Start(remote::StartArgs),
     Get(remote::GetArgs),
     Ls(remote::LsArgs),
@@ -74,6 +76,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Deploy(args) => deploy::run(args),
         Command::Start(args) => remote::start(args),
         Command::Get(args) => remote::get(args),
         Command::Ls(args) => remote::ls(args),

@@ -209,6 +209,19 @@ impl Engine {
         file_name: Option<&str>,
         known_functions: KnownFunctions<'_>,
     ) -> Result<Arc<Workflow>, EngineError> {
+        let workflow = self.prepare(source, file_name, known_functions)?;
+        write(&self.inner.workflows).insert(workflow.id().to_string(), workflow.clone());
+        Ok(workflow)
+    }
+
+    /// Parses, validates and stores a definition as a version, without
+    /// making it the one new instances start with ([`Engine::activate`] does).
+    pub fn prepare(
+        &self,
+        source: &str,
+        file_name: Option<&str>,
+        known_functions: KnownFunctions<'_>,
+    ) -> Result<Arc<Workflow>, EngineError> {
         let loaded =
             workflow::parse(source, file_name, known_functions).map_err(EngineError::Definition)?;
         let version = hex(&Sha256::digest(source.as_bytes()))[..16].to_string();
@@ -219,8 +232,41 @@ impl Engine {
             .ok_or_else(|| EngineError::Definition(Diagnostics::default()))?;
         let workflow = Arc::new(workflow);
         write(&self.inner.versions).insert(version, workflow.clone());
+        Ok(workflow)
+    }
+
+    /// Makes a stored definition version the one new instances of its id
+    /// start with (restoring a server's deployments after a restart).
+    pub fn activate(&self, version: &str) -> Result<Arc<Workflow>, EngineError> {
+        let workflow = self.workflow_version(version)?;
         write(&self.inner.workflows).insert(workflow.id().to_string(), workflow.clone());
         Ok(workflow)
+    }
+
+    /// Stops starting instances of workflow `id`, by call or by event;
+    /// running instances finish on their version. False when it is not registered.
+    pub fn unregister(&self, id: &str) -> bool {
+        write(&self.inner.workflows).remove(id).is_some()
+    }
+
+    /// The definitions new instances start with, by id.
+    pub fn workflows(&self) -> BTreeMap<String, Arc<Workflow>> {
+        read(&self.inner.workflows)
+            .iter()
+            .map(|(id, workflow)| (id.clone(), workflow.clone()))
+            .collect()
+    }
+
+    /// The current version of each function `workflow` calls; functions
+    /// not deployed now are left out and fail when called, as before.
+    fn pin_functions(&self, workflow: &Workflow) -> BTreeMap<String, String> {
+        workflow
+            .function_resources()
+            .filter_map(|name| {
+                let version = self.inner.host.current_version(name)?;
+                Some((name.to_string(), version))
+            })
+            .collect()
     }
 
     /// Ids of the registered workflows, sorted.
@@ -310,6 +356,7 @@ impl Engine {
             outbox: Vec::new(),
             next_id: 0,
             consumed_events: Vec::new(),
+            function_versions: self.pin_functions(&workflow),
         };
         let (history, children) = {
             let mut step = Step::new(&workflow, &mut record, now);
@@ -557,12 +604,15 @@ impl Engine {
             let function = task.function.clone();
             let function_name = task.function.clone();
             let state = task.state.clone();
+            let version = record.function_versions.get(&task.function).cloned();
             let task_id = *task_id;
             tokio::spawn(async move {
                 let started = Instant::now();
                 let host = engine.inner.host.clone();
-                let invoked =
-                    tokio::task::spawn_blocking(move || host.invoke(&function, call)).await;
+                let invoked = tokio::task::spawn_blocking(move || {
+                    host.invoke_version(&function, version.as_deref(), call)
+                })
+                .await;
                 let mut kv_writes = crate::function::KvWrites::new();
                 let mut emitted = Vec::new();
                 let result = match invoked {

@@ -202,10 +202,35 @@ pub type KvWrites = BTreeMap<String, Option<Vec<u8>>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployed {
     pub name: String,
-    /// Content hash of the component; a new deployment of other code is a new version.
+    /// Hash of the component, its limits and its config: a deployment that
+    /// changes any of them is a new version, one that changes none is the same.
     pub version: String,
     /// True when the compiled code came from the on-disk code cache.
     pub from_cache: bool,
+}
+
+/// A function version compiled, checked and linked, not yet callable:
+/// [`FunctionHost::prepare`] makes it, [`FunctionHost::install`] deploys it,
+/// so that a deployment of many functions can be checked whole first.
+pub struct PreparedFunction {
+    spec: FunctionSpec,
+    loaded: LoadedComponent,
+}
+
+impl PreparedFunction {
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+    /// The version it will be deployed as.
+    pub fn version(&self) -> &str {
+        &self.loaded.version
+    }
+}
+
+/// Finds the spec of a function version that is not loaded in this process
+/// (an older version that instances started before a restart still use).
+pub trait VersionSource: Send + Sync {
+    fn spec(&self, name: &str, version: &str) -> Option<FunctionSpec>;
 }
 
 /// The durable key-value store that functions import, one namespace per function.
@@ -231,13 +256,31 @@ pub struct KvError(pub String);
 pub enum InvokeError {
     #[error("no function named '{name}' is deployed; deployed functions: {deployed}")]
     UnknownFunction { name: String, deployed: String },
+    #[error(
+        "version {version} of function '{name}' is not deployed and cannot be loaded: {reason}"
+    )]
+    UnknownVersion {
+        name: String,
+        version: String,
+        reason: String,
+    },
 }
 
-/// Runs functions from per-function instance pools.
+/// The versions of one function name; the newest deployment is current.
+#[derive(Default)]
+struct Versions {
+    /// `None` after the function was deleted: its versions stay callable by
+    /// version for instances that pinned them, but new work cannot find it.
+    current: Option<String>,
+    pools: HashMap<String, Arc<Pool>>,
+}
+
+/// Runs functions from per-function instance pools, one pool per version.
 pub struct FunctionHost {
     engine: Arc<WasmEngine>,
     kv: Arc<dyn KvStore>,
-    pools: RwLock<HashMap<String, Arc<Pool>>>,
+    functions: RwLock<HashMap<String, Versions>>,
+    source: RwLock<Option<Arc<dyn VersionSource>>>,
     reaper: pool::Reaper,
 }
 
@@ -251,34 +294,72 @@ impl FunctionHost {
             })?,
             engine,
             kv,
-            pools: RwLock::new(HashMap::new()),
+            functions: RwLock::new(HashMap::new()),
+            source: RwLock::new(None),
         })
     }
 
-    /// Compiles (or loads from the code cache) and links `spec`'s component,
-    /// checks it implements the function world, and makes it callable under
-    /// its name. A function of the same name is replaced; its running calls finish.
-    pub fn deploy(&self, spec: FunctionSpec) -> Result<Deployed, LoadError> {
-        let loaded = LoadedComponent::load(&self.engine, &spec)?;
+    /// Where versions that are not loaded come from (the server's stored deployments).
+    pub fn set_version_source(&self, source: Arc<dyn VersionSource>) {
+        *self.source.write().unwrap_or_else(|e| e.into_inner()) = Some(source);
+    }
+
+    /// Compiles (or loads from the code cache) and links `spec`'s component
+    /// and checks it implements the function world, without deploying it.
+    pub fn prepare(&self, spec: FunctionSpec) -> Result<PreparedFunction, LoadError> {
+        let mut loaded = LoadedComponent::load(&self.engine, &spec)?;
+        loaded.version = function_version(&loaded.version, &spec);
+        Ok(PreparedFunction { spec, loaded })
+    }
+
+    /// Makes a prepared function the current version of its name. Earlier
+    /// versions stay callable by version, and their running calls finish;
+    /// their idle instances are reaped like any other.
+    pub fn install(&self, prepared: PreparedFunction) -> Deployed {
         let deployed = Deployed {
-            name: spec.name.clone(),
-            version: loaded.version.clone(),
-            from_cache: loaded.from_cache,
+            name: prepared.spec.name.clone(),
+            version: prepared.loaded.version.clone(),
+            from_cache: prepared.loaded.from_cache,
         };
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        let versions = functions.entry(deployed.name.clone()).or_default();
+        if !versions.pools.contains_key(&deployed.version) {
+            let pool = self.new_pool(prepared);
+            versions.pools.insert(deployed.version.clone(), pool);
+        }
+        versions.current = Some(deployed.version.clone());
+        deployed
+    }
+
+    /// Prepares and installs `spec` in one go.
+    pub fn deploy(&self, spec: FunctionSpec) -> Result<Deployed, LoadError> {
+        Ok(self.install(self.prepare(spec)?))
+    }
+
+    /// Stops offering function `name` to new work; instances that pinned
+    /// one of its versions still call it. False when it is not deployed.
+    pub fn remove(&self, name: &str) -> bool {
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        functions
+            .get_mut(name)
+            .and_then(|versions| versions.current.take())
+            .is_some()
+    }
+
+    fn new_pool(&self, prepared: PreparedFunction) -> Arc<Pool> {
         let pool = Arc::new(Pool::new(
             self.engine.clone(),
             self.kv.clone(),
-            spec,
-            loaded,
+            prepared.spec,
+            prepared.loaded,
         ));
         pool.warm_up();
         self.reaper.watch(&pool);
-        let mut pools = self.pools.write().unwrap_or_else(|e| e.into_inner());
-        pools.insert(deployed.name.clone(), pool);
-        Ok(deployed)
+        pool
     }
 
-    /// Calls function `name`; blocks the calling thread until the call ends.
+    /// Calls the current version of function `name`; blocks the calling
+    /// thread until the call ends.
     ///
     /// A failure of the function (including traps, timeouts and `SYS.Busy`)
     /// is an `Ok(Invocation)` whose `outcome` is `Err`.
@@ -287,29 +368,137 @@ impl FunctionHost {
         Ok(pool.invoke(call))
     }
 
-    /// Statistics of function `name`.
+    /// Calls `version` of function `name` (the current one when `None`),
+    /// loading it through the version source when this process has not yet.
+    pub fn invoke_version(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        call: Call,
+    ) -> Result<Invocation, InvokeError> {
+        let pool = match version {
+            Some(version) => self.version_pool(name, version)?,
+            None => self.pool(name)?,
+        };
+        Ok(pool.invoke(call))
+    }
+
+    /// The current version of function `name`, if it is deployed.
+    pub fn current_version(&self, name: &str) -> Option<String> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        functions.get(name)?.current.clone()
+    }
+
+    /// Makes stored `version` of function `name` its current version,
+    /// loading it through the version source (restoring after a restart).
+    pub fn restore(&self, name: &str, version: &str) -> Result<(), InvokeError> {
+        self.version_pool(name, version)?;
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        functions.entry(name.to_string()).or_default().current = Some(version.to_string());
+        Ok(())
+    }
+
+    /// The config values of the current version of function `name`.
+    pub fn config(&self, name: &str) -> Result<BTreeMap<String, String>, InvokeError> {
+        Ok(self.pool(name)?.config().clone())
+    }
+
+    /// Versions of function `name` loaded in this process, sorted.
+    pub fn versions(&self, name: &str) -> Vec<String> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        let mut versions: Vec<String> = functions
+            .get(name)
+            .map(|v| v.pools.keys().cloned().collect())
+            .unwrap_or_default();
+        versions.sort();
+        versions
+    }
+
+    /// Statistics of the current version of function `name`.
     pub fn stats(&self, name: &str) -> Result<FunctionStats, InvokeError> {
         Ok(self.pool(name)?.stats())
     }
 
     /// Names of the deployed functions, sorted.
     pub fn function_names(&self) -> Vec<String> {
-        let pools = self.pools.read().unwrap_or_else(|e| e.into_inner());
-        let mut names: Vec<String> = pools.keys().cloned().collect();
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<String> = current_names(&functions).cloned().collect();
         names.sort();
         names
     }
 
     fn pool(&self, name: &str) -> Result<Arc<Pool>, InvokeError> {
-        let pools = self.pools.read().unwrap_or_else(|e| e.into_inner());
-        pools
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        functions
             .get(name)
+            .and_then(|versions| versions.pools.get(versions.current.as_ref()?))
             .cloned()
             .ok_or_else(|| InvokeError::UnknownFunction {
                 name: name.to_string(),
-                deployed: describe_names(pools.keys()),
+                deployed: describe_names(current_names(&functions)),
             })
     }
+
+    fn version_pool(&self, name: &str, version: &str) -> Result<Arc<Pool>, InvokeError> {
+        {
+            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(pool) = functions.get(name).and_then(|v| v.pools.get(version)) {
+                return Ok(pool.clone());
+            }
+        }
+        let unknown = |reason: String| InvokeError::UnknownVersion {
+            name: name.to_string(),
+            version: version.to_string(),
+            reason,
+        };
+        let source = self
+            .source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| unknown("no deployment record holds it".to_string()))?;
+        let spec = source
+            .spec(name, version)
+            .ok_or_else(|| unknown("no deployment record holds it".to_string()))?;
+        let mut prepared = self
+            .prepare(spec)
+            .map_err(|error| unknown(error.to_string()))?;
+        // Stored under the version it was pinned as, even if this build of
+        // swirl would hash it differently.
+        prepared.loaded.version = version.to_string();
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        let versions = functions.entry(name.to_string()).or_default();
+        if let Some(pool) = versions.pools.get(version) {
+            return Ok(pool.clone());
+        }
+        let pool = self.new_pool(prepared);
+        versions.pools.insert(version.to_string(), pool.clone());
+        Ok(pool)
+    }
+}
+
+fn current_names(functions: &HashMap<String, Versions>) -> impl Iterator<Item = &String> {
+    functions
+        .iter()
+        .filter(|(_, versions)| versions.current.is_some())
+        .map(|(name, _)| name)
+}
+
+/// A function version: the code's content hash with the limits and config it
+/// runs under, so that a changed config is a new version too.
+fn function_version(code_version: &str, spec: &FunctionSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(code_version.as_bytes());
+    hasher.update(format!("{:?}", spec.limits).as_bytes());
+    for (key, value) in &spec.config {
+        hasher.update((key.len() as u64).to_le_bytes());
+        hasher.update(key.as_bytes());
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value.as_bytes());
+    }
+    let digest = hasher.finalize();
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn describe_names<'a>(names: impl Iterator<Item = &'a String>) -> String {

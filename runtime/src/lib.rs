@@ -7,6 +7,7 @@
 //! `ARCHITECTURE.md` at the repository root has the map.
 
 pub mod app;
+pub mod deployment;
 pub mod engine;
 pub mod function;
 pub mod ids;

@@ -4,6 +4,7 @@
 //! ```text
 //!  POST /events, POST /  ──▶ ingress (decode, check) ──▶ events ──▶ Engine::deliver ──▶ 202
 //!  /workflows, /instances ─▶ admin ──▶ Engine
+//!  POST /apps, DELETE     ──▶ apps ──▶ Deployments (checked whole, recorded, then current)
 //!  /functions            ──▶ admin ──▶ FunctionHost (blocking pool) ──▶ logs ring
 //!  engine outbox (produced / emitted events) ──▶ sinks (durable queue, HTTP binary mode, dead letters)
 //!  /metrics, /healthz, /openapi.json
@@ -15,6 +16,7 @@
 //! [`app`]; [`serve`] runs it on a listener until a shutdown signal.
 
 pub mod admin;
+pub mod apps;
 pub mod auth;
 pub mod error;
 pub mod events;
@@ -35,10 +37,11 @@ use axum::extract::{DefaultBodyLimit, FromRef, Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use crate::deployment::Deployments;
 use crate::engine::Engine;
 use crate::engine::outbox::{ActionCall, EngineObserver, OutboxEvent};
 use crate::function::{EmittedEvent, FunctionHost};
@@ -62,6 +65,8 @@ pub struct ServerConfig {
     pub tokens: Tokens,
     /// How long `?wait=true` waits before answering `202` with a running instance.
     pub wait_limit: Duration,
+    /// Largest `POST /apps` body (a manifest with its components).
+    pub deploy_body_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +75,7 @@ impl Default for ServerConfig {
             ingress_limits: IngressLimits::default(),
             tokens: Tokens::default(),
             wait_limit: Duration::from_secs(60),
+            deploy_body_bytes: apps::DEFAULT_DEPLOY_BODY_BYTES,
         }
     }
 }
@@ -84,8 +90,7 @@ struct Shared {
     engine: Engine,
     host: Arc<FunctionHost>,
     store: Store,
-    definitions: BTreeMap<String, WorkflowDefinition>,
-    function_configs: BTreeMap<String, BTreeMap<String, String>>,
+    deployments: Deployments,
     config: ServerConfig,
     metrics: Arc<Metrics>,
     logs: Arc<InvocationLogs>,
@@ -99,29 +104,20 @@ impl FromRef<ServerState> for IngressLimits {
 }
 
 impl ServerState {
-    /// State for the apps of `manifests`, already deployed to `host` and
-    /// registered with `engine`. Starts the sink dispatcher (which resumes
-    /// the sink queue) and becomes the engine's observer, which drains the
-    /// outbox, so it must run inside a tokio runtime.
+    /// State for the apps deployed through `deployments` (into its host and
+    /// engine); `manifests` give the sinks. Starts the sink dispatcher (which
+    /// resumes the sink queue) and becomes the engine's observer, which
+    /// drains the outbox, so it must run inside a tokio runtime.
     pub fn new(
         engine: Engine,
         host: Arc<FunctionHost>,
         store: Store,
+        deployments: Deployments,
         manifests: &[Manifest],
         config: ServerConfig,
     ) -> Result<Self, StoreError> {
-        let mut definitions = BTreeMap::new();
-        let mut function_configs = BTreeMap::new();
         let mut sink_list = Vec::new();
         for manifest in manifests {
-            for file in crate::app::load_workflows(manifest) {
-                if let Ok(loaded) = file.result {
-                    definitions.insert(loaded.definition.id.clone(), loaded.definition);
-                }
-            }
-            for (name, function) in &manifest.functions {
-                function_configs.insert(name.clone(), function.config.clone());
-            }
             sink_list.extend(manifest.sinks.iter().cloned());
         }
         let metrics = Arc::new(Metrics::default());
@@ -136,8 +132,7 @@ impl ServerState {
                 engine,
                 host,
                 store,
-                definitions,
-                function_configs,
+                deployments,
                 config,
                 metrics,
                 logs,
@@ -167,15 +162,19 @@ impl ServerState {
     pub fn sinks(&self) -> &Sinks {
         &self.shared.sinks
     }
-    pub fn definitions(&self) -> &BTreeMap<String, WorkflowDefinition> {
-        &self.shared.definitions
+    pub fn deployments(&self) -> &Deployments {
+        &self.shared.deployments
+    }
+    /// The definitions new instances start with, by workflow id.
+    pub fn definitions(&self) -> BTreeMap<String, WorkflowDefinition> {
+        self.engine()
+            .workflows()
+            .into_iter()
+            .map(|(id, workflow)| (id, workflow.definition.clone()))
+            .collect()
     }
     pub fn function_config(&self, name: &str) -> BTreeMap<String, String> {
-        self.shared
-            .function_configs
-            .get(name)
-            .cloned()
-            .unwrap_or_default()
+        self.host().config(name).unwrap_or_default()
     }
 
     /// Puts the events a direct call of `function` emitted into the
@@ -248,12 +247,25 @@ pub fn routes() -> Vec<Route> {
         route(Ingress, Method::POST, "/events", post(events::receive)),
         route(Ingress, Method::POST, "/", post(events::receive)),
         route(Admin, Method::GET, "/metrics", get(metrics_text)),
+        route(
+            Admin,
+            Method::POST,
+            "/apps",
+            // The handler reads its body through its own, larger limit.
+            post(apps::deploy_app).layer(DefaultBodyLimit::disable()),
+        ),
         route(Admin, Method::GET, "/workflows", get(admin::list_workflows)),
         route(
             Admin,
             Method::GET,
             "/workflows/{id}",
             get(admin::get_workflow),
+        ),
+        route(
+            Admin,
+            Method::DELETE,
+            "/workflows/{id}",
+            delete(apps::delete_workflow),
         ),
         route(
             Admin,
@@ -298,6 +310,12 @@ pub fn routes() -> Vec<Route> {
             Method::GET,
             "/functions/{name}",
             get(admin::get_function),
+        ),
+        route(
+            Admin,
+            Method::DELETE,
+            "/functions/{name}",
+            delete(apps::delete_function),
         ),
         route(
             Admin,

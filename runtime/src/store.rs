@@ -11,6 +11,8 @@
 //!   kept until an instance waits for them ([`events`]);
 //! - `outbox`, `sink_queue`, `dead_letters`: produced events until they are
 //!   routed, delivered to the sinks, or given up on ([`outbox`]).
+//! - `blobs`, `function_versions`, `functions`, `workflows`, `apps`: what a
+//!   server deployed, restored after a restart ([`apps`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::function::{KvError, KvStore};
 
+pub mod apps;
 pub mod events;
 mod group_commit;
 pub mod instances;
@@ -57,6 +60,11 @@ pub struct Store {
     outbox: sled::Tree,
     sink_queue: sled::Tree,
     dead_letters: sled::Tree,
+    blobs: sled::Tree,
+    function_versions: sled::Tree,
+    functions: sled::Tree,
+    workflows: sled::Tree,
+    apps: sled::Tree,
     group_commit: std::sync::Arc<GroupCommit>,
 }
 
@@ -81,6 +89,11 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             sink_queue: db.open_tree("sink_queue")?,
             dead_letters: db.open_tree("dead_letters")?,
+            blobs: db.open_tree("blobs")?,
+            function_versions: db.open_tree("function_versions")?,
+            functions: db.open_tree("functions")?,
+            workflows: db.open_tree("workflows")?,
+            apps: db.open_tree("apps")?,
             group_commit: std::sync::Arc::default(),
             db,
         })

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use swirl::engine::{Engine, EngineConfig};
-use swirl::function::FunctionHost;
 use swirl::manifest::Manifest;
 use swirl::store::Store;
 
@@ -15,8 +14,6 @@ use super::report_manifest_errors;
 pub struct Embedded {
     pub store: Store,
     pub engine: Engine,
-    pub host: Arc<FunctionHost>,
-    pub manifests: Vec<Manifest>,
 }
 
 /// Opens the app; `None` when the manifest, a function or a workflow is
@@ -90,12 +87,7 @@ pub fn open_all(
         return Ok(None);
     }
     engine.recover()?;
-    Ok(Some(Embedded {
-        store,
-        engine,
-        host,
-        manifests,
-    }))
+    Ok(Some(Embedded { store, engine }))
 }
 
 /// Names for a message: "a, b" or "none".

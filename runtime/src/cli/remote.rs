@@ -1,5 +1,5 @@
 //! The CLI client of a running `swirl serve`: `start`, `get`, `ls`, `send`,
-//! `logs`, `cancel`, `suspend`, `resume`.
+//! `logs`, `cancel`, `suspend`, `resume` (and `deploy`, in `deploy.rs`).
 //!
 //! It talks HTTP/1.1 with hyper's client, which the server side already
 //! brings in: no TLS stack and no second HTTP implementation, at the cost
@@ -32,7 +32,7 @@ pub struct Remote {
     server: String,
     /// Print the server's JSON answer as it is
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// Start a workflow instance on a running server
@@ -134,12 +134,12 @@ fn token(ingress: bool) -> Option<String> {
 }
 
 /// One request; `Ok((status, json))`, or an error when the server cannot be reached.
-fn call(
+pub(super) fn call(
     remote: &Remote,
     method: &str,
     path: &str,
     headers: &[(String, String)],
-    body: Option<String>,
+    body: Option<Vec<u8>>,
     ingress: bool,
 ) -> anyhow::Result<(u16, Value)> {
     let url = format!("{}{path}", remote.server.trim_end_matches('/'));
@@ -173,7 +173,7 @@ fn call(
 }
 
 /// Prints a refusal on stderr and says so to the shell.
-fn refused(status: u16, body: &Value) -> Outcome {
+pub(super) fn refused(status: u16, body: &Value) -> Outcome {
     let message = body["error"]
         .as_str()
         .map_or_else(|| body.to_string(), str::to_owned);
@@ -233,7 +233,7 @@ pub fn start(args: StartArgs) -> anyhow::Result<Outcome> {
         "POST",
         &path,
         &headers,
-        Some(input.to_string()),
+        Some(input.to_string().into_bytes()),
         false,
     )?;
     if status >= 400 {
@@ -319,7 +319,7 @@ pub fn send(args: SendArgs) -> anyhow::Result<Outcome> {
         Some(data) => {
             let data: Value = serde_json::from_str(data).context("--data is not JSON")?;
             headers.push(("content-type".into(), "application/json".into()));
-            Some(data.to_string())
+            Some(data.to_string().into_bytes())
         }
         None => None,
     };

@@ -5,17 +5,23 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use swirl::engine::EngineConfig;
+use std::sync::Arc;
+
+use swirl::deployment::{DeployError, Deployments};
+use swirl::engine::{Engine, EngineConfig};
+use swirl::function::FunctionHost;
+use swirl::manifest::Manifest;
 use swirl::server::auth::Tokens;
 use swirl::server::ingress::IngressLimits;
 use swirl::server::{ServerConfig, ServerState};
+use swirl::store::Store;
 
-use super::{DataDir, Outcome, embedded};
+use super::{DataDir, Outcome, report_manifest_errors};
 
 /// Run apps as a server: CloudEvents ingress, admin API, event sinks
 ///
-/// Deploys the manifests' functions and workflows, resumes unfinished
-/// instances, and serves HTTP until SIGTERM or SIGINT; then stops accepting,
+/// Restores the apps the data directory recorded, deploys (and records) the
+/// manifests given, resumes unfinished instances, and serves HTTP until SIGTERM or SIGINT; then stops accepting,
 /// lets requests in flight finish (up to --shutdown-grace) and flushes the
 /// store. Prints `listening on http://ADDR` on stderr once it accepts.
 /// SWIRL_ADMIN_TOKEN and SWIRL_INGRESS_TOKEN, when set, are the bearer
@@ -43,6 +49,9 @@ pub struct Args {
     /// How long an event that no instance waits for yet is kept
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
     buffer_retention: Duration,
+    /// Largest `POST /apps` body in bytes (a manifest with its components)
+    #[arg(long, value_name = "BYTES", default_value_t = swirl::server::apps::DEFAULT_DEPLOY_BODY_BYTES)]
+    max_deploy_bytes: usize,
     /// Longest wait of `POST /workflows/{id}/instances?wait=true`
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     wait_timeout: Duration,
@@ -72,13 +81,7 @@ async fn serve(args: Args) -> anyhow::Result<Outcome> {
         // The server's sinks take the events recovered at startup too.
         hold_outbox: true,
     };
-    let Some(app) = embedded::open_all(
-        &args.manifests,
-        &args.data_dir.data_dir,
-        args.build,
-        engine_config,
-    )?
-    else {
+    let Some(app) = open(&args, engine_config)? else {
         return Ok(Outcome::Invalid);
     };
     let non_empty = |token: Option<String>| token.filter(|t| !t.is_empty());
@@ -89,6 +92,7 @@ async fn serve(args: Args) -> anyhow::Result<Outcome> {
             ingress: non_empty(args.ingress_token),
         },
         wait_limit: args.wait_timeout,
+        deploy_body_bytes: args.max_deploy_bytes,
     };
     if !args.listen.ip().is_loopback() && config.tokens.admin.is_none() {
         tracing::warn!(
@@ -100,7 +104,14 @@ async fn serve(args: Args) -> anyhow::Result<Outcome> {
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
     let address = listener.local_addr()?;
-    let state = ServerState::new(app.engine, app.host, app.store, &app.manifests, config)?;
+    let state = ServerState::new(
+        app.engine,
+        app.host,
+        app.store,
+        app.deployments,
+        &app.manifests,
+        config,
+    )?;
     tracing::info!(
         %address,
         workflows = ?state.definitions().keys().collect::<Vec<_>>(),
@@ -111,6 +122,77 @@ async fn serve(args: Args) -> anyhow::Result<Outcome> {
     eprintln!("listening on http://{address}");
     swirl::server::serve(listener, state, shutdown_signal(), args.shutdown_grace).await?;
     Ok(Outcome::Success)
+}
+
+struct Opened {
+    store: Store,
+    engine: Engine,
+    host: Arc<FunctionHost>,
+    deployments: Deployments,
+    /// Every app served, for its sinks: those recorded, then those given now.
+    manifests: Vec<Manifest>,
+}
+
+/// Restores what the data directory recorded, then deploys (and records) the
+/// manifests given; `None` when one of those is invalid (problems printed).
+fn open(args: &Args, engine_config: EngineConfig) -> anyhow::Result<Option<Opened>> {
+    let mut given = Vec::new();
+    for path in &args.manifests {
+        match Deployments::load_manifest(path) {
+            Ok(manifest) => given.push(manifest),
+            Err(error) => return report(error),
+        }
+    }
+    if args.build {
+        for manifest in &given {
+            if let Err(errors) = swirl::app::build(manifest) {
+                report_manifest_errors(&errors);
+                return Ok(None);
+            }
+        }
+    }
+    let data_dir = &args.data_dir.data_dir;
+    let store = Store::open(data_dir)?;
+    let host = Arc::new(swirl::app::host(data_dir, Arc::new(store.clone()))?);
+    let engine = Engine::with_config(store.clone(), host.clone(), engine_config);
+    let deployments = Deployments::new(store.clone(), host.clone(), engine.clone());
+    let (recorded, problems) = deployments.restore()?;
+    for problem in problems {
+        tracing::error!(%problem, "cannot restore a recorded deployment");
+    }
+    for manifest in &given {
+        match deployments.deploy(manifest) {
+            Ok(report) => {
+                tracing::info!(app = %report.app, functions = ?report.functions, workflows = ?report.workflows, "deployed")
+            }
+            Err(error) => return report(error),
+        }
+    }
+    engine.recover()?;
+    let mut manifests: Vec<Manifest> = recorded
+        .into_iter()
+        .filter(|stored| given.iter().all(|m| m.app_name != stored.app_name))
+        .collect();
+    manifests.extend(given);
+    Ok(Some(Opened {
+        store,
+        engine,
+        host,
+        deployments,
+        manifests,
+    }))
+}
+
+fn report<T>(error: DeployError) -> anyhow::Result<Option<T>> {
+    match error {
+        DeployError::Invalid(problems) => {
+            for problem in problems {
+                eprintln!("error: {problem}");
+            }
+            Ok(None)
+        }
+        other => Err(other.into()),
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -73,6 +73,11 @@ impl Workflow {
         &self.definition.id
     }
 
+    /// The functions (their `resource`) this workflow's actions call.
+    pub fn function_resources(&self) -> impl Iterator<Item = &str> {
+        self.functions.values().map(String::as_str)
+    }
+
     /// The top-level start state.
     pub fn start_state(&self) -> &State {
         &self.states[&self.start]

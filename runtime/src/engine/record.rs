@@ -127,6 +127,11 @@ pub struct InstanceRecord {
     /// consumed, so a redelivered event changes nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consumed_events: Vec<String>,
+    /// The version of each function its workflow uses, pinned at start:
+    /// its actions call these versions even after a redeployment. Records
+    /// written before pinning existed have none and call the current version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub function_versions: BTreeMap<String, String>,
 }
 
 /// Events an instance remembers having consumed; older keys are forgotten

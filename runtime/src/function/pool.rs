@@ -154,6 +154,10 @@ impl Pool {
         }
     }
 
+    pub fn config(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.shared.config
+    }
+
     pub fn stats(&self) -> FunctionStats {
         let (live, idle) = {
             let state = self.lock();

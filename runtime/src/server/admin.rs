@@ -290,6 +290,7 @@ pub async fn get_function(State(state): State<ServerState>, Path(name): Path<Str
     ok(json!({
         "name": name,
         "version": stats.version,
+        "versions": state.host().versions(&name),
         "config": config,
         "stats": stats,
     }))

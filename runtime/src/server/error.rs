@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::deployment::DeployError;
 use crate::engine::EngineError;
 use crate::function::InvokeError;
 use crate::store::StoreError;
@@ -24,6 +25,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A deployment with problems (each naming file, line and key); nothing changed.
+    #[error("the deployment is invalid and nothing was deployed: {}", .0.join("; "))]
+    Invalid(Vec<String>),
     #[error("missing or wrong bearer token; send 'Authorization: Bearer <token>'")]
     Unauthorized,
     #[error("this token may only send events; use the admin token for the admin api")]
@@ -46,6 +50,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -74,7 +79,21 @@ impl From<EngineError> for ApiError {
 impl From<InvokeError> for ApiError {
     fn from(error: InvokeError) -> Self {
         match error {
-            InvokeError::UnknownFunction { .. } => Self::NotFound(error.to_string()),
+            InvokeError::UnknownFunction { .. } | InvokeError::UnknownVersion { .. } => {
+                Self::NotFound(error.to_string())
+            }
+        }
+    }
+}
+
+impl From<DeployError> for ApiError {
+    fn from(error: DeployError) -> Self {
+        match error {
+            DeployError::Invalid(problems) => Self::Invalid(problems),
+            DeployError::NotFound { .. } => Self::NotFound(error.to_string()),
+            DeployError::InUse { .. } => Self::Conflict(error.to_string()),
+            DeployError::Store(store) => Self::Unavailable(store),
+            DeployError::Engine(engine) => engine.into(),
         }
     }
 }
@@ -108,6 +127,8 @@ impl IntoResponse for ApiError {
             };
             tracing::error!(error_id = %id, %status, error = %detail, "request failed");
             json!({ "error": format!("{self} (error id {id})"), "errorId": id })
+        } else if let Self::Invalid(problems) = &self {
+            json!({ "error": self.to_string(), "problems": problems })
         } else {
             json!({ "error": self.to_string() })
         };

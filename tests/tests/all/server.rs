@@ -5,6 +5,7 @@
 mod api;
 mod cli;
 mod crash;
+mod deploy;
 mod events;
 mod outbox;
 mod security;

@@ -122,6 +122,19 @@ impl Server {
         Server::spawn(command)
     }
 
+    /// Starts `swirl serve` in the app's directory with `args` and no
+    /// manifest: it serves what its data directory recorded.
+    pub fn start_recorded(app: &App, args: &[&str]) -> Server {
+        let mut command = swirl_tests::swirl(app.path());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
+            .args(args)
+            .env_remove("SWIRL_ADMIN_TOKEN")
+            .env_remove("SWIRL_INGRESS_TOKEN")
+            .env("SWIRL_LOG", "info");
+        Server::spawn(command)
+    }
+
     /// Spawns `command`, a `swirl serve` that listens on a free port, and
     /// waits until it listens.
     pub fn spawn(mut command: Command) -> Server {

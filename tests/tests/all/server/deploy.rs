@@ -1,0 +1,388 @@
+//! Deployments over HTTP (`POST /apps`, `swirl deploy`): versions pinned by
+//! running instances across redeployments and restarts, bad deployments
+//! refused whole, deletes.
+
+use serde_json::{Value, json};
+use swirl_tests::App;
+
+use super::util::{Answer, Server};
+
+/// A workflow started by a `run.start` event that calls `probe`, keeping
+/// the version that answered as `version`, waits for the `run.go` event of
+/// the same `runid`, and calls `probe` again: its output has the version of
+/// the first call as `value` and that of the second as `version`.
+fn versioned_workflow() -> Value {
+    let events = json!([
+        { "name": "Start", "source": "tests", "type": "run.start", "correlationToken": "runid" },
+        { "name": "Go", "source": "tests", "type": "run.go", "correlationToken": "runid" }
+    ]);
+    let first = json!({ "functionRef": { "refName": "probe", "parameters": { "action": "echo", "value": "first" } },
+        "actionDataFilter": { "dataResultsPath": "$.version" } });
+    let second = json!({ "functionRef": { "refName": "probe", "parameters": { "action": "echo", "value": "$.version" } } });
+    json!({ "id": "versioned", "version": "1.0", "name": "versioned",
+        "functions": [{ "name": "probe", "resource": "probe" }], "events": events,
+        "states": [
+            { "name": "Begin", "type": "EVENT", "start": { "kind": "DEFAULT" }, "exclusive": true,
+              "eventsActions": [{ "eventRefs": ["Start"], "actions": [first] }],
+              "transition": { "nextState": "Wait" } },
+            { "name": "Wait", "type": "EVENT", "exclusive": true,
+              "eventsActions": [{ "eventRefs": ["Go"], "actions": [second] }],
+              "end": { "kind": "DEFAULT" } }
+        ] })
+}
+
+/// The manifest of the test app, with `probe`'s `label` config set to `label`.
+fn manifest(label: &str) -> String {
+    format!(
+        "[app]\nname = \"deploy-test\"\nworkflows = [\"versioned.json\"]\n\n[functions.probe]\nsource = \"functions/probe.wasm\"\ntimeout = \"5s\"\nconfig = {{ label = \"{label}\" }}\n"
+    )
+}
+
+/// An app directory holding the manifest (label `v1`), the probe component
+/// and the workflow, as `swirl deploy` would find them.
+fn app_dir() -> App {
+    let app = App::new(&manifest("v1"));
+    std::fs::create_dir_all(app.path().join("functions")).unwrap();
+    std::fs::copy(
+        swirl_tests::guest("probe"),
+        app.path().join("functions/probe.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        app.path().join("versioned.json"),
+        versioned_workflow().to_string(),
+    )
+    .unwrap();
+    app
+}
+
+/// A multipart/form-data body of `parts` (name, bytes).
+fn multipart(parts: &[(&str, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "swirl-test-boundary";
+    let mut body = Vec::new();
+    for (name, bytes) in parts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// `POST /apps` with `manifest` text and the app's files, replaced or added by `files`.
+async fn deploy(server: &Server, app: &App, manifest: &str, files: &[(&str, Vec<u8>)]) -> Answer {
+    let mut parts = vec![("manifest", manifest.as_bytes().to_vec())];
+    for name in ["functions/probe.wasm", "versioned.json"] {
+        if !files.iter().any(|(file, _)| *file == name) {
+            parts.push((name, std::fs::read(app.path().join(name)).unwrap()));
+        }
+    }
+    parts.extend(files.iter().filter(|(_, bytes)| !bytes.is_empty()).cloned());
+    let (content_type, body) = multipart(&parts);
+    server
+        .request("POST", "/apps", &[("content-type", &content_type)], body)
+        .await
+}
+
+async fn start_run(server: &Server, runid: &str) -> String {
+    let answer = server
+        .event(
+            &format!("start-{runid}"),
+            "tests",
+            "run.start",
+            &[("runid", runid)],
+            json!({}),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    let id = answer.body["started"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer:?}"));
+    server.wait_status(id, "waiting").await;
+    id.to_string()
+}
+
+/// Sends `run.go` to the run; the versions of its first and second call.
+async fn finish_run(server: &Server, runid: &str, id: &str) -> (Value, Value) {
+    let answer = server
+        .event(
+            &format!("go-{runid}"),
+            "tests",
+            "run.go",
+            &[("runid", runid)],
+            json!({}),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    let output = server.wait_status(id, "completed").await["output"].clone();
+    (output["value"].clone(), output["version"].clone())
+}
+
+fn item<'a>(answer: &'a Answer, kind: &str, name: &str) -> &'a Value {
+    answer.body[kind]
+        .as_array()
+        .and_then(|items| items.iter().find(|item| item["name"] == name))
+        .unwrap_or_else(|| panic!("no {kind} '{name}' in {answer:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn running_instances_keep_their_function_version_across_redeploys_and_restarts() {
+    let app = app_dir();
+    let mut server = Server::start_recorded(&app, &[]);
+    let first = deploy(&server, &app, &manifest("v1"), &[]).await;
+    assert_eq!(first.status, 201, "{first:?}");
+    assert_eq!(item(&first, "functions", "probe")["status"], "new");
+    assert_eq!(item(&first, "workflows", "versioned")["status"], "new");
+    let v1 = item(&first, "functions", "probe")["version"].clone();
+
+    let again = deploy(&server, &app, &manifest("v1"), &[]).await;
+    assert_eq!(
+        item(&again, "functions", "probe")["status"],
+        "unchanged",
+        "{again:?}"
+    );
+    assert_eq!(item(&again, "functions", "probe")["version"], v1);
+
+    let old = start_run(&server, "a").await;
+    let second = deploy(&server, &app, &manifest("v2"), &[]).await;
+    assert_eq!(second.status, 201, "{second:?}");
+    assert_eq!(item(&second, "functions", "probe")["status"], "new");
+    assert_eq!(
+        item(&second, "workflows", "versioned")["status"],
+        "unchanged"
+    );
+    let v2 = item(&second, "functions", "probe")["version"].clone();
+    assert_ne!(v1, v2);
+    let new = start_run(&server, "b").await;
+
+    // Both wait; after a SIGKILL the server comes back from its data
+    // directory alone, with v2 current and v1 loaded for the old instance.
+    server.kill();
+    let server = Server::start_recorded(&app, &[]);
+    let function = server.get("/functions/probe").await;
+    assert_eq!(function.body["version"], v2, "{function:?}");
+    assert_eq!(function.body["config"]["label"], "v2", "{function:?}");
+    assert_eq!(server.get("/workflows/versioned").await.status, 200);
+
+    assert_eq!(
+        finish_run(&server, "a", &old).await,
+        (v1.clone(), v1.clone())
+    );
+    assert_eq!(finish_run(&server, "b", &new).await, (v2.clone(), v2));
+    let versions = server.get("/functions/probe").await.body["versions"].clone();
+    assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_deployments_are_refused_whole_with_precise_messages() {
+    let app = app_dir();
+    let server = Server::start_recorded(&app, &[]);
+    let good = deploy(&server, &app, &manifest("v1"), &[]).await;
+    assert_eq!(good.status, 201, "{good:?}");
+    let version = item(&good, "functions", "probe")["version"].clone();
+
+    let toml_error = deploy(&server, &app, "[app]\nname = \n", &[]).await;
+    assert_eq!(toml_error.status, 422, "{toml_error:?}");
+    assert!(
+        toml_error.body["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("swirl.toml:2:"),
+        "{toml_error:?}"
+    );
+
+    let missing = deploy(
+        &server,
+        &app,
+        &manifest("v2").replace("functions/probe.wasm", "functions/other.wasm"),
+        &[],
+    )
+    .await;
+    assert_eq!(missing.status, 422, "{missing:?}");
+    let problem = missing.body["problems"][0].as_str().unwrap();
+    assert!(
+        problem.starts_with("swirl.toml:6:")
+            && problem.contains("functions.probe.source")
+            && problem.contains("cannot read functions/other.wasm"),
+        "{problem}"
+    );
+    assert!(
+        !missing.text.contains("swirl-upload"),
+        "a server path leaked: {missing:?}"
+    );
+
+    let wrong_world = std::fs::read(swirl_tests::guest("wrong-world")).unwrap();
+    let refused = deploy(
+        &server,
+        &app,
+        &manifest("v2"),
+        &[("functions/probe.wasm", wrong_world)],
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert!(
+        refused.body["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("functions/probe.wasm"),
+        "{refused:?}"
+    );
+
+    let mut workflow = versioned_workflow();
+    workflow["functions"][0]["resource"] = json!("nowhere");
+    let invalid = deploy(
+        &server,
+        &app,
+        &manifest("v2"),
+        &[("versioned.json", workflow.to_string().into_bytes())],
+    )
+    .await;
+    assert_eq!(invalid.status, 422, "{invalid:?}");
+    assert!(
+        invalid.body["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("versioned.json:"),
+        "{invalid:?}"
+    );
+
+    let (content_type, body) = multipart(&[
+        ("manifest", manifest("v2").into_bytes()),
+        ("../escape.wasm", vec![0]),
+    ]);
+    let escape = server
+        .request("POST", "/apps", &[("content-type", &content_type)], body)
+        .await;
+    assert_eq!(escape.status, 400, "{escape:?}");
+    assert!(escape.error().contains("'../escape.wasm'"), "{escape:?}");
+    let no_manifest = server
+        .request(
+            "POST",
+            "/apps",
+            &[("content-type", "application/json")],
+            "{}",
+        )
+        .await;
+    assert_eq!(no_manifest.status, 400, "{no_manifest:?}");
+
+    // Nothing of the refused deployments took: v1 is still current.
+    let function = server.get("/functions/probe").await;
+    assert_eq!(function.body["version"], version, "{function:?}");
+    assert_eq!(function.body["config"]["label"], "v1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_over_the_limit_gets_413() {
+    let app = app_dir();
+    let server = Server::start_recorded(&app, &["--max-deploy-bytes", "100000"]);
+    let answer = deploy(&server, &app, &manifest("v1"), &[]).await;
+    assert_eq!(answer.status, 413, "{answer:?}");
+    assert!(answer.error().contains("100000"), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn swirl_deploy_uploads_an_app_and_prints_its_versions() {
+    let app = app_dir();
+    let server = Server::start_recorded(&app, &[]);
+    let url = format!("http://{}", server.addr);
+    let first = swirl_tests::run(swirl_tests::swirl(app.path()).args([
+        "deploy",
+        "swirl.toml",
+        "--server",
+        &url,
+    ]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stdout.contains("function  probe") && first.stdout.contains("new"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("workflow  versioned"),
+        "{}",
+        first.stdout
+    );
+    let again = swirl_tests::run(swirl_tests::swirl(app.path()).args([
+        "deploy",
+        "swirl.toml",
+        "--json",
+        "--server",
+        &url,
+    ]));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let report: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(report["functions"][0]["status"], "unchanged", "{report}");
+
+    std::fs::write(
+        app.manifest(),
+        manifest("v1").replace("functions/probe.wasm", "functions/gone.wasm"),
+    )
+    .unwrap();
+    let missing = swirl_tests::run(swirl_tests::swirl(app.path()).args([
+        "deploy",
+        "swirl.toml",
+        "--server",
+        &url,
+    ]));
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("functions/gone.wasm"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletes_refuse_functions_in_use_and_last_across_restarts() {
+    let app = app_dir();
+    let mut server = Server::start_recorded(&app, &[]);
+    let deployed = deploy(&server, &app, &manifest("v1"), &[]).await;
+    assert_eq!(deployed.status, 201, "{deployed:?}");
+    let v1 = item(&deployed, "functions", "probe")["version"].clone();
+    let running = start_run(&server, "a").await;
+
+    let in_use = server.request("DELETE", "/functions/probe", &[], "").await;
+    assert_eq!(in_use.status, 409, "{in_use:?}");
+    assert!(in_use.error().contains("versioned"), "{in_use:?}");
+
+    let deleted = server
+        .request("DELETE", "/workflows/versioned", &[], "")
+        .await;
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    let start = server
+        .post_json("/workflows/versioned/instances", json!({}))
+        .await;
+    assert_eq!(start.status, 404, "{start:?}");
+    let by_event = server
+        .event(
+            "start-c",
+            "tests",
+            "run.start",
+            &[("runid", "c")],
+            json!({}),
+        )
+        .await;
+    assert_eq!(by_event.body["started"], json!([]), "{by_event:?}");
+    assert_eq!(
+        server
+            .request("DELETE", "/functions/probe", &[], "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(server.get("/functions/probe").await.status, 404);
+
+    // The running instance finishes on its versions, deleted or not.
+    assert_eq!(finish_run(&server, "a", &running).await, (v1.clone(), v1));
+    server.kill();
+    let server = Server::start_recorded(&app, &[]);
+    assert_eq!(server.get("/workflows/versioned").await.status, 404);
+    assert_eq!(server.get("/functions/probe").await.status, 404);
+    let missing = server
+        .request("DELETE", "/workflows/versioned", &[], "")
+        .await;
+    assert_eq!(missing.status, 404, "{missing:?}");
+}
