@@ -459,9 +459,11 @@ async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiE
         .into_iter()
         .filter_map(|name| host.stats(&name).ok().map(|stats| (name, stats)))
         .collect();
-    let text = state
-        .metrics()
-        .render(&instances, state.sinks().dead_letter_count(), &functions);
+    let sinks = metrics::SinkGauges {
+        queued: state.sinks().queued(),
+        dead_letters: state.sinks().dead_letter_count(),
+    };
+    let text = state.metrics().render(&instances, sinks, &functions);
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -48,12 +48,12 @@ impl Metrics {
         self.sink_dead_lettered.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition text, given the instance counts, dead letters and
-    /// function stats of the moment.
+    /// The exposition text, given the instance counts, the sink queue and
+    /// dead letters, and the function stats of the moment.
     pub fn render(
         &self,
         instances: &HashMap<Status, u64>,
-        dead_letters: usize,
+        sinks: SinkGauges,
         functions: &[(String, FunctionStats)],
     ) -> String {
         let mut out = String::new();
@@ -99,7 +99,13 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP swirl_dead_letters Produced events kept as dead letters.\n# TYPE swirl_dead_letters gauge\nswirl_dead_letters {dead_letters}"
+            "# HELP swirl_sink_queue Produced events waiting for a sink (being sent or between retries).\n# TYPE swirl_sink_queue gauge\nswirl_sink_queue {}",
+            sinks.queued
+        );
+        let _ = writeln!(
+            out,
+            "# HELP swirl_dead_letters Produced events kept as dead letters.\n# TYPE swirl_dead_letters gauge\nswirl_dead_letters {}",
+            sinks.dead_letters
         );
         let _ = writeln!(
             out,
@@ -189,6 +195,13 @@ impl Metrics {
     }
 }
 
+/// The sinks' backlog at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SinkGauges {
+    pub queued: usize,
+    pub dead_letters: usize,
+}
+
 /// A per-function metric: name, kind, help and how to read it from stats.
 type Family = (
     &'static str,
@@ -215,13 +228,21 @@ mod tests {
         metrics.events_accepted(3);
         metrics.events_duplicate(1);
         metrics.event_rejected();
-        let text = metrics.render(&HashMap::from([(Status::Waiting, 2)]), 3, &[]);
+        let text = metrics.render(
+            &HashMap::from([(Status::Waiting, 2)]),
+            SinkGauges {
+                queued: 1,
+                dead_letters: 3,
+            },
+            &[],
+        );
         assert!(text.contains("swirl_events_accepted_total 3\n"), "{text}");
         assert!(text.contains("swirl_events_duplicate_total 1\n"));
         assert!(text.contains("swirl_events_rejected_total 1\n"));
         assert!(text.contains("swirl_instances{status=\"waiting\"} 2\n"));
         assert!(text.contains("swirl_instances{status=\"failed\"} 0\n"));
         assert!(text.contains("swirl_dead_letters 3\n"));
+        assert!(text.contains("swirl_sink_queue 1\n"));
     }
 
     #[test]
@@ -240,7 +261,11 @@ mod tests {
             p99_micros: 20_000,
             total_micros: 30_000,
         };
-        let text = Metrics::default().render(&HashMap::new(), 0, &[("f".into(), stats)]);
+        let text = Metrics::default().render(
+            &HashMap::new(),
+            SinkGauges::default(),
+            &[("f".into(), stats)],
+        );
         for line in [
             "# TYPE swirl_function_duration_seconds summary\n",
             "swirl_function_duration_seconds{function=\"f\",quantile=\"0.5\"} 0.0015\n",

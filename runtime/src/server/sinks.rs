@@ -48,6 +48,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Dead letters kept; the oldest go first.
 pub const MAX_DEAD_LETTERS: usize = 10_000;
+/// POSTs to sinks in flight at once; the rest of the queue waits its turn.
+pub const MAX_CONCURRENT_POSTS: usize = 64;
 
 /// An event waiting for one sink.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,6 +103,7 @@ struct Inner {
     jobs: mpsc::UnboundedSender<Job>,
     /// Queue keys being delivered now, so none is delivered twice at once.
     in_flight: Mutex<HashSet<Vec<u8>>>,
+    posts: tokio::sync::Semaphore,
     dead_letters: AtomicUsize,
     metrics: Arc<Metrics>,
 }
@@ -132,6 +135,7 @@ impl Sinks {
                 store,
                 jobs,
                 in_flight: Mutex::default(),
+                posts: tokio::sync::Semaphore::new(MAX_CONCURRENT_POSTS),
                 metrics,
             }),
         };
@@ -211,6 +215,15 @@ impl Sinks {
         let _ = self.inner.jobs.send(Job { key, queued });
     }
 
+    /// Entries of the sink queue (each being delivered or waiting to retry).
+    pub fn queued(&self) -> usize {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     /// How many dead letters there are, without reading them.
     pub fn dead_letter_count(&self) -> usize {
         self.inner.dead_letters.load(Ordering::Relaxed)
@@ -275,7 +288,12 @@ impl Sinks {
                 break format!("no [[sinks]] entry has the url {url} any more");
             }
             attempt += 1;
-            let error = match post(client, url, &queued.event).await {
+            let posted = {
+                // Never closed, so acquiring only waits.
+                let _permit = self.inner.posts.acquire().await;
+                post(client, url, &queued.event).await
+            };
+            let error = match posted {
                 Ok(()) => {
                     self.inner.metrics.sink_delivered();
                     tracing::debug!(sink = url, event_id = %queued.event.id, attempt, "event delivered to sink");

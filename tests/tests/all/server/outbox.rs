@@ -265,6 +265,9 @@ async fn dead_letters_survive_a_sigkill_and_replay_after_the_restart() {
         after, letters,
         "the dead letters survived the kill as they were"
     );
+    let metrics = server.get("/metrics").await.text;
+    assert!(metrics.contains("\nswirl_dead_letters 2\n"), "{metrics}");
+    assert!(metrics.contains("\nswirl_sink_queue 0\n"), "{metrics}");
     let letter = &after[0];
     assert_eq!(letter["sink"], format!("http://{sink}/in"));
     assert_eq!(letter["attempts"], 5);
@@ -302,6 +305,8 @@ async fn dead_letters_survive_a_sigkill_and_replay_after_the_restart() {
         .await;
     assert_eq!(deleted.status, 200, "{deleted:?}");
     assert_eq!(server.get("/dead-letters").await.body, json!([]));
+    let metrics = server.get("/metrics").await.text;
+    assert!(metrics.contains("\nswirl_dead_letters 0\n"), "{metrics}");
     for (method, path) in [
         ("DELETE", format!("/dead-letters/{second}")),
         ("POST", format!("/dead-letters/{first}/replay")),
