@@ -63,6 +63,11 @@ pub struct DeployReport {
     pub app: String,
     pub functions: Vec<DeployedItem>,
     pub workflows: Vec<DeployedItem>,
+    /// The app's `[[sinks]]` urls, which replace those of its earlier deployment.
+    pub sinks: Vec<String>,
+    /// The same sinks, for the server to start delivering to.
+    #[serde(skip)]
+    pub sink_manifests: Vec<crate::manifest::SinkManifest>,
 }
 
 /// The record of an app's latest deployment (`apps` tree).
@@ -265,6 +270,8 @@ impl Deployments {
             app: manifest.app_name.clone(),
             functions: Vec::new(),
             workflows: Vec::new(),
+            sinks: manifest.sinks.iter().map(|sink| sink.url.clone()).collect(),
+            sink_manifests: manifest.sinks.clone(),
         };
         for (prepared, _, _) in functions {
             let before = self.host.current_version(prepared.name());

@@ -116,10 +116,10 @@ impl ServerState {
         manifests: &[Manifest],
         config: ServerConfig,
     ) -> Result<Self, StoreError> {
-        let mut sink_list = Vec::new();
-        for manifest in manifests {
-            sink_list.extend(manifest.sinks.iter().cloned());
-        }
+        let sink_list = manifests
+            .iter()
+            .map(|manifest| (manifest.app_name.clone(), manifest.sinks.clone()))
+            .collect();
         let metrics = Arc::new(Metrics::default());
         let sinks = Sinks::start(sink_list, store.clone(), metrics.clone())?;
         let logs = Arc::new(InvocationLogs::default());

@@ -93,6 +93,9 @@ pub async fn deploy_app(State(state): State<ServerState>, request: Request) -> A
     })
     .await
     .map_err(|error| ApiError::Internal(format!("deployment task failed: {error}")))??;
+    state
+        .sinks()
+        .set_app(&report.app, report.sink_manifests.clone());
     tracing::info!(app = %report.app, functions = ?report.functions, workflows = ?report.workflows, "deployed");
     Ok((StatusCode::CREATED, Json(json!(report))).into_response())
 }

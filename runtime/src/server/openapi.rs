@@ -116,7 +116,7 @@ pub fn document() -> Value {
                 Some(json!({ "required": true, "content": { "multipart/form-data": { "schema": { "type": "object", "required": ["manifest"],
                     "properties": { "manifest": { "type": "string", "format": "binary" } },
                     "additionalProperties": { "type": "string", "format": "binary" } } } } })),
-                json!({ "201": answer("app, and each function and workflow with its version and status (new or unchanged)", "Any"),
+                json!({ "201": answer("app, each function and workflow with its version and status (new or unchanged), and the app's sink urls", "Any"),
                         "400": error("not a multipart upload, no manifest part, or a part name that is not a relative path"),
                         "413": error("the upload is over the deploy body limit"),
                         "422": answer("error and problems, each naming file, line and key; nothing was deployed", "Any") })) },

@@ -20,7 +20,7 @@
 //! url, so handing the same event on twice (a drain repeated after a crash)
 //! queues it once.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -97,8 +97,12 @@ pub struct Sinks {
     inner: Arc<Inner>,
 }
 
+type SinksByApp = BTreeMap<String, Vec<SinkManifest>>;
+
 struct Inner {
-    sinks: Vec<SinkManifest>,
+    /// The `[[sinks]]` of each app, by app name (a deployment replaces its
+    /// app's), and all of them, read per event without copying.
+    sinks: std::sync::RwLock<(SinksByApp, Arc<Vec<SinkManifest>>)>,
     store: Store,
     jobs: mpsc::UnboundedSender<Job>,
     /// Queue keys being delivered now, so none is delivered twice at once.
@@ -123,7 +127,7 @@ impl Sinks {
     /// Starts the dispatcher on the current tokio runtime and delivers what
     /// the sink queue held at the last stop.
     pub fn start(
-        sinks: Vec<SinkManifest>,
+        sinks: SinksByApp,
         store: Store,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
@@ -131,7 +135,10 @@ impl Sinks {
         let this = Sinks {
             inner: Arc::new(Inner {
                 dead_letters: AtomicUsize::new(store.dead_letters()?.len()),
-                sinks,
+                sinks: std::sync::RwLock::new((
+                    sinks.clone(),
+                    Arc::new(sinks.into_values().flatten().collect()),
+                )),
                 store,
                 jobs,
                 in_flight: Mutex::default(),
@@ -169,15 +176,27 @@ impl Sinks {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.sinks.is_empty()
+        self.configured().is_empty()
+    }
+
+    /// Makes `sinks` the sinks of app `app` (a deployment of it).
+    pub fn set_app(&self, app: &str, sinks: Vec<SinkManifest>) {
+        let mut configured = self.inner.sinks.write().unwrap_or_else(|e| e.into_inner());
+        configured.0.insert(app.to_string(), sinks);
+        configured.1 = Arc::new(configured.0.values().flatten().cloned().collect());
+    }
+
+    /// The sinks of every app.
+    fn configured(&self) -> Arc<Vec<SinkManifest>> {
+        let configured = self.inner.sinks.read().unwrap_or_else(|e| e.into_inner());
+        configured.1.clone()
     }
 
     /// Moves an event from the outbox to the queue of every sink whose
     /// filter it passes (durably, in one step), then starts delivering it.
     pub fn hand_off(&self, event: &OutboxEvent, outbox_key: &[u8]) -> Result<(), StoreError> {
-        let mut urls: Vec<&str> = self
-            .inner
-            .sinks
+        let configured = self.configured();
+        let mut urls: Vec<&str> = configured
             .iter()
             .filter(|sink| {
                 sink.event_type
@@ -280,7 +299,7 @@ impl Sinks {
     async fn deliver(&self, client: &Client<HttpConnector, Full<Bytes>>, job: Job) {
         let Job { key, queued } = job;
         let url = queued.sink.as_str();
-        let configured = self.inner.sinks.iter().any(|sink| sink.url == url);
+        let configured = self.configured().iter().any(|sink| sink.url == url);
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         let last_error = loop {

@@ -386,3 +386,47 @@ async fn deletes_refuse_functions_in_use_and_last_across_restarts() {
         .await;
     assert_eq!(missing.status, 404, "{missing:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_deployed_over_http_delivers_to_its_sinks() {
+    let receiver = super::sinks::Receiver::default();
+    let addr = super::sinks::start_receiver(receiver.clone()).await;
+    let app = app_dir();
+    let server = Server::start_recorded(&app, &[]);
+    let notify = json!({ "id": "notify", "version": "1.0", "name": "notify",
+        "events": [
+            { "name": "Ping", "source": "tests", "type": "run.ping" },
+            { "name": "Pong", "source": "tests", "type": "run.pong" }
+        ],
+        "states": [
+            { "name": "OnPing", "type": "EVENT", "start": { "kind": "DEFAULT" }, "exclusive": true,
+              "eventsActions": [{ "eventRefs": ["Ping"], "actions": [] }],
+              "end": { "kind": "EVENT", "produceEvent": { "nameRef": "Pong", "data": "$" } } }
+        ] });
+    let manifest = manifest("v1").replace(
+        "workflows = [\"versioned.json\"]",
+        "workflows = [\"versioned.json\", \"notify.json\"]",
+    ) + &format!("\n[[sinks]]\nurl = \"http://{addr}/in\"\n");
+    let deployed = deploy(
+        &server,
+        &app,
+        &manifest,
+        &[("notify.json", notify.to_string().into_bytes())],
+    )
+    .await;
+    assert_eq!(deployed.status, 201, "{deployed:?}");
+    assert_eq!(deployed.body["sinks"], json!([format!("http://{addr}/in")]));
+
+    let ping = server
+        .event("ping-1", "tests", "run.ping", &[], json!({ "n": 1 }))
+        .await;
+    assert_eq!(
+        ping.body["started"].as_array().map(Vec::len),
+        Some(1),
+        "{ping:?}"
+    );
+    super::sinks::wait_until("the deployed sink got the produced event", || {
+        !receiver.received.lock().unwrap().is_empty()
+    })
+    .await;
+}
