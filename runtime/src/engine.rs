@@ -1192,8 +1192,9 @@ impl Engine {
 
     /// Resumes every unfinished instance of the data directory (runs their
     /// actions in flight again, schedules their timers, re-routes their
-    /// undelivered events) and starts the scheduled workflows' schedules.
-    /// Call once after registering definitions.
+    /// undelivered events, hands them the events buffered for their
+    /// subscriptions) and starts the scheduled workflows' schedules. Call
+    /// once after registering definitions.
     pub fn recover(&self) -> Result<usize, EngineError> {
         let all = self.list(None, None)?;
         *self.inner.counts.lock().unwrap_or_else(|e| e.into_inner()) = Some(count_by_status(&all));
@@ -1207,6 +1208,11 @@ impl Engine {
             count += 1;
             if record.status != Status::Suspended {
                 self.run_work(&record);
+            }
+            // An event buffered before the instance subscribed, whose
+            // delivery the stop interrupted: deliver it now.
+            if !record.subscriptions.is_empty() {
+                self.deliver_buffered(&record);
             }
             for (thread, child_id) in &record.children {
                 match self.load(child_id)? {
