@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod apps;
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod events;
 pub mod ingress;
@@ -49,6 +50,7 @@ use crate::manifest::Manifest;
 use crate::store::{Store, StoreError};
 use crate::workflow::WorkflowDefinition;
 use auth::Tokens;
+use connections::ConnectionLimits;
 use error::ApiError;
 use ingress::IngressLimits;
 use logs::InvocationLogs;
@@ -67,6 +69,7 @@ pub struct ServerConfig {
     pub wait_limit: Duration,
     /// Largest `POST /apps` body (a manifest with its components).
     pub deploy_body_bytes: usize,
+    pub connection_limits: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +79,7 @@ impl Default for ServerConfig {
             tokens: Tokens::default(),
             wait_limit: Duration::from_secs(60),
             deploy_body_bytes: apps::DEFAULT_DEPLOY_BODY_BYTES,
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -394,17 +398,16 @@ pub async fn serve(
         tracing::info!("shutting down: no new connections; finishing requests in flight");
         let _ = stopping_tx.send(());
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
-    let server = server.into_future();
+    let limits = state.config().connection_limits;
+    let server = connections::serve(listener, app(state), limits, shutdown);
     tokio::pin!(server);
-    let result = tokio::select! {
-        result = &mut server => result,
+    tokio::select! {
+        () = &mut server => {},
         () = async {
             let _ = stopping_rx.await;
             tokio::time::sleep(grace).await;
         } => {
             tracing::warn!(grace = ?grace, "requests still in flight after the grace period; stopping anyway");
-            Ok(())
         }
     };
     let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
@@ -413,7 +416,7 @@ pub async fn serve(
         Ok(Err(error)) => tracing::error!(%error, "cannot flush the store"),
         Err(error) => tracing::error!(%error, "the flush task failed"),
     }
-    result
+    Ok(())
 }
 
 /// Logs each request with its status and duration; 5xx answers are logged

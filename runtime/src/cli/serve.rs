@@ -12,6 +12,7 @@ use swirl::engine::{Engine, EngineConfig};
 use swirl::function::FunctionHost;
 use swirl::manifest::Manifest;
 use swirl::server::auth::Tokens;
+use swirl::server::connections::ConnectionLimits;
 use swirl::server::ingress::IngressLimits;
 use swirl::server::{ServerConfig, ServerState};
 use swirl::store::Store;
@@ -58,6 +59,15 @@ pub struct Args {
     /// Time requests in flight get to finish after a shutdown signal
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+    /// Connections served at once; one more is answered 503 and closed
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Longest time a client may take to send a request's headers
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+    /// Longest time a client may take to send a request's body (then 408)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    body_timeout: Duration,
     /// Run the functions' build commands first
     #[arg(long)]
     build: bool,
@@ -93,6 +103,11 @@ async fn serve(args: Args) -> anyhow::Result<Outcome> {
         },
         wait_limit: args.wait_timeout,
         deploy_body_bytes: args.max_deploy_bytes,
+        connection_limits: ConnectionLimits {
+            max_connections: args.max_connections,
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+        },
     };
     if !args.listen.ip().is_loopback() && config.tokens.admin.is_none() {
         tracing::warn!(

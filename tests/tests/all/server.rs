@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod deploy;
 mod events;
+mod hostile;
 mod outbox;
 mod security;
 mod sinks;
