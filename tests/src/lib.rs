@@ -2,6 +2,8 @@
 //! the test functions (real wasm32-wasip2 components, built from source in
 //! `tests/guests/`) once per test process, and runs the binary.
 
+pub mod soak;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

@@ -9,5 +9,6 @@ mod functions;
 mod functions_cli;
 mod ingress;
 mod server;
+mod soak;
 mod workflows;
 mod workflows_cli;

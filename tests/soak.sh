@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The long form of the soak harness: SIGKILLs `swirl serve` KILLS times
+# (default 50) under RATE requests per second (default 100), then checks
+# every invariant (see tests/src/soak.rs). Prints a summary and exits
+# non-zero on any violation. The short form runs in `cargo test`
+# (tests/tests/all/soak.rs).
+#
+# Usage: tests/soak.sh [KILLS] [RATE] [SEED]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --quiet -p swirl-tests --bin soak
+exec target/debug/soak "$@"

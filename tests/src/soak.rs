@@ -1,0 +1,801 @@
+//! The soak harness: `swirl serve` under a steady load of workflow starts and
+//! events, killed with SIGKILL at random moments and restarted on the same
+//! data directory, then checked by a model that knows nothing of swirl's
+//! insides.
+//!
+//! ```text
+//!  driver ──starts, events──▶ swirl serve ◀──SIGKILL, restart── killer
+//!     │ (retries until 2xx)        │
+//!     ▼                            ▼
+//!  ledger of acknowledged    instances, kv counters
+//!  requests  ──────────────▶ checker (HTTP API only) ──▶ violations
+//! ```
+//!
+//! The app is `tests/apps/soak/`: `pipeline` (a counted action, a durable
+//! delay, parallel counted branches, a retried action, a last counted
+//! action) started through the admin API, and `order` (started by a
+//! `order.paid` event, a counted action, then a wait for `order.shipped`
+//! with the same `orderid`, a counted action and a delay) driven by events.
+//! Every counted action adds one to a kv key unique to its instance and
+//! step, so a count above one is an action that completed twice.
+//!
+//! The checker's rules: every 2xx had its effect, visible right after the
+//! next restart, before anything is resent; every instance ends `completed`
+//! with the output the model predicts; every counter is exactly one; no
+//! instance stays unfinished once everything is due (delays and retries are
+//! timers, so this is also "due timers fired").
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use crate::{App, swirl};
+
+/// How long a soak runs and how hard it pushes.
+#[derive(Debug, Clone)]
+pub struct SoakConfig {
+    /// SIGKILLs of the server, each followed by a restart.
+    pub kills: usize,
+    /// New requests per second (starts and events together).
+    pub rate: u32,
+    /// Shortest and longest time the server runs between kills.
+    pub uptime: (Duration, Duration),
+    /// Seed of the random kill moments and request mix; printed in the summary.
+    pub seed: u64,
+    /// How long the final check waits for instances to finish.
+    pub settle: Duration,
+}
+
+impl Default for SoakConfig {
+    fn default() -> Self {
+        SoakConfig {
+            kills: 5,
+            rate: 100,
+            uptime: (Duration::from_millis(500), Duration::from_millis(2500)),
+            seed: 1,
+            settle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a soak did and what the checker found.
+#[derive(Debug, Default)]
+pub struct SoakSummary {
+    pub seed: u64,
+    /// Requests sent, answered or not.
+    pub requests: u64,
+    /// Requests answered 2xx.
+    pub acknowledged: u64,
+    /// Requests that failed (connection lost to a kill, or a 5xx) and were resent.
+    pub resent: u64,
+    pub kills: usize,
+    /// Workflow instances checked at the end.
+    pub instances: usize,
+    /// Events acknowledged (each CloudEvent counted once).
+    pub events: u64,
+    pub elapsed: Duration,
+    pub violations: Vec<String>,
+}
+
+impl std::fmt::Display for SoakSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "soak: seed {}, {:.0?}: {} requests ({} acknowledged, {} resent), {} kills, {} instances, {} events, {} violations",
+            self.seed,
+            self.elapsed,
+            self.requests,
+            self.acknowledged,
+            self.resent,
+            self.kills,
+            self.instances,
+            self.events,
+            self.violations.len()
+        )?;
+        for violation in self.violations.iter().take(50) {
+            writeln!(f, "  violation: {violation}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One request the driver must get acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// Start pipeline instance `p-N` through the admin API.
+    Start(u64),
+    /// Send `order.paid` for order `o-N`, which starts an `order` instance.
+    Paid(u64),
+    /// Send `order.shipped` for order `o-N`, which wakes its instance.
+    Shipped(u64),
+}
+
+fn pipeline_input(n: u64) -> Value {
+    let key = |step: &str| format!("p-{n}/{step}");
+    json!({ "n": n, "a": key("a"), "b": key("b"), "c": key("c"), "d": key("d"), "f": key("f") })
+}
+
+fn paid_data(n: u64) -> Value {
+    json!({ "n": n, "a": format!("o-{n}/a"), "b": format!("o-{n}/b") })
+}
+
+fn shipped_data(n: u64) -> Value {
+    json!({ "shipped": n })
+}
+
+/// The model: the output instance `p-N` must end with. `calls` (attempts of
+/// the retried action) is at least 2 and at most the retry policy's 5.
+fn pipeline_output(n: u64) -> Value {
+    let mut output = pipeline_input(n);
+    for step in ["a", "b", "d"] {
+        output[format!("p-{n}/{step}")] = json!(1);
+    }
+    output["flaky"] = json!(format!("p-{n}/f"));
+    output
+}
+
+/// The model: the output of order `o-N`: both events' data and the counts.
+fn order_output(n: u64) -> Value {
+    let mut output = paid_data(n);
+    output[format!("o-{n}/a")] = json!(1);
+    output["shipped"] = json!(n);
+    output[format!("o-{n}/b")] = json!(1);
+    output
+}
+
+/// The kv keys the counted actions of each kind of instance write.
+fn counters(n: u64) -> Vec<String> {
+    let mut keys: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|step| format!("p-{n}/{step}"))
+        .collect();
+    keys.extend(["a", "b"].iter().map(|step| format!("o-{n}/{step}")));
+    keys
+}
+
+/// The small generator behind the kill moments and the request mix.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn between(&mut self, low: Duration, high: Duration) -> Duration {
+        let span = high.saturating_sub(low).as_millis() as u64;
+        low + Duration::from_millis(self.next() % (span + 1))
+    }
+}
+
+/// A `swirl serve` child whose stderr goes to a log file.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(app: &Path, log: &Path) -> Result<ServerProcess, String> {
+        let mut child = swirl(app)
+            .args([
+                "serve",
+                "swirl.toml",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                "data",
+            ])
+            .env_remove("SWIRL_ADMIN_TOKEN")
+            .env_remove("SWIRL_INGRESS_TOKEN")
+            .env("SWIRL_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("cannot spawn swirl serve: {error}"))?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|error| format!("cannot open {}: {error}", log.display()))?;
+        let (found, address) = std::sync::mpsc::channel();
+        // Drains stderr for the life of the process so that it never blocks.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = found.send(addr.to_string());
+                }
+                let _ = writeln!(log, "{line}");
+            }
+        });
+        match address.recv_timeout(Duration::from_secs(120)) {
+            Ok(addr) => Ok(ServerProcess {
+                child,
+                addr: addr.parse().map_err(|_| format!("bad address {addr}"))?,
+            }),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err("swirl serve did not start; see its log".to_string())
+            }
+        }
+    }
+
+    /// Sends SIGKILL without waiting for the process to go.
+    fn signal_kill(&self) -> Result<(), String> {
+        std::process::Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status()
+            .map(drop)
+            .map_err(|error| format!("cannot run kill: {error}"))
+    }
+
+    /// SIGKILL (no flush, no cleanup), and wait for the process to go.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Counter reads in flight at once during the final check.
+const COUNTER_READS_AT_ONCE: usize = 32;
+
+/// How long requests keep coming after a SIGKILL was sent.
+const KILL_OVERLAP: Duration = Duration::from_millis(300);
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// One answer: status and JSON body (`Null` when not JSON).
+struct Reply {
+    status: u16,
+    body: Value,
+}
+
+async fn send(
+    client: &HttpClient,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: String,
+) -> Result<Reply, String> {
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, value.as_str());
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|error| error.to_string())?;
+    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
+        .await
+        .map_err(|_| "no answer within 30 s".to_string())?
+        .map_err(|error| error.to_string())?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|error| error.to_string())?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    })
+}
+
+async fn event(
+    client: &HttpClient,
+    addr: SocketAddr,
+    id: String,
+    event_type: &str,
+    order: u64,
+    data: Value,
+) -> Result<Reply, String> {
+    let headers = [
+        ("ce-specversion", "1.0".to_string()),
+        ("ce-id", id),
+        ("ce-source", "shop".to_string()),
+        ("ce-type", event_type.to_string()),
+        ("ce-orderid", format!("o-{order}")),
+        ("content-type", "application/json".to_string()),
+    ];
+    send(client, addr, "POST", "/events", &headers, data.to_string()).await
+}
+
+/// Sends `op` once; `Ok` with what the 2xx answer said, `Err` otherwise.
+async fn perform(client: &HttpClient, addr: SocketAddr, op: Op) -> Result<Value, String> {
+    let reply = match op {
+        Op::Start(n) => {
+            send(
+                client,
+                addr,
+                "POST",
+                &format!("/workflows/pipeline/instances?id=p-{n}"),
+                &[("content-type", "application/json".to_string())],
+                pipeline_input(n).to_string(),
+            )
+            .await?
+        }
+        Op::Paid(n) => {
+            event(
+                client,
+                addr,
+                format!("paid-{n}"),
+                "order.paid",
+                n,
+                paid_data(n),
+            )
+            .await?
+        }
+        Op::Shipped(n) => {
+            event(
+                client,
+                addr,
+                format!("shipped-{n}"),
+                "order.shipped",
+                n,
+                shipped_data(n),
+            )
+            .await?
+        }
+    };
+    if (200..300).contains(&reply.status) {
+        Ok(reply.body)
+    } else {
+        Err(format!("answered {}: {}", reply.status, reply.body))
+    }
+}
+
+/// What the driver knows: what is still to send and what was acknowledged.
+#[derive(Default)]
+struct Ledger {
+    todo: VecDeque<Op>,
+    /// Acknowledged and not yet checked against a restarted server.
+    unverified: Vec<(Op, Value)>,
+    shipped_sent: u64,
+    requests: u64,
+    acknowledged: u64,
+    resent: u64,
+    events: u64,
+}
+
+impl Ledger {
+    /// Counts an answer; a request that failed goes back in line.
+    fn answered(&mut self, op: Op, result: &Result<Value, String>) {
+        self.requests += 1;
+        match result {
+            Ok(_) => {
+                self.acknowledged += 1;
+                if !matches!(op, Op::Start(_)) {
+                    self.events += 1;
+                }
+            }
+            Err(_) => {
+                self.resent += 1;
+                self.todo.push_back(op);
+            }
+        }
+    }
+}
+
+/// Runs a soak in a fresh temporary app and returns what it found.
+pub fn run(config: &SoakConfig) -> SoakSummary {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(soak(config))
+}
+
+fn soak_app() -> App {
+    let source = crate::workspace_root().join("tests/apps/soak");
+    let manifest =
+        std::fs::read_to_string(source.join("swirl.toml")).expect("read the soak manifest");
+    let app = App::new(&manifest);
+    for name in ["pipeline.json", "order.json"] {
+        std::fs::copy(source.join(name), app.path().join(name)).expect("copy a soak workflow");
+    }
+    app
+}
+
+async fn soak(config: &SoakConfig) -> SoakSummary {
+    let started = Instant::now();
+    let app = soak_app();
+    let log: PathBuf = app.path().join("serve.log");
+    let mut random = SplitMix(config.seed);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build_http();
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let mut summary = SoakSummary {
+        seed: config.seed,
+        ..SoakSummary::default()
+    };
+    let mut next_pipeline = 0;
+    let mut next_order = 0;
+    let mut server = match ServerProcess::start(app.path(), &log) {
+        Ok(server) => server,
+        Err(error) => {
+            summary.violations.push(error);
+            return summary;
+        }
+    };
+    let tick = Duration::from_secs(1) / config.rate.max(1);
+    for round in 0..=config.kills {
+        let last = round == config.kills;
+        let uptime = random.between(config.uptime.0, config.uptime.1);
+        let kill_at = Instant::now() + uptime;
+        // Requests keep coming for a while after the SIGKILL, so that some
+        // are in flight when it lands and some find the server gone.
+        let until = kill_at + if last { Duration::ZERO } else { KILL_OVERLAP };
+        let mut killing = None;
+        let mut flights = tokio::task::JoinSet::new();
+        while Instant::now() < until {
+            if killing.is_none() && !last && Instant::now() >= kill_at {
+                killing = Some(server.signal_kill());
+            }
+            let op = {
+                let mut ledger = ledger.lock().expect("ledger");
+                if let Some(op) = ledger.todo.pop_front() {
+                    op
+                } else {
+                    // Roughly: a third starts, a third new orders, a third shipments.
+                    let shippable = ledger.shipped_sent < next_order;
+                    match random.next() % 3 {
+                        2 if shippable => {
+                            ledger.shipped_sent += 1;
+                            Op::Shipped(ledger.shipped_sent - 1)
+                        }
+                        1 | 2 => {
+                            next_order += 1;
+                            Op::Paid(next_order - 1)
+                        }
+                        _ => {
+                            next_pipeline += 1;
+                            Op::Start(next_pipeline - 1)
+                        }
+                    }
+                }
+            };
+            let (client, ledger, addr) = (client.clone(), ledger.clone(), server.addr);
+            flights.spawn(async move {
+                let result = perform(&client, addr, op).await;
+                let mut ledger = ledger.lock().expect("ledger");
+                ledger.answered(op, &result);
+                if let Ok(answer) = result {
+                    ledger.unverified.push((op, answer));
+                }
+            });
+            tokio::time::sleep(tick).await;
+        }
+        if last {
+            while flights.join_next().await.is_some() {}
+            break;
+        }
+        if let Some(Err(error)) = killing {
+            summary.violations.push(error);
+        }
+        server.kill();
+        summary.kills += 1;
+        while flights.join_next().await.is_some() {}
+        server = match ServerProcess::start(app.path(), &log) {
+            Ok(server) => server,
+            Err(error) => {
+                summary
+                    .violations
+                    .push(format!("restart {}: {error}", round + 1));
+                return summary;
+            }
+        };
+        // Before resending anything: every acknowledged request's effect is there.
+        let unverified = std::mem::take(&mut ledger.lock().expect("ledger").unverified);
+        for (op, answer) in unverified {
+            if let Err(violation) = check_effect(&client, server.addr, op, &answer).await {
+                summary.violations.push(violation);
+            }
+        }
+    }
+    // Drain: whatever was never acknowledged is resent until it is, and every
+    // order gets its shipment.
+    let drain_until = Instant::now() + config.settle;
+    loop {
+        let op = {
+            let mut ledger = ledger.lock().expect("ledger");
+            match ledger.todo.pop_front() {
+                Some(op) => Some(op),
+                None if ledger.shipped_sent < next_order => {
+                    ledger.shipped_sent += 1;
+                    Some(Op::Shipped(ledger.shipped_sent - 1))
+                }
+                None => None,
+            }
+        };
+        let Some(op) = op else { break };
+        let result = perform(&client, server.addr, op).await;
+        ledger.lock().expect("ledger").answered(op, &result);
+        if let Err(error) = result {
+            if Instant::now() > drain_until {
+                ledger
+                    .lock()
+                    .expect("ledger")
+                    .todo
+                    .retain(|queued| *queued != op);
+                summary.violations.push(format!(
+                    "{op:?} is still refused by a running server: {error}"
+                ));
+            } else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    let checked = check_final(
+        &client,
+        server.addr,
+        next_pipeline,
+        next_order,
+        config.settle,
+    )
+    .await;
+    summary.instances = checked.0;
+    summary.violations.extend(checked.1);
+    let ledger = ledger.lock().expect("ledger");
+    summary.requests = ledger.requests;
+    summary.acknowledged = ledger.acknowledged;
+    summary.resent = ledger.resent;
+    summary.events = ledger.events;
+    summary.elapsed = started.elapsed();
+    if !summary.violations.is_empty() {
+        // Keep the evidence: the data directory and the server's log.
+        let kept = app.dir.keep();
+        summary
+            .violations
+            .push(format!("data and serve.log kept in {}", kept.display()));
+    }
+    summary
+}
+
+/// Right after a restart: the effect of an acknowledged request is durable.
+async fn check_effect(
+    client: &HttpClient,
+    addr: SocketAddr,
+    op: Op,
+    answer: &Value,
+) -> Result<(), String> {
+    let get = |id: String| async move {
+        send(
+            client,
+            addr,
+            "GET",
+            &format!("/instances/{id}"),
+            &[],
+            String::new(),
+        )
+        .await
+    };
+    match op {
+        Op::Start(n) => {
+            let reply = get(format!("p-{n}")).await?;
+            if reply.status != 200 {
+                return Err(format!(
+                    "start of p-{n} was acknowledged but after a kill the instance is {}: {}",
+                    reply.status, reply.body
+                ));
+            }
+        }
+        Op::Paid(n) | Op::Shipped(n) => {
+            let ids = answer["started"]
+                .as_array()
+                .into_iter()
+                .chain(answer["delivered"].as_array())
+                .flatten()
+                .filter_map(Value::as_str);
+            for id in ids {
+                let effect = match op {
+                    // Delivered: the instance consumed the event.
+                    Op::Shipped(_) => {
+                        let reply = get(format!("{id}/history")).await?;
+                        reply.body.as_array().is_some_and(|lines| {
+                            lines.iter().any(|line| {
+                                line["kind"] == "eventConsumed" && line["event"] == "Shipped"
+                            })
+                        })
+                    }
+                    // Started: the instance exists.
+                    _ => get(id.to_string()).await?.status == 200,
+                };
+                if !effect {
+                    return Err(format!(
+                        "{op:?} for o-{n} was acknowledged ({answer}) but after a kill instance {id} shows no effect"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The end: every instance final with the model's output, every counter one.
+/// Returns the number of instances and the violations.
+async fn check_final(
+    client: &HttpClient,
+    addr: SocketAddr,
+    pipelines: u64,
+    orders: u64,
+    settle: Duration,
+) -> (usize, Vec<String>) {
+    let mut violations = Vec::new();
+    let deadline = Instant::now() + settle;
+    // Waits for everything to be final: delays and retry timers are due by now.
+    let records = loop {
+        let records = match list_all(client, addr).await {
+            Ok(records) => records,
+            Err(error) => return (0, vec![format!("cannot list instances: {error}")]),
+        };
+        let unfinished = records
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r["status"].as_str(),
+                    Some("completed" | "failed" | "cancelled")
+                )
+            })
+            .count();
+        if unfinished == 0 || Instant::now() > deadline {
+            break records;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut seen_pipelines: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut seen_orders: BTreeMap<u64, usize> = BTreeMap::new();
+    for record in &records {
+        let id = record["id"].as_str().unwrap_or("?");
+        if record["status"] != "completed" {
+            violations.push(format!(
+                "instance {id} ended {} (state {}) {}s after the last request: {}",
+                record["status"],
+                record["state"],
+                settle.as_secs(),
+                record.get("error").unwrap_or(&Value::Null)
+            ));
+            continue;
+        }
+        let output = &record["output"];
+        let Some(n) = output["n"].as_u64() else {
+            violations.push(format!("instance {id} has no n in its output: {output}"));
+            continue;
+        };
+        match record["workflowId"].as_str() {
+            Some("pipeline") => {
+                *seen_pipelines.entry(n).or_default() += 1;
+                let calls = output["calls"].as_u64().unwrap_or(0);
+                let mut rest = output.clone();
+                if let Some(object) = rest.as_object_mut() {
+                    object.remove("calls");
+                }
+                if rest != pipeline_output(n) || !(2..=5).contains(&calls) {
+                    violations.push(format!(
+                        "pipeline p-{n}: output {output}, the model says {} with 2 to 5 calls",
+                        pipeline_output(n)
+                    ));
+                }
+            }
+            Some("order") => {
+                *seen_orders.entry(n).or_default() += 1;
+                if *output != order_output(n) {
+                    violations.push(format!(
+                        "order o-{n}: output {output}, the model says {}",
+                        order_output(n)
+                    ));
+                }
+            }
+            other => violations.push(format!("instance {id} of unexpected workflow {other:?}")),
+        }
+    }
+    for (kind, seen, expected) in [
+        ("p", &seen_pipelines, pipelines),
+        ("o", &seen_orders, orders),
+    ] {
+        for n in 0..expected {
+            match seen.get(&n) {
+                Some(1) => {}
+                Some(count) => violations.push(format!("{kind}-{n} has {count} instances")),
+                None => violations.push(format!("{kind}-{n} has no completed instance")),
+            }
+        }
+    }
+    // The functions' own counts, read through direct calls of the function,
+    // a few at a time.
+    let keys: Vec<String> = (0..pipelines.max(orders))
+        .flat_map(counters)
+        .filter(|key| {
+            let n: u64 = key[2..key.find('/').unwrap_or(2)]
+                .parse()
+                .unwrap_or(u64::MAX);
+            if key.starts_with('p') {
+                n < pipelines
+            } else {
+                n < orders
+            }
+        })
+        .collect();
+    for chunk in keys.chunks(COUNTER_READS_AT_ONCE) {
+        let mut reads = tokio::task::JoinSet::new();
+        for key in chunk {
+            let (client, key) = (client.clone(), key.clone());
+            reads.spawn(async move {
+                let body = json!({ "action": "kv-get", "key": key }).to_string();
+                let headers = [("content-type", "application/json".to_string())];
+                let reply = send(
+                    &client,
+                    addr,
+                    "POST",
+                    "/functions/probe/invoke",
+                    &headers,
+                    body,
+                )
+                .await;
+                match reply {
+                    Ok(reply) if reply.body["output"] == "1" => None,
+                    Ok(reply) => Some(format!(
+                        "counter {key} is {} (an action that completed more or less than once)",
+                        reply.body["output"]
+                    )),
+                    Err(error) => Some(format!("cannot read counter {key}: {error}")),
+                }
+            });
+        }
+        while let Some(read) = reads.join_next().await {
+            violations.extend(read.ok().flatten());
+        }
+    }
+    (records.len(), violations)
+}
+
+/// Every instance, through the paged list.
+async fn list_all(client: &HttpClient, addr: SocketAddr) -> Result<Vec<Value>, String> {
+    let mut records = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = send(
+            client,
+            addr,
+            "GET",
+            &format!("/instances?limit=1000&cursor={cursor}"),
+            &[],
+            String::new(),
+        )
+        .await?;
+        let instances = page.body["instances"]
+            .as_array()
+            .ok_or_else(|| format!("no instances in {}", page.body))?;
+        records.extend(instances.iter().cloned());
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => return Ok(records),
+        }
+    }
+}
