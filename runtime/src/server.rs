@@ -99,6 +99,10 @@ struct Shared {
     metrics: Arc<Metrics>,
     logs: Arc<InvocationLogs>,
     sinks: Sinks,
+    /// Raised when the store can no longer write (disk full, data directory
+    /// gone or read-only): sled cannot recover from that in the process, so
+    /// the server stops and a restart resumes from what is durable.
+    storage_lost: tokio::sync::Notify,
 }
 
 impl FromRef<ServerState> for IngressLimits {
@@ -141,6 +145,7 @@ impl ServerState {
                 metrics,
                 logs,
                 sinks,
+                storage_lost: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -378,13 +383,33 @@ pub fn app(state: ServerState) -> Router {
         .merge(ingress)
         .merge(admin)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), watch_storage))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
 
+/// After an answer given because a store write failed, checks whether the
+/// store can write at all (a flush); when it cannot, the server stops.
+async fn watch_storage(State(state): State<ServerState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response
+        .extensions()
+        .get::<error::StorageFailed>()
+        .is_some()
+    {
+        let store = state.store().clone();
+        let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
+        if !matches!(flushed, Ok(Ok(()))) {
+            state.shared.storage_lost.notify_one();
+        }
+    }
+    response
+}
+
 /// Serves `app(state)` on `listener` until `shutdown` completes; then stops
 /// accepting, gives requests in flight up to `grace` to finish, and makes
-/// everything the store holds durable.
+/// everything the store holds durable. Stops the same way, with an error,
+/// when the store can no longer write.
 pub async fn serve(
     listener: TcpListener,
     state: ServerState,
@@ -393,8 +418,17 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = state.store().clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let storage_lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lost = storage_lost.clone();
+    let shared = state.shared.clone();
     let shutdown = async move {
-        shutdown.await;
+        tokio::select! {
+            () = shutdown => {},
+            () = shared.storage_lost.notified() => {
+                lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!("the store cannot write; stopping");
+            }
+        }
         tracing::info!("shutting down: no new connections; finishing requests in flight");
         let _ = stopping_tx.send(());
     };
@@ -415,6 +449,12 @@ pub async fn serve(
         Ok(Ok(())) => tracing::info!("store flushed"),
         Ok(Err(error)) => tracing::error!(%error, "cannot flush the store"),
         Err(error) => tracing::error!(%error, "the flush task failed"),
+    }
+    if storage_lost.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(std::io::Error::other(
+            "the store cannot write (disk full or data directory not writable; the log has the cause): \
+             stopped; restart swirl serve once it can write, nothing acknowledged is lost",
+        ));
     }
     Ok(())
 }

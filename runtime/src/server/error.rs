@@ -132,6 +132,16 @@ impl IntoResponse for ApiError {
         } else {
             json!({ "error": self.to_string() })
         };
-        (status, Json(body)).into_response()
+        let failed_storage = matches!(self, Self::Unavailable(_));
+        let mut response = (status, Json(body)).into_response();
+        if failed_storage {
+            response.extensions_mut().insert(StorageFailed);
+        }
+        response
     }
 }
+
+/// Marks an answer given because the store failed a write, so that the
+/// server can check whether the store can still write at all.
+#[derive(Debug, Clone, Copy)]
+pub struct StorageFailed;

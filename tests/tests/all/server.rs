@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod crash;
 mod deploy;
+mod disk_full;
 mod events;
 mod hostile;
 mod outbox;
