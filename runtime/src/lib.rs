@@ -5,6 +5,14 @@
 //! ([`manifest`]); workflow definitions are parsed and validated by
 //! [`workflow`]; durable state lives in sled behind [`store`].
 //! `ARCHITECTURE.md` at the repository root has the map.
+//!
+//! Nothing a network peer, an event sender or a guest sends may panic the
+//! server: outside tests, `unwrap`, `expect` and `panic!` are refused here,
+//! and each remaining one carries an `allow` with the reason it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod app;
 pub mod deployment;
