@@ -377,8 +377,16 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<Outcome> {
     // Oldest first, as a log reads.
     let invocations = body["invocations"].as_array().cloned().unwrap_or_default();
     for invocation in invocations.iter().rev() {
+        // A workflow action's call says which instance and state made it.
+        let action = match (
+            invocation["instanceId"].as_str(),
+            invocation["state"].as_str(),
+        ) {
+            (Some(instance), Some(state)) => format!(" instance {instance} state {state}"),
+            _ => String::new(),
+        };
         println!(
-            "{} {} {} {:.1}ms{}",
+            "{} {} {} {:.1}ms{}{action}",
             invocation["at"].as_str().unwrap_or("-"),
             invocation["invocationId"].as_str().unwrap_or("-"),
             invocation["outcome"].as_str().unwrap_or("-"),

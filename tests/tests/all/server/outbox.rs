@@ -345,6 +345,18 @@ async fn workflow_actions_show_in_the_function_logs() {
         messages.iter().any(|m| m.contains("from a workflow")),
         "{logs}"
     );
+    let cli = swirl_tests::run(swirl_tests::swirl(app.path()).args([
+        "logs",
+        "probe",
+        "--server",
+        &server.url(),
+    ]));
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    assert!(
+        cli.stdout.contains(&format!("instance {id} state Log")),
+        "{}",
+        cli.stdout
+    );
 }
 
 fn instance_count(metrics: &str, status: &str) -> u64 {
