@@ -46,6 +46,18 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
 }
 
+/// How commits reach the disk. Both are durable: a commit returns only after
+/// its flush; they differ in whether concurrent commits share one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// Concurrent commits share one flush (group commit).
+    #[default]
+    Group,
+    /// Every commit flushes on its own: the baseline that shows what group
+    /// commit saves (`swirl serve --flush each`).
+    EachCommit,
+}
+
 /// The durable store of one data directory.
 #[derive(Clone)]
 pub struct Store {
@@ -66,12 +78,18 @@ pub struct Store {
     workflows: sled::Tree,
     apps: sled::Tree,
     group_commit: std::sync::Arc<GroupCommit>,
+    flush_policy: FlushPolicy,
 }
 
 impl Store {
     /// Opens (creating if needed) the store in `data_dir`, which is made
     /// readable by its owner only.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, FlushPolicy::default())
+    }
+
+    /// Like [`Store::open`], with commits flushed as `flush_policy` says.
+    pub fn open_with(data_dir: &Path, flush_policy: FlushPolicy) -> Result<Self, StoreError> {
         create_private_dir(data_dir)?;
         let path = data_dir.join("db");
         let db = sled::Config::new()
@@ -95,6 +113,7 @@ impl Store {
             workflows: db.open_tree("workflows")?,
             apps: db.open_tree("apps")?,
             group_commit: std::sync::Arc::default(),
+            flush_policy,
             db,
         })
     }

@@ -15,7 +15,7 @@ use swirl::server::auth::Tokens;
 use swirl::server::connections::ConnectionLimits;
 use swirl::server::ingress::IngressLimits;
 use swirl::server::{ServerConfig, ServerState};
-use swirl::store::Store;
+use swirl::store::{FlushPolicy, Store};
 
 use super::{DataDir, Outcome, report_manifest_errors};
 
@@ -68,6 +68,11 @@ pub struct Args {
     /// Longest time a client may take to send a request's body (then 408)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     body_timeout: Duration,
+    /// How commits reach the disk: `group` shares one flush among
+    /// concurrent commits, `each` flushes every commit on its own; both
+    /// answer only after the flush
+    #[arg(long, value_name = "POLICY", default_value = "group")]
+    flush: Flush,
     /// Run the functions' build commands first
     #[arg(long)]
     build: bool,
@@ -77,6 +82,12 @@ pub struct Args {
     /// Bearer token of the event ingress
     #[arg(long, env = "SWIRL_INGRESS_TOKEN", hide_env_values = true, hide = true)]
     ingress_token: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Flush {
+    Group,
+    Each,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -167,7 +178,11 @@ fn open(args: &Args, engine_config: EngineConfig) -> anyhow::Result<Option<Opene
         }
     }
     let data_dir = &args.data_dir.data_dir;
-    let store = Store::open(data_dir)?;
+    let flush_policy = match args.flush {
+        Flush::Group => FlushPolicy::Group,
+        Flush::Each => FlushPolicy::EachCommit,
+    };
+    let store = Store::open_with(data_dir, flush_policy)?;
     let host = Arc::new(swirl::app::host(data_dir, Arc::new(store.clone()))?);
     let engine = Engine::with_config(store.clone(), host.clone(), engine_config);
     let deployments = Deployments::new(store.clone(), host.clone(), engine.clone());

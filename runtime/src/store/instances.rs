@@ -168,11 +168,13 @@ impl Store {
     }
 
     /// Waits until everything written so far is on disk, sharing the flush
-    /// with concurrent writers.
+    /// with concurrent writers unless the flush policy says otherwise.
     pub fn durable(&self) -> Result<(), StoreError> {
-        self.group_commit
-            .durable(|| self.db.flush().map(drop))
-            .map_err(StoreError::Sled)
+        match self.flush_policy {
+            super::FlushPolicy::Group => self.group_commit.durable(|| self.db.flush().map(drop)),
+            super::FlushPolicy::EachCommit => self.db.flush().map(drop),
+        }
+        .map_err(StoreError::Sled)
     }
 
     /// Every instance record, in id order.
