@@ -396,6 +396,7 @@ impl StoredVersions {
             name: name.to_string(),
             source: function.source.clone(),
             wasm,
+            source_stamp: None,
             limits: function.limits.clone(),
             config: function.config.clone(),
         })

@@ -107,10 +107,67 @@ pub struct FunctionSpec {
     pub source: PathBuf,
     /// The component's bytes.
     pub wasm: Vec<u8>,
+    /// The identity of the file `wasm` was read from, when it is known not to
+    /// have changed while it was read; `None` for bytes from elsewhere. It
+    /// lets a restart find the content hash without hashing the bytes again.
+    pub source_stamp: Option<SourceStamp>,
     /// Limits and scaling.
     pub limits: FunctionLimits,
     /// Values the function reads with `host.config`.
     pub config: BTreeMap<String, String>,
+}
+
+/// What identifies a component file's content without reading it: its
+/// device and inode, size, and modification and change times (as build
+/// tools trust them; the change time cannot be set back by a user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceStamp {
+    pub device: u64,
+    pub inode: u64,
+    pub size: u64,
+    pub modified_ns: i128,
+    pub changed_ns: i128,
+}
+
+impl SourceStamp {
+    /// The stamp of a file's metadata; `None` where the platform lacks
+    /// inodes or change times.
+    pub fn of(metadata: &std::fs::Metadata) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ns =
+                |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+            Some(SourceStamp {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+                size: metadata.size(),
+                modified_ns: ns(metadata.mtime(), metadata.mtime_nsec()),
+                changed_ns: ns(metadata.ctime(), metadata.ctime_nsec()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            None
+        }
+    }
+}
+
+/// Reads a component file, with the stamp that vouches for the bytes read:
+/// `None` when the file changed while it was read.
+pub fn read_component(path: &std::path::Path) -> std::io::Result<(Vec<u8>, Option<SourceStamp>)> {
+    let before = std::fs::metadata(path)?;
+    let wasm = std::fs::read(path)?;
+    let stamp = SourceStamp::of(&before)
+        .filter(|stamp| stamp.size == wasm.len() as u64)
+        .filter(|stamp| {
+            std::fs::metadata(path)
+                .ok()
+                .and_then(|after| SourceStamp::of(&after))
+                == Some(*stamp)
+        });
+    Ok((wasm, stamp))
 }
 
 /// One call of a function: its JSON input and where it comes from.

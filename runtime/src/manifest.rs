@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::function::{FunctionLimits, FunctionSpec, InstanceMode};
+use crate::function::{FunctionLimits, FunctionSpec, InstanceMode, read_component};
 
 /// Largest manifest file swirl reads.
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
@@ -403,11 +403,12 @@ impl FunctionManifest {
                 self.source.display()
             )));
         }
-        let wasm = std::fs::read(&self.source).map_err(missing)?;
+        let (wasm, source_stamp) = read_component(&self.source).map_err(missing)?;
         Ok(FunctionSpec {
             name: self.name.clone(),
             source: self.source.clone(),
             wasm,
+            source_stamp,
             limits: self.limits.clone(),
             config: self.config.clone(),
         })

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use swirl::function::{
     Call, FunctionHost, FunctionLimits, FunctionSpec, HostConfig, InstanceMode, KvStore,
+    read_component,
 };
 use swirl::store::Store;
 
@@ -128,11 +129,12 @@ impl Environment {
 
 /// Deploys `guest` on `host`, reading its file as a starting process would.
 pub fn deploy(host: &FunctionHost, guest: &Guest, instance_mode: InstanceMode) {
-    let wasm = std::fs::read(&guest.source).expect("read the component");
+    let (wasm, source_stamp) = read_component(&guest.source).expect("read the component");
     host.deploy(FunctionSpec {
         name: guest.label.to_string(),
         source: guest.source.clone(),
         wasm,
+        source_stamp,
         limits: FunctionLimits {
             instance_mode,
             ..FunctionLimits::default()

@@ -6,6 +6,10 @@
 //! another engine is never looked up. Each file ends with a CRC-32 of its
 //! contents: a truncated or corrupted entry is detected, removed and
 //! recompiled, never loaded.
+//!
+//! Beside the entries, `sources/` remembers the content hash of each
+//! component file by its [`SourceStamp`] (device, inode, size, times), so
+//! that a restart does not hash a file it has seen unchanged before.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -15,6 +19,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::SourceStamp;
 use super::component::LoadError;
 
 const CHECKSUM_LEN: usize = 4;
@@ -80,6 +85,38 @@ impl CodeCache {
         }
     }
 
+    /// The content hash remembered for a component file with this stamp.
+    pub fn known_hash(&self, stamp: &SourceStamp) -> Option<String> {
+        let memo = fs::read_to_string(self.memo_path(stamp)).ok()?;
+        let (recorded, hash) = memo.trim_end().rsplit_once(' ')?;
+        (recorded == memo_stamp(stamp)
+            && hash.len() == 64
+            && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hash.to_string())
+    }
+
+    /// Remembers the content hash of a component file. Best effort: a memo
+    /// that cannot be written only means hashing again next time, and one
+    /// torn by a crash does not parse, which means the same.
+    pub fn remember_hash(&self, stamp: &SourceStamp, content_hash: &str) {
+        let path = self.memo_path(stamp);
+        let write = || -> std::io::Result<()> {
+            fs::create_dir_all(self.dir.join("sources"))?;
+            let (temporary, mut file) = tempfile_in(&self.dir)?;
+            file.write_all(format!("{} {content_hash}\n", memo_stamp(stamp)).as_bytes())?;
+            fs::rename(temporary, &path)
+        };
+        if let Err(error) = write() {
+            tracing::debug!(path = %path.display(), %error, "cannot remember a component's content hash");
+        }
+    }
+
+    fn memo_path(&self, stamp: &SourceStamp) -> PathBuf {
+        self.dir
+            .join("sources")
+            .join(format!("{:x}-{:x}", stamp.device, stamp.inode))
+    }
+
     /// Writes a compiled component atomically: readers see the whole entry or none.
     pub fn store(&self, path: &Path, code: &[u8]) -> Result<(), LoadError> {
         let error = |source| LoadError::Cache {
@@ -95,6 +132,11 @@ impl CodeCache {
         fs::rename(&file.0, path).map_err(error)?;
         Ok(())
     }
+}
+
+/// The part of a memo that must match the file: everything but where it is.
+fn memo_stamp(stamp: &SourceStamp) -> String {
+    format!("{} {} {}", stamp.size, stamp.modified_ns, stamp.changed_ns)
 }
 
 /// Whether the file at `path` ends with the CRC-32 of what precedes it.
@@ -154,5 +196,39 @@ mod tests {
         fs::write(&path, [1, 2]).unwrap();
         assert!(!checksum_matches(&path).unwrap());
         assert!(checksum_matches(&dir.path().join("absent")).is_err());
+    }
+
+    #[test]
+    fn a_content_hash_is_remembered_only_for_the_same_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CodeCache::open(dir.path()).unwrap();
+        let stamp = SourceStamp {
+            device: 1,
+            inode: 2,
+            size: 3,
+            modified_ns: 4,
+            changed_ns: 5,
+        };
+        let hash = "ab".repeat(32);
+        assert_eq!(cache.known_hash(&stamp), None);
+        cache.remember_hash(&stamp, &hash);
+        assert_eq!(cache.known_hash(&stamp), Some(hash.clone()));
+        for changed in [
+            SourceStamp { size: 4, ..stamp },
+            SourceStamp {
+                modified_ns: 6,
+                ..stamp
+            },
+            SourceStamp {
+                changed_ns: 6,
+                ..stamp
+            },
+            SourceStamp { inode: 3, ..stamp },
+        ] {
+            assert_eq!(cache.known_hash(&changed), None, "{changed:?}");
+        }
+        // A torn memo is no memo.
+        fs::write(cache.memo_path(&stamp), "3 4 5 abab").unwrap();
+        assert_eq!(cache.known_hash(&stamp), None);
     }
 }

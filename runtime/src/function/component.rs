@@ -70,7 +70,21 @@ impl LoadedComponent {
             });
         }
         check_header(spec)?;
-        let content_hash = hex(&Sha256::digest(&spec.wasm));
+        // Hashing is most of a restart's cost for a large component: a file
+        // seen unchanged before has its hash remembered in the cache.
+        let remembered = spec
+            .source_stamp
+            .and_then(|stamp| engine.cache.known_hash(&stamp));
+        let content_hash = match remembered {
+            Some(hash) => hash,
+            None => {
+                let hash = hex(&Sha256::digest(&spec.wasm));
+                if let Some(stamp) = &spec.source_stamp {
+                    engine.cache.remember_hash(stamp, &hash);
+                }
+                hash
+            }
+        };
         let entry = engine.cache.entry_path(&engine.engine, &content_hash);
         let (component, from_cache) = match engine.cache.load(&engine.engine, &entry) {
             Some(component) => (component, true),

@@ -35,6 +35,7 @@ impl App {
         host.deploy(FunctionSpec {
             name: "probe".into(),
             wasm: std::fs::read(&source).unwrap(),
+            source_stamp: None,
             source,
             limits: FunctionLimits {
                 timeout: Duration::from_secs(2),

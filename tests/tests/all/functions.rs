@@ -34,6 +34,7 @@ fn probe_spec(name: &str, limits: FunctionLimits) -> FunctionSpec {
     FunctionSpec {
         name: name.to_string(),
         wasm: std::fs::read(&source).unwrap(),
+        source_stamp: None,
         source,
         limits,
         config: BTreeMap::from([("COLOR".to_string(), "teal".to_string())]),
@@ -116,6 +117,7 @@ fn input_that_does_not_fit_is_an_invalid_parameter_naming_the_field() {
         .deploy(FunctionSpec {
             name: "greet".into(),
             wasm: std::fs::read(&source).unwrap(),
+            source_stamp: None,
             source,
             limits: limits(),
             config: BTreeMap::new(),
@@ -419,6 +421,7 @@ fn components_of_another_world_and_core_modules_are_refused() {
         .deploy(FunctionSpec {
             name: "other".into(),
             wasm: std::fs::read(&source).unwrap(),
+            source_stamp: None,
             source,
             limits: limits(),
             config: BTreeMap::new(),
@@ -440,6 +443,7 @@ fn components_of_another_world_and_core_modules_are_refused() {
         .deploy(FunctionSpec {
             name: "core".into(),
             wasm: core_module,
+            source_stamp: None,
             source: "core.wasm".into(),
             limits: limits(),
             config: BTreeMap::new(),
