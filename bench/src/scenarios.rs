@@ -1,0 +1,587 @@
+//! The kinds of load, one function each, and the table rows they print.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::{Value, json};
+
+use crate::client::{Connection, Server};
+use crate::stats::{Latencies, Memory, mib, show};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Start instances with POST /workflows/{id}/instances?wait=true
+    Start(StartArgs),
+    /// Start instances with CloudEvents (POST /events) and count completions per second
+    Events(EventsArgs),
+    /// Leave many instances waiting for correlated events, then wake some one by one
+    Correlate(CorrelateArgs),
+    /// Resident memory of the server before, right after and long after a burst of calls
+    Idle(IdleArgs),
+}
+
+/// The label and targets of a table row.
+#[derive(clap::Args)]
+pub struct Row {
+    /// The figure's name in the table
+    #[arg(long)]
+    label: String,
+}
+
+#[derive(clap::Args)]
+pub struct StartArgs {
+    /// The workflow to start; its input is {"n": 0}
+    #[arg(long, default_value = "seq3")]
+    workflow: String,
+    /// Concurrent clients, one connection and one request at a time each
+    #[arg(long, default_value_t = 1)]
+    clients: usize,
+    /// How long to measure
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// How long to run before measuring
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Target for the median latency, shown and checked
+    #[arg(long, value_parser = humantime::parse_duration)]
+    p50_target: Option<Duration>,
+    /// Target for completed instances per second, shown and checked
+    #[arg(long)]
+    rate_target: Option<f64>,
+    #[command(flatten)]
+    row: Row,
+}
+
+#[derive(clap::Args)]
+pub struct EventsArgs {
+    /// Events to send, one per request, each starting an instance
+    #[arg(long, default_value_t = 20_000)]
+    count: usize,
+    /// Concurrent clients
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Target for completed instances per second
+    #[arg(long)]
+    rate_target: Option<f64>,
+    #[command(flatten)]
+    row: Row,
+}
+
+#[derive(clap::Args)]
+pub struct CorrelateArgs {
+    /// Instances to leave waiting
+    #[arg(long, default_value_t = 100_000)]
+    waiting: usize,
+    /// Events per batch-mode request while opening them
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Concurrent clients while opening them
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Correlated events to time, one at a time, each to a different instance
+    #[arg(long, default_value_t = 2_000)]
+    samples: usize,
+    /// The server's process id, for its resident memory
+    #[arg(long)]
+    pid: u32,
+    #[command(flatten)]
+    row: Row,
+}
+
+#[derive(clap::Args)]
+pub struct IdleArgs {
+    /// The server's process id
+    #[arg(long)]
+    pid: u32,
+    /// The functions' idle-timeout (as their manifest says)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+    /// Calls of each function in the burst
+    #[arg(long, default_value_t = 20)]
+    calls: usize,
+    /// Concurrent clients in the burst
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    #[command(flatten)]
+    row: Row,
+}
+
+pub async fn run(url: &str, command: Command) -> anyhow::Result<()> {
+    let server = Server::parse(url)?;
+    match command {
+        Command::Start(args) => start(&server, args).await,
+        Command::Events(args) => events(&server, args).await,
+        Command::Correlate(args) => correlate(&server, args).await,
+        Command::Idle(args) => idle(&server, args).await,
+    }
+}
+
+/// One row of the results table.
+fn print_row(label: &str, target: &str, result: &str, met: Option<bool>) {
+    let met = match met {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "—",
+    };
+    println!("| {label} | {target} | {result} | {met} |");
+}
+
+/// A number with thousands separators, for rates and counts.
+fn count(value: f64) -> String {
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Runs `clients` copies of `client` concurrently and collects their results.
+async fn concurrently<T, F, Fut>(clients: usize, client: F) -> anyhow::Result<Vec<T>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>> + 'static,
+    T: 'static,
+{
+    let local = tokio::task::LocalSet::new();
+    let handles: Vec<_> = (0..clients).map(|i| local.spawn_local(client(i))).collect();
+    local.await;
+    let mut results = Vec::with_capacity(clients);
+    for handle in handles {
+        results.push(handle.await.context("a client task failed")??);
+    }
+    Ok(results)
+}
+
+/// Unique per run, so event ids never collide with an earlier run's (the
+/// server would count them as duplicates).
+fn run_nonce() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+// ---- start: POST /workflows/{id}/instances?wait=true ----
+
+async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
+    let path = format!("/workflows/{}/instances?wait=true", args.workflow);
+    let begin = Instant::now() + args.warmup;
+    let end = begin + args.duration;
+    let results = concurrently(args.clients, |_| {
+        let server = server.clone();
+        let path = path.clone();
+        async move {
+            let mut connection = server.connect().await?;
+            let mut latencies = Latencies::default();
+            let body = Bytes::from_static(br#"{"n":0}"#);
+            let mut last = begin;
+            loop {
+                let sent = Instant::now();
+                if sent >= end {
+                    break;
+                }
+                let answer = connection
+                    .post(&path, "application/json", body.clone())
+                    .await?;
+                let view = answer.json(StatusCode::OK, "starting an instance with wait=true")?;
+                check_completed(&view)?;
+                let done = Instant::now();
+                if sent >= begin {
+                    latencies.record(done - sent);
+                    last = done;
+                }
+            }
+            Ok((latencies, last))
+        }
+    })
+    .await?;
+    let mut latencies = Latencies::default();
+    let mut last = begin;
+    for (client, client_last) in results {
+        latencies.merge(client);
+        last = last.max(client_last);
+    }
+    let completed = latencies.len();
+    let rate = completed as f64 / (last - begin).as_secs_f64().max(1e-9);
+    let summary = latencies.summary();
+    let mut targets = Vec::new();
+    let mut met = None;
+    if let Some(target) = args.p50_target {
+        targets.push(format!("p50 ≤ {}", show(target)));
+        met = Some(summary.p50 <= target);
+    }
+    if let Some(target) = args.rate_target {
+        targets.push(format!("≥ {} /s", count(target)));
+        met = Some(met.unwrap_or(true) && rate >= target);
+    }
+    print_row(
+        &args.row.label,
+        &targets.join(", "),
+        &format!(
+            "p50 {}, p99 {}, max {}; {} completed/s ({} in {:.1} s)",
+            show(summary.p50),
+            show(summary.p99),
+            show(summary.max),
+            count(rate),
+            count(completed as f64),
+            (last - begin).as_secs_f64()
+        ),
+        met,
+    );
+    Ok(())
+}
+
+fn check_completed(view: &Value) -> anyhow::Result<()> {
+    match view["status"].as_str() {
+        Some("completed") => Ok(()),
+        other => bail!(
+            "an instance ended {}, not completed: {view}",
+            other.unwrap_or("without a status")
+        ),
+    }
+}
+
+// ---- events: POST /events, completions per second ----
+
+fn structured_event(id: &str, event_type: &str, extensions: &[(&str, &str)], data: Value) -> Value {
+    let mut event = json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": "swirl-load",
+        "type": event_type,
+        "datacontenttype": "application/json",
+        "data": data,
+    });
+    for (name, value) in extensions {
+        event[*name] = json!(value);
+    }
+    event
+}
+
+async fn events(server: &Server, args: EventsArgs) -> anyhow::Result<()> {
+    let nonce = run_nonce();
+    let clients = args.clients.max(1);
+    let began = Instant::now();
+    let started = concurrently(clients, |client| {
+        let server = server.clone();
+        let total = args.count;
+        async move {
+            let mut connection = server.connect().await?;
+            let mut latencies = Latencies::default();
+            let mut ids = Vec::new();
+            for index in (client..total).step_by(clients) {
+                let event = structured_event(
+                    &format!("go-{nonce}-{index}"),
+                    "bench.go",
+                    &[],
+                    json!({"n": 0}),
+                );
+                let sent = Instant::now();
+                let answer = connection
+                    .post(
+                        "/events",
+                        "application/cloudevents+json",
+                        Bytes::from(event.to_string()),
+                    )
+                    .await?;
+                latencies.record(sent.elapsed());
+                let accepted = answer.json(StatusCode::ACCEPTED, "sending a start event")?;
+                let id = accepted["started"][0]
+                    .as_str()
+                    .with_context(|| format!("the event started no instance: {accepted}"))?;
+                ids.push(id.to_string());
+            }
+            Ok((latencies, ids))
+        }
+    })
+    .await?;
+    let sent = began.elapsed();
+    let mut latencies = Latencies::default();
+    let mut last_ids = Vec::new();
+    let mut all_ids = Vec::new();
+    for (client, ids) in started {
+        latencies.merge(client);
+        last_ids.extend(ids.last().cloned());
+        all_ids.extend(ids);
+    }
+    // Instances run in about the order they started: when each client's
+    // last one is done, so are (nearly) all. The sweep below checks every
+    // one, untimed, and waits for stragglers, whose time then counts.
+    let mut connection = server.connect().await?;
+    wait_completed(&mut connection, &last_ids).await?;
+    let mut done = began.elapsed();
+    let stragglers = sweep_completed(server, &all_ids).await?;
+    if stragglers > 0 {
+        done = began.elapsed();
+    }
+    let rate = all_ids.len() as f64 / done.as_secs_f64();
+    let summary = latencies.summary();
+    let target = args.rate_target;
+    print_row(
+        &args.row.label,
+        &target
+            .map(|t| format!("≥ {} /s", count(t)))
+            .unwrap_or_default(),
+        &format!(
+            "{} completed/s ({} instances: sent in {:.1} s, all completed after {:.1} s); POST /events p50 {}, p99 {}",
+            count(rate),
+            count(all_ids.len() as f64),
+            sent.as_secs_f64(),
+            done.as_secs_f64(),
+            show(summary.p50),
+            show(summary.p99),
+        ),
+        target.map(|t| rate >= t),
+    );
+    Ok(())
+}
+
+/// An instance's status through `GET /instances/{id}`.
+async fn status_of(connection: &mut Connection, id: &str) -> anyhow::Result<String> {
+    let answer = connection.get(&format!("/instances/{id}")).await?;
+    let view = answer.json(StatusCode::OK, "reading an instance")?;
+    Ok(view["status"].as_str().unwrap_or_default().to_string())
+}
+
+/// Polls until every instance of `ids` has completed (2 min at most).
+async fn wait_completed(connection: &mut Connection, ids: &[String]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for id in ids {
+        loop {
+            match status_of(connection, id).await?.as_str() {
+                "completed" => break,
+                "failed" | "cancelled" => bail!("instance {id} did not complete"),
+                _ if Instant::now() > deadline => {
+                    bail!("instance {id} has not completed after 2 minutes")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every instance completed, waiting for those that have not;
+/// returns how many had to be waited for.
+async fn sweep_completed(server: &Server, ids: &[String]) -> anyhow::Result<usize> {
+    const CONNECTIONS: usize = 8;
+    let chunk = ids.len().div_ceil(CONNECTIONS).max(1);
+    let waited = concurrently(ids.len().div_ceil(chunk), |part| {
+        let server = server.clone();
+        let ids: Vec<String> = ids.iter().skip(part * chunk).take(chunk).cloned().collect();
+        async move {
+            let mut connection = server.connect().await?;
+            let mut waited = 0;
+            for id in &ids {
+                if status_of(&mut connection, id).await? != "completed" {
+                    waited += 1;
+                    wait_completed(&mut connection, std::slice::from_ref(id)).await?;
+                }
+            }
+            Ok(waited)
+        }
+    })
+    .await?;
+    Ok(waited.into_iter().sum())
+}
+
+// ---- correlate: many waiting, one woken at a time ----
+
+async fn correlate(server: &Server, args: CorrelateArgs) -> anyhow::Result<()> {
+    let nonce = run_nonce();
+    let key = move |index: usize| format!("k{nonce}-{index}");
+    let before = Memory::of(args.pid)?;
+    let opened = Instant::now();
+    let batches = args.waiting.div_ceil(args.batch.max(1));
+    let clients = args.clients.max(1);
+    concurrently(clients, |client| {
+        let server = server.clone();
+        let (waiting, batch) = (args.waiting, args.batch.max(1));
+        async move {
+            let mut connection = server.connect().await?;
+            for number in (client..batches).step_by(clients) {
+                let events: Vec<Value> = (number * batch..((number + 1) * batch).min(waiting))
+                    .map(|index| {
+                        let key = key(index);
+                        structured_event(
+                            &format!("open-{key}"),
+                            "bench.open",
+                            &[("benchkey", &key)],
+                            json!({}),
+                        )
+                    })
+                    .collect();
+                let expected = events.len();
+                let answer = connection
+                    .post(
+                        "/events",
+                        "application/cloudevents-batch+json",
+                        Bytes::from(Value::Array(events).to_string()),
+                    )
+                    .await?;
+                let accepted = answer.json(StatusCode::ACCEPTED, "opening waiting instances")?;
+                let started = accepted["started"].as_array().map_or(0, Vec::len);
+                if started != expected {
+                    bail!(
+                        "a batch of {expected} open events started {started} instances: {accepted}"
+                    );
+                }
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let open_time = opened.elapsed();
+    let waiting = Memory::of(args.pid)?;
+
+    // Distinct instances in a scattered order: a stride coprime with the
+    // count visits each index once.
+    let stride = (args.waiting / 2 + 1..)
+        .find(|s| gcd(*s, args.waiting) == 1)
+        .unwrap_or(1);
+    let mut connection = server.connect().await?;
+    let mut latencies = Latencies::default();
+    for sample in 0..args.samples.min(args.waiting) {
+        let index = (sample * stride) % args.waiting;
+        let key = key(index);
+        let event = structured_event(
+            &format!("wake-{key}"),
+            "bench.wake",
+            &[("benchkey", &key)],
+            json!({}),
+        );
+        let sent = Instant::now();
+        let answer = connection
+            .post(
+                "/events",
+                "application/cloudevents+json",
+                Bytes::from(event.to_string()),
+            )
+            .await?;
+        let elapsed = sent.elapsed();
+        let accepted = answer.json(StatusCode::ACCEPTED, "waking a waiting instance")?;
+        let delivered = accepted["delivered"].as_array().map_or(0, Vec::len);
+        if delivered != 1 {
+            bail!("a wake event for {key} reached {delivered} instances, not 1: {accepted}");
+        }
+        latencies.record(elapsed);
+    }
+    let after = Memory::of(args.pid)?;
+    let summary = latencies.summary();
+    let waiting_count = count(args.waiting as f64);
+    print_row(
+        &format!("{}: delivery", args.row.label),
+        "p50 ≤ 1 ms",
+        &format!(
+            "p50 {}, p99 {}, max {} ({} events, each to one of {waiting_count} waiting instances)",
+            show(summary.p50),
+            show(summary.p99),
+            show(summary.max),
+            count(latencies.len() as f64),
+        ),
+        Some(summary.p50 <= Duration::from_millis(1)),
+    );
+    let gib = 1024 * 1024;
+    print_row(
+        &format!("{}: resident memory", args.row.label),
+        "≤ 1 GiB",
+        &format!(
+            "{} with {waiting_count} waiting (peak {}; {} before opening them; opened at {} /s)",
+            mib(waiting.rss_kib),
+            mib(after.hwm_kib),
+            mib(before.rss_kib),
+            count(args.waiting as f64 / open_time.as_secs_f64()),
+        ),
+        Some(after.hwm_kib <= gib),
+    );
+    Ok(())
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+// ---- idle: memory around a burst ----
+
+async fn idle(server: &Server, args: IdleArgs) -> anyhow::Result<()> {
+    let mut connection = server.connect().await?;
+    let listed = connection
+        .get("/functions")
+        .await?
+        .json(StatusCode::OK, "listing functions")?;
+    let names: Vec<String> = listed
+        .as_array()
+        .context("GET /functions is not a list")?
+        .iter()
+        .filter_map(|function| function["name"].as_str().map(str::to_string))
+        .collect();
+    if names.is_empty() {
+        bail!("the server has no functions to call");
+    }
+    let before = Memory::of(args.pid)?;
+    let calls: Vec<String> = (0..args.calls)
+        .flat_map(|_| names.iter().cloned())
+        .collect();
+    let clients = args.clients.max(1);
+    let burst = Instant::now();
+    concurrently(clients, |client| {
+        let server = server.clone();
+        let mine: Vec<String> = calls
+            .iter()
+            .skip(client)
+            .step_by(clients)
+            .cloned()
+            .collect();
+        async move {
+            let mut connection = server.connect().await?;
+            for name in mine {
+                connection
+                    .post(
+                        &format!("/functions/{name}/invoke"),
+                        "application/json",
+                        Bytes::from_static(br#"{"n":1}"#),
+                    )
+                    .await?
+                    .json(StatusCode::OK, "calling a function")?;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let burst_time = burst.elapsed();
+    let warm = Memory::of(args.pid)?;
+    // Past the idle-timeout, plus the reaper's period and some slack.
+    tokio::time::sleep(args.idle_timeout + Duration::from_secs(1)).await;
+    let mut live = 0;
+    for name in &names {
+        let view = connection
+            .get(&format!("/functions/{name}"))
+            .await?
+            .json(StatusCode::OK, "reading a function")?;
+        live += view["stats"]["liveInstances"].as_u64().unwrap_or(0);
+    }
+    let idle = Memory::of(args.pid)?;
+    let growth = idle.rss_kib as f64 / before.rss_kib as f64 - 1.0;
+    print_row(
+        &args.row.label,
+        "idle within 20% of before the burst",
+        &format!(
+            "{} before the burst, {} right after it ({} calls of {} functions in {:.1} s), {} idle ({:+.0}%, {live} instances left)",
+            mib(before.rss_kib),
+            mib(warm.rss_kib),
+            count(calls.len() as f64),
+            names.len(),
+            burst_time.as_secs_f64(),
+            mib(idle.rss_kib),
+            growth * 100.0,
+        ),
+        Some(growth <= 0.20),
+    );
+    Ok(())
+}
