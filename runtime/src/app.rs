@@ -79,7 +79,12 @@ pub fn build(manifest: &Manifest) -> Result<(), ManifestErrors> {
             continue;
         };
         let location = &function.source_location;
-        let status = shell(command).current_dir(manifest.dir()).status();
+        // A manifest named without a directory (`swirl.toml`) has an empty
+        // one, which is no directory to run in.
+        let dir = Some(manifest.dir())
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let status = shell(command).current_dir(dir).status();
         match status {
             Ok(status) if status.success() => {}
             Ok(status) => errors.push(location.error(format!(

@@ -296,18 +296,28 @@ pub async fn get_function(State(state): State<ServerState>, Path(name): Path<Str
     }))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct InvokeQuery {
+    /// A version other than the current one (one that instances pinned).
+    version: Option<String>,
+}
+
 pub async fn invoke_function(
     State(state): State<ServerState>,
     Path(name): Path<String>,
+    Query(query): Query<InvokeQuery>,
     body: Bytes,
 ) -> ApiResult {
     let input = json_body(&body)?;
     // Fail fast with a 404 rather than a queued blocking task.
-    state.host().stats(&name)?;
+    if query.version.is_none() {
+        state.host().stats(&name)?;
+    }
     let host = state.host().clone();
     let call_name = name.clone();
     let invocation = tokio::task::spawn_blocking(move || {
-        host.invoke(&call_name, Call::new(input.to_string().into_bytes()))
+        let call = Call::new(input.to_string().into_bytes());
+        host.invoke_version(&call_name, query.version.as_deref(), call)
     })
     .await
     .map_err(|error| ApiError::Internal(format!("invocation task failed: {error}")))??;

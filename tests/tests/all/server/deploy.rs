@@ -171,7 +171,26 @@ async fn running_instances_keep_their_function_version_across_redeploys_and_rest
         finish_run(&server, "a", &old).await,
         (v1.clone(), v1.clone())
     );
-    assert_eq!(finish_run(&server, "b", &new).await, (v2.clone(), v2));
+    assert_eq!(
+        finish_run(&server, "b", &new).await,
+        (v2.clone(), v2.clone())
+    );
+    let echo = json!({ "action": "echo", "value": 1 });
+    let older = server
+        .post_json(
+            &format!("/functions/probe/invoke?version={}", v1.as_str().unwrap()),
+            echo.clone(),
+        )
+        .await;
+    assert_eq!(older.body["output"]["version"], v1, "{older:?}");
+    let current = server
+        .post_json("/functions/probe/invoke", echo.clone())
+        .await;
+    assert_eq!(current.body["output"]["version"], v2, "{current:?}");
+    let unknown = server
+        .post_json("/functions/probe/invoke?version=nope", echo)
+        .await;
+    assert_eq!(unknown.status, 404, "{unknown:?}");
     let versions = server.get("/functions/probe").await.body["versions"].clone();
     assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions}");
 }
@@ -315,6 +334,24 @@ async fn swirl_deploy_uploads_an_app_and_prints_its_versions() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     let report: Value = serde_json::from_str(&again.stdout).unwrap();
     assert_eq!(report["functions"][0]["status"], "unchanged", "{report}");
+
+    // --build runs the build command on the client; the server gets its output.
+    let built = manifest("v3").replace(
+        "source = \"functions/probe.wasm\"",
+        "source = \"functions/built.wasm\"\nbuild = \"cp functions/probe.wasm functions/built.wasm\"",
+    );
+    std::fs::write(app.manifest(), built).unwrap();
+    let build = swirl_tests::run(swirl_tests::swirl(app.path()).args([
+        "deploy",
+        "swirl.toml",
+        "--build",
+        "--json",
+        "--server",
+        &url,
+    ]));
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    let report: Value = serde_json::from_str(&build.stdout).unwrap();
+    assert_eq!(report["functions"][0]["status"], "new", "{report}");
 
     std::fs::write(
         app.manifest(),
