@@ -273,9 +273,12 @@ impl Deployments {
             sinks: manifest.sinks.iter().map(|sink| sink.url.clone()).collect(),
             sink_manifests: manifest.sinks.clone(),
         };
-        for (prepared, _, _) in functions {
-            let before = self.host.current_version(prepared.name());
-            let deployed = self.host.install(prepared);
+        let before = self
+            .host
+            .current_versions(functions.iter().map(|(prepared, _, _)| prepared.name()));
+        let prepared = functions.into_iter().map(|(prepared, _, _)| prepared);
+        for deployed in self.host.install_all(prepared.collect()) {
+            let before = before.get(&deployed.name).cloned();
             report
                 .functions
                 .push(item(deployed.name, deployed.version, before));

@@ -260,13 +260,9 @@ impl Engine {
     /// The current version of each function `workflow` calls; functions
     /// not deployed now are left out and fail when called, as before.
     fn pin_functions(&self, workflow: &Workflow) -> BTreeMap<String, String> {
-        workflow
-            .function_resources()
-            .filter_map(|name| {
-                let version = self.inner.host.current_version(name)?;
-                Some((name.to_string(), version))
-            })
-            .collect()
+        self.inner
+            .host
+            .current_versions(workflow.function_resources())
     }
 
     /// Ids of the registered workflows, sorted.

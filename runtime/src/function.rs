@@ -373,19 +373,48 @@ impl FunctionHost {
     /// versions stay callable by version, and their running calls finish;
     /// their idle instances are reaped like any other.
     pub fn install(&self, prepared: PreparedFunction) -> Deployed {
+        let (deployed, pool) = self.ready(prepared);
+        self.make_current(&[(deployed.clone(), pool)]);
+        deployed
+    }
+
+    /// Installs several functions at once: an instance that pins versions
+    /// sees all of them new or all of them old, never a mix.
+    pub fn install_all(&self, prepared: Vec<PreparedFunction>) -> Vec<Deployed> {
+        let ready: Vec<_> = prepared.into_iter().map(|p| self.ready(p)).collect();
+        self.make_current(&ready);
+        ready.into_iter().map(|(deployed, _)| deployed).collect()
+    }
+
+    /// A pool for a version not loaded yet, made (and warmed up) outside the lock.
+    fn ready(&self, prepared: PreparedFunction) -> (Deployed, Option<Arc<Pool>>) {
         let deployed = Deployed {
             name: prepared.spec.name.clone(),
             version: prepared.loaded.version.clone(),
             from_cache: prepared.loaded.from_cache,
         };
+        let loaded = {
+            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+            functions
+                .get(&deployed.name)
+                .is_some_and(|versions| versions.pools.contains_key(&deployed.version))
+        };
+        let pool = (!loaded).then(|| self.new_pool(prepared));
+        (deployed, pool)
+    }
+
+    fn make_current(&self, ready: &[(Deployed, Option<Arc<Pool>>)]) {
         let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
-        let versions = functions.entry(deployed.name.clone()).or_default();
-        if !versions.pools.contains_key(&deployed.version) {
-            let pool = self.new_pool(prepared);
-            versions.pools.insert(deployed.version.clone(), pool);
+        for (deployed, pool) in ready {
+            let versions = functions.entry(deployed.name.clone()).or_default();
+            if let Some(pool) = pool {
+                versions
+                    .pools
+                    .entry(deployed.version.clone())
+                    .or_insert_with(|| pool.clone());
+            }
+            versions.current = Some(deployed.version.clone());
         }
-        versions.current = Some(deployed.version.clone());
-        deployed
     }
 
     /// Prepares and installs `spec` in one go.
@@ -438,6 +467,21 @@ impl FunctionHost {
             None => self.pool(name)?,
         };
         Ok(pool.invoke(call))
+    }
+
+    /// The current version of each of `names` that is deployed, read at one
+    /// moment (see [`FunctionHost::install_all`]).
+    pub fn current_versions<'a>(
+        &self,
+        names: impl Iterator<Item = &'a str>,
+    ) -> BTreeMap<String, String> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        names
+            .filter_map(|name| {
+                let version = functions.get(name)?.current.clone()?;
+                Some((name.to_string(), version))
+            })
+            .collect()
     }
 
     /// The current version of function `name`, if it is deployed.

@@ -469,3 +469,43 @@ fn an_unknown_function_is_an_error_naming_the_deployed_ones() {
         "no function named 'nope' is deployed; deployed functions: probe"
     );
 }
+
+#[test]
+fn a_changed_config_is_a_new_version_and_older_versions_stay_callable() {
+    let host = host();
+    let mut spec = probe_spec("probe", limits());
+    let first = host.host.deploy(spec.clone()).unwrap();
+    assert_eq!(
+        host.host.deploy(spec.clone()).unwrap().version,
+        first.version
+    );
+    spec.config.insert("COLOR".to_string(), "plum".to_string());
+    let second = host.host.deploy(spec).unwrap();
+    assert_ne!(second.version, first.version);
+    assert_eq!(
+        host.host.current_versions(["probe", "absent"].into_iter()),
+        BTreeMap::from([("probe".to_string(), second.version.clone())])
+    );
+    let color = |version: Option<&str>| {
+        let input = json!({ "action": "config", "key": "COLOR" }).to_string();
+        let invocation = host
+            .host
+            .invoke_version("probe", version, Call::new(input))
+            .unwrap();
+        assert_eq!(invocation.version, version.unwrap_or(&second.version));
+        serde_json::from_slice::<Value>(&invocation.outcome.unwrap()).unwrap()
+    };
+    assert_eq!(color(Some(&first.version)), json!("teal"));
+    assert_eq!(color(None), json!("plum"));
+
+    // Removed: gone for new work, still there for work that pinned a version.
+    assert!(host.host.remove("probe"));
+    assert!(host.host.function_names().is_empty());
+    assert!(host.host.invoke("probe", Call::new("{}")).is_err());
+    assert_eq!(color(Some(&first.version)), json!("teal"));
+    let unknown = host
+        .host
+        .invoke_version("probe", Some("nope"), Call::new("{}"))
+        .unwrap_err();
+    assert!(unknown.to_string().contains("version nope"), "{unknown}");
+}
