@@ -215,12 +215,11 @@ pub fn example_function(name: &str) -> PathBuf {
     path
 }
 
-/// Runs `each` on every item on a few threads (twice the machine's cores:
-/// the work is mostly waiting for child processes), keeping the order of
-/// the results. Bounded, so that a test with many cases does not starve
-/// the tests that run beside it.
+/// Runs `each` on every item on as many threads as the machine has cores,
+/// keeping the order of the results. Bounded, so that a test with many
+/// cases does not starve the timing-sensitive tests that run beside it.
 pub fn in_parallel<T: Send, R: Send>(items: Vec<T>, each: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let queue = std::sync::Mutex::new(items.into_iter().enumerate().collect::<Vec<_>>());
     let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..workers)
