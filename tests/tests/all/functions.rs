@@ -281,6 +281,53 @@ fn a_full_queue_fails_with_busy() {
 }
 
 #[test]
+fn a_burst_that_exhausts_one_function_leaves_another_at_its_latency() {
+    let host = host();
+    let busy_limits = FunctionLimits {
+        max_instances: 2,
+        max_queue: 2,
+        ..limits()
+    };
+    host.host.deploy(probe_spec("slow", busy_limits)).unwrap();
+    host.host.deploy(probe_spec("fast", limits())).unwrap();
+    let host = Arc::new(host);
+    let call = |host: &Host, name: &str, input: Value| {
+        host.host
+            .invoke(name, Call::new(input.to_string()))
+            .unwrap()
+            .outcome
+            .map_err(|failure| failure.code)
+    };
+    call(&host, "fast", json!({"action": "add", "a": 1, "b": 1})).unwrap();
+    let burst: Vec<_> = (0..30)
+        .map(|_| {
+            let host = host.clone();
+            thread::spawn(move || call(&host, "slow", json!({"action": "sleep", "millis": 300})))
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(50));
+    let mut worst = Duration::ZERO;
+    for _ in 0..50 {
+        let started = Instant::now();
+        call(&host, "fast", json!({"action": "add", "a": 1, "b": 1})).unwrap();
+        worst = worst.max(started.elapsed());
+    }
+    let outcomes: Vec<_> = burst.into_iter().map(|b| b.join().unwrap()).collect();
+    let busy = outcomes
+        .iter()
+        .filter(|outcome| outcome.as_ref().err().map(String::as_str) == Some("SYS.Busy"))
+        .count();
+    // Two run, two queue; the rest are refused at once.
+    assert!(busy >= 20, "{outcomes:?}");
+    assert!(
+        outcomes.iter().filter(|o| o.is_ok()).count() >= 4,
+        "{outcomes:?}"
+    );
+    // A generous bound for a loaded machine: a call takes well under 1 ms alone.
+    assert!(worst < Duration::from_millis(200), "{worst:?}");
+}
+
+#[test]
 fn an_idle_pool_scales_to_zero_and_min_instances_stay_warm() {
     let host = Host::with_probe(FunctionLimits {
         idle_timeout: Duration::from_millis(100),
@@ -364,6 +411,54 @@ fn emitted_events_are_recorded_with_the_call() {
     assert_eq!(
         invocation.emitted[0].data.as_deref(),
         Some(&br#"{"id":7}"#[..])
+    );
+}
+
+#[test]
+fn a_log_flood_is_capped_per_call() {
+    let host = Host::with_probe(limits());
+    let invocation = host.call(json!({"action": "log-flood", "lines": 100_000}));
+    assert!(invocation.outcome.is_ok(), "{:?}", invocation.outcome);
+    // MAX_LOG_LINES_PER_CALL.
+    assert_eq!(invocation.logs.len(), 1_000);
+    // The next call has its own budget.
+    let next = host.call(json!({"action": "log", "message": "after"}));
+    assert_eq!(next.logs.len(), 3);
+}
+
+#[test]
+fn emit_in_a_loop_is_refused_after_the_per_call_limit() {
+    let host = Host::with_probe(limits());
+    let invocation = host.call(json!({"action": "emit-loop", "count": 10_000}));
+    let output: Value = serde_json::from_slice(invocation.outcome.as_ref().unwrap()).unwrap();
+    // MAX_EMITS_PER_CALL.
+    let limit = 100;
+    assert_eq!(output["taken"], limit, "{output}");
+    assert_eq!(
+        output["refusal"],
+        format!("refused: a call may emit at most {limit} events")
+    );
+    assert_eq!(invocation.emitted.len(), limit);
+}
+
+#[test]
+fn a_100_mb_output_fails_the_call_naming_the_limit() {
+    // Making and encoding 100 MB inside the guest takes a few seconds.
+    let host = Host::with_probe(FunctionLimits {
+        memory: 512 * 1024 * 1024,
+        timeout: Duration::from_secs(30),
+        ..limits()
+    });
+    let (code, message) = host.failure(json!({"action": "big-output", "bytes": 100_000_000}));
+    assert_eq!(code, "SYS.Fail", "{message}");
+    assert_eq!(
+        message,
+        "output of 100000002 bytes is over the 16777216-byte limit"
+    );
+    // The host is fine: the next call answers.
+    assert_eq!(
+        host.ok(json!({"action": "add", "a": 1, "b": 2}))["sum"],
+        3.0
     );
 }
 

@@ -58,6 +58,13 @@ enum Probe {
     /// Counts the calls for `key` in kv and returns `{key: count}`: a
     /// workflow action that ran twice shows as 2.
     Tally { key: String },
+    /// Writes `lines` log lines through the host and as many to stdout.
+    LogFlood { lines: u32 },
+    /// Emits up to `count` events; returns how many the host took and its
+    /// first refusal.
+    EmitLoop { count: u32 },
+    /// Returns a string of `bytes` bytes.
+    BigOutput { bytes: usize },
 }
 
 /// Calls per `flaky` key, in this instance.
@@ -154,6 +161,30 @@ fn probe(input: Probe, ctx: &Context) -> Result<Value, Failure> {
             kv::set_json(&key, &next).map_err(|e| Failure::new("Encode", e.to_string()))?;
             Ok(json!({ key: next }))
         }
+        Probe::LogFlood { lines } => {
+            for line in 0..lines {
+                log::info(&format!("flood {line}"));
+                println!("flood {line}");
+            }
+            Ok(json!({ "lines": lines }))
+        }
+        Probe::EmitLoop { count } => {
+            let mut taken = 0;
+            let mut refusal = None;
+            for n in 0..count {
+                let event = Event::new("flood", "probe")
+                    .data(&json!({ "n": n }))
+                    .map_err(|e| Failure::new("Encode", e.to_string()))?;
+                match swirl_guest::emit(event) {
+                    Ok(()) => taken += 1,
+                    Err(error) => {
+                        refusal.get_or_insert(error);
+                    }
+                }
+            }
+            Ok(json!({ "taken": taken, "refusal": refusal }))
+        }
+        Probe::BigOutput { bytes } => Ok(json!("x".repeat(bytes))),
         Probe::ReadFile { path } => std::fs::read(&path)
             .map(|bytes| json!(bytes.len()))
             .map_err(|e| Failure::new("Io", e.to_string())),
