@@ -7,8 +7,8 @@
 #   workflow_parse   bytes -> swirl::workflow::parse, as JSON/YAML, plus the round trip
 #   manifest_parse   bytes -> swirl::manifest::Manifest::parse
 #   jsonpath_filter  "<expression>\n<JSON document>" -> JsonPath / Condition / WritePath
-# Still to come: a CloudEvents decoding target, once the HTTP server that
-# decodes them exists (issue 8).
+#   cloudevents_decode  "<header lines>\n\n<body>" -> the ingress decoder (binary,
+#                    structured, batch) and the engine's view of each event
 #
 # Toolchain: cargo-fuzz passes nightly-only rustc flags (-Zsanitizer,
 # sanitizer-coverage options), and swirl builds with the stable toolchain that
@@ -36,7 +36,7 @@ cd "$(dirname "$0")"
 
 seconds="${1:-60}"
 sanitizer="${SANITIZER:-address}"
-targets=(workflow_parse manifest_parse jsonpath_filter)
+targets=(workflow_parse manifest_parse jsonpath_filter cloudevents_decode)
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -64,6 +64,7 @@ mapfile -t manifest_seeds < <(find ../../examples -name swirl.toml -not -path '*
 seed workflow_parse "${workflow_seeds[@]}"
 seed manifest_parse "${manifest_seeds[@]}" seeds/manifest_parse/*
 seed jsonpath_filter seeds/jsonpath_filter/*
+seed cloudevents_decode seeds/cloudevents_decode/*
 
 failed=()
 for target in "${targets[@]}"; do
