@@ -22,7 +22,7 @@
 //! Every error names the file, line, column and key. Parsing does no IO
 //! beyond reading the manifest; function code is read by [`FunctionManifest::spec`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -441,12 +441,19 @@ impl<'a> SourceMap<'a> {
     fn new(path: &'a Path, text: &'a str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(index, _)| index + 1));
+        let mut array_lengths: HashMap<String, usize> = HashMap::new();
         let headers = line_starts
             .iter()
             .enumerate()
             .filter_map(|(index, &start)| {
                 let end = line_starts.get(index + 1).copied().unwrap_or(text.len());
-                table_header(&text[start..end]).map(|table| (index, table))
+                let line = &text[start..end];
+                if let Some(array) = array_header(line) {
+                    let length = array_lengths.entry(array.clone()).or_default();
+                    *length += 1;
+                    return Some((index, format!("{array}[{}]", *length - 1)));
+                }
+                table_header(line).map(|table| (index, table))
             })
             .collect();
         SourceMap {
@@ -525,6 +532,13 @@ fn table_header(line: &str) -> Option<String> {
             .trim()
             .to_string()
     })
+}
+
+/// The array an array-of-tables header line extends (`[[sinks]]` → `sinks`).
+fn array_header(line: &str) -> Option<String> {
+    let line = line.trim();
+    let name = line.strip_prefix("[[")?.strip_suffix("]]")?;
+    Some(name.trim().to_string())
 }
 
 fn floor_char_boundary(text: &str, offset: usize) -> usize {
@@ -626,6 +640,21 @@ config = { GREETING = "Hi" }
         );
         assert_eq!(greet.config["GREETING"], "Hi");
         assert_eq!(greet.source_location.line, 7);
+    }
+
+    #[test]
+    fn an_unknown_key_in_an_array_of_tables_names_its_entry() {
+        let errors = parse(
+            "[app]\nname = \"a\"\n[[sinks]]\nurl = \"http://a/\"\n[[sinks]]\nurl = \"http://b/\"\ntypo = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors.0[0].key.as_deref(),
+            Some("sinks[1].typo"),
+            "{}",
+            errors.0[0]
+        );
+        assert_eq!(errors.0[0].line, 7);
     }
 
     #[test]

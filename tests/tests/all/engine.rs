@@ -909,13 +909,9 @@ async fn a_draft_action_timeout_bounds_the_call_below_the_manifest_timeout() {
     })
     .to_string();
     let app = App::new(&[&draft]);
-    let started = Instant::now();
     let (name, message) = app.error("draft-timeout", json!({"action": "spin"})).await;
     assert_eq!(name, "SYS.Timeout", "{message}");
-    // The manifest allows 2 s; the action's own 1 s wins.
-    assert!(
-        started.elapsed() < Duration::from_millis(1900),
-        "{:?}",
-        started.elapsed()
-    );
+    // The manifest allows 2 s; the action's own 1 s wins. The message names
+    // the limit that fired, which a wall clock on a loaded machine cannot.
+    assert!(message.contains("timed out after 1s"), "{message}");
 }

@@ -176,7 +176,9 @@ fn an_infinite_loop_times_out_and_the_next_call_succeeds() {
     assert_eq!(code, "SYS.Timeout");
     assert!(message.contains("timed out after 300ms"), "{message}");
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(300 + 200), "{elapsed:?}");
+    // Generous: a loaded 2-core CI machine may not schedule the call's
+    // thread for a while; a missing interrupt would never end at all.
+    assert!(elapsed < Duration::from_millis(300 + 2_000), "{elapsed:?}");
     assert_eq!(host.ok(json!({"action": "count"})), 1);
 }
 
