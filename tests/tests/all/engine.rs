@@ -395,6 +395,31 @@ async fn foreach_runs_at_most_max_at_once_and_collects_in_input_order() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_foreach_over_a_million_elements_fails_naming_the_limit() {
+    let app = App::new(&[&workflow(
+        "million",
+        json!([{
+            "name": "Each", "type": "FOREACH", "start": start(),
+            "inputCollection": "$.numbers", "inputParameter": "$.n", "outputCollection": "$.results",
+            "states": [{
+                "name": "Double", "type": "OPERATION", "start": start(), "actionMode": "SEQUENTIAL",
+                "actions": [add(json!("$.n"), json!("$.n"))], "end": end()
+            }],
+            "end": end()
+        }]),
+    )]);
+    let numbers: Vec<u32> = (0..1_000_000).collect();
+    let (name, message) = app.error("million", json!({ "numbers": numbers })).await;
+    assert_eq!(
+        (name.as_str(), message.as_str()),
+        (
+            "SYS.Fail",
+            "inputCollection '$.numbers' has 1000000 elements, more than the limit of 10000"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_subflow_runs_a_child_instance_and_takes_its_output() {
     let child = workflow(
         "child",
