@@ -82,12 +82,17 @@ pub async fn deploy_app(State(state): State<ServerState>, request: Request) -> A
     })?;
     let deployments = state.deployments().clone();
     let report = tokio::task::spawn_blocking(move || {
-        let dir = UploadDir::new()?;
+        let depth = files
+            .iter()
+            .map(|(path, _)| path.parents)
+            .max()
+            .unwrap_or(0);
+        let dir = UploadDir::new(depth)?;
         dir.write(FsPath::new(MANIFEST_FILE), &manifest)?;
         for (path, bytes) in &files {
-            dir.write(path, bytes)?;
+            dir.write(&path.relative, bytes)?;
         }
-        let deployed = Deployments::load_manifest(&dir.path.join(MANIFEST_FILE))
+        let deployed = Deployments::load_manifest(&dir.manifest_dir.join(MANIFEST_FILE))
             .and_then(|manifest| deployments.deploy(&manifest));
         deployed.map_err(|error| dir.relative(error))
     })
@@ -128,36 +133,58 @@ async fn delete(
     Ok(Json(json!({ "deleted": name })).into_response())
 }
 
-/// A part's name as a path inside the upload: relative, without `..`.
-fn upload_path(name: &str) -> Result<PathBuf, ApiError> {
+/// A part's name: a path relative to the manifest's directory, which may
+/// climb out of it first (`../../target/wasm32-wasip2/release/greet.wasm`,
+/// as the examples name their components) but not anywhere else.
+struct UploadPath {
+    relative: PathBuf,
+    /// How many `..` it starts with.
+    parents: usize,
+}
+
+fn upload_path(name: &str) -> Result<UploadPath, ApiError> {
     let path = PathBuf::from(name);
-    let plain = !name.is_empty()
-        && path
-            .components()
+    let parents = path
+        .components()
+        .take_while(|component| matches!(component, Component::ParentDir))
+        .count();
+    let rest: Vec<Component> = path.components().skip(parents).collect();
+    let plain = !rest.is_empty()
+        && rest
+            .iter()
             .all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
     if plain {
-        Ok(path)
+        Ok(UploadPath {
+            relative: path,
+            parents,
+        })
     } else {
         Err(ApiError::BadRequest(format!(
-            "part '{name}' is not a relative path inside the app; name each file part by the path the manifest uses, like functions/greet.wasm"
+            "part '{name}' is not a relative path to a file; name each file part by the path the manifest uses, like functions/greet.wasm"
         )))
     }
 }
 
 /// A private temporary directory holding one upload, removed when dropped.
+/// The manifest sits `depth` directories below its root, so that every part
+/// path, `..`s included, lands inside the root: the upload can only ever
+/// write under it.
 struct UploadDir {
-    path: PathBuf,
+    root: PathBuf,
+    manifest_dir: PathBuf,
 }
 
 impl UploadDir {
-    fn new() -> Result<Self, DeployError> {
-        let path = std::env::temp_dir().join(format!("swirl-upload-{}", crate::ids::new_id()));
-        crate::store::create_private_dir(&path)?;
-        Ok(UploadDir { path })
+    fn new(depth: usize) -> Result<Self, DeployError> {
+        let root = std::env::temp_dir().join(format!("swirl-upload-{}", crate::ids::new_id()));
+        crate::store::create_private_dir(&root)?;
+        let manifest_dir =
+            (0..depth).fold(root.clone(), |dir, level| dir.join(format!("app{level}")));
+        Ok(UploadDir { root, manifest_dir })
     }
 
     fn write(&self, relative: &FsPath, bytes: &[u8]) -> Result<(), DeployError> {
-        let path = self.path.join(relative);
+        let path = self.manifest_dir.join(relative);
         let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
@@ -170,15 +197,17 @@ impl UploadDir {
         })
     }
 
-    /// The error with paths inside the upload written relative to it, as the
-    /// user named them (and without leaking the server's temporary directory).
+    /// The error with paths inside the upload written relative to the
+    /// manifest, as the user named them (and without leaking the server's
+    /// temporary directory).
     fn relative(&self, error: DeployError) -> DeployError {
-        let prefix = format!("{}/", self.path.display());
+        let prefix = format!("{}/", self.manifest_dir.display());
+        let root = format!("{}/", self.root.display());
         match error {
             DeployError::Invalid(problems) => DeployError::Invalid(
                 problems
                     .into_iter()
-                    .map(|problem| problem.replace(&prefix, ""))
+                    .map(|problem| problem.replace(&prefix, "").replace(&root, ""))
                     .collect(),
             ),
             other => other,
@@ -188,6 +217,6 @@ impl UploadDir {
 
 impl Drop for UploadDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }

@@ -268,15 +268,17 @@ async fn bad_deployments_are_refused_whole_with_precise_messages() {
         "{invalid:?}"
     );
 
-    let (content_type, body) = multipart(&[
-        ("manifest", manifest("v2").into_bytes()),
-        ("../escape.wasm", vec![0]),
-    ]);
-    let escape = server
-        .request("POST", "/apps", &[("content-type", &content_type)], body)
-        .await;
-    assert_eq!(escape.status, 400, "{escape:?}");
-    assert!(escape.error().contains("'../escape.wasm'"), "{escape:?}");
+    // A part may climb out of the manifest's directory first, as the
+    // examples' component paths do, but cannot be absolute or climb later.
+    for name in ["/etc/escape.wasm", "functions/../../escape.wasm", ".."] {
+        let (content_type, body) =
+            multipart(&[("manifest", manifest("v2").into_bytes()), (name, vec![0])]);
+        let escape = server
+            .request("POST", "/apps", &[("content-type", &content_type)], body)
+            .await;
+        assert_eq!(escape.status, 400, "{name}: {escape:?}");
+        assert!(escape.error().contains(&format!("'{name}'")), "{escape:?}");
+    }
     let no_manifest = server
         .request(
             "POST",
@@ -300,6 +302,34 @@ async fn an_upload_over_the_limit_gets_413() {
     let answer = deploy(&server, &app, &manifest("v1"), &[]).await;
     assert_eq!(answer.status, 413, "{answer:?}");
     assert!(answer.error().contains("100000"), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn swirl_deploy_uploads_an_example_whose_components_live_outside_its_directory() {
+    // examples/hello names its component ../../target/wasm32-wasip2/release/greet.wasm.
+    swirl_tests::build_example_functions();
+    let app = App::new("");
+    let server = Server::start_recorded(&app, &[]);
+    let url = format!("http://{}", server.addr);
+    let hello = swirl_tests::workspace_root().join("examples/hello");
+    let deployed = swirl_tests::run(swirl_tests::swirl(&hello).args([
+        "deploy",
+        "swirl.toml",
+        "--json",
+        "--server",
+        &url,
+    ]));
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let report: Value = serde_json::from_str(&deployed.stdout).unwrap();
+    assert_eq!(report["functions"][0]["name"], "greet", "{report}");
+    let answer = server
+        .post_json("/functions/greet/invoke", json!({"name": "World"}))
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(
+        answer.body.to_string().contains("Hello, World!"),
+        "{answer:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
