@@ -75,6 +75,9 @@ stop_server() {
 }
 
 load() { "$LOAD" --server "$URL" "$@"; }
+# The start and events figures add the server's CPU time per instance:
+# unlike their wall-clock figures, it hardly moves when the machine is busy.
+cpu() { echo --server-pid "$SERVER_PID"; }
 
 ROWS=$WORK/rows.md
 : >"$ROWS"
@@ -91,19 +94,19 @@ fi
 say "(2), (3): 3-step workflow, group commit"
 start_server group bench/app/swirl.toml
 load start --label "(2) 3-step workflow, wait=true, 1 client" --clients 1 \
-    --duration $DURATION --warmup $WARMUP --p50-target 1ms | row
+    --duration $DURATION --warmup $WARMUP --p50-target 1ms $(cpu) | row
 load start --label "(3) 3-step workflow, wait=true, 32 clients" --clients 32 \
-    --duration $DURATION --warmup $WARMUP --rate-target 5000 | row
+    --duration $DURATION --warmup $WARMUP --rate-target 5000 $(cpu) | row
 load events --label "(3) 3-step workflow, started by POST /events, 32 clients" \
-    --clients 32 --count $EVENTS --rate-target 5000 | row
+    --clients 32 --count $EVENTS --rate-target 5000 $(cpu) | row
 stop_server
 
 say "(6): the same with one flush per commit"
 start_server each bench/app/swirl.toml --flush each
 load start --label "(6) as (3) wait=true, one flush per commit" --clients 32 \
-    --duration $DURATION --warmup $WARMUP | row
+    --duration $DURATION --warmup $WARMUP $(cpu) | row
 load events --label "(6) as (3) POST /events, one flush per commit" \
-    --clients 32 --count $EVENTS | row
+    --clients 32 --count $EVENTS $(cpu) | row
 stop_server
 
 say "(4): $WAITING instances waiting for correlated events"

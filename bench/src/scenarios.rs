@@ -8,7 +8,7 @@ use hyper::StatusCode;
 use serde_json::{Value, json};
 
 use crate::client::{Connection, Server};
-use crate::stats::{Latencies, Memory, mib, show};
+use crate::stats::{Latencies, Memory, cpu_time, mib, show};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -28,6 +28,27 @@ pub struct Row {
     /// The figure's name in the table
     #[arg(long)]
     label: String,
+    /// The server's process id: adds its CPU time per completed instance
+    #[arg(long = "server-pid")]
+    server_pid: Option<u32>,
+}
+
+impl Row {
+    fn cpu_start(&self) -> anyhow::Result<Option<Duration>> {
+        self.server_pid.map(cpu_time).transpose()
+    }
+
+    /// ", server CPU N µs per instance" when the pid is known.
+    fn cpu_per(&self, start: Option<Duration>, instances: usize) -> anyhow::Result<String> {
+        let (Some(pid), Some(start)) = (self.server_pid, start) else {
+            return Ok(String::new());
+        };
+        let used = cpu_time(pid)?.saturating_sub(start);
+        Ok(format!(
+            "; server CPU {} per instance",
+            show(used / instances.max(1) as u32)
+        ))
+    }
 }
 
 #[derive(clap::Args)]
@@ -171,6 +192,8 @@ fn run_nonce() -> u128 {
 
 async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
     let path = format!("/workflows/{}/instances?wait=true", args.workflow);
+    // Server CPU is counted over the warm-up too, per instance completed in all.
+    let cpu = args.row.cpu_start()?;
     let begin = Instant::now() + args.warmup;
     let end = begin + args.duration;
     let results = concurrently(args.clients, |_| {
@@ -181,6 +204,7 @@ async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
             let mut latencies = Latencies::default();
             let body = Bytes::from_static(br#"{"n":0}"#);
             let mut last = begin;
+            let mut total = 0usize;
             loop {
                 let sent = Instant::now();
                 if sent >= end {
@@ -191,22 +215,26 @@ async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
                     .await?;
                 let view = answer.json(StatusCode::OK, "starting an instance with wait=true")?;
                 check_completed(&view)?;
+                total += 1;
                 let done = Instant::now();
                 if sent >= begin {
                     latencies.record(done - sent);
                     last = done;
                 }
             }
-            Ok((latencies, last))
+            Ok((latencies, last, total))
         }
     })
     .await?;
     let mut latencies = Latencies::default();
     let mut last = begin;
-    for (client, client_last) in results {
+    let mut total = 0;
+    for (client, client_last, client_total) in results {
         latencies.merge(client);
         last = last.max(client_last);
+        total += client_total;
     }
+    let cpu = args.row.cpu_per(cpu, total)?;
     let completed = latencies.len();
     let rate = completed as f64 / (last - begin).as_secs_f64().max(1e-9);
     let summary = latencies.summary();
@@ -224,7 +252,7 @@ async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
         &args.row.label,
         &targets.join(", "),
         &format!(
-            "p50 {}, p99 {}, max {}; {} completed/s ({} in {:.1} s)",
+            "p50 {}, p99 {}, max {}; {} completed/s ({} in {:.1} s){cpu}",
             show(summary.p50),
             show(summary.p99),
             show(summary.max),
@@ -267,6 +295,7 @@ fn structured_event(id: &str, event_type: &str, extensions: &[(&str, &str)], dat
 async fn events(server: &Server, args: EventsArgs) -> anyhow::Result<()> {
     let nonce = run_nonce();
     let clients = args.clients.max(1);
+    let cpu = args.row.cpu_start()?;
     let began = Instant::now();
     let started = concurrently(clients, |client| {
         let server = server.clone();
@@ -316,6 +345,8 @@ async fn events(server: &Server, args: EventsArgs) -> anyhow::Result<()> {
     let mut connection = server.connect().await?;
     wait_completed(&mut connection, &last_ids).await?;
     let mut done = began.elapsed();
+    // Before the sweep's reads add to it.
+    let cpu = args.row.cpu_per(cpu, all_ids.len())?;
     let stragglers = sweep_completed(server, &all_ids).await?;
     if stragglers > 0 {
         done = began.elapsed();
@@ -329,7 +360,7 @@ async fn events(server: &Server, args: EventsArgs) -> anyhow::Result<()> {
             .map(|t| format!("≥ {} /s", count(t)))
             .unwrap_or_default(),
         &format!(
-            "{} completed/s ({} instances: sent in {:.1} s, all completed after {:.1} s); POST /events p50 {}, p99 {}",
+            "{} completed/s ({} instances: sent in {:.1} s, all completed after {:.1} s); POST /events p50 {}, p99 {}{cpu}",
             count(rate),
             count(all_ids.len() as f64),
             sent.as_secs_f64(),

@@ -87,6 +87,31 @@ impl Memory {
     }
 }
 
+/// CPU time a process has used so far (user + system), from
+/// `/proc/<pid>/stat`. Unlike wall-clock figures it barely moves when other
+/// processes share the cores, so it compares runs on a busy machine.
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path)
+        .map_err(|error| anyhow::anyhow!("cannot read {path}: {error}; is the server running?"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<u64>().ok())
+    };
+    let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
+        anyhow::bail!("{path} has no readable utime and stime");
+    };
+    // Linux reports them in USER_HZ, 100 per second on every architecture it exports to user space.
+    Ok(Duration::from_millis((user + system) * 10))
+}
+
 pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -105,6 +130,13 @@ mod tests {
         assert_eq!(summary.p50, Duration::from_micros(51));
         assert_eq!(summary.p99, Duration::from_micros(99));
         assert_eq!(summary.max, Duration::from_micros(100));
+    }
+
+    #[test]
+    fn reads_this_process_cpu_time() {
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(30) {}
+        assert!(cpu_time(std::process::id()).unwrap() >= Duration::from_millis(10));
     }
 
     #[test]
