@@ -379,8 +379,9 @@ impl Engine {
             (step.history, step.children)
         };
         let produced = self
-            .commit(None, &mut record, history, None, Vec::new())
-            .await?;
+            .commit(None, &mut record, history, None, Vec::new(), None)
+            .await?
+            .unwrap_or_default();
         drop(guard);
         let subscribed = !record.subscriptions.is_empty();
         self.after_commit(&record, children, subscribed, produced);
@@ -389,18 +390,33 @@ impl Engine {
 
     /// Applies `input` to instance `id` under its lock and runs what follows.
     async fn apply(&self, id: &str, input: Input) -> Result<Option<InstanceRecord>, EngineError> {
+        Ok(self
+            .apply_taking(id, input, None)
+            .await?
+            .map(|(record, _)| record))
+    }
+
+    /// [`Self::apply`], taking the buffered event `take` out of the buffer in
+    /// the step's own commit; the flag says whether a step was committed
+    /// (and so the event taken).
+    async fn apply_taking(
+        &self,
+        id: &str,
+        input: Input,
+        take: Option<Vec<u8>>,
+    ) -> Result<Option<(InstanceRecord, bool)>, EngineError> {
         let lock = self.lock(id);
         let guard = lock.lock().await;
         let Some(before) = self.load(id)? else {
             return Ok(None);
         };
         if before.status.is_final() {
-            return Ok(Some(before));
+            return Ok(Some((before, false)));
         }
         // A suspended instance's timers stay in the record; resume schedules
         // them again and overdue ones fire at once.
         if before.status == Status::Suspended && matches!(input, Input::Timer(_)) {
-            return Ok(Some(before));
+            return Ok(Some((before, false)));
         }
         let workflow = self.workflow_version(&before.definition_version)?;
         let mut record = before.clone();
@@ -441,16 +457,19 @@ impl Engine {
             (step.history, step.children)
         };
         if record == before {
-            return Ok(Some(record));
+            return Ok(Some((record, false)));
         }
-        let produced = self
-            .commit(Some(&before), &mut record, history, kv, emitted)
-            .await?;
+        let Some(produced) = self
+            .commit(Some(&before), &mut record, history, kv, emitted, take)
+            .await?
+        else {
+            return Ok(Some((before, false)));
+        };
         drop(guard);
         let subscribed = subscription_keys(&record) != subscription_keys(&before)
             && !record.subscriptions.is_empty();
         self.after_commit(&record, children, subscribed, produced);
-        Ok(Some(record))
+        Ok(Some((record, true)))
     }
 
     fn lock(&self, id: &str) -> Arc<Mutex<()>> {
@@ -471,7 +490,9 @@ impl Engine {
 
     /// Commits a step on the blocking pool: the write ends with a flush.
     /// The events the step produced (the record's and `emitted`) go to the
-    /// outbox in the same transaction; returns them for draining.
+    /// outbox in the same transaction; returns them for draining. `None`
+    /// when the buffered event `take` the step consumes was taken first by
+    /// another step: then nothing was committed.
     async fn commit(
         &self,
         before: Option<&InstanceRecord>,
@@ -479,7 +500,8 @@ impl Engine {
         history: Vec<HistoryEntry>,
         kv: Option<(String, crate::function::KvWrites)>,
         emitted: Vec<OutboxEvent>,
-    ) -> Result<Vec<OutboxEvent>, EngineError> {
+        take: Option<Vec<u8>>,
+    ) -> Result<Option<Vec<OutboxEvent>>, EngineError> {
         let now = now_ms();
         record.updated_ms = now;
         let mut produced: Vec<OutboxEvent> = std::mem::take(&mut record.outbox)
@@ -510,10 +532,11 @@ impl Engine {
                     .as_ref()
                     .map(|(function, writes)| (function.as_str(), writes)),
                 outbox,
+                take_buffered: take,
             })
         })
         .await;
-        match committed {
+        let committed = match committed {
             Ok(result) => result?,
             Err(error) => {
                 return Err(EngineError::Corrupt {
@@ -521,9 +544,12 @@ impl Engine {
                     reason: format!("the commit did not finish: {error}"),
                 });
             }
+        };
+        if !committed {
+            return Ok(None);
         }
         self.count(before.map(|b| b.status), record.status);
-        Ok(produced)
+        Ok(Some(produced))
     }
 
     /// Keeps the instance counts by status current across a commit.
@@ -1118,7 +1144,7 @@ impl Engine {
                         }
                         Some((attribute, None)) => event.extensions.contains_key(attribute),
                     };
-                    if !accepts || !matches!(store.take_buffered_event(&key), Ok(Some(_))) {
+                    if !accepts {
                         continue;
                     }
                     let correlation = match &subscription.correlation {
@@ -1136,11 +1162,20 @@ impl Engine {
                         data: event.data.clone(),
                         correlation,
                     };
-                    if let Err(error) = engine.apply(&id, input).await {
-                        tracing::error!(instance = %id, %error, "cannot deliver a buffered event");
+                    // The event leaves the buffer in the commit of the step
+                    // that consumes it: a crash keeps it in one or the other.
+                    match engine.apply_taking(&id, input, Some(key)).await {
+                        // One event per subscription: the state moved on.
+                        Ok(Some((_, true))) => break,
+                        // Taken by another instance first, or not wanted
+                        // here after all: it stays for others.
+                        Ok(Some((_, false))) => continue,
+                        Ok(None) => break,
+                        Err(error) => {
+                            tracing::error!(instance = %id, %error, "cannot deliver a buffered event");
+                            break;
+                        }
                     }
-                    // One event per subscription: the state moved on.
-                    break;
                 }
             }
         });
@@ -1298,8 +1333,9 @@ impl Engine {
             step.history
         };
         let produced = self
-            .commit(Some(&before), &mut record, history, None, Vec::new())
-            .await?;
+            .commit(Some(&before), &mut record, history, None, Vec::new(), None)
+            .await?
+            .unwrap_or_default();
         drop(guard);
         self.after_commit(&record, Vec::new(), false, produced);
         Ok(record)

@@ -6,6 +6,9 @@
 //! - one [`StepWrite`] (record, history lines, subscription index changes)
 //!   is applied in one sled transaction across the trees, then made durable
 //!   by group commit before [`Store::commit_step`] returns;
+//! - a step that consumes a buffered event takes it out of the buffer in
+//!   that same transaction, so no crash can lose the event between its
+//!   removal and the step that consumes it;
 //! - the subscription index is keyed
 //!   `type \0 source \0 attribute \0 value \0 instance \0 thread \0 event`,
 //!   so finding the instances waiting for an event is a prefix scan per
@@ -90,6 +93,9 @@ pub struct StepWrite<'a> {
     /// Events the step produced, into the outbox with the step, so that a
     /// committed step's events are never lost.
     pub outbox: Vec<super::events::KeyedBytes>,
+    /// The key of the buffered event the step consumes: removed in the
+    /// step's transaction; if it is already gone, nothing is written.
+    pub take_buffered: Option<Vec<u8>>,
 }
 
 fn history_key(instance: &str, sequence: u64) -> Vec<u8> {
@@ -105,8 +111,10 @@ impl Store {
         Ok(self.instances.get(id)?.map(|bytes| bytes.to_vec()))
     }
 
-    /// Applies a step atomically and returns once it is durable.
-    pub fn commit_step(&self, write: StepWrite<'_>) -> Result<(), StoreError> {
+    /// Applies a step atomically and returns once it is durable; `false`
+    /// (and nothing written) when the buffered event it would take was
+    /// taken by someone else first.
+    pub fn commit_step(&self, write: StepWrite<'_>) -> Result<bool, StoreError> {
         // History lines continue after the last one stored for the instance.
         let mut prefix = write.instance.as_bytes().to_vec();
         prefix.push(0);
@@ -124,14 +132,20 @@ impl Store {
             }
             None => 0,
         };
-        let result: Result<(), TransactionError<StoreError>> = (
+        let result: Result<bool, TransactionError<StoreError>> = (
             &self.instances,
             &self.history,
             &self.subscriptions,
             &self.kv,
             &self.outbox,
+            &self.buffered,
         )
-            .transaction(|(instances, history, subscriptions, kv, outbox)| {
+            .transaction(|(instances, history, subscriptions, kv, outbox, buffer)| {
+                if let Some(key) = &write.take_buffered
+                    && buffer.remove(key.as_slice())?.is_none()
+                {
+                    return Ok(false);
+                }
                 instances.insert(write.instance.as_bytes(), write.record.as_slice())?;
                 for (offset, line) in write.history.iter().enumerate() {
                     history.insert(
@@ -158,13 +172,16 @@ impl Store {
                 for (key, event) in &write.outbox {
                     outbox.insert(key.as_slice(), event.as_slice())?;
                 }
-                Ok(())
+                Ok(true)
             });
-        result.map_err(|error| match error {
+        let committed = result.map_err(|error| match error {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(error) => StoreError::Sled(error),
         })?;
-        self.durable()
+        if committed {
+            self.durable()?;
+        }
+        Ok(committed)
     }
 
     /// Waits until everything written so far is on disk, sharing the flush
@@ -275,6 +292,7 @@ mod tests {
                     subscribe: vec![k.clone()],
                     kv: None,
                     outbox: vec![],
+                    take_buffered: None,
                 })
                 .unwrap();
         }
@@ -292,6 +310,38 @@ mod tests {
         );
     }
 
+    fn taking<'a>(instance: &'a str, key: &[u8]) -> StepWrite<'a> {
+        StepWrite {
+            instance,
+            record: b"{}".to_vec(),
+            history: vec![b"took it".to_vec()],
+            unsubscribe: vec![],
+            subscribe: vec![],
+            kv: None,
+            outbox: vec![],
+            take_buffered: Some(key.to_vec()),
+        }
+    }
+
+    #[test]
+    fn a_buffered_event_leaves_the_buffer_in_the_step_that_consumes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = store.buffer_event("order.paid", "shop", b"event").unwrap();
+        assert!(store.commit_step(taking("a", &key)).unwrap());
+        assert!(
+            store
+                .buffered_events("order.paid", "shop")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.history("a").unwrap(), [b"took it".to_vec()]);
+        // The loser of a race for the event writes nothing at all.
+        assert!(!store.commit_step(taking("b", &key)).unwrap());
+        assert_eq!(store.instance("b").unwrap(), None);
+        assert!(store.history("b").unwrap().is_empty());
+    }
+
     #[test]
     fn history_lines_append_in_order_across_steps() {
         let dir = tempfile::tempdir().unwrap();
@@ -306,6 +356,7 @@ mod tests {
                     subscribe: vec![],
                     kv: None,
                     outbox: vec![],
+                    take_buffered: None,
                 })
                 .unwrap();
         }
