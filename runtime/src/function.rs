@@ -24,6 +24,7 @@ mod engine;
 mod host_api;
 mod instance;
 mod pool;
+mod sandbox;
 mod stats;
 
 use std::collections::{BTreeMap, HashMap};

@@ -58,6 +58,7 @@ impl WasmEngine {
         let engine = Engine::new(&engine_config(&config)).map_err(LoadError::engine)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::engine)?;
+        super::sandbox::add_to_linker(&mut linker).map_err(LoadError::engine)?;
         super::host_api::add_to_linker(&mut linker).map_err(LoadError::engine)?;
         let cache = CodeCache::open(&config.cache_dir)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));

@@ -16,6 +16,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::KvStore;
+use super::sandbox::Denied;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -93,6 +94,8 @@ pub(crate) struct FunctionShared {
 pub(crate) struct CallState {
     pub kv_writes: BTreeMap<String, Option<Vec<u8>>>,
     pub emitted: Vec<EmittedEvent>,
+    /// The first thing the sandbox refused this call.
+    pub denied: Option<Denied>,
 }
 
 /// Log lines of the call in progress, shared with the stdout/stderr pipes.
@@ -264,6 +267,11 @@ impl HostState {
             call: CallState::default(),
             log,
         }
+    }
+
+    /// Records an attempt the sandbox refused; the call then fails with `SYS.Permission`.
+    pub fn deny(&mut self, denied: Denied) {
+        self.call.denied.get_or_insert(denied);
     }
 
     pub fn lock_log(&self) -> MutexGuard<'_, CallLog> {

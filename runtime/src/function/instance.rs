@@ -107,9 +107,16 @@ impl Instance {
         let data = self.store.data_mut();
         let (logs, dropped_log_lines) = data.lock_log().take();
         let call_state = std::mem::take(&mut data.call);
-        let outcome = match outcome {
-            Err(failure) if !reusable => Err(with_panic_message(failure, &logs)),
-            other => other,
+        let (outcome, reusable) = match (call_state.denied, outcome) {
+            // Whatever the guest made of the refusal (an error, a panic), the
+            // cause is the sandbox. The instance is dropped because libc asks
+            // for preopens only once: a reused one would deny silently.
+            (Some(denied), _) => (
+                Err(Failure::new(codes::PERMISSION, denied.message())),
+                false,
+            ),
+            (None, Err(failure)) if !reusable => (Err(with_panic_message(failure, &logs)), false),
+            (None, other) => (other, reusable),
         };
         CallResult {
             outcome,

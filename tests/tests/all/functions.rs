@@ -465,11 +465,43 @@ fn a_100_mb_output_fails_the_call_naming_the_limit() {
 }
 
 #[test]
-fn the_sandbox_has_no_filesystem() {
+fn opening_a_file_or_listing_a_directory_fails_with_permission() {
     let host = Host::with_probe(limits());
-    let (code, message) = host.failure(json!({"action": "read-file", "path": "/etc/passwd"}));
-    assert_eq!(code, "Io");
-    assert!(!message.is_empty());
+    let file = "the function tried to open a file; functions have no filesystem access";
+    // Twice each: a reused instance must report the attempt as well as a new one.
+    for input in [
+        json!({"action": "read-file", "path": "/etc/passwd"}),
+        json!({"action": "list-dir", "path": "/"}),
+        json!({"action": "read-file", "path": "data.json"}),
+        json!({"action": "list-dir", "path": "."}),
+    ] {
+        assert_eq!(
+            host.failure(input),
+            ("SYS.Permission".to_string(), file.to_string())
+        );
+    }
+    assert_eq!(
+        host.ok(json!({"action": "add", "a": 1, "b": 2}))["sum"],
+        3.0
+    );
+}
+
+#[test]
+fn connecting_a_socket_fails_with_permission_even_when_the_guest_panics() {
+    let host = Host::with_probe(limits());
+    let (code, message) = host.failure(json!({"action": "connect", "address": "127.0.0.1:9"}));
+    assert_eq!(code, "SYS.Permission");
+    assert_eq!(
+        message,
+        "the function tried to open a network socket; functions have no network access"
+    );
+}
+
+#[test]
+fn the_host_environment_is_invisible() {
+    let host = Host::with_probe(limits());
+    let seen = host.ok(json!({"action": "env", "name": "PATH"}));
+    assert_eq!(seen, json!({"value": null, "count": 0}));
 }
 
 #[test]

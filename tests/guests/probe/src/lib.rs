@@ -47,6 +47,12 @@ enum Probe {
     Emit { event_type: String, data: Value },
     /// Tries to read a file, which the sandbox denies.
     ReadFile { path: String },
+    /// Tries to list a directory, which the sandbox denies.
+    ListDir { path: String },
+    /// Tries to open a TCP connection, which the sandbox denies.
+    Connect { address: String },
+    /// Reads an environment variable; functions have no host environment.
+    Env { name: String },
     /// Returns `{"sum": a + b}`.
     Add { a: f64, b: f64 },
     /// Fails with `code` the first `failures` calls for `key` in this instance.
@@ -188,6 +194,18 @@ fn probe(input: Probe, ctx: &Context) -> Result<Value, Failure> {
         Probe::ReadFile { path } => std::fs::read(&path)
             .map(|bytes| json!(bytes.len()))
             .map_err(|e| Failure::new("Io", e.to_string())),
+        Probe::ListDir { path } => std::fs::read_dir(&path)
+            .map(|entries| json!(entries.count()))
+            .map_err(|e| Failure::new("Io", e.to_string())),
+        // Panics on the refusal, as careless code does: the host still reports the cause.
+        Probe::Connect { address } => {
+            let stream = std::net::TcpStream::connect(&address).expect("connect");
+            Ok(json!(stream.peer_addr().map(|a| a.to_string()).ok()))
+        }
+        Probe::Env { name } => Ok(json!({
+            "value": std::env::var(&name).ok(),
+            "count": std::env::vars().count(),
+        })),
     }
 }
 
