@@ -880,6 +880,45 @@ async fn an_event_that_arrives_before_its_instance_waits_is_kept_and_delivered()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn one_buffered_event_goes_to_exactly_one_of_two_instances_that_start_waiting() {
+    let app = App::new(&[&workflow(
+        "early",
+        json!([{ "name": "Work", "type": "DELAY", "start": start(), "timeDelay": "PT0.2S", "transition": { "nextState": "Await" } },
+               { "name": "Await", "type": "EVENT", "exclusive": true,
+                 "eventsActions": [{ "eventRefs": ["Shipped"], "actions": [] }], "end": end() }]),
+    )]);
+    let first = app.engine.start("early", json!({}), None).await.unwrap();
+    let second = app.engine.start("early", json!({}), None).await.unwrap();
+    let shipped = |n: u64| event("order.shipped", json!({ "shipped": n }), Some("o1"));
+    assert!(app.engine.deliver(&shipped(1)).await.unwrap().buffered);
+    // Both subscribe at about the same moment and race for the event; the
+    // loser's step commits nothing and it keeps waiting.
+    let either = async {
+        tokio::select! {
+            record = app.engine.wait(&first.id) => record,
+            record = app.engine.wait(&second.id) => record,
+        }
+    };
+    let winner = tokio::time::timeout(Duration::from_secs(10), either)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(winner.output, Some(json!({"shipped": 1})));
+    let loser = if winner.id == first.id {
+        &second.id
+    } else {
+        &first.id
+    };
+    wait_for_status(&app, loser, Status::Waiting).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(app.engine.get(loser).unwrap().status, Status::Waiting);
+    let delivery = app.engine.deliver(&shipped(2)).await.unwrap();
+    assert_eq!(delivery.delivered, std::slice::from_ref(loser));
+    let record = app.engine.wait(loser).await.unwrap();
+    assert_eq!(record.output, Some(json!({"shipped": 2})));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_scheduled_start_starts_instances_at_each_repetition() {
     let app = App::new(&[&workflow(
         "ticker",
