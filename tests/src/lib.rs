@@ -42,7 +42,7 @@ pub fn shared_code_cache() -> PathBuf {
 }
 
 /// The test functions (and the hello example's `greet`), built once per process.
-const GUESTS: [&str; 3] = ["probe", "wrong-world", "greet"];
+const GUESTS: [&str; 4] = ["probe", "wrong-world", "greet", "start-trap"];
 
 /// Path of the compiled component of test function `name` (a crate under `tests/guests/`).
 pub fn guest(name: &str) -> PathBuf {

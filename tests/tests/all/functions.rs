@@ -638,3 +638,36 @@ fn a_changed_config_is_a_new_version_and_older_versions_stay_callable() {
         .unwrap_err();
     assert!(unknown.to_string().contains("version nope"), "{unknown}");
 }
+
+#[test]
+fn a_component_whose_start_code_traps_fails_each_call_and_the_host_serves_others() {
+    let host = Host::with_probe(limits());
+    let source = guest("start-trap");
+    let spec = FunctionSpec {
+        name: "start-trap".to_string(),
+        wasm: std::fs::read(&source).unwrap(),
+        source,
+        ..probe_spec("start-trap", limits())
+    };
+    // wasm-ld runs a library's constructors on entry to its first export, so
+    // the trap surfaces in the call, not at deploy; each call gets a new
+    // instance and traps again rather than reusing a half-started one.
+    host.host.deploy(spec).unwrap();
+    for _ in 0..2 {
+        let failure = host
+            .host
+            .invoke("start-trap", Call::new("{}".to_string()))
+            .unwrap()
+            .outcome
+            .expect_err("a component that traps at start must fail the call");
+        assert_eq!(failure.code, "SYS.Fail");
+        assert_eq!(
+            failure.message,
+            "call trapped: wasm trap: wasm `unreachable` instruction executed"
+        );
+    }
+    assert_eq!(
+        host.ok(json!({"action": "add", "a": 1, "b": 2}))["sum"],
+        3.0
+    );
+}
