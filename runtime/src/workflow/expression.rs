@@ -27,6 +27,15 @@ use serde_json::Value;
 /// The only expression language swirl evaluates.
 pub const SUPPORTED_LANGUAGE: &str = "jsonpath";
 
+/// Descendant segments (`..`) one path or condition may hold. Each one
+/// multiplies the nodes visited by the document's size (`$..*..*` visits
+/// every node once per ancestor), so two on a large document exhaust memory
+/// before any result could be counted.
+pub const MAX_DESCENDANT_SEGMENTS: usize = 1;
+/// Nodes one evaluation may select; more fails the evaluation rather than
+/// copying them all into state data.
+pub const MAX_SELECTED_NODES: usize = 100_000;
+
 /// Why a path or expression does not compile, or cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpressionError {
@@ -38,6 +47,10 @@ pub enum ExpressionError {
         "'{source_text}' cannot be used to store a result: write a plain path of member names and indexes, like '$.result.value'"
     )]
     NotWritable { source_text: String },
+    #[error(
+        "'{source_text}' has {count} descendant segments ('..'), more than the limit of {MAX_DESCENDANT_SEGMENTS}: each one multiplies the work by the size of the data"
+    )]
+    TooManyDescendants { source_text: String, count: usize },
     #[error("evaluating '{source_text}' failed: {reason}")]
     Evaluation { source_text: String, reason: String },
     #[error("cannot store at '{source_text}': {reason}")]
@@ -57,6 +70,35 @@ fn short_reason(error: &impl fmt::Display) -> String {
     line.trim_start_matches("= ").to_owned()
 }
 
+/// Refuses a path or condition with more than [`MAX_DESCENDANT_SEGMENTS`]
+/// `..`, counted outside string literals (where `..` is just text).
+fn check_descendants(source: &str) -> Result<(), ExpressionError> {
+    let mut count = 0;
+    let mut quote = None;
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(open), c) if c == open => quote = None,
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '.') if chars.peek() == Some(&'.') => {
+                chars.next();
+                count += 1;
+            }
+            _ => {}
+        }
+    }
+    if count > MAX_DESCENDANT_SEGMENTS {
+        return Err(ExpressionError::TooManyDescendants {
+            source_text: source.to_owned(),
+            count,
+        });
+    }
+    Ok(())
+}
+
 /// A compiled RFC 9535 query.
 #[derive(Debug, Clone)]
 pub struct JsonPath {
@@ -66,6 +108,7 @@ pub struct JsonPath {
 
 impl JsonPath {
     pub fn compile(source: &str) -> Result<Self, ExpressionError> {
+        check_descendants(source)?;
         let query = parse_json_path(source).map_err(|e| ExpressionError::InvalidPath {
             source_text: source.to_owned(),
             reason: short_reason(&e),
@@ -82,12 +125,20 @@ impl JsonPath {
 
     /// All nodes the query selects, in document order.
     pub fn select<'a>(&self, data: &'a Value) -> Result<Vec<&'a Value>, ExpressionError> {
-        js_path_process(&self.query, data)
-            .map(|refs| refs.into_iter().map(|r| r.val()).collect())
-            .map_err(|e| ExpressionError::Evaluation {
+        let refs = js_path_process(&self.query, data).map_err(|e| ExpressionError::Evaluation {
+            source_text: self.source.clone(),
+            reason: e.to_string(),
+        })?;
+        if refs.len() > MAX_SELECTED_NODES {
+            return Err(ExpressionError::Evaluation {
                 source_text: self.source.clone(),
-                reason: e.to_string(),
-            })
+                reason: format!(
+                    "it selected {} nodes, more than the limit of {MAX_SELECTED_NODES}",
+                    refs.len()
+                ),
+            });
+        }
+        Ok(refs.into_iter().map(|r| r.val()).collect())
     }
 
     /// The selection as one value: `None` when nothing matches, the node
@@ -157,6 +208,7 @@ impl Condition {
         if source.trim().is_empty() {
             return Err(invalid("the expression is empty".to_owned()));
         }
+        check_descendants(source)?;
         // A `]` that closes the wrapper early would let `a] , $[...` smuggle a
         // second segment in; the segment count check below catches it.
         let query = parse_json_path(&format!("$[?{}]", rebase_root(source)))
@@ -492,5 +544,32 @@ mod tests {
             .write(&mut data, json!(2))
             .unwrap();
         assert_eq!(data, json!({"it's": 2}));
+    }
+
+    #[test]
+    fn paths_that_multiply_their_work_are_bounded() {
+        let error = JsonPath::compile("$..*..*").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "'$..*..*' has 2 descendant segments ('..'), more than the limit of 1: each one multiplies the work by the size of the data"
+        );
+        assert!(Condition::compile("@..a && @..b").is_err());
+        // `..` inside a string is text, not a segment.
+        assert!(JsonPath::compile("$..a[?@.b == '..x..']").is_ok());
+
+        let wide = json!({"items": (0..MAX_SELECTED_NODES as u64).collect::<Vec<_>>()});
+        let error = JsonPath::compile("$..*")
+            .unwrap()
+            .select(&wide)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "evaluating '$..*' failed: it selected 100001 nodes, more than the limit of 100000"
+        );
+        let items = JsonPath::compile("$.items[*]")
+            .unwrap()
+            .select(&wide)
+            .unwrap();
+        assert_eq!(items.len(), MAX_SELECTED_NODES);
     }
 }
