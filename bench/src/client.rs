@@ -96,6 +96,16 @@ impl Connection {
         self.send(request).await
     }
 
+    /// `POST /events` of one structured-mode CloudEvent.
+    pub async fn post_event(&mut self, event: &serde_json::Value) -> anyhow::Result<Answer> {
+        self.post(
+            "/events",
+            "application/cloudevents+json",
+            Bytes::from(event.to_string()),
+        )
+        .await
+    }
+
     pub async fn get(&mut self, path: &str) -> anyhow::Result<Answer> {
         let request = Request::builder()
             .method(Method::GET)

@@ -312,13 +312,7 @@ async fn events(server: &Server, args: EventsArgs) -> anyhow::Result<()> {
                     json!({"n": 0}),
                 );
                 let sent = Instant::now();
-                let answer = connection
-                    .post(
-                        "/events",
-                        "application/cloudevents+json",
-                        Bytes::from(event.to_string()),
-                    )
-                    .await?;
+                let answer = connection.post_event(&event).await?;
                 latencies.record(sent.elapsed());
                 let accepted = answer.json(StatusCode::ACCEPTED, "sending a start event")?;
                 let id = accepted["started"][0]
@@ -488,13 +482,7 @@ async fn correlate(server: &Server, args: CorrelateArgs) -> anyhow::Result<()> {
             json!({}),
         );
         let sent = Instant::now();
-        let answer = connection
-            .post(
-                "/events",
-                "application/cloudevents+json",
-                Bytes::from(event.to_string()),
-            )
-            .await?;
+        let answer = connection.post_event(&event).await?;
         let elapsed = sent.elapsed();
         let accepted = answer.json(StatusCode::ACCEPTED, "waking a waiting instance")?;
         let delivered = accepted["delivered"].as_array().map_or(0, Vec::len);
