@@ -1,13 +1,13 @@
-//! The sandbox's walls made visible: WASI's filesystem preopens and socket
-//! constructors are replaced by versions that grant nothing and record the
+//! The sandbox's walls made visible: WASI's filesystem preopens, socket
+//! constructors and name lookup are replaced by versions that grant nothing and record the
 //! attempt, so a call that tried to reach outside fails with
 //! `SYS.Permission` naming what was denied, rather than with whatever io
 //! error the guest's libc made of the refusal.
 
-use wasmtime::component::{Linker, Resource};
+use wasmtime::component::{Linker, Resource, ResourceAny};
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddressFamily};
-use wasmtime_wasi::p2::{TcpSocket, UdpSocket};
+use wasmtime_wasi::p2::{Network, TcpSocket, UdpSocket};
 
 use super::host_api::HostState;
 
@@ -20,6 +20,7 @@ const WASI_VERSION: &str = "0.2.12";
 pub(crate) enum Denied {
     Filesystem,
     Network,
+    NameLookup,
 }
 
 impl Denied {
@@ -30,6 +31,9 @@ impl Denied {
             }
             Denied::Network => {
                 "the function tried to open a network socket; functions have no network access"
+            }
+            Denied::NameLookup => {
+                "the function tried to resolve a host name; functions have no network access"
             }
         }
     }
@@ -63,6 +67,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             |mut store, (_,): (IpAddressFamily,)| {
                 store.data_mut().deny(Denied::Network);
                 Ok((Err::<Resource<UdpSocket>, _>(ErrorCode::AccessDenied),))
+            },
+        )?;
+    // The stream type is private to WASI; the refusal never makes one, and
+    // `ResourceAny` type-checks against whichever resource the import names.
+    linker
+        .instance(&format!("wasi:sockets/ip-name-lookup@{WASI_VERSION}"))?
+        .func_wrap(
+            "resolve-addresses",
+            |mut store, (_, _): (Resource<Network>, String)| {
+                store.data_mut().deny(Denied::NameLookup);
+                Ok((Err::<ResourceAny, _>(ErrorCode::PermanentResolverFailure),))
             },
         )?;
     linker.allow_shadowing(false);

@@ -498,6 +498,17 @@ fn connecting_a_socket_fails_with_permission_even_when_the_guest_panics() {
 }
 
 #[test]
+fn resolving_a_host_name_fails_with_permission() {
+    let host = Host::with_probe(limits());
+    let (code, message) = host.failure(json!({"action": "connect", "address": "example.com:80"}));
+    assert_eq!(code, "SYS.Permission");
+    assert_eq!(
+        message,
+        "the function tried to resolve a host name; functions have no network access"
+    );
+}
+
+#[test]
 fn the_host_environment_is_invisible() {
     let host = Host::with_probe(limits());
     let seen = host.ok(json!({"action": "env", "name": "PATH"}));
