@@ -100,8 +100,9 @@ struct Shared {
     logs: Arc<InvocationLogs>,
     sinks: Sinks,
     /// Raised when the store can no longer write (disk full, data directory
-    /// gone or read-only): sled cannot recover from that in the process, so
-    /// the server stops and a restart resumes from what is durable.
+    /// gone or read-only): sled cannot write again through the same handle,
+    /// so [`serve`] stops with [`Stopped::StorageLost`] and the caller
+    /// reopens the store once the directory takes writes.
     storage_lost: tokio::sync::Notify,
 }
 
@@ -406,16 +407,27 @@ async fn watch_storage(State(state): State<ServerState>, request: Request, next:
     response
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` completes; then stops
-/// accepting, gives requests in flight up to `grace` to finish, and makes
-/// everything the store holds durable. Stops the same way, with an error,
-/// when the store can no longer write.
+/// Why [`serve`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The shutdown future completed.
+    Shutdown,
+    /// The store can no longer write (disk full, data directory gone or
+    /// read-only). sled keeps such an error for good, so the caller drops
+    /// this server's state, closing the store, and opens it again once the
+    /// data directory takes writes ([`serve_unavailable`] answers meanwhile).
+    StorageLost,
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` completes or the store
+/// can no longer write; then stops accepting, gives requests in flight up to
+/// `grace` to finish, and makes everything the store holds durable.
 pub async fn serve(
     listener: TcpListener,
     state: ServerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
-) -> std::io::Result<()> {
+) -> Stopped {
     let store = state.store().clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let storage_lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -426,7 +438,7 @@ pub async fn serve(
             () = shutdown => {},
             () = shared.storage_lost.notified() => {
                 lost.store(true, std::sync::atomic::Ordering::Relaxed);
-                tracing::error!("the store cannot write; stopping");
+                tracing::error!("the store cannot write; answering 503 until the data directory takes writes again");
             }
         }
         tracing::info!("shutting down: no new connections; finishing requests in flight");
@@ -451,12 +463,32 @@ pub async fn serve(
         Err(error) => tracing::error!(%error, "the flush task failed"),
     }
     if storage_lost.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(std::io::Error::other(
-            "the store cannot write (disk full or data directory not writable; the log has the cause): \
-             stopped; restart swirl serve once it can write, nothing acknowledged is lost",
-        ));
+        Stopped::StorageLost
+    } else {
+        Stopped::Shutdown
     }
-    Ok(())
+}
+
+/// Answers every request on `listener` with 503 (and `retry-after`) until
+/// `until` completes: what a server whose store cannot write says while it
+/// waits for its data directory to take writes again.
+pub async fn serve_unavailable(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    until: impl Future<Output = ()>,
+) {
+    let unavailable = || async {
+        let body = json!({
+            "error": "storage is unavailable; retry later (the data directory cannot take writes; the server resumes by itself once it can)"
+        });
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            Json(body),
+        )
+    };
+    let router = Router::new().fallback(unavailable);
+    connections::serve(listener, router, limits, until).await;
 }
 
 /// Logs each request with its status and duration; 5xx answers are logged

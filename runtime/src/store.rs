@@ -44,6 +44,11 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("record '{key}' cannot be read: {reason}")]
     Corrupt { key: String, reason: String },
+    #[error("the data directory {path} cannot take writes yet: {source}")]
+    NoRoom {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// How commits reach the disk. Both are durable: a commit returns only after
@@ -136,6 +141,31 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).map_err(error)
+}
+
+/// Bytes [`Store::has_room`] writes: two of sled's 512 KiB log segments, so
+/// that a store that opens can also append and flush.
+const ROOM_PROBE_BYTES: usize = 1024 * 1024;
+
+impl Store {
+    /// Checks, without opening the database, that `data_dir` takes writes
+    /// again: writes [`ROOM_PROBE_BYTES`] to a scratch file, syncs and removes
+    /// it. Cheap next to opening sled, which reads its whole log, so a server
+    /// whose disk filled up asks this first, as often as it likes.
+    pub fn has_room(data_dir: &Path) -> Result<(), StoreError> {
+        let path = data_dir.join("room-probe");
+        let written = (|| {
+            use std::io::Write;
+            let mut file = fs::File::create(&path)?;
+            file.write_all(&vec![0u8; ROOM_PROBE_BYTES])?;
+            file.sync_all()
+        })();
+        let removed = fs::remove_file(&path);
+        written.and(removed).map_err(|source| StoreError::NoRoom {
+            path: data_dir.to_path_buf(),
+            source,
+        })
+    }
 }
 
 fn kv_key(function: &str, key: &str) -> Vec<u8> {

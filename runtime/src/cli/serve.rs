@@ -14,7 +14,7 @@ use swirl::manifest::Manifest;
 use swirl::server::auth::Tokens;
 use swirl::server::connections::ConnectionLimits;
 use swirl::server::ingress::IngressLimits;
-use swirl::server::{ServerConfig, ServerState};
+use swirl::server::{ServerConfig, ServerState, Stopped};
 use swirl::store::{FlushPolicy, Store};
 
 use super::{DataDir, Outcome, report_manifest_errors};
@@ -24,7 +24,8 @@ use super::{DataDir, Outcome, report_manifest_errors};
 /// Restores the apps the data directory recorded, deploys (and records) the
 /// manifests given, resumes unfinished instances, and serves HTTP until SIGTERM or SIGINT; then stops accepting,
 /// lets requests in flight finish (up to --shutdown-grace) and flushes the
-/// store. Prints `listening on http://ADDR` on stderr once it accepts.
+/// store. When the data directory stops taking writes (disk full), answers
+/// 503 and resumes by itself once it takes writes again. Prints `listening on http://ADDR` on stderr once it accepts.
 /// SWIRL_ADMIN_TOKEN and SWIRL_INGRESS_TOKEN, when set, are the bearer
 /// tokens of the admin API and of the event ingress.
 ///
@@ -90,46 +91,75 @@ enum Flush {
     Each,
 }
 
+/// How often a server whose store cannot write checks whether its data
+/// directory takes writes again.
+const ROOM_CHECK_PERIOD: Duration = Duration::from_secs(1);
+
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(args))
+    // Bound once for the life of the process: connections that arrive while
+    // the store is being reopened wait in the backlog, never refused.
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
+    listener.set_nonblocking(true)?;
+    let mut reopened = None;
+    loop {
+        // A runtime per generation: dropping it drops every task holding the
+        // store, so sled closes and the next generation can open it again.
+        let runtime = tokio::runtime::Runtime::new()?;
+        let ended = runtime.block_on(serve(&args, &listener, reopened.take()));
+        runtime.shutdown_timeout(args.shutdown_grace);
+        if let Generation::Ended(outcome) = ended? {
+            return Ok(outcome);
+        }
+        let runtime = tokio::runtime::Runtime::new()?;
+        let waited = runtime.block_on(wait_for_room(&args, &listener));
+        runtime.shutdown_timeout(args.shutdown_grace);
+        match waited? {
+            Some(store) => reopened = Some(store),
+            None => return Ok(Outcome::Success),
+        }
+    }
 }
 
-async fn serve(args: Args) -> anyhow::Result<Outcome> {
-    let engine_config = EngineConfig {
-        dedup_retention: args.dedup_retention,
-        buffer_retention: args.buffer_retention,
-        // The server's sinks take the events recovered at startup too.
-        hold_outbox: true,
-    };
-    let Some(app) = open(&args, engine_config)? else {
-        return Ok(Outcome::Invalid);
-    };
-    let non_empty = |token: Option<String>| token.filter(|t| !t.is_empty());
-    let config = ServerConfig {
-        ingress_limits: IngressLimits::new(args.max_event_bytes, args.max_batch_events),
-        tokens: Tokens {
-            admin: non_empty(args.admin_token),
-            ingress: non_empty(args.ingress_token),
+/// How one generation of the server ended.
+enum Generation {
+    Ended(Outcome),
+    /// The store cannot write: serve 503 until it can, then start the next.
+    StorageLost,
+}
+
+/// One generation of the server. The first (`reopened` is `None`) deploys
+/// the manifests given; any failure of its is the command's. A later one
+/// serves what the store recorded, and a failure to resume counts as the
+/// store still being unable to write.
+async fn serve(
+    args: &Args,
+    listener: &std::net::TcpListener,
+    reopened: Option<Store>,
+) -> anyhow::Result<Generation> {
+    let first = reopened.is_none();
+    let app = match reopened {
+        None => match open(args)? {
+            Some(app) => app,
+            None => return Ok(Generation::Ended(Outcome::Invalid)),
         },
-        wait_limit: args.wait_timeout,
-        deploy_body_bytes: args.max_deploy_bytes,
-        connection_limits: ConnectionLimits {
-            max_connections: args.max_connections,
-            header_timeout: args.header_timeout,
-            body_timeout: args.body_timeout,
+        Some(store) => match resume(args, store) {
+            Ok(app) => app,
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "cannot resume serving yet");
+                return Ok(Generation::StorageLost);
+            }
         },
     };
-    if !args.listen.ip().is_loopback() && config.tokens.admin.is_none() {
+    let config = server_config(args);
+    if first && !args.listen.ip().is_loopback() && config.tokens.admin.is_none() {
         tracing::warn!(
             listen = %args.listen,
             "listening beyond loopback without SWIRL_ADMIN_TOKEN: anyone who can reach this address can administer it"
         );
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
     let address = listener.local_addr()?;
+    let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
     let state = ServerState::new(
         app.engine,
         app.host,
@@ -144,10 +174,88 @@ async fn serve(args: Args) -> anyhow::Result<Outcome> {
         functions = ?state.host().function_names(),
         "serving"
     );
-    // On stderr, unconditionally: scripts and tests read the bound port here.
-    eprintln!("listening on http://{address}");
-    swirl::server::serve(listener, state, shutdown_signal(), args.shutdown_grace).await?;
-    Ok(Outcome::Success)
+    if first {
+        // On stderr, unconditionally: scripts and tests read the bound port here.
+        eprintln!("listening on http://{address}");
+    }
+    match swirl::server::serve(listener, state, shutdown_signal(), args.shutdown_grace).await {
+        Stopped::Shutdown => Ok(Generation::Ended(Outcome::Success)),
+        Stopped::StorageLost => Ok(Generation::StorageLost),
+    }
+}
+
+fn server_config(args: &Args) -> ServerConfig {
+    let non_empty = |token: &Option<String>| token.clone().filter(|t| !t.is_empty());
+    ServerConfig {
+        ingress_limits: IngressLimits::new(args.max_event_bytes, args.max_batch_events),
+        tokens: Tokens {
+            admin: non_empty(&args.admin_token),
+            ingress: non_empty(&args.ingress_token),
+        },
+        wait_limit: args.wait_timeout,
+        deploy_body_bytes: args.max_deploy_bytes,
+        connection_limits: connection_limits(args),
+    }
+}
+
+fn connection_limits(args: &Args) -> ConnectionLimits {
+    ConnectionLimits {
+        max_connections: args.max_connections,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+    }
+}
+
+fn flush_policy(args: &Args) -> FlushPolicy {
+    match args.flush {
+        Flush::Group => FlushPolicy::Group,
+        Flush::Each => FlushPolicy::EachCommit,
+    }
+}
+
+/// Answers 503 on `listener` while checking, every [`ROOM_CHECK_PERIOD`],
+/// whether the data directory takes writes again; then reopens the store.
+/// `None` when a shutdown signal came first.
+async fn wait_for_room(
+    args: &Args,
+    listener: &std::net::TcpListener,
+) -> anyhow::Result<Option<Store>> {
+    let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let answering = tokio::spawn(swirl::server::serve_unavailable(
+        listener,
+        connection_limits(args),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let reopened = tokio::select! {
+        store = reopen(args.data_dir.data_dir.clone(), flush_policy(args)) => Some(store),
+        () = shutdown_signal() => None,
+    };
+    let _ = stop.send(());
+    let _ = answering.await;
+    if reopened.is_some() {
+        tracing::info!("the data directory takes writes again; resuming");
+    }
+    Ok(reopened)
+}
+
+async fn reopen(data_dir: PathBuf, flush_policy: FlushPolicy) -> Store {
+    loop {
+        tokio::time::sleep(ROOM_CHECK_PERIOD).await;
+        let data_dir = data_dir.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            Store::has_room(&data_dir)?;
+            Store::open_with(&data_dir, flush_policy)
+        })
+        .await;
+        match opened {
+            Ok(Ok(store)) => return store,
+            Ok(Err(error)) => tracing::debug!(%error, "the store cannot reopen yet"),
+            Err(error) => tracing::debug!(%error, "the reopen task failed"),
+        }
+    }
 }
 
 struct Opened {
@@ -159,9 +267,9 @@ struct Opened {
     manifests: Vec<Manifest>,
 }
 
-/// Restores what the data directory recorded, then deploys (and records) the
-/// manifests given; `None` when one of those is invalid (problems printed).
-fn open(args: &Args, engine_config: EngineConfig) -> anyhow::Result<Option<Opened>> {
+/// Opens the store, restores what it recorded, then deploys (and records)
+/// the manifests given; `None` when one of those is invalid (problems printed).
+fn open(args: &Args) -> anyhow::Result<Option<Opened>> {
     let mut given = Vec::new();
     for path in &args.manifests {
         match Deployments::load_manifest(path) {
@@ -177,12 +285,49 @@ fn open(args: &Args, engine_config: EngineConfig) -> anyhow::Result<Option<Opene
             }
         }
     }
-    let data_dir = &args.data_dir.data_dir;
-    let flush_policy = match args.flush {
-        Flush::Group => FlushPolicy::Group,
-        Flush::Each => FlushPolicy::EachCommit,
+    let store = Store::open_with(&args.data_dir.data_dir, flush_policy(args))?;
+    let (opened, recorded) = restore(args, store)?;
+    for manifest in &given {
+        match opened.deployments.deploy(manifest) {
+            Ok(report) => {
+                tracing::info!(app = %report.app, functions = ?report.functions, workflows = ?report.workflows, "deployed")
+            }
+            Err(error) => return report(error),
+        }
+    }
+    opened.engine.recover()?;
+    let mut manifests: Vec<Manifest> = recorded
+        .into_iter()
+        .filter(|stored| given.iter().all(|m| m.app_name != stored.app_name))
+        .collect();
+    manifests.extend(given);
+    Ok(Some(Opened {
+        manifests,
+        ..opened
+    }))
+}
+
+/// Serves again, on a reopened store, what it recorded: the apps deployed
+/// before (the manifests given at the start among them) and their instances.
+fn resume(args: &Args, store: Store) -> anyhow::Result<Opened> {
+    let (opened, recorded) = restore(args, store)?;
+    opened.engine.recover()?;
+    Ok(Opened {
+        manifests: recorded,
+        ..opened
+    })
+}
+
+/// The host, engine and deployments over `store`, with the apps it recorded
+/// deployed again; returns those apps' manifests.
+fn restore(args: &Args, store: Store) -> anyhow::Result<(Opened, Vec<Manifest>)> {
+    let engine_config = EngineConfig {
+        dedup_retention: args.dedup_retention,
+        buffer_retention: args.buffer_retention,
+        // The server's sinks take the events recovered at startup too.
+        hold_outbox: true,
     };
-    let store = Store::open_with(data_dir, flush_policy)?;
+    let data_dir = &args.data_dir.data_dir;
     let host = Arc::new(swirl::app::host(data_dir, Arc::new(store.clone()))?);
     let engine = Engine::with_config(store.clone(), host.clone(), engine_config);
     let deployments = Deployments::new(store.clone(), host.clone(), engine.clone());
@@ -190,27 +335,14 @@ fn open(args: &Args, engine_config: EngineConfig) -> anyhow::Result<Option<Opene
     for problem in problems {
         tracing::error!(%problem, "cannot restore a recorded deployment");
     }
-    for manifest in &given {
-        match deployments.deploy(manifest) {
-            Ok(report) => {
-                tracing::info!(app = %report.app, functions = ?report.functions, workflows = ?report.workflows, "deployed")
-            }
-            Err(error) => return report(error),
-        }
-    }
-    engine.recover()?;
-    let mut manifests: Vec<Manifest> = recorded
-        .into_iter()
-        .filter(|stored| given.iter().all(|m| m.app_name != stored.app_name))
-        .collect();
-    manifests.extend(given);
-    Ok(Some(Opened {
+    let opened = Opened {
         store,
         engine,
         host,
         deployments,
-        manifests,
-    }))
+        manifests: Vec::new(),
+    };
+    Ok((opened, recorded))
 }
 
 fn report<T>(error: DeployError) -> anyhow::Result<Option<T>> {

@@ -1,8 +1,8 @@
 //! A data directory on a small tmpfs that fills up: requests fail with 503
-//! and a clear message, the server stops (sled cannot write again in the
-//! process), nothing acknowledged is lost, and a restart once there is
-//! space again serves as before. Needs root for `mount`; without it the
-//! test fails, unless SWIRL_SKIP_TMPFS=1 says to skip it knowingly.
+//! and a clear message, the same process resumes by itself once there is
+//! space again, and nothing acknowledged is lost. Needs root for `mount`;
+//! without it the test fails, unless SWIRL_SKIP_TMPFS=1 says to skip it
+//! knowingly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,7 +63,7 @@ async fn job(server: &Server, n: usize) -> super::util::Answer {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_full_disk_is_503_then_a_restart_with_space_loses_nothing_acknowledged() {
+async fn a_full_disk_is_503_until_space_returns_then_the_same_process_resumes_losing_nothing() {
     let app = app("");
     let Some(_tmpfs) = Tmpfs::mount(&app.data_dir(), "8m") else {
         return;
@@ -120,31 +120,64 @@ async fn a_full_disk_is_503_then_a_restart_with_space_loses_nothing_acknowledged
             .starts_with("storage is unavailable; retry later (error id "),
         "{answer:?}"
     );
-    // The server stops on its own and says why.
-    let mut stopped = false;
+    // The server says why, and keeps answering 503 while the disk is full.
+    let mut waiting = false;
     for _ in 0..100 {
-        if server.log().contains("the store cannot write") {
-            stopped = true;
+        if server
+            .log()
+            .contains("answering 503 until the data directory takes writes again")
+        {
+            waiting = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(stopped, "the server kept running:\n{}", server.log());
+    assert!(
+        waiting,
+        "the server did not say it waits:\n{}",
+        server.log()
+    );
     assert!(
         server.log().contains("No space left on device"),
         "{}",
         server.log()
     );
-    server.kill();
+    let answer = job(&server, first_refused).await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(
+        answer.error(),
+        "storage is unavailable; retry later (the data directory cannot take writes; the server resumes by itself once it can)"
+    );
+    let health = server.get("/healthz").await;
+    assert_eq!(health.status, 503, "{health:?}");
 
-    // Space again: a restart serves, with everything acknowledged there.
+    // Space again: the same process resumes, with everything acknowledged there.
     std::fs::remove_file(&filler).unwrap();
-    let server = Server::start(&app, &[], &[]);
+    let mut resumed = None;
+    for _ in 0..200 {
+        let answer = job(&server, first_refused).await;
+        if answer.status != 503 {
+            resumed = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The refused event was safe to send again.
+    let answer = resumed.expect("the server did not resume within 10 s");
+    assert_eq!(answer.status, 202, "{answer:?}");
+    assert!(
+        server
+            .log()
+            .contains("the data directory takes writes again; resuming"),
+        "{}",
+        server.log()
+    );
+    assert!(server.is_running(), "{}", server.log());
     for (n, id) in &acknowledged {
         let record: Value = server.wait_status(id, "completed").await;
         assert_eq!(record["output"]["n"], json!(n), "{record}");
     }
-    // A refused event is safe to send again.
-    let answer = job(&server, first_refused).await;
-    assert_eq!(answer.status, 202, "{answer:?}");
+    let id = answer.body["started"][0].as_str().unwrap();
+    let record: Value = server.wait_status(id, "completed").await;
+    assert_eq!(record["output"]["n"], json!(first_refused), "{record}");
 }

@@ -179,6 +179,11 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGKILL, and wait for the process to go.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
