@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Notify};
 
 use crate::function::{Call, FunctionHost};
+use crate::store::events::ConsumedEvent;
 use crate::store::instances::{StepWrite, SubscriptionKey};
 use crate::store::{Store, StoreError};
 use crate::workflow::{self, Diagnostics, KnownFunctions};
@@ -379,7 +380,14 @@ impl Engine {
             (step.history, step.children)
         };
         let produced = self
-            .commit(None, &mut record, history, None, Vec::new(), None)
+            .commit(
+                None,
+                &mut record,
+                history,
+                None,
+                Vec::new(),
+                Consumes::default(),
+            )
             .await?
             .unwrap_or_default();
         drop(guard);
@@ -421,6 +429,13 @@ impl Engine {
         let workflow = self.workflow_version(&before.definition_version)?;
         let mut record = before.clone();
         let now = now_ms();
+        let consumes = Consumes {
+            buffered: take,
+            event: match &input {
+                Input::Event { key, targets, .. } => Some((key.clone(), targets.clone())),
+                _ => None,
+            },
+        };
         let mut kv = None;
         let mut emitted = Vec::new();
         let (history, children) = {
@@ -451,6 +466,7 @@ impl Engine {
                     key,
                     data,
                     correlation,
+                    targets: _,
                 } => step.event(thread, &event, &key, data, &correlation),
                 Input::Child { thread, result } => step.child_done(thread, result),
             }
@@ -460,7 +476,7 @@ impl Engine {
             return Ok(Some((record, false)));
         }
         let Some(produced) = self
-            .commit(Some(&before), &mut record, history, kv, emitted, take)
+            .commit(Some(&before), &mut record, history, kv, emitted, consumes)
             .await?
         else {
             return Ok(Some((before, false)));
@@ -491,7 +507,7 @@ impl Engine {
     /// Commits a step on the blocking pool: the write ends with a flush.
     /// The events the step produced (the record's and `emitted`) go to the
     /// outbox in the same transaction; returns them for draining. `None`
-    /// when the buffered event `take` the step consumes was taken first by
+    /// when the buffered event the step consumes was taken first by
     /// another step: then nothing was committed.
     async fn commit(
         &self,
@@ -500,7 +516,7 @@ impl Engine {
         history: Vec<HistoryEntry>,
         kv: Option<(String, crate::function::KvWrites)>,
         emitted: Vec<OutboxEvent>,
-        take: Option<Vec<u8>>,
+        consumes: Consumes,
     ) -> Result<Option<Vec<OutboxEvent>>, EngineError> {
         let now = now_ms();
         record.updated_ms = now;
@@ -532,7 +548,12 @@ impl Engine {
                     .as_ref()
                     .map(|(function, writes)| (function.as_str(), writes)),
                 outbox,
-                take_buffered: take,
+                take_buffered: consumes.buffered,
+                consumed_event: consumes.event.as_ref().map(|(key, targets)| ConsumedEvent {
+                    key: key.as_bytes(),
+                    at_ms: now,
+                    targets,
+                }),
             })
         })
         .await;
@@ -984,16 +1005,23 @@ impl Engine {
     pub async fn deliver(&self, event: &IncomingEvent) -> Result<Delivery, EngineError> {
         let now = now_ms();
         let store = &self.inner.store;
-        if let Some(seen) = store.event_seen(&event.source, &event.id)?
-            && now.saturating_sub(seen) < self.inner.config.dedup_retention.as_millis() as u64
-        {
+        let seen = store.event_seen(&event.source, &event.id)?.filter(|seen| {
+            now.saturating_sub(seen.at_ms) < self.inner.config.dedup_retention.as_millis() as u64
+        });
+        if seen.as_ref().is_some_and(|seen| seen.unfinished.is_none()) {
             return Ok(Delivery {
                 duplicate: true,
                 ..Delivery::default()
             });
         }
+        // Marked unfinished: an instance consumed the event and its delivery
+        // may have stopped there (a crash, or this resend raced it). This
+        // one finishes that delivery: it goes to the instances that one was
+        // for (those that consumed it already are unchanged), not to any
+        // that started waiting since, and it never buffers the event.
+        let resumed = seen.and_then(|seen| seen.unfinished);
         let mut delivery = Delivery {
-            delivered: self.deliver_to_waiting(event).await?,
+            delivered: self.deliver_to_waiting(event, resumed.as_deref()).await?,
             ..Delivery::default()
         };
         let mut delivered_to = HashSet::new();
@@ -1036,6 +1064,7 @@ impl Engine {
         }
         if delivery.started.is_empty()
             && delivery.delivered.is_empty()
+            && resumed.is_none()
             && self.consumed_by_some_workflow(event)
         {
             let buffered = BufferedEvent {
@@ -1051,12 +1080,16 @@ impl Engine {
             if waiting.iter().any(|key| subscription_accepts(key, event))
                 && store.take_buffered_event(&key)?.is_some()
             {
-                delivery.delivered = self.deliver_to_waiting(event).await?;
+                delivery.delivered = self.deliver_to_waiting(event, None).await?;
             } else {
                 delivery.buffered = true;
             }
         }
+        crate::failpoint::hit("deliver-before-seen-mark");
         store.mark_event_seen(&event.source, &event.id, now)?;
+        if resumed.is_some() && delivery.started.is_empty() && delivery.delivered.is_empty() {
+            delivery.duplicate = true;
+        }
         let store = store.clone();
         tokio::task::spawn_blocking(move || store.durable())
             .await
@@ -1067,18 +1100,27 @@ impl Engine {
         Ok(delivery)
     }
 
-    /// Applies `event` to every waiting instance it matches; returns their ids.
-    async fn deliver_to_waiting(&self, event: &IncomingEvent) -> Result<Vec<String>, EngineError> {
+    /// Applies `event` to every waiting instance it matches, of `only` when
+    /// given (finishing an interrupted delivery); returns their ids.
+    async fn deliver_to_waiting(
+        &self,
+        event: &IncomingEvent,
+        only: Option<&[String]>,
+    ) -> Result<Vec<String>, EngineError> {
         let mut delivered: Vec<String> = Vec::new();
-        let keys = self.inner.store.subscribers(
-            &event.event_type,
-            &event.source,
-            &event_attributes(event),
-        )?;
-        for key in keys
+        let keys: Vec<SubscriptionKey> = self
+            .inner
+            .store
+            .subscribers(&event.event_type, &event.source, &event_attributes(event))?
             .into_iter()
             .filter(|key| subscription_accepts(key, event))
-        {
+            .filter(|key| only.is_none_or(|only| only.contains(&key.instance)))
+            .collect();
+        let mut targets: Vec<String> = keys.iter().map(|key| key.instance.clone()).collect();
+        targets.sort();
+        targets.dedup();
+        let targets: Arc<[String]> = targets.into();
+        for key in keys {
             let correlation: BTreeMap<String, String> = match event.extensions.get(&key.attribute) {
                 Some(value) if !key.attribute.is_empty() => {
                     BTreeMap::from([(key.attribute.clone(), value.clone())])
@@ -1091,6 +1133,7 @@ impl Engine {
                 key: event.key(),
                 data: event.data.clone(),
                 correlation,
+                targets: targets.clone(),
             };
             if self.apply(&key.instance, input).await?.is_some()
                 && !delivered.contains(&key.instance)
@@ -1161,6 +1204,7 @@ impl Engine {
                         key: event.key(),
                         data: event.data.clone(),
                         correlation,
+                        targets: Arc::from([]),
                     };
                     // The event leaves the buffer in the commit of the step
                     // that consumes it: a crash keeps it in one or the other.
@@ -1333,7 +1377,14 @@ impl Engine {
             step.history
         };
         let produced = self
-            .commit(Some(&before), &mut record, history, None, Vec::new(), None)
+            .commit(
+                Some(&before),
+                &mut record,
+                history,
+                None,
+                Vec::new(),
+                Consumes::default(),
+            )
             .await?
             .unwrap_or_default();
         drop(guard);
@@ -1389,6 +1440,18 @@ pub fn history(store: &Store, id: &str) -> Result<Vec<HistoryEntry>, EngineError
 }
 
 /// Inputs that change an existing instance.
+/// The event a step consumes, as its commit records it.
+#[derive(Default)]
+struct Consumes {
+    /// Its key in the buffer, when it comes from there: taken out in the
+    /// step's transaction.
+    buffered: Option<Vec<u8>>,
+    /// Its `(source, id)` key and the instances its delivery is for:
+    /// marked seen, unfinished, in the step's transaction unless it is
+    /// marked already.
+    event: Option<(String, Arc<[String]>)>,
+}
+
 enum Input {
     Task {
         task: TaskId,
@@ -1406,6 +1469,9 @@ enum Input {
         key: String,
         data: Value,
         correlation: BTreeMap<String, String>,
+        /// Every instance the delivery is for (empty for a buffered event,
+        /// whose delivery finished when it was buffered).
+        targets: Arc<[String]>,
     },
     Child {
         thread: ThreadId,

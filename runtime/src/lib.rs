@@ -17,6 +17,7 @@
 pub mod app;
 pub mod deployment;
 pub mod engine;
+pub mod failpoint;
 pub mod function;
 pub mod ids;
 pub mod manifest;

@@ -13,6 +13,45 @@ use super::{Store, StoreError};
 /// A record's key and its bytes.
 pub type KeyedBytes = (Vec<u8>, Vec<u8>);
 
+/// An event's seen mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// When the event was first seen, in Unix milliseconds.
+    pub at_ms: u64,
+    /// While the delivery may be unfinished, the instances it was for: one
+    /// of them consumed the event (the mark was written with that step) but
+    /// the delivery did not reach its final mark. A resend finishes it.
+    pub unfinished: Option<Vec<String>>,
+}
+
+/// The event a step consumes, for the seen mark written with the step.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumedEvent<'a> {
+    /// Its `(source, id)` key, as `IncomingEvent::key` spells it (`source \0 id`).
+    pub key: &'a [u8],
+    pub at_ms: u64,
+    /// Every instance the delivery is for.
+    pub targets: &'a [String],
+}
+
+/// A mark is the time as 8 big-endian bytes; an unfinished one continues
+/// with its targets as a JSON array.
+pub(super) fn unfinished_mark(event: &ConsumedEvent<'_>) -> Vec<u8> {
+    let mut mark = event.at_ms.to_be_bytes().to_vec();
+    // A list of strings always serializes.
+    mark.extend(serde_json::to_vec(event.targets).unwrap_or_else(|_| b"[]".to_vec()));
+    mark
+}
+
+fn decode_mark(bytes: &[u8]) -> Option<Seen> {
+    let at_ms = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+    let unfinished = match &bytes[8..] {
+        [] => None,
+        targets => Some(serde_json::from_slice(targets).unwrap_or_default()),
+    };
+    Some(Seen { at_ms, unfinished })
+}
+
 fn id_key(source: &str, id: &str) -> Vec<u8> {
     let mut key = source.as_bytes().to_vec();
     key.push(0);
@@ -29,15 +68,16 @@ fn buffer_prefix(event_type: &str, source: &str) -> Vec<u8> {
 }
 
 impl Store {
-    /// When the event `(source, id)` was first seen, in Unix milliseconds.
-    pub fn event_seen(&self, source: &str, id: &str) -> Result<Option<u64>, StoreError> {
+    /// The seen mark of the event `(source, id)`, if it has one.
+    pub fn event_seen(&self, source: &str, id: &str) -> Result<Option<Seen>, StoreError> {
         Ok(self
             .event_ids
             .get(id_key(source, id))?
-            .and_then(|bytes| bytes.as_ref().try_into().ok().map(u64::from_be_bytes)))
+            .and_then(|bytes| decode_mark(&bytes)))
     }
 
-    /// Remembers the event `(source, id)` as seen at `now_ms`.
+    /// Remembers the event `(source, id)` as seen at `now_ms`, its delivery
+    /// complete.
     pub fn mark_event_seen(&self, source: &str, id: &str, now_ms: u64) -> Result<(), StoreError> {
         self.event_ids
             .insert(id_key(source, id), &now_ms.to_be_bytes())?;
@@ -49,11 +89,7 @@ impl Store {
         let mut forgotten = 0;
         for entry in self.event_ids.iter() {
             let (key, value) = entry?;
-            let seen = value
-                .as_ref()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
+            let seen = decode_mark(&value).map_or(0, |seen| seen.at_ms);
             if seen < cutoff_ms {
                 self.event_ids.remove(key)?;
                 forgotten += 1;
@@ -121,9 +157,15 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         store.mark_event_seen("s", "1", 100).unwrap();
         store.mark_event_seen("s", "2", 300).unwrap();
-        assert_eq!(store.event_seen("s", "1").unwrap(), Some(100));
+        let complete = |at_ms| {
+            Some(Seen {
+                at_ms,
+                unfinished: None,
+            })
+        };
+        assert_eq!(store.event_seen("s", "1").unwrap(), complete(100));
         assert_eq!(store.forget_events_before(200).unwrap(), 1);
         assert_eq!(store.event_seen("s", "1").unwrap(), None);
-        assert_eq!(store.event_seen("s", "2").unwrap(), Some(300));
+        assert_eq!(store.event_seen("s", "2").unwrap(), complete(300));
     }
 }

@@ -96,6 +96,11 @@ pub struct StepWrite<'a> {
     /// The key of the buffered event the step consumes: removed in the
     /// step's transaction; if it is already gone, nothing is written.
     pub take_buffered: Option<Vec<u8>>,
+    /// The live event the step consumes: marked seen, unfinished, in the
+    /// step's transaction unless it has a mark already, so that a resend
+    /// after a crash before the delivery's final mark finishes that
+    /// delivery (see [`super::events::Seen`]).
+    pub consumed_event: Option<super::events::ConsumedEvent<'a>>,
 }
 
 fn history_key(instance: &str, sequence: u64) -> Vec<u8> {
@@ -139,41 +144,49 @@ impl Store {
             &self.kv,
             &self.outbox,
             &self.buffered,
+            &self.event_ids,
         )
-            .transaction(|(instances, history, subscriptions, kv, outbox, buffer)| {
-                if let Some(key) = &write.take_buffered
-                    && buffer.remove(key.as_slice())?.is_none()
-                {
-                    return Ok(false);
-                }
-                instances.insert(write.instance.as_bytes(), write.record.as_slice())?;
-                for (offset, line) in write.history.iter().enumerate() {
-                    history.insert(
-                        history_key(write.instance, next + offset as u64),
-                        line.as_slice(),
-                    )?;
-                }
-                for key in &write.unsubscribe {
-                    subscriptions.remove(key.encode())?;
-                }
-                for key in &write.subscribe {
-                    subscriptions.insert(key.encode(), &[][..])?;
-                }
-                if let Some((function, writes)) = write.kv {
-                    for (key, value) in writes {
-                        match value {
-                            Some(value) => {
-                                kv.insert(super::kv_key(function, key), value.as_slice())?
-                            }
-                            None => kv.remove(super::kv_key(function, key))?,
-                        };
+            .transaction(
+                |(instances, history, subscriptions, kv, outbox, buffer, seen)| {
+                    if let Some(key) = &write.take_buffered
+                        && buffer.remove(key.as_slice())?.is_none()
+                    {
+                        return Ok(false);
                     }
-                }
-                for (key, event) in &write.outbox {
-                    outbox.insert(key.as_slice(), event.as_slice())?;
-                }
-                Ok(true)
-            });
+                    if let Some(event) = &write.consumed_event
+                        && seen.get(event.key)?.is_none()
+                    {
+                        seen.insert(event.key, super::events::unfinished_mark(event))?;
+                    }
+                    instances.insert(write.instance.as_bytes(), write.record.as_slice())?;
+                    for (offset, line) in write.history.iter().enumerate() {
+                        history.insert(
+                            history_key(write.instance, next + offset as u64),
+                            line.as_slice(),
+                        )?;
+                    }
+                    for key in &write.unsubscribe {
+                        subscriptions.remove(key.encode())?;
+                    }
+                    for key in &write.subscribe {
+                        subscriptions.insert(key.encode(), &[][..])?;
+                    }
+                    if let Some((function, writes)) = write.kv {
+                        for (key, value) in writes {
+                            match value {
+                                Some(value) => {
+                                    kv.insert(super::kv_key(function, key), value.as_slice())?
+                                }
+                                None => kv.remove(super::kv_key(function, key))?,
+                            };
+                        }
+                    }
+                    for (key, event) in &write.outbox {
+                        outbox.insert(key.as_slice(), event.as_slice())?;
+                    }
+                    Ok(true)
+                },
+            );
         let committed = result.map_err(|error| match error {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(error) => StoreError::Sled(error),
@@ -293,6 +306,7 @@ mod tests {
                     kv: None,
                     outbox: vec![],
                     take_buffered: None,
+                    consumed_event: None,
                 })
                 .unwrap();
         }
@@ -320,7 +334,45 @@ mod tests {
             kv: None,
             outbox: vec![],
             take_buffered: Some(key.to_vec()),
+            consumed_event: None,
         }
+    }
+
+    #[test]
+    fn the_first_step_that_consumes_an_event_marks_it_unfinished_and_no_step_overwrites_a_mark() {
+        use crate::store::events::{ConsumedEvent, Seen};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let targets = ["a".to_string(), "b".to_string()];
+        let consuming = |instance, at_ms| StepWrite {
+            instance,
+            record: b"{}".to_vec(),
+            history: vec![],
+            unsubscribe: vec![],
+            subscribe: vec![],
+            kv: None,
+            outbox: vec![],
+            take_buffered: None,
+            consumed_event: Some(ConsumedEvent {
+                key: b"shop\0e1",
+                at_ms,
+                targets: &targets,
+            }),
+        };
+        assert!(store.commit_step(consuming("a", 10)).unwrap());
+        assert!(store.commit_step(consuming("b", 20)).unwrap());
+        let unfinished = Seen {
+            at_ms: 10,
+            unfinished: Some(targets.to_vec()),
+        };
+        assert_eq!(store.event_seen("shop", "e1").unwrap(), Some(unfinished));
+        store.mark_event_seen("shop", "e1", 30).unwrap();
+        assert!(store.commit_step(consuming("b", 40)).unwrap());
+        let complete = Seen {
+            at_ms: 30,
+            unfinished: None,
+        };
+        assert_eq!(store.event_seen("shop", "e1").unwrap(), Some(complete));
     }
 
     #[test]
@@ -357,6 +409,7 @@ mod tests {
                     kv: None,
                     outbox: vec![],
                     take_buffered: None,
+                    consumed_event: None,
                 })
                 .unwrap();
         }

@@ -106,3 +106,106 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_event_and_duplicates_none(
     assert_eq!(per_event.len(), sent, "{per_event:?}");
     assert!(per_event.values().all(|count| *count == 1), "{per_event:?}");
 }
+
+/// A process that dies after an event's effects are durable but before its
+/// seen mark: the resend finishes that delivery and reaches no instance that
+/// started waiting since, nor the buffer. (`SWIRL_FAILPOINT` aborts the
+/// server at that point; a random SIGKILL would almost never land there.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resend_after_a_crash_before_the_seen_mark_reaches_only_the_instances_of_the_first_delivery()
+ {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    let first = paid(&server, "paid-1").await;
+    let first = first.body["started"][0].as_str().unwrap().to_string();
+    drop(server);
+
+    let shipped = [
+        ("ce-specversion", "1.0"),
+        ("ce-id", "shipped-1"),
+        ("ce-source", "shop"),
+        ("ce-type", "order.shipped"),
+        ("ce-orderid", "o1"),
+        ("content-type", "application/json"),
+    ];
+    let body = json!({"shipped": "shipped-1"}).to_string();
+    let mut server = Server::start(
+        &app,
+        &[],
+        &[("SWIRL_FAILPOINT", "deliver-before-seen-mark")],
+    );
+    let answer = try_request(
+        server.addr,
+        "POST",
+        "/events",
+        &shipped,
+        body.clone().into(),
+    )
+    .await;
+    assert!(
+        answer.is_err(),
+        "the failpoint did not stop the server: {answer:?}"
+    );
+    for _ in 0..100 {
+        if !server.is_running() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!server.is_running(), "{}", server.log());
+    assert!(
+        server
+            .log()
+            .contains("failpoint deliver-before-seen-mark reached")
+    );
+
+    let server = Server::start(&app, &[], &[]);
+    // The first instance took the event before the crash.
+    let done = server.wait_status(&first, "completed").await;
+    assert_eq!(
+        done["output"],
+        json!({"paid": "paid-1", "shipped": "shipped-1"})
+    );
+    // A second order instance now waits for a shipment of the same order.
+    let second = paid(&server, "paid-2").await;
+    let second = second.body["started"][0].as_str().unwrap().to_string();
+    let resent = server
+        .request("POST", "/events", &shipped, body.clone())
+        .await;
+    assert_eq!(resent.status, 202, "{resent:?}");
+    assert_eq!(
+        resent.body,
+        json!({"accepted": 1, "duplicates": 1, "started": [], "delivered": [], "buffered": 0})
+    );
+    // The second instance still waits, and takes a shipment of its own.
+    let record = server.get(&format!("/instances/{second}")).await;
+    assert_eq!(record.body["status"], "waiting", "{record:?}");
+    assert_eq!(record.body["state"], "OnShipped", "{record:?}");
+    let own = server
+        .event(
+            "shipped-2",
+            "shop",
+            "order.shipped",
+            &[("orderid", "o1")],
+            json!({"shipped": "shipped-2"}),
+        )
+        .await;
+    assert_eq!(own.body["delivered"], json!([second]), "{own:?}");
+    let done = server.wait_status(&second, "completed").await;
+    assert_eq!(
+        done["output"],
+        json!({"paid": "paid-2", "shipped": "shipped-2"})
+    );
+}
+
+async fn paid(server: &Server, id: &str) -> super::util::Answer {
+    server
+        .event(
+            id,
+            "shop",
+            "order.paid",
+            &[("orderid", "o1")],
+            json!({"paid": id}),
+        )
+        .await
+}
