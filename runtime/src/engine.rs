@@ -379,15 +379,15 @@ impl Engine {
             }
             (step.history, step.children)
         };
+        // A start by event marks the event seen (unfinished) like a wake:
+        // the delivery's waiting instances were served before its starts,
+        // so the mark, when this is its first, names none.
+        let consumes = Consumes {
+            buffered: None,
+            event: first_event.map(|event| (event.key(), Arc::from([]))),
+        };
         let produced = self
-            .commit(
-                None,
-                &mut record,
-                history,
-                None,
-                Vec::new(),
-                Consumes::default(),
-            )
+            .commit(None, &mut record, history, None, Vec::new(), consumes)
             .await?
             .unwrap_or_default();
         drop(guard);
@@ -1024,8 +1024,10 @@ impl Engine {
             delivered: self.deliver_to_waiting(event, resumed.as_deref()).await?,
             ..Delivery::default()
         };
+        // The workflows whose instances took the event, also in the
+        // interrupted delivery this one finishes, start no other.
         let mut delivered_to = HashSet::new();
-        for id in &delivery.delivered {
+        for id in delivery.delivered.iter().chain(resumed.iter().flatten()) {
             if let Some(record) = self.load(id)? {
                 delivered_to.insert(record.workflow_id);
             }
@@ -1090,13 +1092,19 @@ impl Engine {
         if resumed.is_some() && delivery.started.is_empty() && delivery.delivered.is_empty() {
             delivery.duplicate = true;
         }
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.durable())
-            .await
-            .map_err(|error| EngineError::Corrupt {
-                id: event.id.clone(),
-                reason: format!("the flush did not finish: {error}"),
-            })??;
+        // Only a buffered event waits for this flush: its buffering must be
+        // durable before the answer. Every step that consumed the event was
+        // flushed with an unfinished mark, which serves a resend as well as
+        // this one would; an event that did nothing needs no mark.
+        if delivery.buffered {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.durable())
+                .await
+                .map_err(|error| EngineError::Corrupt {
+                    id: event.id.clone(),
+                    reason: format!("the flush did not finish: {error}"),
+                })??;
+        }
         Ok(delivery)
     }
 

@@ -66,10 +66,13 @@ seed manifest_parse "${manifest_seeds[@]}" seeds/manifest_parse/*
 seed jsonpath_filter seeds/jsonpath_filter/*
 seed cloudevents_decode seeds/cloudevents_decode/*
 
+# Logs go next to the build, wherever CARGO_TARGET_DIR puts it.
+logs="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$logs"
 failed=()
 for target in "${targets[@]}"; do
     echo "==> $target for ${seconds}s" >&2
-    log="target/$target.log"
+    log="$logs/$target.log"
     mkdir -p "artifacts/$target"
     # libFuzzer options: one job; an input slower than 5 s or a process over
     # 2 GiB counts as a crash (nothing small should get near either); print
@@ -89,7 +92,7 @@ for target in "${targets[@]}"; do
     fi
     # A target that failed to start has no stats: say "?" rather than stop.
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
-    echo "    $status, ${runs:-?} executions (log: tests/fuzz/$log)" >&2
+    echo "    $status, ${runs:-?} executions (log: $log)" >&2
     if [[ $status != ok ]]; then
         grep -E 'panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer|Test unit written to' "$log" >&2 || true
     fi
