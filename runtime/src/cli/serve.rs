@@ -22,10 +22,12 @@ use super::{DataDir, Outcome, report_manifest_errors};
 /// Run apps as a server: CloudEvents ingress, admin API, event sinks
 ///
 /// Restores the apps the data directory recorded, deploys (and records) the
-/// manifests given, resumes unfinished instances, and serves HTTP until SIGTERM or SIGINT; then stops accepting,
-/// lets requests in flight finish (up to --shutdown-grace) and flushes the
-/// store. When the data directory stops taking writes (disk full), answers
-/// 503 and resumes by itself once it takes writes again. Prints `listening on http://ADDR` on stderr once it accepts.
+/// manifests given, resumes unfinished instances, and serves HTTP until
+/// SIGTERM or SIGINT; then stops accepting, lets requests in flight finish
+/// (up to --shutdown-grace) and flushes the store. When the data directory
+/// stops taking writes (disk full), answers 503 and resumes by itself once
+/// it takes writes again. Prints `listening on http://ADDR` on stderr once
+/// it accepts.
 /// SWIRL_ADMIN_TOKEN and SWIRL_INGRESS_TOKEN, when set, are the bearer
 /// tokens of the admin API and of the event ingress.
 ///
