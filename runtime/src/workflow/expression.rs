@@ -16,6 +16,8 @@
 //! - [`WritePath`]: a plain member/index path, `$.ifttt.value1`, that says where
 //!   to store a value, creating objects on the way (the draft's `ResultPath`).
 
+mod cost;
+
 use std::fmt;
 
 use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
@@ -35,6 +37,24 @@ pub const MAX_DESCENDANT_SEGMENTS: usize = 1;
 /// Nodes one evaluation may select; more fails the evaluation rather than
 /// copying them all into state data.
 pub const MAX_SELECTED_NODES: usize = 100_000;
+/// Times one path or condition may reach the same node, counted at load
+/// over its unions (`expression/cost.rs`). jsonpath-rust keeps every copy and
+/// runs every later segment and filter once per copy, so `[0,0,0,0,0,0,0,0]`
+/// ten times over selects a billion nodes from a few bytes. Honest unions
+/// overlap little (`$.a[0,-1].b[0,-1]` reaches a one-element array's element
+/// four times). A union also collects its matches pairwise, so its cost grows
+/// with the square of its overlap: over a 1 MiB array of numbers, `$[*]`
+/// takes 0.2 s, `$[*,*,*,*]` 0.8 s and 230 MB, `$[*×16]` 6 s and 900 MB.
+pub const MAX_NODE_COPIES: u64 = 4;
+/// Selector passes one segment that starts from many nodes may make over
+/// the same node: its selectors times the copies of those nodes. jsonpath-rust
+/// applies each selector of a union to a fresh copy of every node before it,
+/// so a list of distinct names or indexes repeats nothing yet costs one pass
+/// per entry: over a 1 MiB array, 120 ms each (`$[*][0,1,...,31]` takes
+/// 3.8 s). 8 keeps the worst case near that of [`MAX_NODE_COPIES`] and admits
+/// lists like `$.people[*]['name','email']`; a list applied to one node
+/// (`$.a[0,1,2,...,20]`) costs its length once and is not counted.
+pub const MAX_SELECTOR_PASSES: u64 = 8;
 
 /// Why a path or expression does not compile, or cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +71,18 @@ pub enum ExpressionError {
         "'{source_text}' has {count} descendant segments ('..'), more than the limit of {MAX_DESCENDANT_SEGMENTS}: each one multiplies the work by the size of the data"
     )]
     TooManyDescendants { source_text: String, count: usize },
+    #[error(
+        "'{source_text}' can select the same node {copies} times, more than the limit of {MAX_NODE_COPIES}: overlapping selectors in one bracket (like [*,*] or [0,0]) repeat nodes and each later segment multiplies the repeats, so name each member or index once per bracket"
+    )]
+    TooManyCopies { source_text: String, copies: u64 },
+    #[error(
+        "'{source_text}' has a bracket that makes {passes} passes over the same node (its selectors times the copies earlier brackets made), more than the limit of {MAX_SELECTOR_PASSES}: use fewer selectors in one bracket, or a wildcard or filter instead of a long list"
+    )]
+    TooManySelectorPasses { source_text: String, passes: u64 },
+    #[error(
+        "'{source_text}' has a root query inside a filter that can select more than one node, and a filter runs it once per candidate, so the work grows with the square of the data: inside a filter, refer to the root only with a singular path like $.limit (member names and indexes only)"
+    )]
+    PluralRootQueryInFilter { source_text: String },
     #[error("evaluating '{source_text}' failed: {reason}")]
     Evaluation { source_text: String, reason: String },
     #[error("cannot store at '{source_text}': {reason}")]
@@ -99,6 +131,29 @@ fn check_descendants(source: &str) -> Result<(), ExpressionError> {
     Ok(())
 }
 
+/// Refuses a compiled path or condition whose [`cost::Cost`] is over the
+/// limits; `source` is the user's text, shown in the message.
+fn check_cost(source: &str, cost: cost::Cost) -> Result<(), ExpressionError> {
+    if cost.plural_root_query_in_filter {
+        return Err(ExpressionError::PluralRootQueryInFilter {
+            source_text: source.to_owned(),
+        });
+    }
+    if cost.copies > MAX_NODE_COPIES {
+        return Err(ExpressionError::TooManyCopies {
+            source_text: source.to_owned(),
+            copies: cost.copies,
+        });
+    }
+    if cost.passes > MAX_SELECTOR_PASSES {
+        return Err(ExpressionError::TooManySelectorPasses {
+            source_text: source.to_owned(),
+            passes: cost.passes,
+        });
+    }
+    Ok(())
+}
+
 /// A compiled RFC 9535 query.
 #[derive(Debug, Clone)]
 pub struct JsonPath {
@@ -113,6 +168,7 @@ impl JsonPath {
             source_text: source.to_owned(),
             reason: short_reason(&e),
         })?;
+        check_cost(source, cost::of_path(&query.segments))?;
         Ok(JsonPath {
             source: source.to_owned(),
             query,
@@ -158,12 +214,7 @@ impl JsonPath {
 
     /// True when the query can select at most one node.
     pub fn is_singular(&self) -> bool {
-        self.query.segments.iter().all(|segment| {
-            matches!(
-                segment,
-                Segment::Selector(Selector::Name(_)) | Segment::Selector(Selector::Index(_))
-            )
-        })
+        cost::is_singular(&self.query.segments)
     }
 
     /// The same path as a [`WritePath`], when it is a plain member/index path.
@@ -214,10 +265,15 @@ impl Condition {
         let query = parse_json_path(&format!("$[?{}]", rebase_root(source)))
             .map_err(|e| invalid(short_reason(&e)))?;
         match query.segments.as_slice() {
-            [Segment::Selector(Selector::Filter(_))] => Ok(Condition {
-                source: source.to_owned(),
-                query,
-            }),
+            [Segment::Selector(Selector::Filter(filter))] => {
+                // Costed as the filter alone: the `$[0]` the rewrite puts
+                // before each root query selects one node, once.
+                check_cost(source, cost::of_condition(filter))?;
+                Ok(Condition {
+                    source: source.to_owned(),
+                    query,
+                })
+            }
             _ => Err(invalid(
                 "write a single filter expression such as \"@.status == 'approved'\"".to_owned(),
             )),
@@ -571,5 +627,209 @@ mod tests {
             .select(&wide)
             .unwrap();
         assert_eq!(items.len(), MAX_SELECTED_NODES);
+    }
+
+    /// The copies and passes [`cost::of_path`] counts for `path`.
+    fn cost_of(path: &str) -> (u64, u64) {
+        let cost = cost::of_path(&parse_json_path(path).unwrap().segments);
+        (cost.copies, cost.passes)
+    }
+
+    /// Paths within the limits: (case, path, copies, passes).
+    const ACCEPTED_UNIONS: &[(&str, &str, u64, u64)] = &[
+        ("a plain path", "$.a.b[0]", 1, 1),
+        (
+            "distinct indexes never overlap",
+            "$.a[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]",
+            1,
+            1,
+        ),
+        (
+            "distinct names never overlap",
+            "$['a','b','c']['d','e']",
+            1,
+            2,
+        ),
+        ("first and last, twice", "$.a[0,-1].b[0,-1]", 4, 4),
+        ("a descendant's union", "$..['a','a']", 2, 2),
+        ("copies at the limit", "$[*,0][0:2,'a','b']", 4, 6),
+        ("passes at the limit", "$[*,*][*][0,1,2,3]", 2, 8),
+        ("nested filters", "$[*,*][?@[*][?@[0,-1]]]", 4, 4),
+        ("a filter's relative query", "$.a[?@['b','c','d']]", 1, 3),
+    ];
+
+    /// Paths refused for the copies they can make: (case, path, copies).
+    const TOO_MANY_COPIES: &[(&str, &str, u64)] = &[
+        ("equal indexes", "$[0,0,0,0,0,0,0,0][0,0,0,0,0,0,0,0]", 64),
+        ("wildcards", "$[*,*][*,*][*,*]", 8),
+        ("equal names", "$['a','b','a','a','a','a']", 5),
+        (
+            "negative indexes may be any element",
+            "$[-1,-1,-1,-1,-1]",
+            5,
+        ),
+        ("a slice may be any element", "$[0:1,1:2,2:3][0,0]", 6),
+        ("a descendant's union", "$..[*,*,*][0,-1]", 6),
+        ("a filter runs once per copy", "$[0,0,0][?@[*,*]]", 6),
+        ("nested filters multiply", "$[*,*][?@[*][?@[*,*,*]]]", 6),
+        ("a function's argument", "$[?count(@[*,*,*][*,*]) > 1]", 6),
+        (
+            "a filter in a function's argument",
+            "$[?count(@[?@[*,*][0,0,0]]) > 0]",
+            6,
+        ),
+    ];
+
+    #[test]
+    fn unions_within_the_limits_compile() {
+        for (case, path, copies, passes) in ACCEPTED_UNIONS {
+            assert_eq!(cost_of(path), (*copies, *passes), "{case}: {path}");
+            assert!(JsonPath::compile(path).is_ok(), "{case}: {path}");
+        }
+    }
+
+    #[test]
+    fn unions_that_repeat_nodes_are_refused_at_load() {
+        for (case, path, copies) in TOO_MANY_COPIES {
+            assert_eq!(
+                JsonPath::compile(path).unwrap_err(),
+                ExpressionError::TooManyCopies {
+                    source_text: path.to_string(),
+                    copies: *copies,
+                },
+                "{case}"
+            );
+        }
+        assert_eq!(
+            JsonPath::compile("$[*,*][*,*][*,*]")
+                .unwrap_err()
+                .to_string(),
+            "'$[*,*][*,*][*,*]' can select the same node 8 times, more than the limit of 4: overlapping selectors in one bracket (like [*,*] or [0,0]) repeat nodes and each later segment multiplies the repeats, so name each member or index once per bracket"
+        );
+        // A billion copies from a few bytes, and more: the count saturates.
+        let huge = format!("${}", "[0,0,0,0,0,0,0,0]".repeat(30));
+        assert!(matches!(
+            JsonPath::compile(&huge),
+            Err(ExpressionError::TooManyCopies {
+                copies: u64::MAX,
+                ..
+            })
+        ));
+    }
+
+    /// Paths refused for the passes one bracket makes: (case, path, passes).
+    const TOO_MANY_PASSES: &[(&str, &str, u64)] = &[
+        ("after a wildcard", "$.a[*][0,1,2,3,4,5,6,7,8]", 9),
+        (
+            "in a descendant segment",
+            "$..['a','b','c','d','e','f','g','h','i']",
+            9,
+        ),
+        ("in a filter", "$.a[?@[0,1,2,3,4,5,6,7,8]]", 9),
+        (
+            "in a filter's function",
+            "$.a[?count(@.b[0,1,2,3,4,5,6,7,8]) > 0]",
+            9,
+        ),
+    ];
+
+    #[test]
+    fn long_unions_over_many_nodes_are_refused_at_load() {
+        for (case, path, passes) in TOO_MANY_PASSES {
+            assert_eq!(
+                JsonPath::compile(path).unwrap_err(),
+                ExpressionError::TooManySelectorPasses {
+                    source_text: path.to_string(),
+                    passes: *passes,
+                },
+                "{case}"
+            );
+        }
+        // Five names, each a pass over two copies of every node.
+        assert_eq!(
+            JsonPath::compile("$[*,0]['a','b','c','d','e']")
+                .unwrap_err()
+                .to_string(),
+            "'$[*,0]['a','b','c','d','e']' has a bracket that makes 10 passes over the same node (its selectors times the copies earlier brackets made), more than the limit of 8: use fewer selectors in one bracket, or a wildcard or filter instead of a long list"
+        );
+        // A condition's `@` is one node.
+        assert!(Condition::compile("count(@[0,1,2,3,4,5,6,7,8]) > 0").is_ok());
+    }
+
+    #[test]
+    fn conditions_count_copies_without_the_root_rewrite() {
+        // `$` becomes `$[0]` inside a condition: one node, reached once.
+        assert!(Condition::compile("count($[*,*][*,*]) > 0").is_ok());
+        assert_eq!(
+            Condition::compile("count($[*,*][*,*,*]) > 0").unwrap_err(),
+            ExpressionError::TooManyCopies {
+                source_text: "count($[*,*][*,*,*]) > 0".to_owned(),
+                copies: 6,
+            }
+        );
+        assert_eq!(
+            Condition::compile("@.a[0,0,0][?@[*,*]]").unwrap_err(),
+            ExpressionError::TooManyCopies {
+                source_text: "@.a[0,0,0][?@[*,*]]".to_owned(),
+                copies: 6,
+            }
+        );
+    }
+
+    #[test]
+    fn filters_refer_to_the_root_only_with_singular_paths() {
+        let accepted_paths = [
+            "$.orders[?@.price > $.limit]",
+            "$.orders[?@.price > $.limits[0].max]",
+            "$.orders[?$.enabled]",
+            "$.orders[?@.kind == $['kind']]",
+            "$.orders[?count(@.lines[*]) > 1]",
+            "$.people[?(@.age < 40)]",
+        ];
+        for path in accepted_paths {
+            assert!(JsonPath::compile(path).is_ok(), "{path}");
+        }
+        let refused_paths = [
+            "$.items[?count($.items[*]) > 0]",
+            "$[?$..x]",
+            "$[?value($[*]) == 1]",
+            "$.a[?@.b[?$.c[1:]]]",
+            "$.a[?match(@.name, value($.patterns[*]))]",
+        ];
+        for path in refused_paths {
+            assert_eq!(
+                JsonPath::compile(path).unwrap_err(),
+                ExpressionError::PluralRootQueryInFilter {
+                    source_text: path.to_owned()
+                },
+                "{path}"
+            );
+        }
+        assert_eq!(
+            JsonPath::compile("$[?$..x]").unwrap_err().to_string(),
+            "'$[?$..x]' has a root query inside a filter that can select more than one node, and a filter runs it once per candidate, so the work grows with the square of the data: inside a filter, refer to the root only with a singular path like $.limit (member names and indexes only)"
+        );
+    }
+
+    #[test]
+    fn conditions_refer_to_the_root_freely_outside_nested_filters() {
+        // A condition is one filter that runs once, on the state data.
+        for condition in [
+            "$.a == 1",
+            "@.n == $.n",
+            "count($.items[*]) > 0",
+            "$..x",
+            "@.items[?@.price > $.limit]",
+        ] {
+            assert!(Condition::compile(condition).is_ok(), "{condition}");
+        }
+        // A filter inside it runs once per candidate; the message shows the
+        // user's text, not the rewritten `$[0]`.
+        assert_eq!(
+            Condition::compile("count(@.items[?count($.items[*]) > 0]) > 0")
+                .unwrap_err()
+                .to_string(),
+            "'count(@.items[?count($.items[*]) > 0]) > 0' has a root query inside a filter that can select more than one node, and a filter runs it once per candidate, so the work grows with the square of the data: inside a filter, refer to the root only with a singular path like $.limit (member names and indexes only)"
+        );
     }
 }
