@@ -288,6 +288,12 @@ impl Event {
     }
 
     /// Adds an extension attribute, such as a correlation token.
+    ///
+    /// CloudEvents names are lower-case ASCII letters and digits, and none may
+    /// repeat a context attribute (`id`, `type`, `subject`...): [`emit`]
+    /// refuses an event with any other name rather than change it, since a
+    /// receiver matches names exactly. Values may be any text without control
+    /// characters; the runtime percent-encodes them where HTTP needs it.
     pub fn extension(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extensions.push((name.into(), value.into()));
         self

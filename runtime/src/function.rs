@@ -20,6 +20,7 @@
 
 mod cache;
 mod component;
+mod emit_rules;
 mod engine;
 mod host_api;
 mod instance;

@@ -89,13 +89,26 @@ pub struct Manifest {
 }
 
 /// One `[[sinks]]` entry: produced events (optionally of one type) are
-/// POSTed to `url` as binary-mode CloudEvents.
+/// POSTed to `url` as CloudEvents in `mode`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkManifest {
     /// An `http://` URL.
     pub url: String,
     /// Only events of this CloudEvents `type`; all events when absent.
     pub event_type: Option<String>,
+    pub mode: SinkMode,
+}
+
+/// The HTTP binding's content mode a sink gets its events in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkMode {
+    /// Attributes in `ce-` headers (percent-encoded), the data as the body.
+    #[default]
+    Binary,
+    /// The whole event as `application/cloudevents+json`: for receivers that
+    /// read headers without percent-decoding them.
+    Structured,
 }
 
 /// One function of a manifest.
@@ -150,6 +163,8 @@ struct RawSink {
     url: Spanned<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
+    #[serde(default)]
+    mode: SinkMode,
 }
 
 #[derive(Deserialize)]
@@ -248,6 +263,7 @@ impl Manifest {
                     sinks.push(SinkManifest {
                         url: url.to_string(),
                         event_type: sink.event_type.clone(),
+                        mode: sink.mode,
                     });
                 }
                 Ok(parsed) if parsed.scheme() == "https" => errors.push(source.error(
@@ -660,7 +676,7 @@ config = { GREETING = "Hi" }
     #[test]
     fn sinks_take_http_urls_and_an_optional_type() {
         let manifest = parse(
-            "[app]\nname = \"a\"\n[[sinks]]\nurl = \"http://127.0.0.1:9000/in\"\ntype = \"order.done\"\n[[sinks]]\nurl = \"http://localhost/\"\n",
+            "[app]\nname = \"a\"\n[[sinks]]\nurl = \"http://127.0.0.1:9000/in\"\ntype = \"order.done\"\n[[sinks]]\nurl = \"http://localhost/\"\nmode = \"structured\"\n",
         )
         .unwrap();
         assert_eq!(
@@ -668,11 +684,13 @@ config = { GREETING = "Hi" }
             [
                 SinkManifest {
                     url: "http://127.0.0.1:9000/in".into(),
-                    event_type: Some("order.done".into())
+                    event_type: Some("order.done".into()),
+                    mode: SinkMode::Binary,
                 },
                 SinkManifest {
                     url: "http://localhost/".into(),
-                    event_type: None
+                    event_type: None,
+                    mode: SinkMode::Structured,
                 }
             ]
         );

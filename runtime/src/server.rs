@@ -21,6 +21,7 @@ pub mod auth;
 pub mod connections;
 pub mod error;
 pub mod events;
+pub mod header_value;
 pub mod ingress;
 pub mod logs;
 pub mod metrics;

@@ -16,6 +16,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use swirl::server::header_value;
 
 use super::Outcome;
 
@@ -296,25 +297,32 @@ pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn send(args: SendArgs) -> anyhow::Result<Outcome> {
-    let mut headers: Vec<(String, String)> = vec![
-        ("ce-specversion".into(), "1.0".into()),
-        (
-            "ce-id".into(),
-            args.id.clone().unwrap_or_else(swirl::ids::new_id),
-        ),
-        ("ce-source".into(), args.source.clone()),
-        ("ce-type".into(), args.event_type.clone()),
-    ];
-    let mut extensions = BTreeMap::new();
+    let id = args.id.clone().unwrap_or_else(swirl::ids::new_id);
+    let mut attributes = BTreeMap::from([
+        ("specversion", "1.0"),
+        ("id", id.as_str()),
+        ("source", args.source.as_str()),
+        ("type", args.event_type.as_str()),
+    ]);
     for extension in &args.extensions {
         let Some((name, value)) = extension.split_once('=') else {
             bail!("--ext '{extension}' is not name=value");
         };
-        extensions.insert(name.to_string(), value.to_string());
+        if attributes.insert(name, value).is_some() {
+            bail!(
+                "--ext '{extension}' sets '{name}' again; use --type, --source or --id for those"
+            );
+        }
     }
-    for (name, value) in extensions {
-        headers.push((format!("ce-{name}"), value));
-    }
+    let mut headers: Vec<(String, String)> = attributes
+        .into_iter()
+        .map(|(name, value)| {
+            (
+                format!("ce-{name}"),
+                header_value::encode(value).into_owned(),
+            )
+        })
+        .collect();
     let body = match &args.data {
         Some(data) => {
             let data: Value = serde_json::from_str(data).context("--data is not JSON")?;

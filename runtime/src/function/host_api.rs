@@ -16,6 +16,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::KvStore;
+use super::emit_rules;
 use super::sandbox::Denied;
 
 wasmtime::component::bindgen!({
@@ -324,6 +325,14 @@ impl swirl::function::host::Host for HostState {
             if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_err() {
                 return Ok(Err("refused: event data must be JSON".to_string()));
             }
+        }
+        if let Some(refusal) = emit_rules::refusal(
+            &event.type_,
+            &event.source,
+            event.subject.as_deref(),
+            &event.extensions,
+        ) {
+            return Ok(Err(refusal));
         }
         self.call.emitted.push(EmittedEvent {
             event_type: event.type_,

@@ -1,5 +1,7 @@
 //! Produced events out: to the `[[sinks]]` of the manifests, as HTTP
-//! binary-mode CloudEvents, with retries, backoff and durable dead letters.
+//! CloudEvents in binary mode (attribute values percent-encoded as the
+//! binding requires) or structured mode, with retries, backoff and durable
+//! dead letters.
 //!
 //! ```text
 //!  engine outbox ──hand_off──▶ sink queue (store) ──▶ one task per (event, sink)
@@ -20,6 +22,7 @@
 //! url, so handing the same event on twice (a drain repeated after a crash)
 //! queues it once.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,11 +34,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::header_value;
 use super::metrics::Metrics;
 use crate::engine::outbox::OutboxEvent;
-use crate::manifest::SinkManifest;
+use crate::manifest::{SinkManifest, SinkMode};
 use crate::store::{Store, StoreError};
 
 /// Attempts per event and sink before it becomes a dead letter.
@@ -299,18 +304,23 @@ impl Sinks {
     async fn deliver(&self, client: &Client<HttpConnector, Full<Bytes>>, job: Job) {
         let Job { key, queued } = job;
         let url = queued.sink.as_str();
-        let configured = self.configured().iter().any(|sink| sink.url == url);
+        // The mode of the sink as configured now; none when it is gone.
+        let mode = self
+            .configured()
+            .iter()
+            .find(|sink| sink.url == url)
+            .map(|sink| sink.mode);
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         let last_error = loop {
-            if !configured {
+            let Some(mode) = mode else {
                 break format!("no [[sinks]] entry has the url {url} any more");
-            }
+            };
             attempt += 1;
             let posted = {
                 // Never closed, so acquiring only waits.
                 let _permit = self.inner.posts.acquire().await;
-                post(client, url, &queued.event).await
+                post(client, url, mode, &queued.event).await
             };
             let error = match posted {
                 Ok(()) => {
@@ -402,35 +412,19 @@ struct PostError {
     retry: bool,
 }
 
-/// POSTs `event` to `url` in binary mode.
+/// POSTs `event` to `url` in `mode`.
 async fn post(
     client: &Client<HttpConnector, Full<Bytes>>,
     url: &str,
+    mode: SinkMode,
     event: &OutboxEvent,
 ) -> Result<(), PostError> {
     let fail = |message: String, retry: bool| PostError { message, retry };
-    let mut request = hyper::Request::post(url)
-        .header("ce-specversion", "1.0")
-        .header("ce-id", &event.id)
-        .header("ce-source", &event.source)
-        .header("ce-type", &event.event_type)
-        .header("ce-time", rfc3339(event.time_ms));
-    if let Some(subject) = &event.subject {
-        request = request.header("ce-subject", subject);
+    let request = match mode {
+        SinkMode::Binary => binary_request(url, event),
+        SinkMode::Structured => structured_request(url, event),
     }
-    for (name, value) in &event.extensions {
-        request = request.header(format!("ce-{name}"), value);
-    }
-    let body = match &event.data {
-        Some(data) => {
-            request = request.header("content-type", "application/json");
-            Bytes::from(data.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let request = request
-        .body(Full::new(body))
-        .map_err(|error| fail(format!("cannot build the request: {error}"), false))?;
+    .map_err(|error| fail(format!("cannot build the request: {error}"), false))?;
     let response = tokio::time::timeout(REQUEST_TIMEOUT, client.request(request))
         .await
         .map_err(|_| fail(format!("no answer within {REQUEST_TIMEOUT:?}"), true))?
@@ -441,6 +435,68 @@ async fn post(
     }
     let retry = !status.is_client_error() || status.as_u16() == 408 || status.as_u16() == 429;
     Err(fail(format!("the sink answered {status}"), retry))
+}
+
+/// The event's attributes and its data. No extension has the name of a context
+/// attribute: `emit` refuses those, and a workflow's produced events carry
+/// the extensions of the events it consumed.
+fn attributes(event: &OutboxEvent) -> (Vec<(&str, Cow<'_, str>)>, Option<&Value>) {
+    let mut attributes = vec![
+        ("specversion", Cow::from("1.0")),
+        ("id", Cow::from(event.id.as_str())),
+        ("source", Cow::from(event.source.as_str())),
+        ("type", Cow::from(event.event_type.as_str())),
+        ("time", Cow::from(rfc3339(event.time_ms))),
+    ];
+    if let Some(subject) = &event.subject {
+        attributes.push(("subject", Cow::from(subject.as_str())));
+    }
+    attributes.extend(
+        event
+            .extensions
+            .iter()
+            .map(|(name, value)| (name.as_str(), Cow::from(value.as_str()))),
+    );
+    (attributes, event.data.as_ref())
+}
+
+/// Attributes in `ce-` headers, percent-encoded; the data as the body.
+fn binary_request(
+    url: &str,
+    event: &OutboxEvent,
+) -> hyper::http::Result<hyper::Request<Full<Bytes>>> {
+    let (attributes, data) = attributes(event);
+    let mut request = hyper::Request::post(url);
+    for (name, value) in &attributes {
+        request = request.header(format!("ce-{name}"), &*header_value::encode(value));
+    }
+    let body = match data {
+        Some(data) => {
+            request = request.header("content-type", "application/json");
+            Bytes::from(data.to_string())
+        }
+        None => Bytes::new(),
+    };
+    request.body(Full::new(body))
+}
+
+/// The whole event as one JSON object.
+fn structured_request(
+    url: &str,
+    event: &OutboxEvent,
+) -> hyper::http::Result<hyper::Request<Full<Bytes>>> {
+    let (attributes, data) = attributes(event);
+    let mut object: serde_json::Map<String, Value> = attributes
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), Value::String(value.into_owned())))
+        .collect();
+    if let Some(data) = data {
+        object.insert("datacontenttype".into(), "application/json".into());
+        object.insert("data".into(), data.clone());
+    }
+    hyper::Request::post(url)
+        .header("content-type", "application/cloudevents+json")
+        .body(Full::new(Bytes::from(Value::Object(object).to_string())))
 }
 
 fn rfc3339(ms: u64) -> String {

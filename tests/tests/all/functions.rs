@@ -416,6 +416,53 @@ fn emitted_events_are_recorded_with_the_call() {
     );
 }
 
+/// Extension names are refused rather than encoded (`emit_rules.rs`); values
+/// may be any text without control characters.
+#[test]
+fn emitted_attributes_are_checked_when_emitted() {
+    let host = Host::with_probe(limits());
+    let emit = |extensions: Value| {
+        json!({"action": "emit", "event_type": "order.shipped", "data": {},
+               "subject": "caf\u{e9} 10%", "extensions": extensions})
+    };
+    let invocation = host.call(emit(json!([["orderid", "say \"hi\" 100%"], ["empty", ""]])));
+    assert!(invocation.outcome.is_ok(), "{:?}", invocation.outcome);
+    assert_eq!(
+        invocation.emitted[0].extensions,
+        [
+            ("orderid".to_string(), "say \"hi\" 100%".to_string()),
+            ("empty".to_string(), String::new())
+        ]
+    );
+    assert_eq!(
+        invocation.emitted[0].subject.as_deref(),
+        Some("caf\u{e9} 10%")
+    );
+
+    for (extensions, message) in [
+        (
+            json!([["Order_Id", "1"]]),
+            "refused: extension name 'Order_Id' breaks the CloudEvents naming rules; use only lower-case letters a-z and digits 0-9",
+        ),
+        (
+            json!([["type", "x"]]),
+            "refused: extension name 'type' is a context attribute; set the event's own fields instead",
+        ),
+        (
+            json!([["note", "two\nlines"]]),
+            "refused: attribute 'note' has control characters, which CloudEvents attribute values must not contain",
+        ),
+    ] {
+        let invocation = host.call(emit(extensions));
+        let failure = invocation.outcome.expect_err("emit refused");
+        assert_eq!(
+            (failure.code.as_str(), failure.message.as_str()),
+            ("EmitRefused", message)
+        );
+        assert!(invocation.emitted.is_empty());
+    }
+}
+
 #[test]
 fn a_log_flood_is_capped_per_call() {
     let host = Host::with_probe(limits());

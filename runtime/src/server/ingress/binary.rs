@@ -2,13 +2,11 @@
 //! the event's data and `Content-Type` its `datacontenttype`.
 //!
 //! The headers are checked here (names, repeats, values) and their values
-//! decoded as the HTTP binding requires: a double-quoted string is unquoted,
-//! then percent-encoding is undone and the bytes must be UTF-8. The SDK's HTTP
-//! binding then builds the event from the decoded headers. A decoded value that
-//! is no longer printable ASCII cannot travel in a header the SDK can read, so
-//! the SDK gets the raw value and the decoded one is set on the event after.
-
-use std::borrow::Cow;
+//! decoded as [`header_value`] says: liberally, so that the raw values of the
+//! official SDKs' older APIs arrive as they were meant. The SDK's HTTP binding
+//! then builds the event from the decoded headers. A decoded value that is no
+//! longer printable ASCII cannot travel in a header the SDK can read, so the
+//! SDK gets it strictly encoded and the decoded one is set on the event after.
 
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
@@ -20,6 +18,7 @@ use cloudevents::{AttributesReader, AttributesWriter, Data, Event};
 
 use super::attributes::{self, REQUIRED};
 use super::{EventError, IngressError, is_json_content_type};
+use crate::server::header_value;
 
 const PREFIX: &str = "ce-";
 
@@ -27,7 +26,6 @@ const PREFIX: &str = "ce-";
 struct HeaderAttribute {
     header: HeaderName,
     name: String,
-    raw: HeaderValue,
     decoded: String,
 }
 
@@ -66,7 +64,13 @@ pub(super) fn decode(headers: &HeaderMap, body: Bytes) -> Result<Event, IngressE
                 sdk_headers.insert(attribute.header, value);
             }
             _ => {
-                sdk_headers.insert(attribute.header.clone(), attribute.raw.clone());
+                // Strictly encoded, the value is ASCII the SDK can read, and
+                // a schema URI is still the same URI.
+                let encoded = HeaderValue::from_str(&header_value::encode(&attribute.decoded))
+                    .map_err(|_| {
+                        invalid(EventError::rejected("an encoded header value is not ascii"))
+                    })?;
+                sdk_headers.insert(attribute.header.clone(), encoded);
                 set_after.push(attribute);
             }
         }
@@ -99,83 +103,19 @@ fn read_headers(headers: &HeaderMap) -> Result<Vec<HeaderAttribute>, EventError>
         if !attributes::is_valid_name(name) {
             return Err(EventError::InvalidHeaderName(header.as_str().to_owned()));
         }
-        let decoded =
-            decode_value(raw.as_bytes()).map_err(|reason| EventError::InvalidHeaderValue {
+        let decoded = header_value::decode(raw.as_bytes()).map_err(|reason| {
+            EventError::InvalidHeaderValue {
                 header: header.as_str().to_owned(),
                 reason,
-            })?;
+            }
+        })?;
         found.push(HeaderAttribute {
             header: header.clone(),
             name: name.to_owned(),
-            raw: raw.clone(),
             decoded,
         });
     }
     Ok(found)
-}
-
-/// Decodes a header value as the HTTP binding requires; the error is the
-/// reason, to be shown after the header's name.
-fn decode_value(raw: &[u8]) -> Result<String, &'static str> {
-    if !raw
-        .iter()
-        .all(|byte| (0x20..0x7f).contains(byte) || *byte == b'\t')
-    {
-        return Err("it has characters outside printable ascii; percent-encode them as utf-8");
-    }
-    let unquoted = unquote(raw)?;
-    let bytes = percent_decode(&unquoted)?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| "its percent-encoded bytes are not valid utf-8")?;
-    if text.chars().any(char::is_control) {
-        return Err("it has control characters, which attribute values must not contain");
-    }
-    Ok(text)
-}
-
-/// Undoes an RFC 7230 quoted string, which older senders may use; any other
-/// value is returned as it is.
-fn unquote(raw: &[u8]) -> Result<Cow<'_, [u8]>, &'static str> {
-    let [b'"', inner @ .., b'"'] = raw else {
-        return Ok(Cow::Borrowed(raw));
-    };
-    let mut unquoted = Vec::with_capacity(inner.len());
-    let mut bytes = inner.iter();
-    while let Some(&byte) = bytes.next() {
-        match byte {
-            b'\\' => match bytes.next() {
-                Some(&escaped) => unquoted.push(escaped),
-                None => return Err("its quoted string ends with a lone backslash"),
-            },
-            b'"' => return Err("its quoted string has an unescaped double quote"),
-            _ => unquoted.push(byte),
-        }
-    }
-    Ok(Cow::Owned(unquoted))
-}
-
-fn percent_decode(encoded: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let hex = |byte: u8| (byte as char).to_digit(16);
-    let mut decoded = Vec::with_capacity(encoded.len());
-    let mut index = 0;
-    while let Some(&byte) = encoded.get(index) {
-        if byte == b'%' {
-            let high = encoded.get(index + 1).and_then(|byte| hex(*byte));
-            let low = encoded.get(index + 2).and_then(|byte| hex(*byte));
-            let (Some(high), Some(low)) = (high, low) else {
-                return Err(
-                    "it has a '%' not followed by two hex digits; encode '%' itself as %25",
-                );
-            };
-            // Two hex digits make at most 255, so the cast keeps every bit.
-            decoded.push((high * 16 + low) as u8);
-            index += 3;
-        } else {
-            decoded.push(byte);
-            index += 1;
-        }
-    }
-    Ok(decoded)
 }
 
 /// Sets an attribute whose decoded value the SDK could not read from a header.
@@ -231,43 +171,6 @@ fn sdk_error(error: SdkError) -> EventError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn header_values_are_unquoted_then_percent_decoded() {
-        assert_eq!(decode_value(b"plain").as_deref(), Ok("plain"));
-        assert_eq!(
-            decode_value(b"Euro%20%E2%82%AC%20%F0%9F%98%80").as_deref(),
-            Ok("Euro \u{20ac} \u{1f600}")
-        );
-        assert_eq!(
-            decode_value(b"%e2%82%ac").as_deref(),
-            Ok("\u{20ac}"),
-            "lower-case hex"
-        );
-        assert_eq!(
-            decode_value(b"%41%42").as_deref(),
-            Ok("AB"),
-            "needless encoding"
-        );
-        assert_eq!(
-            decode_value(br#""say \"hi\"""#).as_deref(),
-            Ok(r#"say "hi""#)
-        );
-        assert_eq!(decode_value(br#""100%25""#).as_deref(), Ok("100%"));
-        assert_eq!(decode_value(b"a b").as_deref(), Ok("a b"), "older senders");
-    }
-
-    #[test]
-    fn bad_header_values() {
-        assert!(decode_value(b"%C0%A0").is_err(), "overlong utf-8");
-        assert!(decode_value(b"%FF").is_err(), "not utf-8");
-        assert!(decode_value(b"100%").is_err());
-        assert!(decode_value(b"%+f").is_err());
-        assert!(decode_value(b"%0A").is_err(), "control character");
-        assert!(decode_value("caf\u{e9}".as_bytes()).is_err(), "raw utf-8");
-        assert!(decode_value(br#""a"b""#).is_err());
-        assert!(decode_value(br#""a\""#).is_err());
-    }
 
     #[test]
     fn missing_specversion_is_named() {

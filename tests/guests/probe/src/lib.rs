@@ -43,8 +43,18 @@ enum Probe {
     Config { key: String },
     /// Writes log lines through the host and through stdout and stderr.
     Log { message: String },
-    /// Emits a CloudEvent.
-    Emit { event_type: String, data: Value },
+    /// Emits a CloudEvent; `source` "probe" unless given.
+    Emit {
+        event_type: String,
+        data: Value,
+        #[serde(default)]
+        source: Option<String>,
+        #[serde(default)]
+        subject: Option<String>,
+        /// Extension attributes as name, value pairs, in order.
+        #[serde(default)]
+        extensions: Vec<(String, String)>,
+    },
     /// Tries to read a file, which the sandbox denies.
     ReadFile { path: String },
     /// Tries to list a directory, which the sandbox denies.
@@ -132,10 +142,22 @@ fn probe(input: Probe, ctx: &Context) -> Result<Value, Failure> {
             eprintln!("stderr: {message}");
             Ok(Value::Null)
         }
-        Probe::Emit { event_type, data } => {
-            let event = Event::new(event_type, "probe")
+        Probe::Emit {
+            event_type,
+            data,
+            source,
+            subject,
+            extensions,
+        } => {
+            let mut event = Event::new(event_type, source.as_deref().unwrap_or("probe"))
                 .data(&data)
                 .map_err(|e| Failure::new("Encode", e.to_string()))?;
+            if let Some(subject) = subject {
+                event = event.subject(subject);
+            }
+            for (name, value) in extensions {
+                event = event.extension(name, value);
+            }
             swirl_guest::emit(event).map_err(|e| Failure::new("EmitRefused", e))?;
             Ok(Value::Null)
         }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use swirl_tests::{Run, run, swirl};
 
-use super::util::{Server, app};
+use super::util::{Server, app, app_with};
 
 fn client(app: &swirl_tests::App, server: &Server, args: &[&str]) -> Run {
     run(swirl(app.path())
@@ -90,6 +90,51 @@ async fn the_client_commands_drive_a_running_server() {
         missing.stderr.contains("no instance 'nope'"),
         "{}",
         missing.stderr
+    );
+}
+
+/// `swirl send` percent-encodes what it puts in headers, so any value
+/// reaches the workflow as given.
+#[tokio::test(flavor = "multi_thread")]
+async fn send_encodes_attribute_values() {
+    let deal = json!({ "id": "deal", "version": "1.0", "name": "deal",
+        "events": [{ "name": "Deal", "source": "caf\u{e9} 10%", "type": "deal.made",
+                     "correlationToken": "discount" }],
+        "states": [{ "name": "OnDeal", "type": "EVENT", "start": { "kind": "DEFAULT" },
+                     "eventsActions": [{ "eventRefs": ["Deal"], "actions": [] }],
+                     "end": { "kind": "DEFAULT" } }] });
+    let app = app_with(vec![("deal.json", deal)], "");
+    let server = Server::start(&app, &[], &[]);
+    let sent = client(
+        &app,
+        &server,
+        &[
+            "send",
+            "--type",
+            "deal.made",
+            "--source",
+            "caf\u{e9} 10%",
+            "--ext",
+            "discount=10% \"off\"",
+            "--json",
+        ],
+    );
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let sent: Value = serde_json::from_str(&sent.stdout).unwrap();
+    let id = sent["started"][0].as_str().expect("an instance started");
+    let instance = server.wait_status(id, "completed").await;
+    assert_eq!(instance["correlation"], json!({"discount": "10% \"off\""}));
+
+    let twice = client(
+        &app,
+        &server,
+        &["send", "--type", "t", "--source", "s", "--ext", "id=x"],
+    );
+    assert_eq!(twice.code, 2, "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("--ext 'id=x' sets 'id' again"),
+        "{}",
+        twice.stderr
     );
 }
 

@@ -136,7 +136,9 @@ async fn events_a_function_emits_reach_the_sink() {
     let invoked = server
         .post_json(
             "/functions/probe/invoke",
-            json!({"action": "emit", "event_type": "probe.said", "data": {"x": 1}}),
+            json!({"action": "emit", "event_type": "probe.said", "data": {"x": 1},
+                   "source": "/caf\u{e9}", "subject": "10% \"off\"",
+                   "extensions": [["city", "M\u{fc}nchen"], ["plain", "o-1"]]}),
         )
         .await;
     assert_eq!(invoked.status, 200, "{invoked:?}");
@@ -145,7 +147,13 @@ async fn events_a_function_emits_reach_the_sink() {
     })
     .await;
     let received = receiver.received.lock().unwrap();
-    assert_eq!(received[0].0["ce-type"], "probe.said");
+    let headers = &received[0].0;
+    assert_eq!(headers["ce-type"], "probe.said");
+    // Percent-encoded as the HTTP binding requires; untouched when nothing needs it.
+    assert_eq!(headers["ce-source"], "/caf%C3%A9");
+    assert_eq!(headers["ce-subject"], "10%25%20%22off%22");
+    assert_eq!(headers["ce-city"], "M%C3%BCnchen");
+    assert_eq!(headers["ce-plain"], "o-1");
     assert_eq!(
         serde_json::from_str::<Value>(&received[0].1).unwrap(),
         json!({"x": 1})
