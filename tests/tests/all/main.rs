@@ -8,6 +8,7 @@ mod examples_run;
 mod functions;
 mod functions_cli;
 mod ingress;
+mod interop;
 mod server;
 mod soak;
 mod workflows;
