@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use swirl_tests::{Run, run, swirl};
 
-use super::util::{Server, app, app_with};
+use super::util::{DEAL_SOURCE, Server, app, app_with, deal_workflow};
 
 fn client(app: &swirl_tests::App, server: &Server, args: &[&str]) -> Run {
     run(swirl(app.path())
@@ -97,13 +97,7 @@ async fn the_client_commands_drive_a_running_server() {
 /// reaches the workflow as given.
 #[tokio::test(flavor = "multi_thread")]
 async fn send_encodes_attribute_values() {
-    let deal = json!({ "id": "deal", "version": "1.0", "name": "deal",
-        "events": [{ "name": "Deal", "source": "caf\u{e9} 10%", "type": "deal.made",
-                     "correlationToken": "discount" }],
-        "states": [{ "name": "OnDeal", "type": "EVENT", "start": { "kind": "DEFAULT" },
-                     "eventsActions": [{ "eventRefs": ["Deal"], "actions": [] }],
-                     "end": { "kind": "DEFAULT" } }] });
-    let app = app_with(vec![("deal.json", deal)], "");
+    let app = app_with(vec![deal_workflow()], "");
     let server = Server::start(&app, &[], &[]);
     let sent = client(
         &app,
@@ -113,7 +107,7 @@ async fn send_encodes_attribute_values() {
             "--type",
             "deal.made",
             "--source",
-            "caf\u{e9} 10%",
+            DEAL_SOURCE,
             "--ext",
             "discount=10% \"off\"",
             "--json",

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::util::{Server, app};
+use super::util::{DEAL_SOURCE, Server, app, app_with, deal_workflow};
 
 /// A sink that records what it receives, answering `status` while
 /// `failing` is set.
@@ -158,4 +158,44 @@ async fn events_a_function_emits_reach_the_sink() {
         serde_json::from_str::<Value>(&received[0].1).unwrap(),
         json!({"x": 1})
     );
+}
+
+/// A sink that is another swirl: what one produces with `%` and non-ASCII
+/// attributes, the other reads as it was produced.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_swirl_reads_what_a_sink_sends() {
+    let downstream_app = app_with(vec![deal_workflow()], "");
+    let downstream = Server::start(&downstream_app, &[], &[]);
+    let app = app(&format!(
+        "\n[[sinks]]\nurl = \"{}/events\"\n",
+        downstream.url()
+    ));
+    let server = Server::start(&app, &[], &[]);
+    let invoked = server
+        .post_json(
+            "/functions/probe/invoke",
+            json!({"action": "emit", "event_type": "deal.made", "data": {"deal": 1},
+                   "source": DEAL_SOURCE, "subject": "caf\u{e9}",
+                   "extensions": [["discount", "10% \"off\""]]}),
+        )
+        .await;
+    assert_eq!(invoked.status, 200, "{invoked:?}");
+    let mut instances = Value::Null;
+    for _ in 0..400 {
+        instances = downstream.get("/instances?workflow=deal").await.body;
+        if instances["instances"]
+            .as_array()
+            .is_some_and(|list| !list.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let id = instances["instances"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no instance downstream: {instances}\n{}", server.log()));
+    let instance = downstream.wait_status(id, "completed").await;
+    assert_eq!(instance["correlation"], json!({"discount": "10% \"off\""}));
+    assert_eq!(instance["output"], json!({"deal": 1}));
+    assert_eq!(server.get("/dead-letters").await.body, json!([]));
 }

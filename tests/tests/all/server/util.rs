@@ -63,6 +63,21 @@ pub fn workflows() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// A workflow that an event from a source that is not plain ASCII starts,
+/// correlated by an extension, so that the instance shows both arrived whole.
+pub fn deal_workflow() -> (&'static str, Value) {
+    let deal = json!({ "id": "deal", "version": "1.0", "name": "deal",
+        "events": [{ "name": "Deal", "source": DEAL_SOURCE, "type": "deal.made",
+                     "correlationToken": "discount" }],
+        "states": [{ "name": "OnDeal", "type": "EVENT", "start": { "kind": "DEFAULT" },
+                     "eventsActions": [{ "eventRefs": ["Deal"], "actions": [] }],
+                     "end": { "kind": "DEFAULT" } }] });
+    ("deal.json", deal)
+}
+
+/// The source of the events that start `deal_workflow`.
+pub const DEAL_SOURCE: &str = "caf\u{e9} 10%";
+
 /// An app with the probe function, the workflows above and `extra` manifest text.
 pub fn app(extra: &str) -> App {
     app_with(workflows(), extra)
