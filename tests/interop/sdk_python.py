@@ -37,10 +37,8 @@ from cloudevents.v1 import conversion as v1_conversion
 from cloudevents.v1.http import CloudEvent as V1Event
 from cloudevents.v1.http import from_http as v1_from_http
 
-SOURCE = "/interop/sdk"
 # The receiver serves requests on threads; one line is printed at a time.
 PRINTING = threading.Lock()
-TYPE = "interop.in"
 
 
 def header_bytes(value):
@@ -68,14 +66,14 @@ def post(url, headers, body):
         return response.status, text
 
 
-def events(api, spec, cases):
+def events(api, spec, config):
     """(case, attributes, data) for every case."""
-    for case in cases:
+    for case in config["cases"]:
         data = {"sdk": api, "spec": spec, "case": case["name"], "value": case["value"]}
         attributes = {
             "specversion": spec,
-            "source": SOURCE,
-            "type": TYPE,
+            "source": config["source"],
+            "type": config["type"],
             "value": case["value"],
             "datacontenttype": "application/json",
         }
@@ -102,12 +100,12 @@ def v1_message(spec, mode, attributes, data):
 
 def send(url, cases_path):
     with open(cases_path, encoding="utf-8") as file:
-        cases = json.load(file)["cases"]
+        config = json.load(file)
     apis = [("python-core", core_message, False), ("python-v1", v1_message, True)]
     for api, make, raw in apis:
         for spec in ["1.0", "0.3"]:
             for mode in ["binary", "structured"]:
-                for case, attributes, data in events(api, spec, cases):
+                for case, attributes, data in events(api, spec, config):
                     attributes["id"] = f"{api}-{spec}-{mode}-{case['name']}"
                     data["mode"] = mode
                     headers, body = make(spec, mode, attributes, data)

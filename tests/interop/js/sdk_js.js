@@ -24,8 +24,6 @@ const fs = require("fs");
 const http = require("http");
 const { CloudEvent, HTTP, CONSTANTS } = require("cloudevents");
 
-const SOURCE = "/interop/sdk";
-const TYPE = "interop.in";
 
 function post(url, headers, body) {
   return new Promise((resolve, reject) => {
@@ -60,12 +58,12 @@ function percentEncoded(headers) {
   return encoded;
 }
 
-function event(spec, mode, testCase) {
+function event(config, spec, mode, testCase) {
   const attributes = {
     specversion: spec,
     id: `js-${spec}-${mode}-${testCase.name}`,
-    source: SOURCE,
-    type: TYPE,
+    source: config.uriSource,
+    type: config.type,
     datacontenttype: "application/json",
     value: testCase.value,
     data: { sdk: "js", spec, mode, case: testCase.name, value: testCase.value },
@@ -78,11 +76,12 @@ function event(spec, mode, testCase) {
 }
 
 async function send(url, casesPath) {
-  const cases = JSON.parse(fs.readFileSync(casesPath, "utf8")).cases;
+  const config = JSON.parse(fs.readFileSync(casesPath, "utf8"));
+  const cases = config.cases;
   for (const spec of ["1.0", "0.3"]) {
     for (const mode of ["binary", "structured"]) {
       for (const testCase of cases) {
-        const message = mode === "binary" ? HTTP.binary(event(spec, mode, testCase)) : HTTP.structured(event(spec, mode, testCase));
+        const message = mode === "binary" ? HTTP.binary(event(config, spec, mode, testCase)) : HTTP.structured(event(config, spec, mode, testCase));
         let raw = mode === "binary";
         let sent;
         try {
@@ -100,7 +99,7 @@ async function send(url, casesPath) {
         console.log(JSON.stringify(line));
       }
     }
-    const batch = cases.map((testCase) => event(spec, "batch", testCase));
+    const batch = cases.map((testCase) => event(config, spec, "batch", testCase));
     const { status, answer } = await post(
       url,
       { "content-type": CONSTANTS.MIME_CE_BATCH },

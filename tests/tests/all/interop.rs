@@ -12,7 +12,8 @@
 //! Every value of `tests/interop/cases.json` travels as the `value`
 //! extension (the workflow's correlation token, so it shows on the instance),
 //! the subject and the data, in binary, structured and batch mode (where the
-//! SDK has it), CloudEvents 1.0 and 0.3. The workflow produces one event per
+//! SDK has it), CloudEvents 1.0 and 0.3, with a type and source that are not
+//! plain ASCII either (the workflow starts only if they arrive whole). The workflow produces one event per
 //! instance, with the correlation value as its extension; a probe function
 //! emits one per case with a subject. Each receiver reads them with its SDK
 //! and reports what it read, which is checked value by value here.
@@ -156,22 +157,31 @@ const SINKS: [Sink; 6] = [
     },
 ];
 
-fn workflow() -> Value {
+/// `tests/interop/cases.json`: the events' type and sources, and the cases.
+fn config() -> Value {
+    let text = std::fs::read_to_string(interop_dir().join("cases.json")).expect("cases.json");
+    serde_json::from_str(&text).expect("cases.json is json")
+}
+
+/// Started by the SDKs' events, whose type and source (not plain ASCII, but
+/// for npm's URI-reference source) must arrive whole to match; ends with an
+/// event to the sinks.
+fn workflow(config: &Value) -> Value {
+    let event_type = &config["type"];
     json!({ "id": "interop", "version": "1.0", "name": "interop",
         "events": [
-            { "name": "In", "type": "interop.in", "source": "/interop/sdk", "correlationToken": "value" },
+            { "name": "In", "type": event_type, "source": config["source"], "correlationToken": "value" },
+            { "name": "InUri", "type": event_type, "source": config["uriSource"], "correlationToken": "value" },
             { "name": "Out", "type": "interop.out", "source": OUT_SOURCE }
         ],
         "states": [{ "name": "Take", "type": "EVENT", "start": { "kind": "DEFAULT" }, "exclusive": true,
-            "eventsActions": [{ "eventRefs": ["In"], "actions": [] }],
+            "eventsActions": [{ "eventRefs": ["In", "InUri"], "actions": [] }],
             "end": { "kind": "EVENT", "produceEvent": { "nameRef": "Out", "data": "$" } } }] })
 }
 
 /// The cases by name: (value, what the value means when sent raw in a header).
-fn cases() -> BTreeMap<String, (String, String)> {
-    let text = std::fs::read_to_string(interop_dir().join("cases.json")).expect("cases.json");
-    let cases: Value = serde_json::from_str(&text).expect("cases.json is json");
-    cases["cases"]
+fn cases(config: &Value) -> BTreeMap<String, (String, String)> {
+    config["cases"]
         .as_array()
         .expect("a list of cases")
         .iter()
@@ -230,9 +240,10 @@ async fn the_official_sdks_send_to_swirl_and_read_what_it_sends() {
             )
         })
         .collect();
-    let app = app_with(vec![("interop.json", workflow())], &sinks);
+    let config = config();
+    let app = app_with(vec![("interop.json", workflow(&config))], &sinks);
     let server = Server::start(&app, &[], &[]);
-    let cases = cases();
+    let cases = cases(&config);
 
     // The SDKs send; swirl takes every event and starts one instance each.
     let mut sent = send(&python, &py_script, &server);
