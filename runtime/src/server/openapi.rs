@@ -183,7 +183,7 @@ fn events_operation() -> Value {
         Some(json!({ "required": true, "content": {
             "application/cloudevents+json": {},
             "application/cloudevents-batch+json": {},
-            "*/*": { "description": "binary mode: attributes in ce- headers" } } })),
+            "*/*": { "description": "binary mode: attributes in ce- headers, percent-encoded (raw UTF-8 or ISO-8859-1 is read too; a % without two hex digits stays)" } } })),
         json!({ "202": answer("accepted", "Accepted"),
                 "400": answer("a bad event; nothing was applied", "Error"),
                 "401": answer("missing or wrong ingress token", "Error"),
