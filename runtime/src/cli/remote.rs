@@ -98,7 +98,7 @@ pub struct SendArgs {
     /// An extension attribute, as name=value; repeatable
     #[arg(long = "ext", value_name = "NAME=VALUE")]
     extensions: Vec<String>,
-    /// The event id (a new one by default); resending the same id is a no-op
+    /// The event id (a random UUID by default); resending the same id is a no-op
     #[arg(long)]
     id: Option<String>,
     #[command(flatten)]
@@ -297,7 +297,12 @@ pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn send(args: SendArgs) -> anyhow::Result<Outcome> {
-    let id = args.id.clone().unwrap_or_else(swirl::ids::new_id);
+    // Random, not time-ordered: the receiver drops a repeated (source, id)
+    // as a duplicate, so ids from separate processes must not collide.
+    let id = args
+        .id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut attributes = BTreeMap::from([
         ("specversion", "1.0"),
         ("id", id.as_str()),

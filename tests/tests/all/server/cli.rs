@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use swirl_tests::{Run, run, swirl};
 
+use super::sinks::{Receiver, start_receiver};
 use super::util::{DEAL_SOURCE, Server, app, app_with, deal_workflow};
 
 fn client(app: &swirl_tests::App, server: &Server, args: &[&str]) -> Run {
@@ -130,6 +131,46 @@ async fn send_encodes_attribute_values() {
         "{}",
         twice.stderr
     );
+}
+
+/// The receiver drops a repeated `(source, id)` as a duplicate, so the ids
+/// `swirl send` makes up must not collide between processes: random UUIDs.
+#[tokio::test(flavor = "multi_thread")]
+async fn send_makes_up_a_random_uuid_for_each_event() {
+    let receiver = Receiver::default();
+    let addr = start_receiver(receiver.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let sent = run(swirl(dir.path()).args([
+            "send",
+            "--type",
+            "t",
+            "--source",
+            "s",
+            "--server",
+            &format!("http://{addr}"),
+        ]));
+        assert_eq!(sent.code, 0, "{}", sent.stderr);
+    }
+    let ids: Vec<String> = receiver
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(headers, _)| headers["ce-id"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    for id in &ids {
+        let groups: Vec<&str> = id.split('-').collect();
+        let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(lengths, [8, 4, 4, 4, 12], "{id} is not a UUID");
+        assert!(groups[2].starts_with('4'), "{id} is not a random (v4) UUID");
+        assert!(
+            id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+            "{id}"
+        );
+    }
 }
 
 #[test]

@@ -21,19 +21,20 @@ pub(super) struct Receiver {
 
 pub(super) async fn start_receiver(receiver: Receiver) -> std::net::SocketAddr {
     let state = receiver.clone();
-    let router = Router::new().route(
-        "/in",
-        post(move |headers: HeaderMap, body: String| {
-            let state = state.clone();
-            async move {
-                if *state.failing.lock().unwrap() {
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                }
-                state.received.lock().unwrap().push((headers, body));
-                StatusCode::ACCEPTED
+    let record = post(move |headers: HeaderMap, body: String| {
+        let state = state.clone();
+        async move {
+            if *state.failing.lock().unwrap() {
+                return StatusCode::SERVICE_UNAVAILABLE;
             }
-        }),
-    );
+            state.received.lock().unwrap().push((headers, body));
+            StatusCode::ACCEPTED
+        }
+    });
+    // `/events` too: `swirl send --server` posts there.
+    let router = Router::new()
+        .route("/in", record.clone())
+        .route("/events", record);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
