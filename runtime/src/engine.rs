@@ -957,11 +957,7 @@ impl Engine {
             if !workflow.start_events().is_empty() {
                 continue;
             }
-            let anchor = workflow
-                .schedule()
-                .and_then(|s| s.start.as_ref())
-                .and_then(schedule::instant_ms)
-                .unwrap_or(0);
+            let anchor = workflow.schedule().map_or(0, schedule::anchor_ms);
             let engine = self.clone();
             tokio::spawn(async move {
                 let period_ms = (period.as_millis() as u64).max(1);

@@ -1,44 +1,24 @@
 //! Reading schedule intervals against the clock: whether a scheduled start
 //! state's window is open, and the instants schedules are anchored at.
 
-use crate::workflow::duration::{IntervalPart, ScheduleInterval};
+use crate::workflow::duration::ScheduleInterval;
 
-/// Unix milliseconds of an RFC 3339 instant such as `2020-03-20T09:00:00Z`.
-pub fn instant_ms(part: &IntervalPart) -> Option<u64> {
-    let IntervalPart::Instant(text) = part else {
-        return None;
-    };
-    let time = humantime::parse_rfc3339_weak(text)
-        .or_else(|_| humantime::parse_rfc3339(text))
-        .ok()?;
-    time.duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_millis() as u64)
-}
-
-fn duration_ms(part: &IntervalPart) -> Option<u64> {
-    match part {
-        IntervalPart::Duration(duration) => Some(duration.exact.as_millis() as u64),
-        IntervalPart::Instant(_) => None,
-    }
+/// Unix milliseconds of a repeating schedule's start, 0 when it has none
+/// (then its ticks are multiples of its period).
+pub fn anchor_ms(schedule: &ScheduleInterval) -> u64 {
+    schedule
+        .anchor
+        .map_or(0, |at| u64::try_from(at.timestamp_millis()).unwrap_or(0))
 }
 
 /// Whether `now_ms` lies in the window `start/end`, `start/duration` or
 /// `duration/end`; repeating and open-ended schedules are always open.
 pub fn window_contains(schedule: &ScheduleInterval, now_ms: u64) -> bool {
-    if schedule.repeat.is_some() {
-        return true;
-    }
-    let (Some(start), Some(end)) = (&schedule.start, &schedule.end) else {
+    let Some((from, to)) = schedule.window else {
         return true;
     };
-    let (from, to) = match (instant_ms(start), instant_ms(end)) {
-        (Some(from), Some(to)) => (from, to),
-        (Some(from), None) => (from, from.saturating_add(duration_ms(end).unwrap_or(0))),
-        (None, Some(to)) => (to.saturating_sub(duration_ms(start).unwrap_or(0)), to),
-        (None, None) => return true,
-    };
-    (from..to).contains(&now_ms)
+    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    (from.timestamp_millis()..to.timestamp_millis()).contains(&now)
 }
 
 #[cfg(test)]

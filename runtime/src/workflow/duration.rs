@@ -2,13 +2,14 @@
 //!
 //! Timers need exact lengths, so [`IsoDuration`] refuses years and months
 //! (their length depends on the calendar) and becomes a `std::time::Duration`.
-//! Schedules describe calendar windows, so [`ScheduleInterval`] keeps years and
-//! months as they are written. Each type keeps its source text, which is what
+//! Schedules describe calendar windows, so [`ScheduleInterval`] applies years
+//! and months by the calendar to its RFC 3339 instants. Each type keeps its source text, which is what
 //! it serializes back to.
 
 use std::fmt;
 use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset, Months, TimeDelta};
 use serde::{Serialize, Serializer};
 
 /// Why a duration or interval text is not valid.
@@ -238,21 +239,25 @@ impl Serialize for RepeatingInterval {
     }
 }
 
-/// One end of a schedule window: an instant or a duration.
-#[derive(Debug, Clone, PartialEq)]
-pub enum IntervalPart {
-    /// An RFC 3339 / ISO 8601 date-time, kept as written (`2020-03-20T09:00:00Z`).
-    Instant(String),
+/// One side of a schedule window as written: an instant or a duration.
+enum IntervalPart {
+    Instant(DateTime<FixedOffset>),
     Duration(CalendarDuration),
 }
 
 /// When a scheduled start state is active: `start/end`, `start/duration`,
-/// `duration/end`, or a lone duration (counted from deployment).
+/// `duration/end`, a lone duration (counted from deployment), or a
+/// repeating interval. Instants are RFC 3339 date-times with `Z` or an
+/// offset, parsed once here so that validation and run time agree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleInterval {
     text: String,
-    pub start: Option<IntervalPart>,
-    pub end: Option<IntervalPart>,
+    /// For `start/end`, `start/duration` and `duration/end`: the instants the
+    /// window opens (included) and closes (excluded).
+    pub window: Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)>,
+    /// For a repeating interval with a start (`R5/2026-01-01T00:00:00Z/PT1H`):
+    /// the instant the repetitions count from.
+    pub anchor: Option<DateTime<FixedOffset>>,
     /// For a repeating interval (`R/PT1M`, `R5/2026-01-01T00:00:00Z/PT1H`):
     /// how many times (unbounded when `None`) and how far apart.
     pub repeat: Option<(Option<u32>, Duration)>,
@@ -267,48 +272,58 @@ impl ScheduleInterval {
         let parse_part = |part: &str| -> Result<IntervalPart, DurationError> {
             if part.starts_with('P') {
                 Ok(IntervalPart::Duration(parse_calendar_duration(part)?))
-            } else if is_date_time(part) {
-                Ok(IntervalPart::Instant(part.to_owned()))
             } else {
-                Err(err(format!(
-                    "'{part}' in schedule interval '{text}' is neither a date-time like '2020-03-20T09:00:00Z' nor a duration like 'P1D'"
-                )))
+                parse_instant(part, text).map(IntervalPart::Instant)
             }
         };
-        match parts.as_slice() {
+        let window = match parts.as_slice() {
             [single] => match parse_part(single)? {
-                part @ IntervalPart::Duration(_) => Ok(ScheduleInterval {
-                    text: text.to_owned(),
-                    start: None,
-                    end: Some(part),
-                    repeat: None,
-                }),
-                IntervalPart::Instant(_) => Err(err(format!(
-                    "schedule interval '{text}' is a single instant; give a window like 'start/end', 'start/duration' or 'duration'"
-                ))),
-            },
-            [first, second] => {
-                let start = parse_part(first)?;
-                let end = parse_part(second)?;
-                if matches!(
-                    (&start, &end),
-                    (IntervalPart::Duration(_), IntervalPart::Duration(_))
-                ) {
+                IntervalPart::Duration(_) => None,
+                IntervalPart::Instant(_) => {
                     return Err(err(format!(
-                        "schedule interval '{text}' has two durations; one side must be a date-time"
+                        "schedule interval '{text}' is a single instant; give a window like 'start/end', 'start/duration' or 'duration'"
                     )));
                 }
-                Ok(ScheduleInterval {
-                    text: text.to_owned(),
-                    start: Some(start),
-                    end: Some(end),
-                    repeat: None,
-                })
+            },
+            [first, second] => {
+                let out_of_range = || {
+                    err(format!(
+                        "schedule interval '{text}' reaches beyond the dates the calendar can represent"
+                    ))
+                };
+                let (from, to) = match (parse_part(first)?, parse_part(second)?) {
+                    (IntervalPart::Instant(from), IntervalPart::Instant(to)) => (from, to),
+                    (IntervalPart::Instant(from), IntervalPart::Duration(length)) => {
+                        (from, add(from, &length).ok_or_else(out_of_range)?)
+                    }
+                    (IntervalPart::Duration(length), IntervalPart::Instant(to)) => {
+                        (subtract(to, &length).ok_or_else(out_of_range)?, to)
+                    }
+                    (IntervalPart::Duration(_), IntervalPart::Duration(_)) => {
+                        return Err(err(format!(
+                            "schedule interval '{text}' has two durations; one side must be a date-time"
+                        )));
+                    }
+                };
+                if to <= from {
+                    return Err(err(format!(
+                        "schedule interval '{text}' ends before it starts; give the earlier instant first"
+                    )));
+                }
+                Some((from, to))
             }
-            _ => Err(err(format!(
-                "'{text}' is not a schedule interval; write 'start/end', 'start/duration', 'duration/end' or 'duration'"
-            ))),
-        }
+            _ => {
+                return Err(err(format!(
+                    "'{text}' is not a schedule interval; write 'start/end', 'start/duration', 'duration/end' or 'duration'"
+                )));
+            }
+        };
+        Ok(ScheduleInterval {
+            text: text.to_owned(),
+            window,
+            anchor: None,
+            repeat: None,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -324,9 +339,9 @@ impl ScheduleInterval {
                 "'{text}' is not a repeating interval; write it like 'R/PT1H' or 'R5/2026-01-01T09:00:00Z/P1D'"
             ))
         };
-        let (count, start, period) = match parts.as_slice() {
+        let (count, anchor, period) = match parts.as_slice() {
             [count, period] => (*count, None, *period),
-            [count, start, period] if is_date_time(start) => (*count, Some(*start), *period),
+            [count, start, period] => (*count, Some(parse_instant(start, text)?), *period),
             _ => return Err(bad()),
         };
         let count = if count.is_empty() {
@@ -342,8 +357,8 @@ impl ScheduleInterval {
         }
         Ok(ScheduleInterval {
             text: text.to_owned(),
-            start: start.map(|s| IntervalPart::Instant(s.to_owned())),
-            end: None,
+            window: None,
+            anchor,
             repeat: Some((count, period.exact)),
         })
     }
@@ -355,50 +370,32 @@ impl Serialize for ScheduleInterval {
     }
 }
 
-/// A strict-enough check of `YYYY-MM-DDThh:mm:ss[.f](Z|±hh:mm)`.
-fn is_date_time(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| {
-        bytes
-            .get(range)
-            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
-    };
-    if bytes.len() < 20
-        || !digits(0..4)
-        || bytes[4] != b'-'
-        || !digits(5..7)
-        || bytes[7] != b'-'
-        || !digits(8..10)
-        || !matches!(bytes[10], b'T' | b't')
-        || !digits(11..13)
-        || bytes[13] != b':'
-        || !digits(14..16)
-        || bytes[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(fraction.len());
-        if end == 0 {
-            return false;
-        }
-        rest = &fraction[end..];
-    }
-    match rest {
-        "Z" | "z" => true,
-        zone => {
-            let z = zone.as_bytes();
-            z.len() == 6
-                && matches!(z[0], b'+' | b'-')
-                && z[1..3].iter().all(u8::is_ascii_digit)
-                && z[3] == b':'
-                && z[4..6].iter().all(u8::is_ascii_digit)
-        }
-    }
+/// An RFC 3339 date-time, `YYYY-MM-DDThh:mm:ss[.f](Z|±hh:mm)`, with a real
+/// calendar date and time of day.
+fn parse_instant(part: &str, text: &str) -> Result<DateTime<FixedOffset>, DurationError> {
+    DateTime::parse_from_rfc3339(part).map_err(|error| {
+        err(format!(
+            "'{part}' in schedule interval '{text}' is neither an RFC 3339 date-time like '2020-03-20T09:00:00Z' or '2020-03-20T11:00:00+02:00' ({error}) nor a duration like 'P1D'"
+        ))
+    })
+}
+
+/// `at` plus a calendar duration: years and months by the calendar (the
+/// 31st of a shorter month becomes its last day), then the exact part.
+fn add(at: DateTime<FixedOffset>, length: &CalendarDuration) -> Option<DateTime<FixedOffset>> {
+    at.checked_add_months(months(length)?)?
+        .checked_add_signed(TimeDelta::from_std(length.exact).ok()?)
+}
+
+/// `at` minus a calendar duration, the exact part first.
+fn subtract(at: DateTime<FixedOffset>, length: &CalendarDuration) -> Option<DateTime<FixedOffset>> {
+    at.checked_sub_signed(TimeDelta::from_std(length.exact).ok()?)?
+        .checked_sub_months(months(length)?)
+}
+
+fn months(length: &CalendarDuration) -> Option<Months> {
+    let months = length.years.checked_mul(12)?.checked_add(length.months)?;
+    Some(Months::new(u32::try_from(months).ok()?))
 }
 
 #[cfg(test)]
@@ -483,8 +480,52 @@ mod tests {
             "tomorrow/P1D",
             "a/b/c",
             "2020-13-20/P1D",
+            "2020-13-20T09:00:00Z/P1D",
+            "2020-02-30T09:00:00Z/P1D",
+            "2020-03-20T25:00:00Z/P1D",
+            "2020-03-20T09:00:00+24:00/P1D",
+            "2020-03-20T15:00:00Z/2020-03-20T09:00:00Z",
+            "R/2020-13-01T00:00:00Z/PT1H",
         ] {
             assert!(ScheduleInterval::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    fn window(text: &str) -> (String, String) {
+        let (from, to) = ScheduleInterval::parse(text).unwrap().window.unwrap();
+        let utc = |at: DateTime<FixedOffset>| at.to_utc().to_rfc3339();
+        (utc(from), utc(to))
+    }
+
+    #[test]
+    fn windows_honour_offsets_fractions_and_the_calendar() {
+        let nine_to_three = (
+            "2020-03-20T07:00:00+00:00".to_string(),
+            "2020-03-20T13:00:00+00:00".to_string(),
+        );
+        assert_eq!(
+            window("2020-03-20T09:00:00+02:00/2020-03-20T15:00:00+02:00"),
+            nine_to_three
+        );
+        assert_eq!(
+            window("2020-03-20T07:00:00Z/2020-03-20T15:00:00+02:00"),
+            nine_to_three
+        );
+        assert_eq!(
+            window("2020-03-20T13:00:00.5+02:00/PT1H"),
+            (
+                "2020-03-20T11:00:00.500+00:00".to_string(),
+                "2020-03-20T12:00:00.500+00:00".to_string()
+            )
+        );
+        // One month after January 31st is the last day of February.
+        assert_eq!(
+            window("2020-01-31T00:00:00Z/P1M").1,
+            "2020-02-29T00:00:00+00:00"
+        );
+        assert_eq!(
+            window("P1Y1DT1H/2021-03-01T00:00:00Z").0,
+            "2020-02-27T23:00:00+00:00"
+        );
     }
 }

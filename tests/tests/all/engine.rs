@@ -948,17 +948,28 @@ async fn a_scheduled_event_start_accepts_events_only_inside_its_window() {
     let app = App::new(&[
         &windowed("closed", "2020-03-20T09:00:00Z/2020-03-20T15:00:00Z"),
         &windowed("open", "2020-03-20T09:00:00Z/2999-01-01T00:00:00Z"),
+        &windowed(
+            "closed-offset",
+            "2020-03-20T09:00:00+02:00/2020-03-20T15:00:00.5+02:00",
+        ),
+        &windowed(
+            "open-mixed",
+            "2020-03-20T09:00:00Z/2999-01-01T00:00:00+02:00",
+        ),
+        &windowed("closed-duration", "P1Y/2020-03-20T15:00:00+02:00"),
     ]);
     let delivery = app
         .engine
         .deliver(&event("order.paid", json!({}), Some("o1")))
         .await
         .unwrap();
-    assert_eq!(delivery.started.len(), 1);
-    assert_eq!(
-        app.engine.get(&delivery.started[0]).unwrap().workflow_id,
-        "open"
-    );
+    let mut started: Vec<String> = delivery
+        .started
+        .iter()
+        .map(|id| app.engine.get(id).unwrap().workflow_id)
+        .collect();
+    started.sort();
+    assert_eq!(started, ["open", "open-mixed"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
