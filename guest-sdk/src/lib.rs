@@ -152,7 +152,9 @@ impl Failure {
         }
     }
 
-    /// Attaches a JSON document with details for error handlers.
+    /// Attaches a JSON document with details for error handlers: workflows
+    /// see it as `error.details` in retry and `onError` conditions and in
+    /// `errorDataFilter`, and in the error of an instance it fails.
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(details);
         self

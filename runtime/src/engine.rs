@@ -676,7 +676,10 @@ impl Engine {
                             .collect();
                         invocation
                             .outcome
-                            .map_err(|failure| WorkflowError::new(failure.code, failure.message))
+                            .map_err(|failure| WorkflowError {
+                                details: failure.details.map(Box::new),
+                                ..WorkflowError::new(failure.code, failure.message)
+                            })
                             .and_then(|bytes| {
                                 serde_json::from_slice(&bytes).map_err(|error| {
                                     WorkflowError::new(

@@ -119,7 +119,7 @@ fn last_member_name(path: &JsonPath) -> Option<String> {
 /// The state data with the current error visible as `error`, for retry and
 /// onError conditions.
 pub fn with_error(data: &Value, error: &WorkflowError) -> Value {
-    let error = serde_json::json!({ "name": error.name, "message": error.message });
+    let error = error.to_data();
     match data {
         Value::Object(map) => {
             let mut map = map.clone();

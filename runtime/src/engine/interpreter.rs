@@ -850,7 +850,7 @@ impl<'a> Step<'a> {
             return self.fail_instance(error, &state_name);
         };
         self.abandon_state_work(thread_id);
-        let error_data = json!({ "name": error.name, "message": error.message });
+        let error_data = error.to_data();
         let addition = match handler
             .error_data_filter
             .as_ref()

@@ -67,6 +67,10 @@ impl Status {
 pub struct WorkflowError {
     pub name: String,
     pub message: String,
+    /// The JSON details a failing function attached (`Failure::with_details`);
+    /// boxed to keep the error small in the many `Result`s that carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Box<Value>>,
     /// The state where it happened, once it fails the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
@@ -77,8 +81,19 @@ impl WorkflowError {
         WorkflowError {
             name: name.into(),
             message: message.into(),
+            details: None,
             state: None,
         }
+    }
+
+    /// The error as conditions, `onError` and `errorDataFilter` see it:
+    /// `{name, message}`, and `details` when the function gave some.
+    pub fn to_data(&self) -> Value {
+        let mut data = serde_json::json!({ "name": self.name, "message": self.message });
+        if let (Some(details), Value::Object(map)) = (&self.details, &mut data) {
+            map.insert("details".to_string(), Value::clone(details));
+        }
+        data
     }
 }
 

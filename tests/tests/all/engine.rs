@@ -521,27 +521,58 @@ async fn on_error_routes_by_expression_and_filters_the_error() {
                   "errorDataFilter": { "dataOutputPath": "$.message" },
                   "transition": { "nextState": "HandleId" } },
                 { "expression": { "language": "jsonpath", "body": "@.error.name == 'MissingItem'" },
-                  "transition": { "nextState": "HandleItem" } }
+                  "transition": { "nextState": "HandleItem" } },
+                { "expression": { "language": "jsonpath", "body": "@.error.details.calls > 0" },
+                  "errorDataFilter": { "dataOutputPath": "$.details" },
+                  "transition": { "nextState": "HandleDetails" } }
             ],
             "end": end()
         },
         { "name": "HandleId", "type": "RELAY", "inject": { "handled": "id" }, "end": end() },
-        { "name": "HandleItem", "type": "RELAY", "inject": { "handled": "item" }, "end": end() }]),
+        { "name": "HandleItem", "type": "RELAY", "inject": { "handled": "item" }, "end": end() },
+        { "name": "HandleDetails", "type": "RELAY", "inject": { "handled": "details" }, "end": end() }]),
     )]);
     // An error data filter that selects a string merges nothing an object can hold: the string replaces the data.
     assert_eq!(
         app.output("onerror", json!({"code": "MissingId"})).await,
         json!({"handled": "id"})
     );
+    // The probe attaches `{"calls": n}` to its failures (`Failure::with_details`).
+    let mut item = app.output("onerror", json!({"code": "MissingItem"})).await;
+    let calls = item["error"]["details"]["calls"].take();
+    assert!(calls.as_u64().is_some_and(|n| n > 0), "{item}");
     assert_eq!(
-        app.output("onerror", json!({"code": "MissingItem"})).await,
-        json!({"code": "MissingItem", "error": {"name": "MissingItem", "message": "order is incomplete"}, "handled": "item"})
+        item,
+        json!({"code": "MissingItem", "error": {"name": "MissingItem", "message": "order is incomplete", "details": {"calls": null}}, "handled": "item"})
     );
-    let record = app.run("onerror", json!({"code": "Other"})).await;
+    let mut detailed = app.output("onerror", json!({"code": "Other"})).await;
+    assert!(detailed["calls"].take().as_u64().is_some(), "{detailed}");
+    assert_eq!(
+        detailed,
+        json!({"code": "Other", "calls": null, "handled": "details"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unhandled_failure_keeps_the_functions_details() {
+    let app = App::new(&[&workflow(
+        "unhandled",
+        json!([{
+            "name": "Provision", "type": "OPERATION", "start": start(), "actionMode": "SEQUENTIAL",
+            "actions": [{ "functionRef": { "refName": "probe", "parameters": {
+                "action": "fail", "code": "Other", "message": "no" } } }],
+            "end": end()
+        }]),
+    )]);
+    let record = app.run("unhandled", json!({})).await;
     let error = record.error.unwrap();
     assert_eq!(
         (error.name.as_str(), error.state.as_deref()),
         ("Other", Some("Provision"))
+    );
+    assert!(
+        error.details.as_ref().is_some_and(|d| d["calls"].is_u64()),
+        "{error:?}"
     );
 }
 
