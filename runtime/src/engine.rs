@@ -1263,7 +1263,8 @@ impl Engine {
         history(&self.inner.store, id)
     }
 
-    /// Instances, optionally of one workflow and one status, in id (start) order.
+    /// Instances, optionally of one workflow and one status, newest first
+    /// (see [`InstanceRecord::start_order`]).
     pub fn list(
         &self,
         workflow_id: Option<&str>,
@@ -1401,7 +1402,8 @@ impl Engine {
 }
 
 /// Instances of a data directory, optionally of one workflow and one
-/// status, in id (start) order; needs no running engine.
+/// status, newest first (see [`InstanceRecord::start_order`]); needs no
+/// running engine.
 pub fn list(
     store: &Store,
     workflow_id: Option<&str>,
@@ -1418,6 +1420,9 @@ pub fn list(
         }
         found.push(record);
     }
+    // The store keeps records in id order, and ids started by events are
+    // hashes: the start order needs a sort.
+    found.sort_unstable_by(|a, b| b.start_order().cmp(&a.start_order()));
     Ok(found)
 }
 

@@ -154,6 +154,12 @@ pub struct InstanceRecord {
 pub const MAX_REMEMBERED_EVENTS: usize = 1024;
 
 impl InstanceRecord {
+    /// Where the instance stands in listings, which are newest first:
+    /// by start time, then (for starts in the same millisecond) by id.
+    pub fn start_order(&self) -> (u64, &str) {
+        (self.created_ms, &self.id)
+    }
+
     pub fn fresh_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id

@@ -188,8 +188,25 @@ pub struct ListQuery {
     workflow: Option<String>,
     status: Option<String>,
     limit: Option<String>,
-    /// The `nextCursor` of the previous page: the last id it listed.
+    /// The `nextCursor` of the previous page: `<createdMs>.<id>` of the
+    /// last instance it listed.
     cursor: Option<String>,
+}
+
+/// The `nextCursor` that follows `record` in a listing.
+fn cursor_after(record: &InstanceRecord) -> String {
+    let (created_ms, id) = record.start_order();
+    format!("{created_ms}.{id}")
+}
+
+fn parse_cursor(text: &str) -> Result<(u64, &str), ApiError> {
+    text.split_once('.')
+        .and_then(|(ms, id)| Some((ms.parse().ok()?, id)))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "cursor '{text}' is not a nextCursor this server gave; start again without one"
+            ))
+        })
 }
 
 pub async fn list_instances(
@@ -221,16 +238,20 @@ pub async fn list_instances(
     let records = tokio::task::spawn_blocking(move || engine.list(workflow.as_deref(), status))
         .await
         .map_err(|error| ApiError::Internal(format!("listing task failed: {error}")))??;
-    let after = query.cursor.unwrap_or_default();
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(parse_cursor(text)?),
+    };
+    // Listed newest first: the next page holds what sorts before the cursor.
     let mut page: Vec<&InstanceRecord> = records
         .iter()
-        .filter(|record| after.is_empty() || record.id > after)
+        .filter(|record| after.is_none_or(|after| record.start_order() < after))
         .take(limit + 1)
         .collect();
     let more = page.len() > limit;
     page.truncate(limit);
     let next_cursor = if more {
-        page.last().map(|record| record.id.clone())
+        page.last().map(|record| cursor_after(record))
     } else {
         None
     };

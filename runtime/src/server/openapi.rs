@@ -129,7 +129,7 @@ pub fn document() -> Value {
                 json!({ "201": answer("started", "Instance"), "200": answer("ended (with wait=true)", "Instance"),
                         "202": answer("still running after the wait limit", "Instance"),
                         "400": error("input is not a JSON object, or a bad parameter"), "404": error("no such workflow") })) },
-            "/instances": { "get": operation("list instances, in id (start) order", "instances",
+            "/instances": { "get": operation("list instances, newest first (by start time, then id)", "instances",
                 json!([query_param("workflow", "only this workflow", json!({ "type": "string" })),
                        query_param("status", "only this status", json!({ "type": "string" })),
                        query_param("limit", "page size, 1 to 1000 (default 100)", json!({ "type": "integer" })),

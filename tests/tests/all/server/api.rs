@@ -5,6 +5,45 @@ use serde_json::json;
 
 use super::util::{Server, app};
 
+/// Ids are not start times (event-started ids are hashes; `?id=` ids are
+/// anything): pages list the newest start first, whatever the ids.
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_are_listed_newest_first_across_pages() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    for id in ["c", "a", "d", "b"] {
+        let started = server
+            .post_json(
+                &format!("/workflows/add/instances?id={id}"),
+                json!({"a": 1, "b": 1}),
+            )
+            .await;
+        assert_eq!(started.status, 201, "{started:?}");
+        // Starts in one millisecond would be listed by id.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let mut listed = Vec::new();
+    let mut path = "/instances?limit=3".to_string();
+    loop {
+        let page = server.get(&path).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        for instance in page.body["instances"].as_array().unwrap() {
+            listed.push(instance["id"].as_str().unwrap().to_string());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/instances?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed, ["b", "d", "a", "c"]);
+    let bad = server.get("/instances?cursor=c").await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert!(
+        bad.error().contains("cursor 'c' is not a nextCursor"),
+        "{bad:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn start_wait_get_history_list_and_idempotent_start() {
     let app = app("");
