@@ -9,7 +9,12 @@
 //!   `503` with a JSON error and closed, without reaching the router;
 //! - a request's headers must arrive within `header_timeout` (hyper closes
 //!   the connection otherwise), and its body within `body_timeout` of the
-//!   headers (the request is then answered `408`).
+//!   headers (the request is then answered `408`);
+//! - a connection is closed lingering, as nginx does: the server stops
+//!   sending, then reads and drops what the client still sends before it
+//!   closes the socket, so that a client writing a body the server refused
+//!   unread (a 413 on its declared length) reads the answer instead of a
+//!   reset.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,9 +33,9 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 /// How many connections the server holds and how long a request may take to arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +64,15 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// How long a refused connection is read from before it is closed.
-const REFUSAL_DRAIN: Duration = Duration::from_secs(1);
+/// The longest a closing connection is read from ("lingering close"), and
+/// the longest silence it is allowed then: enough for a client on a good
+/// network to finish sending a body of the largest size swirl accepts.
+const LINGER_MAX: Duration = Duration::from_secs(10);
+const LINGER_IDLE: Duration = Duration::from_secs(2);
+
+/// How long a connection over the cap is lingered on: briefly, since it
+/// holds no permit.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops
 /// accepting and waits for the connections in flight to finish (the caller
@@ -102,10 +114,28 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
+        let (returned, closed) = oneshot::channel();
+        let stream = ReturnedStream {
+            stream: Some(stream),
+            returned: Some(returned),
+        };
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+            let answered = match connection.await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::debug!(%error, "connection ended with an error");
+                    false
+                }
+            };
+            // A connection that ended in error (headers too slow or
+            // malformed) owes the client no answer: it closes at once. The
+            // others keep their permit while they linger, so the cap bounds
+            // lingering sockets too.
+            if let Ok(stream) = closed.await
+                && answered
+            {
+                linger(stream, LINGER_MAX).await;
             }
             drop(permit);
         });
@@ -127,14 +157,97 @@ async fn refuse(mut stream: TcpStream, limit: usize) {
         body.len()
     );
     let _ = stream.write_all(answer.as_bytes()).await;
+    linger(stream, REFUSAL_LINGER).await;
+}
+
+/// Closes `stream` without losing what was sent on it: closing a socket
+/// with unread data makes the kernel reset the connection, and a client
+/// still sending the request (Python's urllib writes the whole body before
+/// it reads) gets "broken pipe" or "connection reset" instead of the answer.
+/// So: stop sending, read and drop until the client closes too, falls silent
+/// for `LINGER_IDLE`, or `at_most` passes; then close.
+async fn linger(mut stream: TcpStream, at_most: Duration) {
     let _ = stream.shutdown().await;
-    // Closing with the request unread would reset the connection, and the
-    // client could lose the answer: read (and drop) what it sent, briefly.
-    let mut sink = [0u8; 1024];
-    let _ = tokio::time::timeout(REFUSAL_DRAIN, async {
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    let mut sink = vec![0u8; 16 * 1024];
+    let _ = tokio::time::timeout(at_most, async {
+        while let Ok(Ok(read)) = tokio::time::timeout(LINGER_IDLE, stream.read(&mut sink)).await {
+            if read == 0 {
+                break;
+            }
+        }
     })
     .await;
+}
+
+/// The socket hyper serves a connection on; when hyper drops it, it goes
+/// back to the accept loop's task for a lingering close instead of closing.
+struct ReturnedStream {
+    /// `None` only once dropped.
+    stream: Option<TcpStream>,
+    returned: Option<oneshot::Sender<TcpStream>>,
+}
+
+impl ReturnedStream {
+    /// Runs `poll` on the socket; only a dropped stream has none.
+    fn poll_stream<T>(
+        &mut self,
+        poll: impl FnOnce(Pin<&mut TcpStream>) -> Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        match self.stream.as_mut() {
+            Some(stream) => poll(Pin::new(stream)),
+            None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl Drop for ReturnedStream {
+    fn drop(&mut self) {
+        if let (Some(stream), Some(returned)) = (self.stream.take(), self.returned.take()) {
+            // Only fails when the task is gone (the runtime is stopping):
+            // then the socket just closes.
+            let _ = returned.send(stream);
+        }
+    }
+}
+
+impl AsyncRead for ReturnedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.poll_stream(|stream| stream.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for ReturnedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.poll_stream(|stream| stream.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.poll_stream(|stream| stream.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.is_write_vectored())
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.poll_stream(|stream| stream.poll_flush(cx))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.poll_stream(|stream| stream.poll_shutdown(cx))
+    }
 }
 
 /// Gives the request's body `body_timeout` to arrive; a body still arriving

@@ -221,3 +221,46 @@ async fn deeply_nested_json_in_admin_bodies_is_a_clean_400() {
     }
     healthy(&server).await;
 }
+
+/// A client that writes the whole body before it reads (Python's urllib
+/// does) gets the 413 the server gave on the declared length alone, not a
+/// reset: the server reads and drops the refused body before it closes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_writes_a_refused_body_whole_reads_the_413() {
+    let app = app("");
+    let server = Server::start(
+        &app,
+        &[
+            "--max-event-bytes",
+            "65536",
+            "--max-deploy-bytes",
+            "1048576",
+        ],
+        &[],
+    );
+    // Far more than the socket buffers hold, so the body is still being
+    // written when the answer comes.
+    let body = vec![b'x'; 8 << 20];
+    for (path, content_type) in [
+        ("/events", "application/cloudevents+json"),
+        ("/apps", "multipart/form-data; boundary=x"),
+    ] {
+        for attempt in 0..5 {
+            let mut stream = TcpStream::connect(server.addr).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            if let Err(error) = stream.write_all(&body).await {
+                panic!("{path}, attempt {attempt}: writing the body failed: {error}");
+            }
+            let (answer, _) = read_to_close(&mut stream, Duration::from_secs(10)).await;
+            assert!(
+                answer.starts_with("HTTP/1.1 413"),
+                "{path}, attempt {attempt}: {answer}"
+            );
+        }
+    }
+    healthy(&server).await;
+}
