@@ -275,6 +275,17 @@ impl<'a> Step<'a> {
                 }
                 None => Ok(()),
             },
+            TimerPurpose::IterationDelay => {
+                if let Some(Phase::ForEach { delayed, .. }) = self
+                    .record
+                    .threads
+                    .get_mut(&timer.thread)
+                    .map(|t| &mut t.phase)
+                {
+                    *delayed = false;
+                }
+                self.advance_foreach(timer.thread)
+            }
         };
         if let Err(error) = result {
             self.state_failed(timer.thread, error);
@@ -551,6 +562,7 @@ impl<'a> Step<'a> {
                     next: 0,
                     running: BTreeMap::new(),
                     outputs: BTreeMap::new(),
+                    delayed: false,
                 };
                 self.advance_foreach(thread_id)
             }
@@ -1075,7 +1087,8 @@ impl<'a> Step<'a> {
         }
     }
 
-    /// Starts foreach iterations up to `max` at once; exits when all are done.
+    /// Starts foreach iterations up to `max` at once, one per `timeDelay`
+    /// when it has one; exits when all are done.
     fn advance_foreach(&mut self, thread_id: ThreadId) -> Result<(), WorkflowError> {
         let workflow = self.workflow;
         let thread = self.thread(thread_id)?;
@@ -1088,6 +1101,7 @@ impl<'a> Step<'a> {
             next,
             running,
             outputs,
+            delayed,
         } = &mut thread.phase
         else {
             return Ok(());
@@ -1097,11 +1111,19 @@ impl<'a> Step<'a> {
         } else {
             foreach.max as usize
         };
+        let time_delay = foreach
+            .time_delay
+            .as_ref()
+            .map(|d| d.duration())
+            .filter(|d| !d.is_zero());
         let mut to_start = Vec::new();
-        while *next < items.len() && running.len() + to_start.len() < limit {
+        while !*delayed && *next < items.len() && running.len() + to_start.len() < limit {
             to_start.push((*next, items[*next].clone()));
             *next += 1;
+            // The next iteration starts `timeDelay` after this one.
+            *delayed = time_delay.is_some() && *next < items.len();
         }
+        let started_delay = *delayed && !to_start.is_empty();
         if to_start.is_empty() && running.is_empty() && *next >= items.len() {
             let collected: Vec<Value> = (0..items.len())
                 .map(|i| outputs.get(&i).cloned().unwrap_or(Value::Null))
@@ -1150,6 +1172,11 @@ impl<'a> Step<'a> {
                     slot,
                 }),
             );
+        }
+        if let Some(after) = time_delay
+            && started_delay
+        {
+            self.set_timer(thread_id, after, TimerPurpose::IterationDelay, None);
         }
         Ok(())
     }

@@ -237,12 +237,17 @@ pub enum Phase {
         outputs: BTreeMap<usize, Value>,
         running: BTreeMap<usize, ThreadId>,
     },
-    /// A foreach state runs its iterations, at most `max` at once.
+    /// A foreach state runs its iterations, at most `max` at once, and
+    /// `timeDelay` apart.
     ForEach {
         items: Vec<Value>,
         next: usize,
         running: BTreeMap<usize, ThreadId>,
         outputs: BTreeMap<usize, Value>,
+        /// The `timeDelay` since the last iteration started has not passed:
+        /// its timer runs, and no iteration starts until it fires.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        delayed: bool,
     },
     /// A subflow state waits for its child instance.
     SubFlow { child: String },
@@ -286,6 +291,8 @@ pub enum TimerPurpose {
     EventTimeout,
     CallbackTimeout,
     Retry,
+    /// A foreach state's `timeDelay` between the starts of its iterations.
+    IterationDelay,
 }
 
 /// An event a waiting thread accepts.

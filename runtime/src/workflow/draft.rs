@@ -103,8 +103,6 @@ pub fn read_definition(
         description: reader.optional_string(root, &p, "description", "the workflow"),
         schema_version: None,
         expression_language: ExpressionLanguage::JsonPath,
-        data_input_schema: None,
-        data_output_schema: None,
         events: events?,
         functions,
         states: states?,
@@ -582,8 +580,6 @@ fn read_state(
         start: is_start.then_some(Start::Default),
         state_data_filter: filter?,
         on_error,
-        data_input_schema: None,
-        data_output_schema: None,
         metadata: Metadata::new(),
     })
 }

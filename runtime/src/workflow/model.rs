@@ -41,10 +41,6 @@ pub struct WorkflowDefinition {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<String>,
     pub expression_language: ExpressionLanguage,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_input_schema: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_output_schema: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventDefinition>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -116,10 +112,6 @@ pub struct State {
     pub state_data_filter: Option<StateDataFilter>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub on_error: Vec<ErrorHandler>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_input_schema: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_output_schema: Option<String>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub metadata: Metadata,
 }

@@ -115,6 +115,7 @@ pub fn read_definition(
             "the workflow has no 'id' or 'name' and no file name to fall back on; add an 'id'",
         );
     }
+    refuse_schemas(reader, root, &p, "the workflow");
     Some(WorkflowDefinition {
         id: id?,
         name,
@@ -122,8 +123,6 @@ pub fn read_definition(
         description: reader.optional_string(root, &p, "description", "the workflow"),
         schema_version: reader.optional_string(root, &p, "schemaVersion", "the workflow"),
         expression_language: ExpressionLanguage::JsonPath,
-        data_input_schema: reader.optional_string(root, &p, "dataInputSchema", "the workflow"),
-        data_output_schema: reader.optional_string(root, &p, "dataOutputSchema", "the workflow"),
         events: events?,
         functions: functions?,
         states: states?,
@@ -300,6 +299,22 @@ pub fn read_states(
     states.into_iter().collect()
 }
 
+/// swirl checks no data against JSON Schemas, so a definition that names
+/// one is refused rather than run unchecked.
+fn refuse_schemas(reader: &mut Reader, node: &Node, p: &Pointer, what: &str) {
+    for key in ["dataInputSchema", "dataOutputSchema"] {
+        if let Some(value) = node.get(key) {
+            reader.error(
+                &p.key(key),
+                value.position,
+                format!(
+                    "'{key}' of {what} is not supported: swirl does not check data against JSON Schemas; remove it, and check the data in a function or a switch state if it must be"
+                ),
+            );
+        }
+    }
+}
+
 const COMMON_KEYS: &[&str] = &[
     "id",
     "name",
@@ -371,8 +386,7 @@ fn read_state(reader: &mut Reader, node: &Node, p: &Pointer, scope: usize) -> Op
         .get("stateDataFilter")
         .and_then(|n| read_state_data_filter(reader, n, &p.key("stateDataFilter")));
     let on_error = read_on_error(reader, node, p, &state_name, scope);
-    let data_input_schema = reader.optional_string(node, p, "dataInputSchema", &label);
-    let data_output_schema = reader.optional_string(node, p, "dataOutputSchema", &label);
+    refuse_schemas(reader, node, p, &label);
     let metadata = metadata(reader, node, p);
     let is_switch = state_type == Some("SWITCH");
     let exit = if is_switch {
@@ -566,8 +580,6 @@ fn read_state(reader: &mut Reader, node: &Node, p: &Pointer, scope: usize) -> Op
         start,
         state_data_filter,
         on_error: on_error?,
-        data_input_schema,
-        data_output_schema,
         metadata: metadata?,
     };
     Some(state)

@@ -395,6 +395,41 @@ async fn foreach_runs_at_most_max_at_once_and_collects_in_input_order() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn foreach_starts_its_iterations_time_delay_apart() {
+    let app = App::new(&[&workflow(
+        "spaced",
+        json!([{
+            "name": "Each", "type": "FOREACH", "start": start(),
+            "inputCollection": "$.numbers", "inputParameter": "$.n", "outputCollection": "$.results",
+            "timeDelay": "PT0.3S",
+            "states": [{
+                "name": "Double", "type": "OPERATION", "start": start(), "actionMode": "SEQUENTIAL",
+                "actions": [add(json!("$.n"), json!("$.n"))],
+                "stateDataFilter": { "dataOutputPath": "$.sum" },
+                "end": end()
+            }],
+            "stateDataFilter": { "dataOutputPath": "$.results" },
+            "end": end()
+        }]),
+    )]);
+    let started = Instant::now();
+    let record = app.run("spaced", json!({"numbers": [1, 2, 3]})).await;
+    assert_eq!(record.output, Some(json!([2.0, 4.0, 6.0])));
+    // Three iterations, each starting 300 ms after the one before.
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    let starts: Vec<u64> = app
+        .engine
+        .history(&record.id)
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(&e.kind, HistoryKind::StateEntered { state } if state == "Double"))
+        .map(|e| e.at_ms)
+        .collect();
+    assert_eq!(starts.len(), 3);
+    assert!(starts.windows(2).all(|w| w[1] - w[0] >= 300), "{starts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_foreach_over_a_million_elements_fails_naming_the_limit() {
     let app = App::new(&[&workflow(
         "million",
