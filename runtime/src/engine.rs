@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{Mutex, Notify, oneshot};
 
 use crate::function::{Call, FunctionHost};
 use crate::store::events::ConsumedEvent;
@@ -158,6 +158,18 @@ struct Inner {
     draining: StdMutex<HashSet<Vec<u8>>>,
     /// Instances by status: counted once, then kept by every commit.
     counts: StdMutex<Option<HashMap<Status, u64>>>,
+    schedules: StdMutex<Schedules>,
+}
+
+/// The loops that start the instances of repeating schedules, one per
+/// workflow id, following its current definition; none until
+/// [`Engine::start_schedules`].
+#[derive(Default)]
+struct Schedules {
+    /// Where the loops run, once started.
+    runtime: Option<tokio::runtime::Handle>,
+    /// Dropping a loop's sender stops it.
+    loops: HashMap<String, oneshot::Sender<()>>,
 }
 
 fn now_ms() -> u64 {
@@ -198,6 +210,7 @@ impl Engine {
                 observer: RwLock::default(),
                 draining: StdMutex::default(),
                 counts: StdMutex::default(),
+                schedules: StdMutex::default(),
             }),
         }
     }
@@ -212,6 +225,7 @@ impl Engine {
     ) -> Result<Arc<Workflow>, EngineError> {
         let workflow = self.prepare(source, file_name, known_functions)?;
         write(&self.inner.workflows).insert(workflow.id().to_string(), workflow.clone());
+        self.reschedule(workflow.id());
         Ok(workflow)
     }
 
@@ -241,13 +255,16 @@ impl Engine {
     pub fn activate(&self, version: &str) -> Result<Arc<Workflow>, EngineError> {
         let workflow = self.workflow_version(version)?;
         write(&self.inner.workflows).insert(workflow.id().to_string(), workflow.clone());
+        self.reschedule(workflow.id());
         Ok(workflow)
     }
 
     /// Stops starting instances of workflow `id`, by call or by event;
     /// running instances finish on their version. False when it is not registered.
     pub fn unregister(&self, id: &str) -> bool {
-        write(&self.inner.workflows).remove(id).is_some()
+        let removed = write(&self.inner.workflows).remove(id).is_some();
+        self.reschedule(id);
+        removed
     }
 
     /// The definitions new instances start with, by id.
@@ -948,51 +965,88 @@ impl Engine {
     }
 
     /// Starts instances of every workflow whose start state is scheduled with
-    /// a repeating interval, at each repetition, for as long as that
-    /// definition is the registered one. Instance ids derive from the tick,
-    /// so a restart does not start a tick's instance twice.
+    /// a repeating interval, at each repetition, from now on: the
+    /// registered workflows' schedules now, and those of workflows
+    /// registered, replaced or removed later as that happens. Instance ids
+    /// derive from the tick, so a restart does not start a tick's instance
+    /// twice. Needs a tokio runtime; without one it does nothing.
     pub fn start_schedules(&self) {
-        let workflows: Vec<Arc<Workflow>> = read(&self.inner.workflows).values().cloned().collect();
-        for workflow in workflows {
-            let Some((count, period)) = workflow.schedule().and_then(|s| s.repeat) else {
-                continue;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.inner
+            .schedules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .runtime = Some(runtime);
+        for id in self.workflow_ids() {
+            self.reschedule(&id);
+        }
+    }
+
+    /// Makes the schedule loop of workflow `id` follow its current
+    /// definition: stops the loop of the definition it replaced, and starts
+    /// one when the current definition repeats.
+    fn reschedule(&self, id: &str) {
+        // Held while reading the definition, so that of two registrations
+        // at once the later one's loop is the one that stays.
+        let mut schedules = self
+            .inner
+            .schedules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(runtime) = schedules.runtime.clone() else {
+            return;
+        };
+        schedules.loops.remove(id);
+        let Some(workflow) = read(&self.inner.workflows).get(id).cloned() else {
+            return;
+        };
+        let Some((count, period)) = workflow.schedule().and_then(|s| s.repeat) else {
+            return;
+        };
+        if !workflow.start_events().is_empty() {
+            return;
+        }
+        let (keep, stop) = oneshot::channel();
+        schedules.loops.insert(id.to_string(), keep);
+        runtime.spawn(self.clone().run_schedule(workflow, count, period, stop));
+    }
+
+    /// Starts an instance of `workflow` at each tick of its schedule, until
+    /// its repetitions are done or `stop` is dropped.
+    async fn run_schedule(
+        self,
+        workflow: Arc<Workflow>,
+        count: Option<u32>,
+        period: std::time::Duration,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let anchor = workflow.schedule().map_or(0, schedule::anchor_ms);
+        let period_ms = (period.as_millis() as u64).max(1);
+        loop {
+            let now = now_ms();
+            let index = if now <= anchor {
+                0
+            } else {
+                (now - anchor).div_ceil(period_ms)
             };
-            if !workflow.start_events().is_empty() {
-                continue;
+            if count.is_some_and(|count| index >= u64::from(count)) {
+                return;
             }
-            let anchor = workflow.schedule().map_or(0, schedule::anchor_ms);
-            let engine = self.clone();
-            tokio::spawn(async move {
-                let period_ms = (period.as_millis() as u64).max(1);
-                loop {
-                    let current = read(&engine.inner.workflows)
-                        .get(workflow.id())
-                        .map(|w| w.version.clone());
-                    if current.as_deref() != Some(workflow.version.as_str()) {
-                        return;
-                    }
-                    let now = now_ms();
-                    let index = if now <= anchor {
-                        0
-                    } else {
-                        (now - anchor).div_ceil(period_ms)
-                    };
-                    if count.is_some_and(|count| index >= u64::from(count)) {
-                        return;
-                    }
-                    let tick = anchor + index * period_ms;
-                    tokio::time::sleep(std::time::Duration::from_millis(tick.saturating_sub(now)))
-                        .await;
-                    let id = format!("sched-{}-{tick}", workflow.id());
-                    if let Err(error) = engine
-                        .start(workflow.id(), Value::Object(Default::default()), Some(id))
-                        .await
-                    {
-                        tracing::error!(workflow = %workflow.id(), %error, "cannot start a scheduled instance");
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                }
-            });
+            let tick = anchor + index * period_ms;
+            tokio::select! {
+                _ = &mut stop => return,
+                () = tokio::time::sleep(std::time::Duration::from_millis(tick.saturating_sub(now))) => {}
+            }
+            let id = format!("sched-{}-{tick}", workflow.id());
+            if let Err(error) = self
+                .start(workflow.id(), Value::Object(Default::default()), Some(id))
+                .await
+            {
+                tracing::error!(workflow = %workflow.id(), %error, "cannot start a scheduled instance");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
     }
 

@@ -497,3 +497,74 @@ async fn an_app_deployed_over_http_delivers_to_its_sinks() {
     })
     .await;
 }
+
+/// A workflow that starts every 200 ms and ends with `{"v": label}`.
+fn ticker(label: &str) -> Vec<u8> {
+    json!({ "id": "ticker", "version": "1.0", "name": "ticker",
+        "states": [
+            { "name": "Tick", "type": "RELAY", "start": { "kind": "SCHEDULED", "schedule": { "interval": "R/PT0.2S" } },
+              "inject": { "v": label }, "end": { "kind": "DEFAULT" } }
+        ] })
+    .to_string()
+    .into_bytes()
+}
+
+/// The labels of the ticker's completed instances, oldest first.
+async fn ticks(server: &Server) -> Vec<String> {
+    let page = server
+        .get("/instances?workflow=ticker&status=completed&limit=1000")
+        .await;
+    let mut labels: Vec<String> = page.body["instances"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{page:?}"))
+        .iter()
+        .map(|i| i["output"]["v"].as_str().unwrap_or_default().to_string())
+        .collect();
+    labels.reverse();
+    labels
+}
+
+async fn wait_for_ticks(server: &Server, what: &str, done: impl Fn(&[String]) -> bool) {
+    for _ in 0..100 {
+        if done(&ticks(server).await) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {:?}\n{}", ticks(server).await, server.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeating_schedule_starts_on_deploy_follows_redeploys_and_stops_on_delete() {
+    let app = app_dir();
+    let server = Server::start_recorded(&app, &[]);
+    let manifest = manifest("v1").replace(
+        "workflows = [\"versioned.json\"]",
+        "workflows = [\"versioned.json\", \"ticker.json\"]",
+    );
+    let deployed = deploy(&server, &app, &manifest, &[("ticker.json", ticker("one"))]).await;
+    assert_eq!(deployed.status, 201, "{deployed:?}");
+    wait_for_ticks(&server, "the deployed schedule ticks", |t| t.len() >= 2).await;
+
+    let redeployed = deploy(&server, &app, &manifest, &[("ticker.json", ticker("two"))]).await;
+    assert_eq!(redeployed.status, 201, "{redeployed:?}");
+    wait_for_ticks(&server, "the redeployed schedule ticks", |t| {
+        t.iter().filter(|v| *v == "two").count() >= 2
+    })
+    .await;
+    // The old definition's loop stopped: nothing of it after the new one's ticks.
+    let after = ticks(&server).await;
+    let first_two = after.iter().position(|v| v == "two").unwrap();
+    assert!(after[first_two..].iter().all(|v| v == "two"), "{after:?}");
+
+    let deleted = server.request("DELETE", "/workflows/ticker", &[], "").await;
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let at_delete = ticks(&server).await.len();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(
+        ticks(&server).await.len(),
+        at_delete,
+        "ticks after the delete"
+    );
+}
