@@ -372,7 +372,7 @@ impl Engine {
             consumed_events: Vec::new(),
             function_versions: self.pin_functions(&workflow),
         };
-        let (history, children) = {
+        let (history, children, orphans) = {
             let mut step = Step::new(&workflow, &mut record, now);
             step.start();
             if let Some(event) = first_event {
@@ -394,7 +394,7 @@ impl Engine {
                     );
                 }
             }
-            (step.history, step.children)
+            (step.history, step.children, step.orphans)
         };
         // A start by event marks the event seen (unfinished) like a wake:
         // the delivery's waiting instances were served before its starts,
@@ -409,7 +409,7 @@ impl Engine {
             .unwrap_or_default();
         drop(guard);
         let subscribed = !record.subscriptions.is_empty();
-        self.after_commit(&record, children, subscribed, produced);
+        self.after_commit(&record, children, orphans, subscribed, produced);
         Ok(record)
     }
 
@@ -455,7 +455,7 @@ impl Engine {
         };
         let mut kv = None;
         let mut emitted = Vec::new();
-        let (history, children) = {
+        let (history, children, orphans) = {
             let mut step = Step::new(&workflow, &mut record, now);
             match input {
                 Input::Task {
@@ -487,7 +487,7 @@ impl Engine {
                 } => step.event(thread, &event, &key, data, &correlation),
                 Input::Child { thread, result } => step.child_done(thread, result),
             }
-            (step.history, step.children)
+            (step.history, step.children, step.orphans)
         };
         if record == before {
             return Ok(Some((record, false)));
@@ -501,7 +501,7 @@ impl Engine {
         drop(guard);
         let subscribed = subscription_keys(&record) != subscription_keys(&before)
             && !record.subscriptions.is_empty();
-        self.after_commit(&record, children, subscribed, produced);
+        self.after_commit(&record, children, orphans, subscribed, produced);
         Ok(Some((record, true)))
     }
 
@@ -619,10 +619,12 @@ impl Engine {
         &self,
         record: &InstanceRecord,
         children: Vec<ChildStart>,
+        orphans: Vec<String>,
         subscribed: bool,
         produced: Vec<OutboxEvent>,
     ) {
         self.dispatch(produced);
+        self.cancel_orphans(orphans);
         if record.status.is_final() {
             self.finished(record);
             return;
@@ -799,6 +801,26 @@ impl Engine {
                     .await;
             }
         });
+    }
+
+    /// Cancels child instances their parent no longer waits for (each
+    /// cancel cascades to its own children). Recovery does the same for
+    /// those a stop left running: see [`Engine::recover`].
+    fn cancel_orphans(&self, orphans: Vec<String>) {
+        for child in orphans {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                match engine.cancel(&child).await {
+                    // Ended already, or never started (its parent ended in
+                    // the step that would have started it).
+                    Ok(_)
+                    | Err(EngineError::WrongStatus { .. } | EngineError::UnknownInstance(_)) => {}
+                    Err(error) => {
+                        tracing::warn!(instance = %child, %error, "cannot cancel a child instance its parent no longer waits for");
+                    }
+                }
+            });
+        }
     }
 
     fn finished(&self, record: &InstanceRecord) {
@@ -1343,6 +1365,10 @@ impl Engine {
         let mut count = 0;
         for record in unfinished {
             count += 1;
+            if self.orphaned(&record)? {
+                self.cancel_orphans(vec![record.id.clone()]);
+                continue;
+            }
             if record.status != Status::Suspended {
                 self.run_work(&record);
             }
@@ -1380,7 +1406,23 @@ impl Engine {
         Ok(count)
     }
 
-    /// Cancels instance `id`; running actions finish but their results are dropped.
+    /// Whether `record` is a subflow instance whose parent no longer waits
+    /// for it: the parent ended, or left its subflow state, and the process
+    /// stopped before it cancelled the child.
+    fn orphaned(&self, record: &InstanceRecord) -> Result<bool, EngineError> {
+        let Some(link) = record.parent.as_ref().filter(|link| link.waits) else {
+            return Ok(false);
+        };
+        Ok(match self.load(&link.instance_id)? {
+            Some(parent) => {
+                parent.status.is_final() || parent.children.get(&link.thread) != Some(&record.id)
+            }
+            None => true,
+        })
+    }
+
+    /// Cancels instance `id`, and the child instances it waits for; running
+    /// actions finish but their results are dropped.
     pub async fn cancel(&self, id: &str) -> Result<InstanceRecord, EngineError> {
         self.control(id, "cancel", |_, step| {
             if step.record().status.is_final() {
@@ -1428,7 +1470,7 @@ impl Engine {
         let before = self.get(id)?;
         let workflow = self.workflow_version(&before.definition_version)?;
         let mut record = before.clone();
-        let history = {
+        let (history, orphans) = {
             let mut step = Step::new(&workflow, &mut record, now_ms());
             change(&before, &mut step).map_err(|needs| EngineError::WrongStatus {
                 id: id.to_string(),
@@ -1436,7 +1478,7 @@ impl Engine {
                 action,
                 needs,
             })?;
-            step.history
+            (step.history, step.orphans)
         };
         let produced = self
             .commit(
@@ -1450,7 +1492,7 @@ impl Engine {
             .await?
             .unwrap_or_default();
         drop(guard);
-        self.after_commit(&record, Vec::new(), false, produced);
+        self.after_commit(&record, Vec::new(), orphans, false, produced);
         Ok(record)
     }
 }

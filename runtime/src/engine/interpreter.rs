@@ -162,6 +162,10 @@ pub struct Step<'a> {
     now_ms: u64,
     pub history: Vec<HistoryEntry>,
     pub children: Vec<ChildStart>,
+    /// Child instances the step stopped waiting for (the instance was
+    /// cancelled, terminated or failed, or the subflow state was left on an
+    /// error): the driver cancels them.
+    pub orphans: Vec<String>,
 }
 
 impl<'a> Step<'a> {
@@ -175,6 +179,7 @@ impl<'a> Step<'a> {
             now_ms,
             history: Vec::new(),
             children: Vec::new(),
+            orphans: Vec::new(),
         }
     }
 
@@ -389,6 +394,8 @@ impl<'a> Step<'a> {
         self.record.tasks.clear();
         self.record.timers.clear();
         self.record.subscriptions.clear();
+        let children = std::mem::take(&mut self.record.children);
+        self.orphans.extend(children.into_values());
     }
 
     fn thread(&mut self, id: ThreadId) -> Result<&mut Thread, WorkflowError> {
@@ -896,7 +903,9 @@ impl<'a> Step<'a> {
             .timers
             .retain(|_, timer| timer.thread != thread_id);
         self.unsubscribe(thread_id);
-        self.record.children.remove(&thread_id);
+        if let Some(child) = self.record.children.remove(&thread_id) {
+            self.orphans.push(child);
+        }
         let descendants: Vec<ThreadId> = self
             .record
             .threads

@@ -80,6 +80,102 @@ impl App {
 }
 
 /// A workflow with function `probe` and the given states (JSON text).
+/// A child that naps for a minute, a parent that waits for one, and a
+/// parent whose other branch terminates while its child naps.
+fn napping_family() -> App {
+    let child = workflow(
+        "napper",
+        json!([{ "name": "Nap", "type": "DELAY", "start": start(), "timeDelay": "PT60S", "end": end() }]),
+    );
+    let parent = workflow(
+        "waiter",
+        json!([{ "name": "Call", "type": "SUBFLOW", "start": start(), "workflowId": "napper",
+                 "waitForCompletion": true, "end": end() }]),
+    );
+    let terminator = workflow(
+        "terminator",
+        json!([{
+            "name": "Fork", "type": "PARALLEL", "start": start(),
+            "branches": [
+                { "name": "Child", "waitForCompletion": true, "states": [
+                    { "name": "Call", "type": "SUBFLOW", "start": start(), "workflowId": "napper",
+                      "waitForCompletion": true, "end": end() }] },
+                { "name": "Stop", "waitForCompletion": true, "states": [
+                    { "name": "Pause", "type": "DELAY", "start": start(), "timeDelay": "PT0.5S",
+                      "end": { "kind": "TERMINATE" } }] }
+            ],
+            "end": end()
+        }]),
+    );
+    App::new(&[&child, &parent, &terminator])
+}
+
+/// The child instances of `parent`, once it has started them.
+async fn children_of(app: &App, parent: &str) -> Vec<InstanceRecord> {
+    for _ in 0..500 {
+        let children: Vec<InstanceRecord> = app
+            .engine
+            .list(Some("napper"), None)
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.parent.as_ref().is_some_and(|p| p.instance_id == parent))
+            .collect();
+        if !children.is_empty() {
+            return children;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{parent} started no child");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_a_parent_cancels_the_child_it_waits_for() {
+    let app = napping_family();
+    let parent = app.engine.start("waiter", json!({}), None).await.unwrap();
+    let child = children_of(&app, &parent.id).await.remove(0);
+    wait_for_status(&app, &child.id, Status::Waiting).await;
+    app.engine.cancel(&parent.id).await.unwrap();
+    wait_for_status(&app, &child.id, Status::Cancelled).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terminating_a_parent_cancels_its_running_children() {
+    let app = napping_family();
+    let record = app.run("terminator", json!({})).await;
+    assert_eq!(record.status, Status::Completed);
+    let child = children_of(&app, &record.id).await.remove(0);
+    wait_for_status(&app, &child.id, Status::Cancelled).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_action_that_finishes_after_cancel_changes_nothing() {
+    let app = App::new(&[&workflow(
+        "slow",
+        json!([{ "name": "Sleep", "type": "OPERATION", "start": start(), "actionMode": "SEQUENTIAL",
+                 "actions": [{ "functionRef": { "refName": "probe", "parameters": { "action": "sleep", "millis": 300 } } }],
+                 "end": end() }]),
+    )]);
+    let started = app.engine.start("slow", json!({}), None).await.unwrap();
+    let cancelled = app.engine.cancel(&started.id).await.unwrap();
+    assert_eq!(cancelled.status, Status::Cancelled);
+    // The action ran on and ended meanwhile; its result is dropped.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.engine.get(&started.id).unwrap(), cancelled);
+    let kinds: Vec<HistoryKind> = app
+        .engine
+        .history(&started.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| matches!(k, HistoryKind::ActionFinished { .. })),
+        "{kinds:?}"
+    );
+}
+
 fn workflow(id: &str, states: Value) -> String {
     json!({
         "id": id,
