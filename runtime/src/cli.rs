@@ -65,6 +65,17 @@ pub struct DataDir {
     pub data_dir: PathBuf,
 }
 
+/// Opens the store of a data directory for a one-shot command; when a
+/// process (a `swirl serve`, most likely) holds it, says what to do instead.
+pub fn open_store(data_dir: &std::path::Path) -> anyhow::Result<swirl::store::Store> {
+    swirl::store::Store::open(data_dir).map_err(|error| match error {
+        swirl::store::StoreError::InUse { .. } => anyhow::anyhow!(
+            "{error}; one process at a time uses a data directory: stop it, give this command another --data-dir, or, if it is `swirl serve`, use the client commands against it (`swirl ls`, `swirl get`, `swirl start`, `swirl send`)"
+        ),
+        other => other.into(),
+    })
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // A server's log is its record of what happened: info by default there,

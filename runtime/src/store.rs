@@ -36,10 +36,11 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "cannot open the database in {path}: {source}; is another swirl process using this data directory?"
-    )]
+    #[error("cannot open the database in {path}")]
     Open { path: PathBuf, source: sled::Error },
+    /// Another process has the database open: one process at a time can.
+    #[error("the data directory {path} is in use by {holder}")]
+    InUse { path: PathBuf, holder: String },
     #[error("database: {0}")]
     Sled(#[from] sled::Error),
     #[error("record '{key}' cannot be read: {reason}")]
@@ -100,7 +101,15 @@ impl Store {
         let db = sled::Config::new()
             .path(&path)
             .open()
-            .map_err(|source| StoreError::Open { path, source })?;
+            // sled reports a lock held elsewhere as a plain I/O error: ask
+            // the system who holds it.
+            .map_err(|source| match lock_holder(&path.join("db")) {
+                Some(holder) => StoreError::InUse {
+                    path: data_dir.to_path_buf(),
+                    holder,
+                },
+                None => StoreError::Open { path, source },
+            })?;
         Ok(Store {
             kv: db.open_tree("kv")?,
             instances: db.open_tree("instances")?,
@@ -127,6 +136,45 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// Who holds the lock sled takes on its database file `lock_file`, as
+/// "process PID (COMMAND LINE)": found in `/proc/locks` by the file's inode,
+/// so on Linux only.
+fn lock_holder(lock_file: &Path) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(lock_file).ok()?.ino();
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        // "1: FLOCK  ADVISORY  WRITE 7130 fe:00:10027996 0 EOF": the pid,
+        // then major:minor:inode of the locked file.
+        let pid = locks.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let locked = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
+            (locked == inode).then(|| fields.get(4)?.parse::<u32>().ok())?
+        })?;
+        let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|bytes| {
+                let words: Vec<String> = bytes
+                    .split(|b| *b == 0)
+                    .filter(|word| !word.is_empty())
+                    .map(|word| String::from_utf8_lossy(word).into_owned())
+                    .collect();
+                words.join(" ")
+            })
+            .unwrap_or_default();
+        Some(if command.is_empty() {
+            format!("process {pid}")
+        } else {
+            format!("process {pid} ({command})")
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = lock_file;
+        None
     }
 }
 

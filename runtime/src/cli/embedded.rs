@@ -61,7 +61,7 @@ pub fn open_all(
             }
         }
     }
-    let store = Store::open(data_dir)?;
+    let store = super::open_store(data_dir)?;
     let host = Arc::new(swirl::app::host(data_dir, Arc::new(store.clone()))?);
     for manifest in &manifests {
         if let Err(errors) = swirl::app::deploy(manifest, &host) {

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use swirl::engine::record::Status;
-use swirl::store::Store;
 
 use super::Outcome;
 
@@ -36,7 +35,7 @@ fn parse_status(text: &str) -> Result<Status, String> {
 }
 
 pub fn instances(args: InstancesArgs) -> anyhow::Result<Outcome> {
-    let store = Store::open(&args.data_dir)?;
+    let store = super::open_store(&args.data_dir)?;
     let records = swirl::engine::list(&store, args.workflow.as_deref(), args.status)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&records)?);
@@ -80,7 +79,7 @@ pub struct HistoryArgs {
 }
 
 pub fn history(args: HistoryArgs) -> anyhow::Result<Outcome> {
-    let store = Store::open(&args.data_dir)?;
+    let store = super::open_store(&args.data_dir)?;
     let entries = match swirl::engine::history(&store, &args.instance) {
         Ok(entries) => entries,
         Err(error @ swirl::engine::EngineError::UnknownInstance(_)) => {

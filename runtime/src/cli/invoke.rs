@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use swirl::function::{Call, LogLevel};
 use swirl::manifest::Manifest;
-use swirl::store::Store;
 
 use super::{DataDir, Outcome, report_manifest_errors};
 
@@ -77,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     };
 
-    let store = Store::open(&args.data_dir.data_dir)?;
+    let store = super::open_store(&args.data_dir.data_dir)?;
     let host = swirl::app::host(&args.data_dir.data_dir, Arc::new(store.clone()))?;
     if let Err(error) = host.deploy(spec) {
         eprintln!(

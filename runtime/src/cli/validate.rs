@@ -1,13 +1,13 @@
 //! `swirl validate`: checks manifests and workflow definitions without
 //! running anything, reporting every problem at once.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
-use swirl::function::FunctionHost;
+use swirl::function::{FunctionHost, KvError, KvStore};
 use swirl::manifest::{Manifest, ManifestError};
-use swirl::store::Store;
 use swirl::workflow::{self, Diagnostic, KnownFunctions, Severity};
 
 use super::{DataDir, Outcome};
@@ -139,9 +139,24 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     })
 }
 
+/// A host that compiles (through the data directory's code cache, which
+/// any number of processes share) but opens no store, so that validating
+/// works while a server holds the data directory.
 fn open_host(data_dir: &Path) -> anyhow::Result<FunctionHost> {
-    let store = Store::open(data_dir)?;
-    Ok(swirl::app::host(data_dir, Arc::new(store))?)
+    Ok(swirl::app::host(data_dir, Arc::new(NoKv))?)
+}
+
+/// The kv store of a host that runs no function.
+struct NoKv;
+
+impl KvStore for NoKv {
+    fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Err(KvError("swirl validate runs no function".into()))
+    }
+
+    fn apply(&self, _: &str, _: &BTreeMap<String, Option<Vec<u8>>>) -> Result<(), KvError> {
+        Err(KvError("swirl validate runs no function".into()))
+    }
 }
 
 fn check_manifest(path: &Path, host: &FunctionHost, findings: &mut Vec<Finding>) {

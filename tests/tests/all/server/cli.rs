@@ -173,6 +173,33 @@ async fn send_makes_up_a_random_uuid_for_each_event() {
     }
 }
 
+/// `validate` needs no store; the commands that do name the server that
+/// holds it and say what to do instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_commands_name_the_server_that_holds_the_data_directory() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    let validated = run(swirl(app.path()).args(["validate", "swirl.toml", "--data-dir", "data"]));
+    assert_eq!(validated.code, 0, "{}", validated.stderr);
+    let holder = format!("is in use by process {} (", server.pid());
+    for args in [
+        vec!["instances", "data"],
+        vec!["history", "data", "some-id"],
+        vec!["invoke", "swirl.toml", "probe", "--data-dir", "data"],
+        vec!["run", "swirl.toml", "add", "--data-dir", "data"],
+    ] {
+        let answer = run(swirl(app.path()).args(&args));
+        assert_eq!(answer.code, 2, "{args:?}: {}", answer.stderr);
+        for expected in [holder.as_str(), "serve", "--data-dir", "`swirl ls`"] {
+            assert!(
+                answer.stderr.contains(expected),
+                "{args:?}: no '{expected}' in {}",
+                answer.stderr
+            );
+        }
+    }
+}
+
 #[test]
 fn an_unreachable_server_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -186,6 +186,11 @@ impl Server {
     }
 
     /// The server's base url, as the client commands take it.
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
