@@ -5,7 +5,8 @@
 # non-zero on any violation. The short form runs in `cargo test`
 # (tests/tests/all/soak.rs).
 #
-# Usage: tests/soak.sh [KILLS] [RATE] [SEED]
+# Usage: tests/soak.sh [--power-cuts] [KILLS] [RATE] [SEED]
+# (--power-cuts: each kill is a power cut on the lazy FUSE disk; needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet -p swirl-tests --bin soak

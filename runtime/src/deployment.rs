@@ -4,7 +4,7 @@
 //! the current versions in the host and its workflows in the engine.
 //!
 //! ```text
-//!  manifest + files ──check all──▶ store: blobs, version records, current pointers (one transaction)
+//!  manifest + files ──check all──▶ store: files, version records, current pointers (one transaction)
 //!                                   └──▶ host.install (new function versions), engine.activate
 //!  restart ──restore──▶ current versions from the store; older versions loaded
 //!                       lazily when a pinned instance calls them (StoredVersions)

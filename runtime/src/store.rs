@@ -11,20 +11,38 @@
 //!   kept until an instance waits for them ([`events`]);
 //! - `outbox`, `sink_queue`, `dead_letters`: produced events until they are
 //!   routed, delivered to the sinks, or given up on ([`outbox`]).
-//! - `blobs`, `function_versions`, `functions`, `workflows`, `apps`: what a
-//!   server deployed, restored after a restart ([`apps`]).
+//! - `function_versions`, `functions`, `workflows`, `apps`: what a server
+//!   deployed, restored after a restart ([`apps`]); the deployed files
+//!   themselves are content-addressed files ([`files`]).
+//!
+//! Values longer than [`values::INLINE_MAX`] live in those files too, so
+//! that sled never writes a blob file of its own ([`values`]).
+//!
+//! **Durable means synced.** sled's `flush` on Linux ends with
+//! `sync_file_range`, which survives a crash of the process but not a power
+//! cut. So [`Store::flush`] follows it with `fdatasync` of sled's log file,
+//! and with an `fsync` of the database directory when its entries changed
+//! (sled's snapshots are created and renamed there). Every commit that is
+//! acknowledged goes through it, shared by group commit.
+//!
+//! **Format.** `<data-dir>/FORMAT` names the layout of the directory; a
+//! directory of another format is refused at open, never misread.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use crate::function::{KvError, KvStore};
 
 pub mod apps;
 pub mod events;
+mod files;
 mod group_commit;
 pub mod instances;
 pub mod outbox;
+pub mod values;
 
 use group_commit::GroupCommit;
 
@@ -50,7 +68,25 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "a key of {bytes} bytes (starting '{start}') is over the store's {}-byte key limit",
+        values::KEY_MAX
+    )]
+    KeyTooLong { start: String, bytes: usize },
+    #[error(
+        "the data directory {path} holds {found}; this swirl reads format {FORMAT} only: start it on an empty data directory (or use the swirl that wrote this one)"
+    )]
+    Format { path: PathBuf, found: String },
 }
+
+/// The layout of a data directory, written to `<data-dir>/FORMAT`.
+/// Format 1 (no `FORMAT` file) kept large values in sled's own blob files.
+pub const FORMAT: u32 = 2;
 
 /// How commits reach the disk. Both are durable: a commit returns only after
 /// its flush; they differ in whether concurrent commits share one.
@@ -78,12 +114,16 @@ pub struct Store {
     outbox: sled::Tree,
     sink_queue: sled::Tree,
     dead_letters: sled::Tree,
-    blobs: sled::Tree,
     function_versions: sled::Tree,
     functions: sled::Tree,
     workflows: sled::Tree,
     apps: sled::Tree,
-    group_commit: std::sync::Arc<GroupCommit>,
+    files: Arc<files::Files>,
+    /// sled's log file, synced after each flush (see the module doc).
+    log: Arc<fs::File>,
+    /// The database directory and its modification time when last synced.
+    db_dir: Arc<(PathBuf, Mutex<Option<SystemTime>>)>,
+    group_commit: Arc<GroupCommit>,
     flush_policy: FlushPolicy,
 }
 
@@ -98,8 +138,10 @@ impl Store {
     pub fn open_with(data_dir: &Path, flush_policy: FlushPolicy) -> Result<Self, StoreError> {
         create_private_dir(data_dir)?;
         let path = data_dir.join("db");
+        check_format(data_dir, &path)?;
         let db = sled::Config::new()
             .path(&path)
+            .segment_size(values::SEGMENT_BYTES)
             .open()
             // sled reports a lock held elsewhere as a plain I/O error: ask
             // the system who holds it.
@@ -108,8 +150,27 @@ impl Store {
                     path: data_dir.to_path_buf(),
                     holder,
                 },
-                None => StoreError::Open { path, source },
+                None => StoreError::Open {
+                    path: path.clone(),
+                    source,
+                },
             })?;
+        let file_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::File { path, source }
+        };
+        let log_path = path.join("db");
+        let log = fs::File::open(&log_path).map_err(file_error(&log_path))?;
+        // What sled created on a first open (its config, its log) and the
+        // directories themselves become durable before anything is acknowledged.
+        for file in [&path.join("conf"), &log_path] {
+            fs::File::open(file)
+                .and_then(|file| file.sync_all())
+                .map_err(file_error(file))?;
+        }
+        for dir in [&path, data_dir] {
+            files::sync_dir(dir).map_err(file_error(dir))?;
+        }
         Ok(Store {
             kv: db.open_tree("kv")?,
             instances: db.open_tree("instances")?,
@@ -121,20 +182,46 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             sink_queue: db.open_tree("sink_queue")?,
             dead_letters: db.open_tree("dead_letters")?,
-            blobs: db.open_tree("blobs")?,
             function_versions: db.open_tree("function_versions")?,
             functions: db.open_tree("functions")?,
             workflows: db.open_tree("workflows")?,
             apps: db.open_tree("apps")?,
-            group_commit: std::sync::Arc::default(),
+            files: Arc::new(files::Files::open(data_dir.join("files"))?),
+            log: Arc::new(log),
+            db_dir: Arc::new((path, Mutex::new(None))),
+            group_commit: Arc::default(),
             flush_policy,
             db,
         })
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable: sled's flush, then the syncs that
+    /// make it survive a power cut (see the module doc).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
+        self.log.sync_data().map_err(|source| StoreError::File {
+            path: self.db_dir.0.join("db"),
+            source,
+        })?;
+        self.sync_db_dir_if_changed()
+    }
+
+    /// `fsync`s the database directory when its entries changed since the
+    /// last time: a `stat` when they did not.
+    fn sync_db_dir_if_changed(&self) -> Result<(), StoreError> {
+        let (dir, synced) = &*self.db_dir;
+        let error = |source| StoreError::File {
+            path: dir.clone(),
+            source,
+        };
+        let modified = fs::metadata(dir)
+            .and_then(|m| m.modified())
+            .map_err(error)?;
+        let mut synced = synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced != Some(modified) {
+            files::sync_dir(dir).map_err(error)?;
+            *synced = Some(modified);
+        }
         Ok(())
     }
 }
@@ -178,6 +265,33 @@ fn lock_holder(lock_file: &Path) -> Option<String> {
     }
 }
 
+/// Refuses a data directory of another format; marks a new one with ours.
+fn check_format(data_dir: &Path, db: &Path) -> Result<(), StoreError> {
+    let path = data_dir.join("FORMAT");
+    let refuse = |found: String| StoreError::Format {
+        path: data_dir.to_path_buf(),
+        found,
+    };
+    match fs::read_to_string(&path) {
+        Ok(text) if text.trim() == FORMAT.to_string() => Ok(()),
+        Ok(text) => Err(refuse(format!("format {}", text.trim()))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if db.exists() {
+                return Err(refuse("format 1 (written by swirl before 0.2)".into()));
+            }
+            let written = (|| {
+                let temporary = data_dir.join("FORMAT.new");
+                fs::write(&temporary, format!("{FORMAT}\n"))?;
+                fs::File::open(&temporary)?.sync_all()?;
+                fs::rename(&temporary, &path)?;
+                files::sync_dir(data_dir)
+            })();
+            written.map_err(|source| StoreError::File { path, source })
+        }
+        Err(source) => Err(StoreError::File { path, source }),
+    }
+}
+
 /// Creates `dir` (and parents) with mode 0700 where the platform has modes.
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     let error = |source| StoreError::CreateDir {
@@ -191,8 +305,9 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     builder.create(dir).map_err(error)
 }
 
-/// Bytes [`Store::has_room`] writes: two of sled's 512 KiB log segments, so
-/// that a store that opens can also append and flush.
+/// Bytes [`Store::has_room`] writes: room for a reopened store to append
+/// and flush what recovery writes (sled writes its log as buffers fill, not
+/// a segment at a time).
 const ROOM_PROBE_BYTES: usize = 1024 * 1024;
 
 impl Store {
@@ -226,9 +341,13 @@ fn kv_key(function: &str, key: &str) -> Vec<u8> {
 
 impl KvStore for Store {
     fn get(&self, function: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.kv
+        let stored = self
+            .kv
             .get(kv_key(function, key))
-            .map(|value| value.map(|bytes| bytes.to_vec()))
+            .map_err(|error| KvError(error.to_string()))?;
+        stored
+            .map(|stored| self.unstow(&stored))
+            .transpose()
             .map_err(|error| KvError(error.to_string()))
     }
 
@@ -237,17 +356,20 @@ impl KvStore for Store {
         function: &str,
         writes: &BTreeMap<String, Option<Vec<u8>>>,
     ) -> Result<(), KvError> {
-        let mut batch = sled::Batch::default();
-        for (key, value) in writes {
-            match value {
-                Some(value) => batch.insert(kv_key(function, key), value.as_slice()),
-                None => batch.remove(kv_key(function, key)),
+        let written = (|| {
+            let mut batch = sled::Batch::default();
+            for (key, value) in writes {
+                let key = kv_key(function, key);
+                values::check_key(&key)?;
+                match value {
+                    Some(value) => batch.insert(key, self.stow(value)?),
+                    None => batch.remove(key),
+                }
             }
-        }
-        self.kv
-            .apply_batch(batch)
-            .and_then(|()| self.db.flush().map(drop))
-            .map_err(|error| KvError(error.to_string()))
+            self.kv.apply_batch(batch)?;
+            self.durable()
+        })();
+        written.map_err(|error| KvError(error.to_string()))
     }
 }
 

@@ -1,7 +1,15 @@
-//! The soak harness: `swirl serve` under a steady load of workflow starts and
-//! events, killed with SIGKILL at random moments and restarted on the same
-//! data directory, then checked by a model that knows nothing of swirl's
-//! insides.
+//! The soak harness: `swirl serve` under a steady load of workflow starts
+//! (answered at once or when the instance completes), events and
+//! deployments, killed with SIGKILL at random moments and restarted on the
+//! same data directory, then checked by a model that knows nothing of
+//! swirl's insides.
+//!
+//! With [`SoakConfig::power_cuts`], the data directory sits on
+//! `swirl_lazyfs` and every kill is a power cut: what the server wrote but
+//! never synced is dropped before the restart, and the store must then
+//! open twice (a restart right after the first, with no cut) with every
+//! acknowledged effect there both times. Cuts come after idle gaps of 0 to
+//! 2 s, so that data left unsynced by an idle server is caught too.
 //!
 //! ```text
 //!  driver ──starts, events──▶ swirl serve ◀──SIGKILL, restart── killer
@@ -55,6 +63,8 @@ pub struct SoakConfig {
     pub seed: u64,
     /// How long the final check waits for instances to finish.
     pub settle: Duration,
+    /// Each kill is a power cut on `swirl_lazyfs` (see the module doc).
+    pub power_cuts: bool,
 }
 
 impl Default for SoakConfig {
@@ -65,6 +75,7 @@ impl Default for SoakConfig {
             uptime: (Duration::from_millis(500), Duration::from_millis(2500)),
             seed: 1,
             settle: Duration::from_secs(30),
+            power_cuts: false,
         }
     }
 }
@@ -84,6 +95,10 @@ pub struct SoakSummary {
     pub instances: usize,
     /// Events acknowledged (each CloudEvent counted once).
     pub events: u64,
+    /// Deployments acknowledged.
+    pub deploys: u64,
+    /// What the power cuts dropped: files with unsynced writes, and bytes.
+    pub dropped: swirl_lazyfs::Dropped,
     pub elapsed: Duration,
     pub violations: Vec<String>,
 }
@@ -92,7 +107,7 @@ impl std::fmt::Display for SoakSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "soak: seed {}, {:.0?}: {} requests ({} acknowledged, {} resent), {} kills, {} instances, {} events, {} violations",
+            "soak: seed {}, {:.0?}: {} requests ({} acknowledged, {} resent), {} kills, {} instances, {} events, {} deploys, {} violations",
             self.seed,
             self.elapsed,
             self.requests,
@@ -101,8 +116,16 @@ impl std::fmt::Display for SoakSummary {
             self.kills,
             self.instances,
             self.events,
+            self.deploys,
             self.violations.len()
         )?;
+        if self.dropped != swirl_lazyfs::Dropped::default() {
+            writeln!(
+                f,
+                "  power cuts dropped {} unsynced bytes in {} files",
+                self.dropped.bytes, self.dropped.files
+            )?;
+        }
         for violation in self.violations.iter().take(50) {
             writeln!(f, "  violation: {violation}")?;
         }
@@ -113,8 +136,11 @@ impl std::fmt::Display for SoakSummary {
 /// One request the driver must get acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
-    /// Start pipeline instance `p-N` through the admin API.
-    Start(u64),
+    /// Start pipeline instance `p-N` through the admin API; with `wait`,
+    /// the answer comes when the instance completed.
+    Start { n: u64, wait: bool },
+    /// Deploy app `extra-N`, whose function `stamp-N` has config `round = N`.
+    Deploy(u64),
     /// Send `order.paid` for order `o-N`, which starts an `order` instance.
     Paid(u64),
     /// Send `order.shipped` for order `o-N`, which wakes its instance.
@@ -265,6 +291,12 @@ const COUNTER_READS_AT_ONCE: usize = 32;
 /// How long requests keep coming after a SIGKILL was sent.
 const KILL_OVERLAP: Duration = Duration::from_millis(300);
 
+/// The longest quiet time before a power cut.
+const MAX_IDLE_BEFORE_CUT: Duration = Duration::from_secs(2);
+
+/// One request in this many is a deployment.
+const DEPLOY_ONE_IN: u64 = 60;
+
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// One answer: status and JSON body (`Null` when not JSON).
@@ -326,20 +358,56 @@ async fn event(
     send(client, addr, "POST", "/events", &headers, data.to_string()).await
 }
 
+/// The manifest of app `extra-N`, next to the soak app's `stamp.wasm`.
+fn deploy_manifest(n: u64) -> String {
+    format!(
+        "[app]\nname = \"extra-{n}\"\n\n[functions.stamp-{n}]\nsource = \"stamp.wasm\"\nconfig = {{ round = \"{n}\" }}\n"
+    )
+}
+
+/// Deploys app `extra-N` with `swirl deploy`, as a user would.
+async fn deploy(app: &Path, addr: SocketAddr, n: u64) -> Result<Value, String> {
+    let manifest = format!("deploy-{n}.toml");
+    std::fs::write(app.join(&manifest), deploy_manifest(n))
+        .map_err(|error| format!("cannot write {manifest}: {error}"))?;
+    let mut command = tokio::process::Command::new(crate::swirl_binary());
+    command
+        .current_dir(app)
+        .args(["deploy", &manifest, "--json", "--server"])
+        .arg(format!("http://{addr}"))
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .map_err(|_| "swirl deploy did not finish within 60 s".to_string())?
+        .map_err(|error| format!("cannot run swirl deploy: {error}"))?;
+    if output.status.success() {
+        serde_json::from_slice(&output.stdout).map_err(|error| error.to_string())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
 /// Sends `op` once; `Ok` with what the 2xx answer said, `Err` otherwise.
-async fn perform(client: &HttpClient, addr: SocketAddr, op: Op) -> Result<Value, String> {
+async fn perform(
+    client: &HttpClient,
+    app: &Path,
+    addr: SocketAddr,
+    op: Op,
+) -> Result<Value, String> {
     let reply = match op {
-        Op::Start(n) => {
+        Op::Start { n, wait } => {
             send(
                 client,
                 addr,
                 "POST",
-                &format!("/workflows/pipeline/instances?id=p-{n}"),
+                &format!("/workflows/pipeline/instances?id=p-{n}&wait={wait}"),
                 &[("content-type", "application/json".to_string())],
                 pipeline_input(n).to_string(),
             )
             .await?
         }
+        Op::Deploy(n) => return deploy(app, addr, n).await,
         Op::Paid(n) => {
             event(
                 client,
@@ -381,6 +449,7 @@ struct Ledger {
     acknowledged: u64,
     resent: u64,
     events: u64,
+    deploys: u64,
 }
 
 impl Ledger {
@@ -390,8 +459,10 @@ impl Ledger {
         match result {
             Ok(_) => {
                 self.acknowledged += 1;
-                if !matches!(op, Op::Start(_)) {
-                    self.events += 1;
+                match op {
+                    Op::Paid(_) | Op::Shipped(_) => self.events += 1,
+                    Op::Deploy(_) => self.deploys += 1,
+                    Op::Start { .. } => {}
                 }
             }
             Err(_) => {
@@ -419,6 +490,8 @@ fn soak_app() -> App {
     for name in ["pipeline.json", "order.json"] {
         std::fs::copy(source.join(name), app.path().join(name)).expect("copy a soak workflow");
     }
+    std::fs::copy(crate::guest("probe"), app.path().join("stamp.wasm"))
+        .expect("copy the probe for deployments");
     app
 }
 
@@ -437,6 +510,24 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
     };
     let mut next_pipeline = 0;
     let mut next_order = 0;
+    let mut next_deploy = 0;
+    // Declared before the server, so that the server goes first when dropped.
+    let mut disk = None;
+    if config.power_cuts {
+        let (backing, data) = (app.path().join("disk"), app.path().join("data"));
+        for dir in [&backing, &data] {
+            std::fs::create_dir(dir).expect("create the lazy disk's directories");
+        }
+        match swirl_lazyfs::Mounted::mount(&backing, &data) {
+            Ok(mounted) => disk = Some(mounted),
+            Err(error) => {
+                summary
+                    .violations
+                    .push(format!("cannot mount the lazy disk: {error}"));
+                return summary;
+            }
+        }
+    }
     let mut server = match ServerProcess::start(app.path(), &log) {
         Ok(server) => server,
         Err(error) => {
@@ -450,8 +541,20 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
         let uptime = random.between(config.uptime.0, config.uptime.1);
         let kill_at = Instant::now() + uptime;
         // Requests keep coming for a while after the SIGKILL, so that some
-        // are in flight when it lands and some find the server gone.
-        let until = kill_at + if last { Duration::ZERO } else { KILL_OVERLAP };
+        // are in flight when it lands and some find the server gone; before
+        // a power cut, they may stop up to 2 s earlier instead.
+        let idle = if config.power_cuts {
+            random.between(Duration::ZERO, MAX_IDLE_BEFORE_CUT)
+        } else {
+            Duration::ZERO
+        };
+        let until = if last {
+            kill_at
+        } else if idle < KILL_OVERLAP {
+            kill_at + KILL_OVERLAP
+        } else {
+            kill_at - idle
+        };
         let mut killing = None;
         let mut flights = tokio::task::JoinSet::new();
         while Instant::now() < until {
@@ -463,9 +566,16 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
                 if let Some(op) = ledger.todo.pop_front() {
                     op
                 } else {
-                    // Roughly: a third starts, a third new orders, a third shipments.
+                    // Roughly: a third starts (a third of them waited for),
+                    // a third new orders, a third shipments, and now and
+                    // then a deployment.
                     let shippable = ledger.shipped_sent < next_order;
-                    match random.next() % 3 {
+                    let roll = random.next();
+                    match roll % 3 {
+                        _ if roll % DEPLOY_ONE_IN == 0 => {
+                            next_deploy += 1;
+                            Op::Deploy(next_deploy - 1)
+                        }
                         2 if shippable => {
                             ledger.shipped_sent += 1;
                             Op::Shipped(ledger.shipped_sent - 1)
@@ -476,14 +586,18 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
                         }
                         _ => {
                             next_pipeline += 1;
-                            Op::Start(next_pipeline - 1)
+                            Op::Start {
+                                n: next_pipeline - 1,
+                                wait: (roll / 3) % 3 == 0,
+                            }
                         }
                     }
                 }
             };
             let (client, ledger, addr) = (client.clone(), ledger.clone(), server.addr);
+            let dir = app.path().to_path_buf();
             flights.spawn(async move {
-                let result = perform(&client, addr, op).await;
+                let result = perform(&client, &dir, addr, op).await;
                 let mut ledger = ledger.lock().expect("ledger");
                 ledger.answered(op, &result);
                 if let Ok(answer) = result {
@@ -496,26 +610,52 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
             while flights.join_next().await.is_some() {}
             break;
         }
+        tokio::time::sleep_until(kill_at.into()).await;
         if let Some(Err(error)) = killing {
             summary.violations.push(error);
         }
         server.kill();
         summary.kills += 1;
-        while flights.join_next().await.is_some() {}
-        server = match ServerProcess::start(app.path(), &log) {
-            Ok(server) => server,
-            Err(error) => {
-                summary
-                    .violations
-                    .push(format!("restart {}: {error}", round + 1));
-                return summary;
+        if let Some(mounted) = disk.take() {
+            match mounted.cut() {
+                Ok((mounted, dropped)) => {
+                    summary.dropped.files += dropped.files;
+                    summary.dropped.bytes += dropped.bytes;
+                    disk = Some(mounted);
+                }
+                Err(error) => {
+                    summary
+                        .violations
+                        .push(format!("power cut {}: {error}", round + 1));
+                    return summary;
+                }
             }
-        };
-        // Before resending anything: every acknowledged request's effect is there.
+        }
+        while flights.join_next().await.is_some() {}
+        // Before resending anything: every acknowledged request's effect is
+        // there; after a power cut, also after a second opening of the store.
         let unverified = std::mem::take(&mut ledger.lock().expect("ledger").unverified);
-        for (op, answer) in unverified {
-            if let Err(violation) = check_effect(&client, server.addr, op, &answer).await {
-                summary.violations.push(violation);
+        let openings = if config.power_cuts { 2 } else { 1 };
+        for opening in 1..=openings {
+            if opening > 1 {
+                server.kill();
+            }
+            server = match ServerProcess::start(app.path(), &log) {
+                Ok(server) => server,
+                Err(error) => {
+                    summary.violations.push(format!(
+                        "restart {} (opening {opening}): {error}",
+                        round + 1
+                    ));
+                    return summary;
+                }
+            };
+            for (op, answer) in &unverified {
+                if let Err(violation) = check_effect(&client, server.addr, *op, answer).await {
+                    summary
+                        .violations
+                        .push(format!("opening {opening}: {violation}"));
+                }
             }
         }
     }
@@ -535,7 +675,7 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
             }
         };
         let Some(op) = op else { break };
-        let result = perform(&client, server.addr, op).await;
+        let result = perform(&client, app.path(), server.addr, op).await;
         ledger.lock().expect("ledger").answered(op, &result);
         if let Err(error) = result {
             if Instant::now() > drain_until {
@@ -555,8 +695,7 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
     let checked = check_final(
         &client,
         server.addr,
-        next_pipeline,
-        next_order,
+        (next_pipeline, next_order, next_deploy),
         config.settle,
     )
     .await;
@@ -567,6 +706,7 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
     summary.acknowledged = ledger.acknowledged;
     summary.resent = ledger.resent;
     summary.events = ledger.events;
+    summary.deploys = ledger.deploys;
     summary.elapsed = started.elapsed();
     if !summary.violations.is_empty() {
         // Keep the evidence: the data directory and the server's log.
@@ -597,7 +737,7 @@ async fn check_effect(
         .await
     };
     match op {
-        Op::Start(n) => {
+        Op::Start { n, wait } => {
             let reply = get(format!("p-{n}")).await?;
             if reply.status != 200 {
                 return Err(format!(
@@ -605,7 +745,14 @@ async fn check_effect(
                     reply.status, reply.body
                 ));
             }
+            if wait && reply.body["status"] != "completed" {
+                return Err(format!(
+                    "p-{n} was answered completed ({answer}) but after a kill it is {}",
+                    reply.body["status"]
+                ));
+            }
         }
+        Op::Deploy(n) => check_deployed(client, addr, n).await?,
         Op::Paid(n) | Op::Shipped(n) => {
             let ids = answer["started"]
                 .as_array()
@@ -638,16 +785,37 @@ async fn check_effect(
     Ok(())
 }
 
-/// The end: every instance final with the model's output, every counter one.
-/// Returns the number of instances and the violations.
+/// Deployment `n` took: its function answers with its own config.
+async fn check_deployed(client: &HttpClient, addr: SocketAddr, n: u64) -> Result<(), String> {
+    let body = json!({ "action": "config", "key": "round" }).to_string();
+    let headers = [("content-type", "application/json".to_string())];
+    let path = format!("/functions/stamp-{n}/invoke");
+    let reply = send(client, addr, "POST", &path, &headers, body).await?;
+    if reply.body["output"] == n.to_string() {
+        Ok(())
+    } else {
+        Err(format!(
+            "deployment extra-{n} was acknowledged but its function answers {}: {}",
+            reply.status, reply.body
+        ))
+    }
+}
+
+/// The end: every instance final with the model's output, every counter
+/// one, every deployment there. Returns the number of instances and the
+/// violations.
 async fn check_final(
     client: &HttpClient,
     addr: SocketAddr,
-    pipelines: u64,
-    orders: u64,
+    (pipelines, orders, deploys): (u64, u64, u64),
     settle: Duration,
 ) -> (usize, Vec<String>) {
     let mut violations = Vec::new();
+    for n in 0..deploys {
+        if let Err(violation) = check_deployed(client, addr, n).await {
+            violations.push(violation);
+        }
+    }
     let deadline = Instant::now() + settle;
     // Waits for everything to be final: delays and retry timers are due by now.
     let records = loop {

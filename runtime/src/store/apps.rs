@@ -1,16 +1,16 @@
 //! What a server deployed, so that it serves the same apps after a restart:
 //!
-//! - `blobs`: file contents (components, workflow files, manifests) keyed by
-//!   their SHA-256, written once however often they are deployed;
+//! - file contents (components, workflow files, manifests) are
+//!   content-addressed files (see [`super::files`]) named by their SHA-256,
+//!   written once however often they are deployed;
 //! - `function_versions`: `name \0 version` → the record a version is loaded
 //!   from, kept after newer deployments for the instances pinned to it;
 //! - `functions`, `workflows`: name or id → the current version;
 //! - `apps`: app name → the record of its latest deployment.
 //!
 //! A deployment's records and current versions are written in one
-//! transaction; the blobs they name are written (and flushed) before it.
+//! transaction; the files they name are durable before it.
 
-use sha2::{Digest, Sha256};
 use sled::Transactional;
 use sled::transaction::TransactionError;
 
@@ -30,39 +30,54 @@ pub struct DeploymentWrite {
 }
 
 impl Store {
-    /// Stores `bytes` under their content hash, which it returns.
+    /// Stores `bytes` durably under their content hash, which it returns.
     pub fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
-        let hash: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        if !self.blobs.contains_key(hash.as_bytes())? {
-            self.blobs.insert(hash.as_bytes(), bytes)?;
-        }
-        Ok(hash)
+        self.files.put(bytes)
     }
 
     /// The blob stored under `hash`.
     pub fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.blobs.get(hash.as_bytes())?.map(|v| v.to_vec()))
+        match self.files.get(hash) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StoreError::File { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Applies a deployment in one transaction and makes it durable.
     pub fn commit_deployment(&self, write: &DeploymentWrite) -> Result<(), StoreError> {
-        // The blobs written before must be on disk before records name them.
-        self.db.flush()?;
+        let app = match &write.app {
+            Some((name, record)) => {
+                super::values::check_key(name.as_bytes())?;
+                Some((name, self.stow(record)?))
+            }
+            None => None,
+        };
+        let versions = write
+            .function_versions
+            .iter()
+            .map(|(name, version, record)| {
+                let key = version_key(name, version);
+                super::values::check_key(&key)?;
+                Ok((key, self.stow(record)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let result: Result<(), TransactionError<StoreError>> = (
             &self.apps,
             &self.function_versions,
             &self.functions,
             &self.workflows,
         )
-            .transaction(|(apps, versions, functions, workflows)| {
-                if let Some((name, record)) = &write.app {
+            .transaction(|(apps, versions_tree, functions, workflows)| {
+                if let Some((name, record)) = &app {
                     apps.insert(name.as_bytes(), record.as_slice())?;
                 }
-                for (name, version, record) in &write.function_versions {
-                    versions.insert(version_key(name, version), record.as_slice())?;
+                for (key, record) in &versions {
+                    versions_tree.insert(key.as_slice(), record.as_slice())?;
                 }
                 for (name, version) in &write.current_functions {
                     functions.insert(name.as_bytes(), version.as_bytes())?;
@@ -76,8 +91,7 @@ impl Store {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(error) => StoreError::Sled(error),
         })?;
-        self.db.flush()?;
-        Ok(())
+        self.flush()
     }
 
     /// The record version `version` of function `name` is loaded from.
@@ -86,10 +100,10 @@ impl Store {
         name: &str,
         version: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .function_versions
+        self.function_versions
             .get(version_key(name, version))?
-            .map(|v| v.to_vec()))
+            .map(|stored| self.unstow(&stored))
+            .transpose()
     }
 
     /// Current function versions, by name.
@@ -107,8 +121,11 @@ impl Store {
         self.apps
             .iter()
             .map(|entry| {
-                let (key, value) = entry?;
-                Ok((String::from_utf8_lossy(&key).into_owned(), value.to_vec()))
+                let (key, stored) = entry?;
+                Ok((
+                    String::from_utf8_lossy(&key).into_owned(),
+                    self.unstow(&stored)?,
+                ))
             })
             .collect()
     }
@@ -116,15 +133,13 @@ impl Store {
     /// Deletes function `name` (its versions stay for pinned instances); durable on return.
     pub fn remove_function(&self, name: &str) -> Result<(), StoreError> {
         self.functions.remove(name.as_bytes())?;
-        self.db.flush()?;
-        Ok(())
+        self.flush()
     }
 
     /// Deletes workflow `id` (its definitions stay for running instances); durable on return.
     pub fn remove_workflow(&self, id: &str) -> Result<(), StoreError> {
         self.workflows.remove(id.as_bytes())?;
-        self.db.flush()?;
-        Ok(())
+        self.flush()
     }
 }
 

@@ -70,17 +70,19 @@ fn buffer_prefix(event_type: &str, source: &str) -> Vec<u8> {
 impl Store {
     /// The seen mark of the event `(source, id)`, if it has one.
     pub fn event_seen(&self, source: &str, id: &str) -> Result<Option<Seen>, StoreError> {
-        Ok(self
-            .event_ids
-            .get(id_key(source, id))?
-            .and_then(|bytes| decode_mark(&bytes)))
+        match self.event_ids.get(id_key(source, id))? {
+            Some(stored) => Ok(decode_mark(&self.unstow(&stored)?)),
+            None => Ok(None),
+        }
     }
 
     /// Remembers the event `(source, id)` as seen at `now_ms`, its delivery
     /// complete.
     pub fn mark_event_seen(&self, source: &str, id: &str, now_ms: u64) -> Result<(), StoreError> {
+        let key = id_key(source, id);
+        super::values::check_key(&key)?;
         self.event_ids
-            .insert(id_key(source, id), &now_ms.to_be_bytes())?;
+            .insert(key, self.stow(&now_ms.to_be_bytes())?)?;
         Ok(())
     }
 
@@ -88,8 +90,8 @@ impl Store {
     pub fn forget_events_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
         let mut forgotten = 0;
         for entry in self.event_ids.iter() {
-            let (key, value) = entry?;
-            let seen = decode_mark(&value).map_or(0, |seen| seen.at_ms);
+            let (key, stored) = entry?;
+            let seen = decode_mark(&self.unstow(&stored)?).map_or(0, |seen| seen.at_ms);
             if seen < cutoff_ms {
                 self.event_ids.remove(key)?;
                 forgotten += 1;
@@ -107,7 +109,8 @@ impl Store {
     ) -> Result<Vec<u8>, StoreError> {
         let mut key = buffer_prefix(event_type, source);
         key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
-        self.buffered.insert(&key, event)?;
+        super::values::check_key(&key)?;
+        self.buffered.insert(&key, self.stow(event)?)?;
         Ok(key)
     }
 
@@ -120,15 +123,18 @@ impl Store {
         self.buffered
             .scan_prefix(buffer_prefix(event_type, source))
             .map(|entry| {
-                let (key, value) = entry?;
-                Ok((key.to_vec(), value.to_vec()))
+                let (key, stored) = entry?;
+                Ok((key.to_vec(), self.unstow(&stored)?))
             })
             .collect()
     }
 
     /// Takes a buffered event out; `None` when someone else took it first.
     pub fn take_buffered_event(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.buffered.remove(key)?.map(|bytes| bytes.to_vec()))
+        self.buffered
+            .remove(key)?
+            .map(|stored| self.unstow(&stored))
+            .transpose()
     }
 }
 

@@ -23,7 +23,7 @@ struct State {
 
 impl GroupCommit {
     /// Returns once everything written before the call is durable.
-    pub fn durable(&self, flush: impl Fn() -> Result<(), sled::Error>) -> Result<(), sled::Error> {
+    pub fn durable<E>(&self, flush: impl Fn() -> Result<(), E>) -> Result<(), E> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.requested += 1;
         let mine = state.requested;
@@ -69,7 +69,7 @@ mod tests {
                             .durable(|| {
                                 flushes.fetch_add(1, Ordering::SeqCst);
                                 std::thread::sleep(std::time::Duration::from_micros(200));
-                                Ok(())
+                                Ok::<(), ()>(())
                             })
                             .unwrap();
                     }

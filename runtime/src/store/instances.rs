@@ -113,7 +113,10 @@ fn history_key(instance: &str, sequence: u64) -> Vec<u8> {
 impl Store {
     /// The record of instance `id`, if it exists.
     pub fn instance(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.instances.get(id)?.map(|bytes| bytes.to_vec()))
+        self.instances
+            .get(id)?
+            .map(|stored| self.unstow(&stored))
+            .transpose()
     }
 
     /// Applies a step atomically and returns once it is durable; `false`
@@ -137,6 +140,52 @@ impl Store {
             }
             None => 0,
         };
+        // Long values go to their files, durably, before the records that
+        // name them commit.
+        super::values::check_key(write.instance.as_bytes())?;
+        let record = self.stow(&write.record)?;
+        let history = write
+            .history
+            .iter()
+            .map(|line| self.stow(line))
+            .collect::<Result<Vec<_>, _>>()?;
+        let subscribe = write
+            .subscribe
+            .iter()
+            .map(|key| {
+                let key = key.encode();
+                super::values::check_key(&key).map(|()| key)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let outbox_entries = write
+            .outbox
+            .iter()
+            .map(|(key, event)| {
+                super::values::check_key(key)?;
+                Ok((key.as_slice(), self.stow(event)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let kv_entries = match write.kv {
+            Some((function, writes)) => writes
+                .iter()
+                .map(|(key, value)| {
+                    let key = super::kv_key(function, key);
+                    super::values::check_key(&key)?;
+                    Ok((key, value.as_deref().map(|v| self.stow(v)).transpose()?))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?,
+            None => Vec::new(),
+        };
+        let mark = match &write.consumed_event {
+            Some(event) => {
+                super::values::check_key(event.key)?;
+                Some((
+                    event.key,
+                    self.stow(&super::events::unfinished_mark(event))?,
+                ))
+            }
+            None => None,
+        };
         let result: Result<bool, TransactionError<StoreError>> = (
             &self.instances,
             &self.history,
@@ -147,20 +196,20 @@ impl Store {
             &self.event_ids,
         )
             .transaction(
-                |(instances, history, subscriptions, kv, outbox, buffer, seen)| {
+                |(instances, history_tree, subscriptions, kv, outbox, buffer, seen)| {
                     if let Some(key) = &write.take_buffered
                         && buffer.remove(key.as_slice())?.is_none()
                     {
                         return Ok(false);
                     }
-                    if let Some(event) = &write.consumed_event
-                        && seen.get(event.key)?.is_none()
+                    if let Some((key, mark)) = &mark
+                        && seen.get(*key)?.is_none()
                     {
-                        seen.insert(event.key, super::events::unfinished_mark(event))?;
+                        seen.insert(*key, mark.as_slice())?;
                     }
-                    instances.insert(write.instance.as_bytes(), write.record.as_slice())?;
-                    for (offset, line) in write.history.iter().enumerate() {
-                        history.insert(
+                    instances.insert(write.instance.as_bytes(), record.as_slice())?;
+                    for (offset, line) in history.iter().enumerate() {
+                        history_tree.insert(
                             history_key(write.instance, next + offset as u64),
                             line.as_slice(),
                         )?;
@@ -168,21 +217,17 @@ impl Store {
                     for key in &write.unsubscribe {
                         subscriptions.remove(key.encode())?;
                     }
-                    for key in &write.subscribe {
-                        subscriptions.insert(key.encode(), &[][..])?;
+                    for key in &subscribe {
+                        subscriptions.insert(key.as_slice(), &[][..])?;
                     }
-                    if let Some((function, writes)) = write.kv {
-                        for (key, value) in writes {
-                            match value {
-                                Some(value) => {
-                                    kv.insert(super::kv_key(function, key), value.as_slice())?
-                                }
-                                None => kv.remove(super::kv_key(function, key))?,
-                            };
-                        }
+                    for (key, value) in &kv_entries {
+                        match value {
+                            Some(value) => kv.insert(key.as_slice(), value.as_slice())?,
+                            None => kv.remove(key.as_slice())?,
+                        };
                     }
-                    for (key, event) in &write.outbox {
-                        outbox.insert(key.as_slice(), event.as_slice())?;
+                    for (key, event) in &outbox_entries {
+                        outbox.insert(*key, event.as_slice())?;
                     }
                     Ok(true)
                 },
@@ -201,17 +246,19 @@ impl Store {
     /// with concurrent writers unless the flush policy says otherwise.
     pub fn durable(&self) -> Result<(), StoreError> {
         match self.flush_policy {
-            super::FlushPolicy::Group => self.group_commit.durable(|| self.db.flush().map(drop)),
-            super::FlushPolicy::EachCommit => self.db.flush().map(drop),
+            super::FlushPolicy::Group => self.group_commit.durable(|| self.flush()),
+            super::FlushPolicy::EachCommit => self.flush(),
         }
-        .map_err(StoreError::Sled)
     }
 
     /// Every instance record, in id order.
     pub fn instances(&self) -> impl Iterator<Item = Result<(String, Vec<u8>), StoreError>> + '_ {
         self.instances.iter().map(|entry| {
-            let (key, value) = entry?;
-            Ok((String::from_utf8_lossy(&key).into_owned(), value.to_vec()))
+            let (key, stored) = entry?;
+            Ok((
+                String::from_utf8_lossy(&key).into_owned(),
+                self.unstow(&stored)?,
+            ))
         })
     }
 
@@ -221,7 +268,7 @@ impl Store {
         prefix.push(0);
         self.history
             .scan_prefix(&prefix)
-            .map(|entry| Ok(entry?.1.to_vec()))
+            .map(|entry| self.unstow(&entry?.1))
             .collect()
     }
 
@@ -255,16 +302,18 @@ impl Store {
 
     /// Stores a definition's source text under its version hash.
     pub fn put_definition(&self, version: &str, source: &[u8]) -> Result<(), StoreError> {
-        self.definitions.insert(version.as_bytes(), source)?;
+        super::values::check_key(version.as_bytes())?;
+        self.definitions
+            .insert(version.as_bytes(), self.stow(source)?)?;
         Ok(())
     }
 
     /// The source text of definition version `version`.
     pub fn definition(&self, version: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .definitions
+        self.definitions
             .get(version.as_bytes())?
-            .map(|bytes| bytes.to_vec()))
+            .map(|stored| self.unstow(&stored))
+            .transpose()
     }
 }
 

@@ -26,13 +26,26 @@ use sled::transaction::TransactionError;
 use super::events::KeyedBytes;
 use super::{Store, StoreError};
 
-fn all(tree: &sled::Tree) -> Result<Vec<KeyedBytes>, StoreError> {
-    tree.iter()
-        .map(|entry| {
-            let (key, value) = entry?;
-            Ok((key.to_vec(), value.to_vec()))
-        })
-        .collect()
+impl Store {
+    fn all(&self, tree: &sled::Tree) -> Result<Vec<KeyedBytes>, StoreError> {
+        tree.iter()
+            .map(|entry| {
+                let (key, stored) = entry?;
+                Ok((key.to_vec(), self.unstow(&stored)?))
+            })
+            .collect()
+    }
+
+    /// What sled holds for each entry (see [`Store::stow`]), keys checked.
+    fn stow_all(&self, entries: &[KeyedBytes]) -> Result<Vec<KeyedBytes>, StoreError> {
+        entries
+            .iter()
+            .map(|(key, value)| {
+                super::values::check_key(key)?;
+                Ok((key.clone(), self.stow(value)?))
+            })
+            .collect()
+    }
 }
 
 fn flatten(result: Result<bool, TransactionError<StoreError>>) -> Result<bool, StoreError> {
@@ -46,8 +59,8 @@ impl Store {
     /// Adds events to the outbox and returns once they are durable.
     pub fn put_outbox(&self, entries: &[KeyedBytes]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for (key, value) in entries {
-            batch.insert(key.as_slice(), value.as_slice());
+        for (key, value) in self.stow_all(entries)? {
+            batch.insert(key, value);
         }
         self.outbox.apply_batch(batch)?;
         self.durable()
@@ -55,7 +68,7 @@ impl Store {
 
     /// Every event in the outbox, oldest key first.
     pub fn outbox(&self) -> Result<Vec<KeyedBytes>, StoreError> {
-        all(&self.outbox)
+        self.all(&self.outbox)
     }
 
     /// Moves an outbox event to the sink queue (one entry per sink) in one
@@ -63,10 +76,11 @@ impl Store {
     /// it only removes the event, unflushed: losing that removal in a crash
     /// means draining the event again, which its dedup makes harmless.
     pub fn hand_off(&self, outbox_key: &[u8], queue: &[KeyedBytes]) -> Result<(), StoreError> {
+        let stored = self.stow_all(queue)?;
         flatten(
             (&self.outbox, &self.sink_queue).transaction(|(outbox, sink_queue)| {
                 outbox.remove(outbox_key)?;
-                for (key, value) in queue {
+                for (key, value) in &stored {
                     sink_queue.insert(key.as_slice(), value.as_slice())?;
                 }
                 Ok(true)
@@ -80,7 +94,7 @@ impl Store {
 
     /// Every entry of the sink queue, oldest key first.
     pub fn sink_queue(&self) -> Result<Vec<KeyedBytes>, StoreError> {
-        all(&self.sink_queue)
+        self.all(&self.sink_queue)
     }
 
     /// Removes an entry the sink acknowledged. Not flushed at once: if the
@@ -97,10 +111,12 @@ impl Store {
         letter_key: &[u8],
         letter: &[u8],
     ) -> Result<(), StoreError> {
+        super::values::check_key(letter_key)?;
+        let letter = self.stow(letter)?;
         flatten(
             (&self.sink_queue, &self.dead_letters).transaction(|(sink_queue, dead)| {
                 sink_queue.remove(queue_key)?;
-                dead.insert(letter_key, letter)?;
+                dead.insert(letter_key, letter.as_slice())?;
                 Ok(true)
             }),
         )?;
@@ -109,12 +125,15 @@ impl Store {
 
     /// Every dead letter, oldest key first.
     pub fn dead_letters(&self) -> Result<Vec<KeyedBytes>, StoreError> {
-        all(&self.dead_letters)
+        self.all(&self.dead_letters)
     }
 
     /// The dead letter under `key`.
     pub fn dead_letter(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.dead_letters.get(key)?.map(|bytes| bytes.to_vec()))
+        self.dead_letters
+            .get(key)?
+            .map(|stored| self.unstow(&stored))
+            .transpose()
     }
 
     /// The key of the oldest dead letter.
@@ -130,12 +149,14 @@ impl Store {
         queue_key: &[u8],
         entry: &[u8],
     ) -> Result<bool, StoreError> {
+        super::values::check_key(queue_key)?;
+        let entry = self.stow(entry)?;
         let moved = flatten((&self.dead_letters, &self.sink_queue).transaction(
             |(dead, sink_queue)| {
                 if dead.remove(letter_key)?.is_none() {
                     return Ok(false);
                 }
-                sink_queue.insert(queue_key, entry)?;
+                sink_queue.insert(queue_key, entry.as_slice())?;
                 Ok(true)
             },
         ))?;

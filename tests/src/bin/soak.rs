@@ -1,8 +1,10 @@
 //! `soak`: the long form of the soak harness (`swirl_tests::soak`).
 //!
-//! Usage: `cargo run -p swirl-tests --bin soak -- [KILLS] [RATE] [SEED]`
-//! (defaults: 50 kills, 100 requests/s, a seed from the clock). Prints a
-//! summary; exits 1 on any violation. `tests/soak.sh` runs it.
+//! Usage: `cargo run -p swirl-tests --bin soak -- [--power-cuts] [KILLS] [RATE] [SEED]`
+//! (defaults: 50 kills, 100 requests/s, a seed from the clock). With
+//! `--power-cuts`, every kill is a power cut on the lazy disk (needs FUSE
+//! and root). Prints a summary; exits 1 on any violation. `tests/soak.sh`
+//! runs it.
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,7 +12,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use swirl_tests::soak::{SoakConfig, run};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let power_cuts = args.first().is_some_and(|arg| arg == "--power-cuts");
+    if power_cuts {
+        args.remove(0);
+    }
     let number = |index: usize, default: u64| -> Result<u64, String> {
         args.get(index).map_or(Ok(default), |text| {
             text.parse()
@@ -27,9 +33,10 @@ fn main() -> ExitCode {
             uptime: (Duration::from_secs(1), Duration::from_secs(6)),
             seed,
             settle: Duration::from_secs(60),
+            power_cuts,
         },
         (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
-            eprintln!("soak: {error}\nusage: soak [KILLS] [RATE] [SEED]");
+            eprintln!("soak: {error}\nusage: soak [--power-cuts] [KILLS] [RATE] [SEED]");
             return ExitCode::from(2);
         }
     };

@@ -1,6 +1,8 @@
 //! The short form of the soak harness (`swirl_tests::soak`): five SIGKILLs of
-//! `swirl serve` under a steady load, then the independent checker. The long
-//! form is `tests/soak.sh` (RELIABILITY.md).
+//! `swirl serve` under a steady load, then the independent checker; and five
+//! power cuts (kill plus the loss of every unsynced write, on the lazy FUSE
+//! disk of `swirl_lazyfs`), skipped with the reason where FUSE is missing.
+//! The long forms are `tests/soak.sh [--power-cuts]` (RELIABILITY.md).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,6 +16,27 @@ fn five_sigkills_under_load_lose_nothing_acknowledged_and_repeat_no_completed_ac
         .as_nanos() as u64;
     let summary = run(&SoakConfig {
         seed,
+        ..SoakConfig::default()
+    });
+    println!("{summary}");
+    assert_eq!(summary.kills, 5, "{summary}");
+    assert!(summary.acknowledged > 100, "too little load: {summary}");
+    assert!(summary.violations.is_empty(), "{summary}");
+}
+
+#[test]
+fn five_power_cuts_under_load_lose_nothing_acknowledged_and_the_store_opens_each_time() {
+    if let Some(reason) = swirl_lazyfs::unavailable() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let summary = run(&SoakConfig {
+        seed,
+        power_cuts: true,
         ..SoakConfig::default()
     });
     println!("{summary}");
