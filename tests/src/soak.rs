@@ -572,7 +572,7 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
                     let shippable = ledger.shipped_sent < next_order;
                     let roll = random.next();
                     match roll % 3 {
-                        _ if roll % DEPLOY_ONE_IN == 0 => {
+                        _ if roll.is_multiple_of(DEPLOY_ONE_IN) => {
                             next_deploy += 1;
                             Op::Deploy(next_deploy - 1)
                         }
@@ -588,7 +588,7 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
                             next_pipeline += 1;
                             Op::Start {
                                 n: next_pipeline - 1,
-                                wait: (roll / 3) % 3 == 0,
+                                wait: (roll / 3).is_multiple_of(3),
                             }
                         }
                     }
@@ -791,7 +791,10 @@ async fn check_deployed(client: &HttpClient, addr: SocketAddr, n: u64) -> Result
     let headers = [("content-type", "application/json".to_string())];
     let path = format!("/functions/stamp-{n}/invoke");
     let reply = send(client, addr, "POST", &path, &headers, body).await?;
-    if reply.body["output"] == n.to_string() {
+    let round = reply.body["output"]
+        .as_str()
+        .and_then(|text| text.parse().ok());
+    if round == Some(n) {
         Ok(())
     } else {
         Err(format!(

@@ -180,7 +180,7 @@ impl State {
         let metadata = fs::symlink_metadata(path).map_err(errno)?;
         let inode = self.inode(path);
         let size = match self.pending.get(&inode) {
-            Some(pending) => pending.len(),
+            Some(pending) => pending.visible_len(),
             None => metadata.len(),
         };
         let time = |seconds: i64, nanos: i64| {
@@ -231,11 +231,13 @@ impl State {
     }
 
     fn pending_for(&mut self, inode: u64, file: &File) -> Result<&mut Pending, Errno> {
-        if !self.pending.contains_key(&inode) {
-            let len = file.metadata().map_err(errno)?.len();
-            self.pending.insert(inode, Pending::new(len));
+        match self.pending.entry(inode) {
+            std::collections::hash_map::Entry::Occupied(pending) => Ok(pending.into_mut()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let len = file.metadata().map_err(errno)?.len();
+                Ok(slot.insert(Pending::new(len)))
+            }
         }
-        self.pending.get_mut(&inode).ok_or(Errno::EIO)
     }
 
     /// Makes inode's pending data durable through `file`.

@@ -35,7 +35,8 @@ impl Pending {
         }
     }
 
-    pub fn len(&self) -> u64 {
+    /// The file's length as processes see it.
+    pub fn visible_len(&self) -> u64 {
         self.len
     }
 
@@ -158,7 +159,7 @@ mod tests {
         let mut pending = Pending::new(11);
         pending.write(&file, 6, b"there, you").unwrap();
         pending.write(&file, 5000, b"far").unwrap();
-        assert_eq!(pending.len(), 5003);
+        assert_eq!(pending.visible_len(), 5003);
         assert_eq!(pending.read(&file, 0, 16).unwrap(), b"hello there, you");
         assert_eq!(pending.read(&file, 4998, 10).unwrap(), b"\0\0far");
         assert_eq!(durable(&named), b"hello world");
