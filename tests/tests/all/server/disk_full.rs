@@ -65,7 +65,7 @@ async fn job(server: &Server, n: usize) -> super::util::Answer {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_is_503_until_space_returns_then_the_same_process_resumes_losing_nothing() {
     let app = app("");
-    let Some(_tmpfs) = Tmpfs::mount(&app.data_dir(), "8m") else {
+    let Some(_tmpfs) = Tmpfs::mount(&app.data_dir(), "32m") else {
         return;
     };
     let mut server = Server::start(&app, &[], &[]);
@@ -163,7 +163,8 @@ async fn a_full_disk_is_503_until_space_returns_then_the_same_process_resumes_lo
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The refused event was safe to send again.
-    let answer = resumed.expect("the server did not resume within 10 s");
+    let answer = resumed
+        .unwrap_or_else(|| panic!("the server did not resume within 10 s:\n{}", server.log()));
     assert_eq!(answer.status, 202, "{answer:?}");
     assert!(
         server
