@@ -114,12 +114,17 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs on stderr, filtered by `SWIRL_LOG` (else `default`); one JSON
-/// object per line when `SWIRL_LOG_FORMAT=json`, for log collectors.
+/// object per line when `SWIRL_LOG_FORMAT=json`, for log collectors. In
+/// colour only on a terminal, and not when `NO_COLOR` is set.
 fn init_logging(default: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWIRL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if std::env::var("SWIRL_LOG_FORMAT").is_ok_and(|format| format == "json") {
         builder.json().init();
@@ -131,7 +136,7 @@ fn init_logging(default: &str) {
 /// Prints every manifest error on stderr and tells the shell nothing ran.
 pub fn report_manifest_errors(errors: &swirl::manifest::ManifestErrors) -> Outcome {
     for error in &errors.0 {
-        eprintln!("error: {error}");
+        eprintln!("{error}");
     }
     Outcome::Invalid
 }

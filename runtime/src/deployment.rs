@@ -57,6 +57,18 @@ pub struct DeployedItem {
     pub status: &'static str,
 }
 
+impl std::fmt::Display for DeployedItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{} ({})", self.name, self.version, self.status)
+    }
+}
+
+/// Deployed items for a log line: `greet@1a2b (new), hello@3c4d (unchanged)`.
+pub fn items_line(items: &[DeployedItem]) -> String {
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    items.join(", ")
+}
+
 /// What a deployment deployed.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeployReport {
@@ -161,7 +173,7 @@ impl Deployments {
         let mut problems = Vec::new();
         let manifest_text = std::fs::read(&manifest.path).map_err(|error| {
             DeployError::Invalid(vec![format!(
-                "{}: cannot read the manifest: {error}",
+                "{}: error: cannot read the manifest: {error}",
                 manifest.path.display()
             )])
         })?;

@@ -49,9 +49,17 @@ pub struct ManifestError {
     pub message: String,
 }
 
+/// In the compiler's format, `file:line:column: error: key: message`, which
+/// editors and terminals turn into a link to the place.
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        write!(
+            f,
+            "{}:{}:{}: error: ",
+            self.file.display(),
+            self.line,
+            self.column
+        )?;
         if let Some(key) = &self.key {
             write!(f, "{key}: ")?;
         }

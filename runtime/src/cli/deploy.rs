@@ -67,7 +67,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let (status, answer) = call(&args.remote, "POST", "/apps", &headers, Some(body), false)?;
     if status >= 400 {
         for problem in answer["problems"].as_array().into_iter().flatten() {
-            eprintln!("error: {}", problem.as_str().unwrap_or_default());
+            // Each names its file and severity (`file:line:column: error: …`).
+            eprintln!("{}", problem.as_str().unwrap_or_default());
         }
         return Ok(refused(status, &answer));
     }

@@ -172,8 +172,8 @@ async fn serve(
     )?;
     tracing::info!(
         %address,
-        workflows = ?state.definitions().keys().collect::<Vec<_>>(),
-        functions = ?state.host().function_names(),
+        workflows = %state.definitions().keys().cloned().collect::<Vec<_>>().join(", "),
+        functions = %state.host().function_names().join(", "),
         "serving"
     );
     if first {
@@ -292,7 +292,12 @@ fn open(args: &Args) -> anyhow::Result<Option<Opened>> {
     for manifest in &given {
         match opened.deployments.deploy(manifest) {
             Ok(report) => {
-                tracing::info!(app = %report.app, functions = ?report.functions, workflows = ?report.workflows, "deployed")
+                tracing::info!(
+                    app = %report.app,
+                    functions = %swirl::deployment::items_line(&report.functions),
+                    workflows = %swirl::deployment::items_line(&report.workflows),
+                    "deployed"
+                )
             }
             Err(error) => return report(error),
         }
@@ -350,8 +355,9 @@ fn restore(args: &Args, store: Store) -> anyhow::Result<(Opened, Vec<Manifest>)>
 fn report<T>(error: DeployError) -> anyhow::Result<Option<T>> {
     match error {
         DeployError::Invalid(problems) => {
+            // Each names its file and severity (`file:line:column: error: …`).
             for problem in problems {
-                eprintln!("error: {problem}");
+                eprintln!("{problem}");
             }
             Ok(None)
         }

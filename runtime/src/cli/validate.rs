@@ -81,9 +81,10 @@ impl std::fmt::Display for Finding {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        // The compiler's format, as `run` and `serve` print it too.
         write!(
             f,
-            "{severity}: {}:{}:{}: ",
+            "{}:{}:{}: {severity}: ",
             self.file.display(),
             self.line,
             self.column

@@ -101,7 +101,12 @@ pub async fn deploy_app(State(state): State<ServerState>, request: Request) -> A
     state
         .sinks()
         .set_app(&report.app, report.sink_manifests.clone());
-    tracing::info!(app = %report.app, functions = ?report.functions, workflows = ?report.workflows, "deployed");
+    tracing::info!(
+        app = %report.app,
+        functions = %crate::deployment::items_line(&report.functions),
+        workflows = %crate::deployment::items_line(&report.workflows),
+        "deployed"
+    );
     Ok((StatusCode::CREATED, Json(json!(report))).into_response())
 }
 

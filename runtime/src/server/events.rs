@@ -76,8 +76,8 @@ async fn deliver_all(state: &ServerState, events: &[IncomingEvent]) -> Result<Ac
             source = %event.source,
             event_type = %event.event_type,
             duplicate = delivery.duplicate,
-            started = ?delivery.started,
-            delivered = ?delivery.delivered,
+            started = %delivery.started.join(", "),
+            delivered = %delivery.delivered.join(", "),
             buffered = delivery.buffered,
             "event accepted"
         );

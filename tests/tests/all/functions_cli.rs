@@ -118,7 +118,7 @@ fn a_bad_manifest_is_reported_with_file_line_and_key() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("swirl.toml:6:11: functions.f.timeout: 'forever' is not a duration"),
+            .contains("swirl.toml:6:11: error: functions.f.timeout: 'forever' is not a duration"),
         "{}",
         run.stderr
     );
@@ -147,7 +147,7 @@ build = "cargo build -p missing"
     let errors: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(errors.len(), 2, "{}", run.stderr);
     assert!(
-        errors[0].contains("swirl.toml:12:10: functions.missing.source: cannot read"),
+        errors[0].contains("swirl.toml:12:10: error: functions.missing.source: cannot read"),
         "{}",
         errors[0]
     );
@@ -157,7 +157,7 @@ build = "cargo build -p missing"
         errors[0]
     );
     assert!(
-        errors[1].contains("swirl.toml:9:10: functions.other.source:"),
+        errors[1].contains("swirl.toml:9:10: error: functions.other.source:"),
         "{}",
         errors[1]
     );

@@ -30,10 +30,10 @@ fn an_invalid_definition_lists_every_finding_with_file_position_and_pointer() {
         lines,
         [
             format!(
-                "error: {file}:33:22: state 'CheckCredit' transitions to 'Aprove', which does not exist; did you mean 'Approve'? (at /states/0/transition/nextState)"
+                "{file}:33:22: error: state 'CheckCredit' transitions to 'Aprove', which does not exist; did you mean 'Approve'? (at /states/0/transition/nextState)"
             ),
             format!(
-                "warning: {file}:37:15: state 'Approve' is never reached: no transition leads to it from the start state of the workflow (at /states/1/name)"
+                "{file}:37:15: warning: state 'Approve' is never reached: no transition leads to it from the start state of the workflow (at /states/1/name)"
             ),
         ]
     );
@@ -97,4 +97,54 @@ source = "{probe}"
         "{}",
         run.stderr
     );
+}
+
+/// `validate`, `run` and `serve` report a problem in one format, the
+/// compiler's (`file:line:column: error: …`), which editors jump to.
+#[test]
+fn every_command_reports_problems_in_the_compilers_format() {
+    let app = App::new(
+        "[app]\nname = \"d\"\nworkflows = [\"w.json\"]\n\n[functions.f]\nsource = \"{probe}\"\ntimeot = \"1s\"\n",
+    );
+    std::fs::write(
+        app.path().join("w.json"),
+        r#"{"id": "w", "version": "1", "name": "w",
+  "states": [{"name": "A", "type": "RELAY", "start": {"kind": "DEFAULT"}, "transition": {"nextState": "B"}}]}"#,
+    )
+    .unwrap();
+    let manifest_error = "swirl.toml:7:1: error: functions.f.timeot: unknown field 'timeot'";
+    let workflow_error = "w.json:2:103: error: state 'A' transitions to 'B', which does not exist";
+    let validated = run(swirl(app.path()).args(["validate", "swirl.toml"]));
+    let ran = run(swirl(app.path()).args(["run", "swirl.toml", "w"]));
+    let served = run(swirl(app.path()).args(["serve", "swirl.toml", "--listen", "127.0.0.1:0"]));
+    for (command, answer) in [("validate", &validated), ("run", &ran), ("serve", &served)] {
+        assert_eq!(answer.code, 2, "{command}: {}", answer.stderr);
+        assert!(
+            answer.stderr.lines().any(|l| l.starts_with(manifest_error)),
+            "{command}: {}",
+            answer.stderr
+        );
+    }
+    // The manifest fixed, the workflow's error shows the same way.
+    let fixed = std::fs::read_to_string(app.manifest())
+        .unwrap()
+        .replace("timeot", "timeout");
+    std::fs::write(app.manifest(), fixed).unwrap();
+    for command in [
+        vec!["validate", "swirl.toml"],
+        vec!["run", "swirl.toml", "w"],
+        vec!["serve", "swirl.toml", "--listen", "127.0.0.1:0"],
+    ] {
+        let answer = run(swirl(app.path()).args(&command));
+        assert_eq!(answer.code, 2, "{command:?}: {}", answer.stderr);
+        assert!(
+            answer
+                .stderr
+                .lines()
+                .any(|l| l.ends_with("(at /states/0/transition/nextState)")
+                    && l.starts_with(workflow_error)),
+            "{command:?}: {}",
+            answer.stderr
+        );
+    }
 }

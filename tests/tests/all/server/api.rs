@@ -248,3 +248,21 @@ async fn sigterm_stops_the_server_cleanly_and_state_survives() {
     let kept = server.get("/instances/keep").await;
     assert_eq!(kept.body["output"]["sum"], json!(3.0), "{kept:?}");
 }
+
+/// The log is for people and tools reading a file or a pipe: no colour
+/// codes there, and values as plain fields rather than Rust's `Debug`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_off_a_terminal_is_plain_text() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    assert_eq!(server.get("/healthz").await.status, 200);
+    let log = server.log();
+    assert!(!log.contains('\u{1b}'), "colour codes in {log}");
+    let deployed = log
+        .lines()
+        .find(|line| line.contains("deployed"))
+        .unwrap_or_else(|| panic!("no deployed line in {log}"));
+    assert!(deployed.contains("functions=probe@"), "{deployed}");
+    assert!(deployed.contains("(new)"), "{deployed}");
+    assert!(!deployed.contains("DeployedItem"), "{deployed}");
+}
