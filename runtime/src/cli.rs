@@ -2,6 +2,8 @@
 //! everything else (logs, errors, progress) to stderr.
 
 mod build;
+mod catalog;
+mod completions;
 mod deploy;
 mod embedded;
 mod instances;
@@ -34,6 +36,9 @@ enum Command {
     Ls(remote::LsArgs),
     Send(remote::SendArgs),
     Logs(remote::LogsArgs),
+    Workflows(catalog::WorkflowsArgs),
+    Functions(catalog::FunctionsArgs),
+    DeadLetters(catalog::DeadLettersArgs),
     Cancel(remote::ControlArgs),
     Suspend(remote::ControlArgs),
     Resume(remote::ControlArgs),
@@ -42,6 +47,7 @@ enum Command {
     History(instances::HistoryArgs),
     Validate(validate::Args),
     Build(build::Args),
+    Completions(completions::Args),
 }
 
 /// How a command ended, as its exit code tells the shell.
@@ -93,6 +99,9 @@ pub fn main() -> ExitCode {
         Command::Ls(args) => remote::ls(args),
         Command::Send(args) => remote::send(args),
         Command::Logs(args) => remote::logs(args),
+        Command::Workflows(args) => catalog::workflows(args),
+        Command::Functions(args) => catalog::functions(args),
+        Command::DeadLetters(args) => catalog::dead_letters(args),
         Command::Cancel(args) => remote::control("cancel", args),
         Command::Suspend(args) => remote::control("suspend", args),
         Command::Resume(args) => remote::control("resume", args),
@@ -101,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::History(args) => instances::history(args),
         Command::Validate(args) => validate::run(args),
         Command::Build(args) => build::run(args),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

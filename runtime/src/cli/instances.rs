@@ -88,17 +88,28 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<Outcome> {
         }
         Err(error) => return Err(error.into()),
     };
-    for entry in entries {
-        let line = serde_json::to_value(&entry)?;
-        if args.json {
+    let lines = entries
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    print_history(&lines, args.json);
+    Ok(Outcome::Success)
+}
+
+/// Prints history entries (as JSON values, the way the store and the
+/// server's API give them), one a line: JSON with `json`, else the time,
+/// the kind and the other fields as `name=value` in the entry's own order.
+pub(super) fn print_history(entries: &[serde_json::Value], json: bool) {
+    for line in entries {
+        if json {
             println!("{line}");
             continue;
         }
+        let at_ms = line["atMs"].as_u64().unwrap_or(0);
         let at = humantime::format_rfc3339_millis(
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(entry.at_ms),
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms),
         );
         let kind = line["kind"].as_str().unwrap_or_default();
-        // In the entry's own order, so that the same history prints the same.
         let details: Vec<String> = line
             .as_object()
             .into_iter()
@@ -108,5 +119,4 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<Outcome> {
             .collect();
         println!("{at} {kind:<16} {}", details.join(" "));
     }
-    Ok(Outcome::Success)
 }

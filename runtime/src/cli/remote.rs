@@ -1,5 +1,6 @@
 //! The CLI client of a running `swirl serve`: `start`, `get`, `ls`, `send`,
-//! `logs`, `cancel`, `suspend`, `resume` (and `deploy`, in `deploy.rs`).
+//! `logs`, `cancel`, `suspend`, `resume` (and `deploy`, in `deploy.rs`;
+//! `workflows`, `functions` and `dead-letters`, in `catalog.rs`).
 //!
 //! It talks HTTP/1.1 with hyper's client, which the server side already
 //! brings in: no TLS stack and no second HTTP implementation, at the cost
@@ -56,12 +57,15 @@ pub struct StartArgs {
     remote: Remote,
 }
 
-/// Show one instance of a running server
+/// Show one instance of a running server, or its history
 ///
-/// Example: swirl get 01a2...-0000
+/// Example: swirl get 01a2...-0000 --history
 #[derive(clap::Args)]
 pub struct GetArgs {
     instance: String,
+    /// Print the instance's history instead, as `swirl history` does
+    #[arg(long)]
+    history: bool,
     #[command(flatten)]
     remote: Remote,
 }
@@ -77,6 +81,9 @@ pub struct LsArgs {
     /// Only this workflow
     #[arg(long)]
     workflow: Option<String>,
+    /// At most this many, the newest (all by default)
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
     #[command(flatten)]
     remote: Remote,
 }
@@ -214,7 +221,7 @@ fn show_instance(remote: &Remote, instance: &Value) {
     }
 }
 
-fn encode(segment: &str) -> String {
+pub(super) fn encode(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }
 
@@ -252,26 +259,30 @@ pub fn start(args: StartArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn get(args: GetArgs) -> anyhow::Result<Outcome> {
-    let (status, body) = call(
-        &args.remote,
-        "GET",
-        &format!("/instances/{}", encode(&args.instance)),
-        &[],
-        None,
-        false,
-    )?;
+    let mut path = format!("/instances/{}", encode(&args.instance));
+    if args.history {
+        path.push_str("/history");
+    }
+    let (status, body) = call(&args.remote, "GET", &path, &[], None, false)?;
     if status >= 400 {
         return Ok(refused(status, &body));
     }
-    show_instance(&args.remote, &body);
+    if args.history {
+        let entries = body.as_array().map(Vec::as_slice).unwrap_or_default();
+        super::instances::print_history(entries, args.remote.json);
+    } else {
+        show_instance(&args.remote, &body);
+    }
     Ok(Outcome::Success)
 }
 
 pub fn ls(args: LsArgs) -> anyhow::Result<Outcome> {
+    let wanted = args.limit.unwrap_or(usize::MAX);
     let mut all = Vec::new();
     let mut cursor = String::new();
-    loop {
-        let mut path = format!("/instances?limit=1000&cursor={}", encode(&cursor));
+    while all.len() < wanted {
+        let page = (wanted - all.len()).min(1000);
+        let mut path = format!("/instances?limit={page}&cursor={}", encode(&cursor));
         if let Some(status) = &args.status {
             path.push_str(&format!("&status={}", encode(status)));
         }

@@ -200,6 +200,79 @@ async fn offline_commands_name_the_server_that_holds_the_data_directory() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_lists_workflows_functions_history_and_dead_letters() {
+    let app = app("");
+    let server = Server::start(&app, &[], &[]);
+    for _ in 0..3 {
+        let started = client(
+            &app,
+            &server,
+            &["start", "add", "--input", r#"{"a":1,"b":2}"#, "--wait"],
+        );
+        assert_eq!(started.code, 0, "{}", started.stderr);
+    }
+    let newest = client(&app, &server, &["ls", "--limit", "2", "--json"]);
+    let newest: Value = serde_json::from_str(&newest.stdout).unwrap();
+    assert_eq!(newest.as_array().unwrap().len(), 2, "{newest}");
+    let id = newest[0]["id"].as_str().unwrap();
+
+    let history = client(&app, &server, &["get", id, "--history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let kinds: Vec<&str> = history
+        .stdout
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        kinds.first(),
+        Some(&"instanceStarted"),
+        "{}",
+        history.stdout
+    );
+    assert_eq!(
+        kinds.last(),
+        Some(&"instanceCompleted"),
+        "{}",
+        history.stdout
+    );
+
+    let workflows = client(&app, &server, &["workflows"]);
+    assert!(workflows.stdout.starts_with("ID"), "{}", workflows.stdout);
+    for id in ["add", "jobs", "orders"] {
+        assert!(workflows.stdout.contains(id), "{}", workflows.stdout);
+    }
+    let definition = client(&app, &server, &["workflows", "add"]);
+    let definition: Value = serde_json::from_str(&definition.stdout).unwrap();
+    assert_eq!(definition["id"], "add");
+
+    let functions = client(&app, &server, &["functions", "--json"]);
+    let functions: Value = serde_json::from_str(&functions.stdout).unwrap();
+    assert_eq!(functions[0]["name"], "probe", "{functions}");
+    let probe = client(&app, &server, &["functions", "probe"]);
+    let probe: Value = serde_json::from_str(&probe.stdout).unwrap();
+    assert!(probe["versions"].is_array(), "{probe}");
+
+    let letters = client(&app, &server, &["dead-letters"]);
+    assert_eq!(letters.code, 0, "{}", letters.stderr);
+    assert!(letters.stdout.starts_with("ID"), "{}", letters.stdout);
+    let missing = client(&app, &server, &["dead-letters", "replay", "nope"]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(missing.stderr.contains("404"), "{}", missing.stderr);
+}
+
+#[test]
+fn completions_cover_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run(swirl(dir.path()).args(["completions", shell]));
+        assert_eq!(script.code, 0, "{shell}: {}", script.stderr);
+        for command in ["serve", "dead-letters", "workflows", "completions"] {
+            assert!(script.stdout.contains(command), "{shell}: no {command}");
+        }
+    }
+}
+
 #[test]
 fn an_unreachable_server_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
