@@ -86,7 +86,16 @@ pub fn build(manifest: &Manifest) -> Result<(), ManifestErrors> {
             .unwrap_or(Path::new("."));
         let status = shell(command).current_dir(dir).status();
         match status {
-            Ok(status) if status.success() => {}
+            Ok(status) if status.success() => {
+                if !function.source.exists() {
+                    errors.push(location.error(missing_after_build(
+                        command,
+                        &function.name,
+                        &function.source,
+                        dir,
+                    )));
+                }
+            }
             Ok(status) => errors.push(location.error(format!(
                 "the build command `{command}` of function '{}' failed ({status})",
                 function.name
@@ -102,6 +111,56 @@ pub fn build(manifest: &Manifest) -> Result<(), ManifestErrors> {
     } else {
         Err(ManifestErrors(errors))
     }
+}
+
+/// Why a build that succeeded left no component at `source`, and where it
+/// went: cargo writes to `CARGO_TARGET_DIR` (or `build.target-dir`), not to
+/// the `target/` a manifest's `source` usually names.
+fn missing_after_build(command: &str, name: &str, source: &Path, dir: &Path) -> String {
+    let mut message = format!(
+        "the build command `{command}` of function '{name}' succeeded, but {} does not exist",
+        source.display()
+    );
+    let Some(target_dir) = cargo_target_dir(dir) else {
+        return message
+            + "; make the build write the component there, or point `source` at where it does";
+    };
+    // The part of `source` below its `target/` directory, found again
+    // below the directory cargo really used.
+    let components: Vec<_> = source.components().collect();
+    let below_target = components
+        .iter()
+        .rposition(|c| c.as_os_str() == "target")
+        .map(|at| components[at + 1..].iter().collect::<PathBuf>());
+    message.push_str(&format!(
+        ": cargo builds into {} here (CARGO_TARGET_DIR or build.target-dir decide where)",
+        target_dir.display()
+    ));
+    match below_target.map(|rest| target_dir.join(rest)) {
+        Some(found) if found.exists() => message.push_str(&format!(
+            ", and the component is at {}; point `source` there, or build without the override",
+            found.display()
+        )),
+        _ => message.push_str("; point `source` below it, or build without the override"),
+    }
+    message
+}
+
+/// The directory cargo builds into from `dir`, when it is not the usual
+/// `target/`: `CARGO_TARGET_DIR`, else what `cargo metadata` says.
+fn cargo_target_dir(dir: &Path) -> Option<PathBuf> {
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR").filter(|t| !t.is_empty()) {
+        return Some(dir.join(target));
+    }
+    let output = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())?;
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    metadata["target_directory"].as_str().map(PathBuf::from)
 }
 
 fn shell(command: &str) -> Command {

@@ -189,3 +189,30 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+/// A build that honours `CARGO_TARGET_DIR` leaves `target/…` empty: the
+/// error says so and where the component went, instead of a later
+/// "cannot read".
+#[test]
+fn a_build_into_another_target_dir_names_where_the_component_went() {
+    let app = App::new(
+        "[app]\nname = \"x\"\n\n[functions.f]\nsource = \"target/wasm32-wasip2/release/probe.wasm\"\nbuild = \"mkdir -p \\\"$CARGO_TARGET_DIR/wasm32-wasip2/release\\\" && cp {probe} \\\"$CARGO_TARGET_DIR/wasm32-wasip2/release/probe.wasm\\\"\"\n",
+    );
+    let elsewhere = app.path().join("elsewhere");
+    let built = run(swirl(app.path())
+        .args(["build", "swirl.toml"])
+        .env("CARGO_TARGET_DIR", &elsewhere));
+    assert_eq!(built.code, 2, "{}", built.stderr);
+    let found = elsewhere.join("wasm32-wasip2/release/probe.wasm");
+    for expected in [
+        "succeeded, but target/wasm32-wasip2/release/probe.wasm does not exist".to_string(),
+        "CARGO_TARGET_DIR".to_string(),
+        format!("the component is at {}", found.display()),
+    ] {
+        assert!(
+            built.stderr.contains(&expected),
+            "no '{expected}' in {}",
+            built.stderr
+        );
+    }
+}
