@@ -531,6 +531,11 @@ fn check_page(page: &Path) -> Vec<String> {
 
 #[test]
 fn every_command_in_the_docs_runs_and_prints_what_the_docs_show() {
+    let curl = Command::new("curl").arg("--version").output();
+    assert!(
+        curl.is_ok_and(|output| output.status.success()),
+        "the pages' curl commands need curl, which is not installed; install it (e.g. `apt-get install curl`) and test again"
+    );
     build_example_functions();
     let problems: Vec<String> = in_parallel(pages(), |page| check_page(&page))
         .into_iter()
