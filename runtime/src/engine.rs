@@ -807,6 +807,9 @@ impl Engine {
     /// cancel cascades to its own children). Recovery does the same for
     /// those a stop left running: see [`Engine::recover`].
     fn cancel_orphans(&self, orphans: Vec<String>) {
+        if !orphans.is_empty() {
+            crate::failpoint::hit("cancel-before-cascade");
+        }
         for child in orphans {
             let engine = self.clone();
             tokio::spawn(async move {

@@ -209,3 +209,69 @@ async fn paid(server: &Server, id: &str) -> super::util::Answer {
         )
         .await
 }
+
+/// A parent cancelled just before the process died, its cancel committed
+/// but not yet passed on: the restarted server cancels the child it waited for.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_cut_short_by_a_crash_reaches_the_child_after_restart() {
+    let app = super::util::app_with(
+        vec![
+            (
+                "napper.json",
+                json!({ "id": "napper", "version": "1.0", "name": "napper",
+                    "states": [{ "name": "Nap", "type": "DELAY", "start": { "kind": "DEFAULT" },
+                                 "timeDelay": "PT60S", "end": { "kind": "DEFAULT" } }] }),
+            ),
+            (
+                "waiter.json",
+                json!({ "id": "waiter", "version": "1.0", "name": "waiter",
+                    "states": [{ "name": "Call", "type": "SUBFLOW", "start": { "kind": "DEFAULT" },
+                                 "workflowId": "napper", "waitForCompletion": true, "end": { "kind": "DEFAULT" } }] }),
+            ),
+        ],
+        "",
+    );
+    let mut server = Server::start(&app, &[], &[("SWIRL_FAILPOINT", "cancel-before-cascade")]);
+    let parent = server
+        .post_json("/workflows/waiter/instances", json!({}))
+        .await;
+    let parent = parent.body["id"].as_str().unwrap().to_string();
+    let mut child = None;
+    for _ in 0..200 {
+        let page = server.get("/instances?workflow=napper").await;
+        if let Some(id) = page.body["instances"][0]["id"].as_str() {
+            child = Some(id.to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let child = child.expect("the parent started its child");
+    server.wait_status(&child, "waiting").await;
+    let cancel = try_request(
+        server.addr,
+        "POST",
+        &format!("/instances/{parent}/cancel"),
+        &[],
+        String::new().into(),
+    )
+    .await;
+    for _ in 0..100 {
+        if !server.is_running() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!server.is_running(), "{cancel:?}\n{}", server.log());
+    assert!(
+        server
+            .log()
+            .contains("failpoint cancel-before-cascade reached")
+    );
+
+    let server = Server::start(&app, &[], &[]);
+    assert_eq!(
+        server.get(&format!("/instances/{parent}")).await.body["status"],
+        "cancelled"
+    );
+    server.wait_status(&child, "cancelled").await;
+}
