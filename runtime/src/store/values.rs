@@ -100,6 +100,43 @@ mod tests {
     }
 
     #[test]
+    fn sled_writes_no_blob_file_whatever_the_sizes() {
+        use crate::function::KvStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Full leaves of the longest inline values and keys, in one tree.
+        for n in 0..64u32 {
+            let key = format!("{n:04}{}", "k".repeat(KEY_MAX - 200));
+            let writes = std::collections::BTreeMap::from([(key, Some(vec![n as u8; INLINE_MAX]))]);
+            store.apply("f", &writes).unwrap();
+        }
+        // Values far over the threshold: a 1 MiB kv value, 16 MiB of record.
+        let writes =
+            std::collections::BTreeMap::from([("big".to_string(), Some(vec![1u8; 1 << 20]))]);
+        store.apply("f", &writes).unwrap();
+        store
+            .commit_step(crate::store::instances::StepWrite {
+                instance: "i",
+                record: vec![b'x'; 16 << 20],
+                history: vec![vec![b'h'; 1 << 20]],
+                unsubscribe: vec![],
+                subscribe: vec![],
+                kv: None,
+                outbox: vec![],
+                take_buffered: None,
+                consumed_event: None,
+            })
+            .unwrap();
+        store.flush().unwrap();
+        let blobs: Vec<_> = std::fs::read_dir(dir.path().join("db/blobs"))
+            .map(|entries| entries.map(|entry| entry.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(blobs.is_empty(), "sled wrote blob files: {blobs:?}");
+        assert_eq!(store.instance("i").unwrap().unwrap().len(), 16 << 20);
+        assert_eq!(store.get("f", "big").unwrap().unwrap().len(), 1 << 20);
+    }
+
+    #[test]
     fn a_long_key_is_refused_with_the_limit() {
         let error = check_key(&[b'k'; KEY_MAX + 1]).unwrap_err().to_string();
         assert!(error.contains("4096-byte"), "{error}");
