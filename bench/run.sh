@@ -88,7 +88,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [[ ${BENCH_SKIP_CRITERION:-0} != 1 ]]; then
     say "function calls, in-process (criterion; its table is printed last)"
-    cargo bench -p swirl --bench function_calls >"$WORK/criterion.txt" 2>&2
+    cargo bench -p swirl-function --bench function_calls >"$WORK/criterion.txt" 2>&2
 fi
 
 say "(2), (3): 3-step workflow, group commit"

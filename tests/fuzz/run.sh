@@ -4,8 +4,8 @@
 #   tests/fuzz/run.sh [seconds-per-target]      (default 60)
 #
 # Targets (tests/fuzz/fuzz_targets/):
-#   workflow_parse   bytes -> swirl::workflow::parse, as JSON/YAML, plus the round trip
-#   manifest_parse   bytes -> swirl::manifest::Manifest::parse
+#   workflow_parse   bytes -> swirl_workflow::parse, as JSON/YAML, plus the round trip
+#   manifest_parse   bytes -> swirl_app::manifest::Manifest::parse
 #   jsonpath_filter  "<expression>\n<JSON document>" -> JsonPath / Condition / WritePath
 #   cloudevents_decode  "<header lines>\n\n<body>" -> the ingress decoder (binary,
 #                    structured, batch) and the engine's view of each event

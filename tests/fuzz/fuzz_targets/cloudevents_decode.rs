@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use swirl::server::events::to_incoming;
-use swirl::server::ingress::{IngressLimits, decode};
+use swirl_server::events::to_incoming;
+use swirl_server::ingress::{IngressLimits, decode};
 
 fn request(data: &[u8]) -> Option<axum::extract::Request> {
     let split = data.windows(2).position(|w| w == b"\n\n");

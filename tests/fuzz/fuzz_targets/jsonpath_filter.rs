@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use swirl::workflow::expression::{Condition, JsonPath, WritePath};
+use swirl_workflow::expression::{Condition, JsonPath, WritePath};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

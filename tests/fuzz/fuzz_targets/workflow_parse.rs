@@ -1,6 +1,6 @@
 //! Fuzz target: arbitrary bytes read as a workflow definition.
 //!
-//! The bytes take the path a file takes through `swirl::workflow::load_file`
+//! The bytes take the path a file takes through `swirl_workflow::load_file`
 //! (size and UTF-8 checks, then `parse`), once without a file name and once
 //! as `fuzz.yaml`. Any panic, stack overflow or runaway allocation is a bug:
 //! a definition reaches the parser from whoever deploys an app.
@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use swirl::workflow::{self, KnownFunctions};
+use swirl_workflow::{self as workflow, KnownFunctions};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = workflow::source::decode(data) else {

@@ -623,7 +623,12 @@ fn the_configuration_reference_names_every_flag_and_variable() {
         );
     }
     let mut variables = std::collections::BTreeSet::new();
-    let mut dirs = vec![workspace_root().join("runtime/src")];
+    // Every crate's sources, not its benchmarks: their knobs are not the server's.
+    let mut dirs: Vec<_> = std::fs::read_dir(workspace_root().join("runtime"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("src"))
+        .filter(|src| src.is_dir())
+        .collect();
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -665,7 +670,7 @@ fn the_manifest_reference_shows_every_key_and_only_real_ones() {
         .collect();
     // The reference is a manifest: every key it shows is one swirl reads.
     // Only its component files are missing, which parsing does not read.
-    if let Err(errors) = swirl::manifest::Manifest::parse(Path::new("swirl.toml"), &shown) {
+    if let Err(errors) = swirl_app::manifest::Manifest::parse(Path::new("swirl.toml"), &shown) {
         panic!("README.md's manifest reference is not a valid manifest:\n{errors}");
     }
     // An unknown key makes the parser list the keys it knows, per table.
@@ -676,7 +681,7 @@ fn the_manifest_reference_shows_every_key_and_only_real_ones() {
         "[app]\nname = \"x\"\n[[sinks]]\nurl = \"http://127.0.0.1:9/\"\nbogus = 1\n",
     ];
     for probe in probes {
-        let errors = swirl::manifest::Manifest::parse(Path::new("swirl.toml"), probe)
+        let errors = swirl_app::manifest::Manifest::parse(Path::new("swirl.toml"), probe)
             .expect_err("an unknown key is an error")
             .to_string();
         let known = errors

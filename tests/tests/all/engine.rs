@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use swirl::engine::record::{HistoryKind, InstanceRecord, Status};
-use swirl::engine::{Engine, IncomingEvent};
-use swirl::function::{FunctionHost, FunctionLimits, FunctionSpec, HostConfig};
-use swirl::store::Store;
-use swirl::workflow::KnownFunctions;
+use swirl_engine::record::{HistoryKind, InstanceRecord, Status};
+use swirl_engine::{Engine, IncomingEvent};
+use swirl_function::{FunctionHost, FunctionLimits, FunctionSpec, HostConfig};
+use swirl_store::Store;
 use swirl_tests::guest;
+use swirl_workflow::KnownFunctions;
 
 struct App {
     engine: Engine,
@@ -729,7 +729,7 @@ async fn a_false_transition_guard_fails_naming_the_state_and_expression() {
 
 fn event(event_type: &str, data: Value, orderid: Option<&str>) -> IncomingEvent {
     IncomingEvent {
-        id: swirl::ids::new_id(),
+        id: swirl_core::ids::new_id(),
         event_type: event_type.into(),
         source: "shop".into(),
         data,
@@ -1000,7 +1000,7 @@ async fn an_action_that_completed_never_runs_again_and_its_kv_writes_commit_once
     )]);
     let output = app.output("tally", json!({})).await;
     assert_eq!(output, json!({"one": 1, "two": 1}));
-    use swirl::function::KvStore;
+    use swirl_function::KvStore;
     assert_eq!(app.store.get("probe", "one").unwrap(), Some(b"1".to_vec()));
 }
 

@@ -7,10 +7,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use swirl::function::{
+use swirl_function::{
     Call, FunctionHost, FunctionLimits, FunctionSpec, HostConfig, InstanceMode, Invocation,
 };
-use swirl::store::Store;
+use swirl_store::Store;
 use swirl_tests::guest;
 
 struct Host {

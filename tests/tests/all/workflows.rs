@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use swirl::workflow::model::{Exit, StateKind};
-use swirl::workflow::{self, Dialect, KnownFunctions, Loaded};
+use swirl_workflow::model::{Exit, StateKind};
+use swirl_workflow::{self as workflow, Dialect, KnownFunctions, Loaded};
 
 fn files(dir: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,7 +2,7 @@
 //! batch's events, or none.
 
 use serde_json::{Value, json};
-use swirl::server::ingress::IngressLimits;
+use swirl_server::ingress::IngressLimits;
 
 use super::util::Server;
 

@@ -2,7 +2,7 @@
 //! below the 64 KiB the specification asks consumers to accept.
 
 use serde_json::json;
-use swirl::server::ingress::IngressLimits;
+use swirl_server::ingress::IngressLimits;
 
 use super::util::Server;
 

@@ -15,7 +15,7 @@ use cloudevents::{AttributesReader, Event};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
-use swirl::server::ingress::{CloudEvents, IngressLimits, data_json};
+use swirl_server::ingress::{CloudEvents, IngressLimits, data_json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

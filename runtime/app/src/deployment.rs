@@ -1,0 +1,429 @@
+//! The apps a server runs, kept durably: a deployment is checked whole
+//! (manifest, components, workflow files) before anything changes, then its
+//! files and versions are recorded in the store, then its functions become
+//! the current versions in the host and its workflows in the engine.
+//!
+//! ```text
+//!  manifest + files ──check all──▶ store: files, version records, current pointers (one transaction)
+//!                                   └──▶ host.install (new function versions), engine.activate
+//!  restart ──restore──▶ current versions from the store; older versions loaded
+//!                       lazily when a pinned instance calls them (StoredVersions)
+//! ```
+//!
+//! A deployment adds or replaces; it never removes what an earlier
+//! deployment of the same app had. Deletes are explicit and refused while
+//! a workflow still calls the function.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::Manifest;
+use swirl_engine::{Engine, EngineError};
+use swirl_function::{FunctionHost, FunctionSpec, PreparedFunction, VersionSource};
+use swirl_store::apps::DeploymentWrite;
+use swirl_store::{Store, StoreError};
+use swirl_workflow::{self as workflow, KnownFunctions};
+
+/// Why a deployment or a delete did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// Every problem found, each naming its file, line and key; nothing changed.
+    #[error("the deployment is invalid and nothing was deployed: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("no {kind} named '{name}' is deployed; deployed: {deployed}")]
+    NotFound {
+        kind: &'static str,
+        name: String,
+        deployed: String,
+    },
+    #[error("function '{name}' is still called by workflows {workflows}; delete them first")]
+    InUse { name: String, workflows: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// What a deployment did to one function or workflow.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeployedItem {
+    /// Function name or workflow id.
+    pub name: String,
+    pub version: String,
+    /// `new` when this deployment made the version current, `unchanged` when it already was.
+    pub status: &'static str,
+}
+
+impl std::fmt::Display for DeployedItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{} ({})", self.name, self.version, self.status)
+    }
+}
+
+/// Deployed items for a log line: `greet@1a2b (new), hello@3c4d (unchanged)`.
+pub fn items_line(items: &[DeployedItem]) -> String {
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    items.join(", ")
+}
+
+/// What a deployment deployed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    pub app: String,
+    pub functions: Vec<DeployedItem>,
+    pub workflows: Vec<DeployedItem>,
+    /// The app's `[[sinks]]` urls, which replace those of its earlier deployment.
+    pub sinks: Vec<String>,
+    /// The same sinks, for the server to start delivering to.
+    #[serde(skip)]
+    pub sink_manifests: Vec<crate::manifest::SinkManifest>,
+}
+
+/// The record of an app's latest deployment (`apps` tree).
+#[derive(Debug, Serialize, Deserialize)]
+struct AppRecord {
+    /// Blob of the manifest text.
+    manifest: String,
+    /// The manifest's file name, to locate messages.
+    manifest_file: String,
+    /// Each file the manifest names, by its path relative to the manifest, → blob.
+    files: BTreeMap<String, String>,
+}
+
+/// What a function version is loaded from (`function_versions` tree).
+#[derive(Debug, Serialize, Deserialize)]
+struct FunctionRecord {
+    /// Blob of the manifest text that gave its limits and config.
+    manifest: String,
+    manifest_file: String,
+    /// Blob of the component.
+    wasm: String,
+}
+
+/// Deploys, restores and deletes the apps of one store. Cheap to clone.
+#[derive(Clone)]
+pub struct Deployments {
+    store: Store,
+    host: Arc<FunctionHost>,
+    engine: Engine,
+    /// One deployment or delete at a time, so checks and writes do not interleave.
+    lock: Arc<Mutex<()>>,
+}
+
+impl Deployments {
+    /// Deployments over `store`; older function versions are loaded from it
+    /// from now on.
+    pub fn new(store: Store, host: Arc<FunctionHost>, engine: Engine) -> Self {
+        host.set_version_source(Arc::new(StoredVersions {
+            store: store.clone(),
+        }));
+        Deployments {
+            store,
+            host,
+            engine,
+            lock: Arc::default(),
+        }
+    }
+
+    /// Reads and checks the manifest at `path`; its problems as [`DeployError::Invalid`].
+    pub fn load_manifest(path: &Path) -> Result<Manifest, DeployError> {
+        Manifest::load(path).map_err(|errors| {
+            DeployError::Invalid(errors.0.iter().map(ToString::to_string).collect())
+        })
+    }
+
+    /// Makes what the store recorded current again (after a restart).
+    /// Returns the manifests of the recorded apps (their sinks) and the
+    /// problems of what could not be restored, which stays undeployed.
+    pub fn restore(&self) -> Result<(Vec<Manifest>, Vec<String>), DeployError> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut problems = Vec::new();
+        for (name, version) in self.store.current_functions()? {
+            if let Err(error) = self.host.restore(&name, &version) {
+                problems.push(error.to_string());
+            }
+        }
+        for (id, version) in self.store.current_workflows()? {
+            if let Err(error) = self.engine.activate(&version) {
+                problems.push(format!("workflow '{id}' version {version}: {error}"));
+            }
+        }
+        let mut manifests = Vec::new();
+        for (name, record) in self.store.apps()? {
+            match self.stored_manifest(&record) {
+                Ok(manifest) => manifests.push(manifest),
+                Err(problem) => problems.push(format!("app '{name}': {problem}")),
+            }
+        }
+        Ok((manifests, problems))
+    }
+
+    fn stored_manifest(&self, record: &[u8]) -> Result<Manifest, String> {
+        let record: AppRecord = serde_json::from_slice(record).map_err(|e| e.to_string())?;
+        manifest_from_blob(&self.store, &record.manifest, &record.manifest_file)
+    }
+
+    /// Checks everything `manifest` names, then records and deploys it
+    /// whole; on any problem nothing changes.
+    pub fn deploy(&self, manifest: &Manifest) -> Result<DeployReport, DeployError> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut problems = Vec::new();
+        let manifest_text = std::fs::read(&manifest.path).map_err(|error| {
+            DeployError::Invalid(vec![format!(
+                "{}: error: cannot read the manifest: {error}",
+                manifest.path.display()
+            )])
+        })?;
+        let mut functions: Vec<(PreparedFunction, Vec<u8>, PathBuf)> = Vec::new();
+        for function in manifest.functions.values() {
+            let spec = match function.spec() {
+                Ok(spec) => spec,
+                Err(error) => {
+                    problems.push(error.to_string());
+                    continue;
+                }
+            };
+            let wasm = spec.wasm.clone();
+            match self.host.prepare(spec) {
+                Ok(prepared) => functions.push((prepared, wasm, function.source.clone())),
+                Err(error) => problems.push(
+                    function
+                        .source_location
+                        .error(error.to_string())
+                        .to_string(),
+                ),
+            }
+        }
+        let known: HashSet<String> = manifest.functions.keys().cloned().collect();
+        let mut workflows = Vec::new();
+        for path in &manifest.workflows {
+            let file_name = path.file_name().and_then(|n| n.to_str());
+            let prepared = workflow::read_source(path).and_then(|text| {
+                self.engine
+                    .prepare(&text, file_name, KnownFunctions::Set(&known))
+                    .map(|workflow| (workflow, text))
+                    .map_err(|error| match error {
+                        EngineError::Definition(diagnostics) => diagnostics,
+                        other => crate::app::single_diagnostic(other.to_string()),
+                    })
+            });
+            match prepared {
+                Ok((workflow, text)) => workflows.push((workflow, text, path.clone())),
+                Err(diagnostics) => problems.extend(
+                    diagnostics
+                        .0
+                        .iter()
+                        .map(|diagnostic| format!("{}:{diagnostic}", path.display())),
+                ),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(DeployError::Invalid(problems));
+        }
+
+        let manifest_file = manifest
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "swirl.toml".to_string());
+        let manifest_blob = self.store.put_blob(&manifest_text)?;
+        let relative = |path: &Path| {
+            path.strip_prefix(manifest.dir())
+                .unwrap_or(path)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let mut write = DeploymentWrite::default();
+        let mut files = BTreeMap::new();
+        for (prepared, wasm, source) in &functions {
+            let wasm_blob = self.store.put_blob(wasm)?;
+            files.insert(relative(source), wasm_blob.clone());
+            let record = FunctionRecord {
+                manifest: manifest_blob.clone(),
+                manifest_file: manifest_file.clone(),
+                wasm: wasm_blob,
+            };
+            write.function_versions.push((
+                prepared.name().to_string(),
+                prepared.version().to_string(),
+                serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt {
+                    key: prepared.name().to_string(),
+                    reason: e.to_string(),
+                })?,
+            ));
+            write
+                .current_functions
+                .push((prepared.name().to_string(), prepared.version().to_string()));
+        }
+        for (workflow, text, path) in &workflows {
+            files.insert(relative(path), self.store.put_blob(text.as_bytes())?);
+            write
+                .current_workflows
+                .push((workflow.id().to_string(), workflow.version.clone()));
+        }
+        let app = AppRecord {
+            manifest: manifest_blob,
+            manifest_file,
+            files,
+        };
+        write.app = Some((
+            manifest.app_name.clone(),
+            serde_json::to_vec(&app).map_err(|e| StoreError::Corrupt {
+                key: manifest.app_name.clone(),
+                reason: e.to_string(),
+            })?,
+        ));
+        self.store.commit_deployment(&write)?;
+
+        let mut report = DeployReport {
+            app: manifest.app_name.clone(),
+            functions: Vec::new(),
+            workflows: Vec::new(),
+            sinks: manifest.sinks.iter().map(|sink| sink.url.clone()).collect(),
+            sink_manifests: manifest.sinks.clone(),
+        };
+        let before = self
+            .host
+            .current_versions(functions.iter().map(|(prepared, _, _)| prepared.name()));
+        let prepared = functions.into_iter().map(|(prepared, _, _)| prepared);
+        for deployed in self.host.install_all(prepared.collect()) {
+            let before = before.get(&deployed.name).cloned();
+            report
+                .functions
+                .push(item(deployed.name, deployed.version, before));
+        }
+        let current = self.engine.workflows();
+        for (workflow, _, _) in workflows {
+            let before = current.get(workflow.id()).map(|w| w.version.clone());
+            self.engine.activate(&workflow.version)?;
+            report.workflows.push(item(
+                workflow.id().to_string(),
+                workflow.version.clone(),
+                before,
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Deletes function `name`, refused while a workflow calls it. Instances
+    /// that pinned one of its versions still call that version.
+    pub fn delete_function(&self, name: &str) -> Result<(), DeployError> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.host.current_version(name).is_none() {
+            return Err(DeployError::NotFound {
+                kind: "function",
+                name: name.to_string(),
+                deployed: list(self.host.function_names()),
+            });
+        }
+        let users: Vec<String> = self
+            .engine
+            .workflows()
+            .into_iter()
+            .filter(|(_, workflow)| workflow.function_resources().any(|r| r == name))
+            .map(|(id, _)| id)
+            .collect();
+        if !users.is_empty() {
+            return Err(DeployError::InUse {
+                name: name.to_string(),
+                workflows: list(users),
+            });
+        }
+        self.store.remove_function(name)?;
+        self.host.remove(name);
+        Ok(())
+    }
+
+    /// Deletes workflow `id`: no new instances, by call or by event; running
+    /// ones finish on their version.
+    pub fn delete_workflow(&self, id: &str) -> Result<(), DeployError> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.engine.workflows().contains_key(id) {
+            return Err(DeployError::NotFound {
+                kind: "workflow",
+                name: id.to_string(),
+                deployed: list(self.engine.workflow_ids()),
+            });
+        }
+        self.store.remove_workflow(id)?;
+        self.engine.unregister(id);
+        Ok(())
+    }
+}
+
+fn item(name: String, version: String, before: Option<String>) -> DeployedItem {
+    let status = if before.as_deref() == Some(version.as_str()) {
+        "unchanged"
+    } else {
+        "new"
+    };
+    DeployedItem {
+        name,
+        version,
+        status,
+    }
+}
+
+fn list(names: Vec<String>) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn manifest_from_blob(store: &Store, blob: &str, file: &str) -> Result<Manifest, String> {
+    let text = store
+        .blob(blob)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("the manifest blob {blob} is missing"))?;
+    let text = String::from_utf8(text).map_err(|e| e.to_string())?;
+    Manifest::parse(Path::new(file), &text).map_err(|errors| errors.to_string())
+}
+
+/// Loads function versions from their deployment records.
+struct StoredVersions {
+    store: Store,
+}
+
+impl StoredVersions {
+    fn load(&self, name: &str, version: &str) -> Result<FunctionSpec, String> {
+        let record = self
+            .store
+            .function_version(name, version)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "no deployment recorded it".to_string())?;
+        let record: FunctionRecord = serde_json::from_slice(&record).map_err(|e| e.to_string())?;
+        let manifest = manifest_from_blob(&self.store, &record.manifest, &record.manifest_file)?;
+        let function = manifest
+            .functions
+            .get(name)
+            .ok_or_else(|| "its manifest no longer names it".to_string())?;
+        let wasm = self
+            .store
+            .blob(&record.wasm)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the component blob {} is missing", record.wasm))?;
+        Ok(FunctionSpec {
+            name: name.to_string(),
+            source: function.source.clone(),
+            wasm,
+            source_stamp: None,
+            limits: function.limits.clone(),
+            config: function.config.clone(),
+        })
+    }
+}
+
+impl VersionSource for StoredVersions {
+    fn spec(&self, name: &str, version: &str) -> Option<FunctionSpec> {
+        self.load(name, version)
+            .inspect_err(|error| {
+                tracing::error!(function = name, version, %error, "cannot load a stored function version");
+            })
+            .ok()
+    }
+}

@@ -1,0 +1,15 @@
+//! Apps: what a manifest ([`manifest`]) declares, built and loaded into a
+//! function host and an engine ([`app`]), and the deployments a server keeps
+//! of them, checked whole before they become current ([`deployment`]).
+
+// Nothing a network peer, an event sender or a guest sends may panic the
+// server: outside tests, `unwrap`, `expect` and `panic!` are refused here, and
+// each remaining one carries an `allow` with the reason it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod app;
+pub mod deployment;
+pub mod manifest;

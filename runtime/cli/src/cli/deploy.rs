@@ -1,0 +1,117 @@
+//! `swirl deploy`: uploads a manifest and the files it names to a running
+//! server (`POST /apps`, multipart/form-data), building first if asked. The
+//! server never builds; it checks the upload whole and deploys all or nothing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use swirl_app::manifest::Manifest;
+
+use super::remote::{Remote, call, refused};
+use super::{Outcome, report_manifest_errors};
+
+/// Deploy an app to a running server
+///
+/// Uploads the manifest with its components and workflow files; every
+/// function whose code or config changed becomes a new version (running
+/// instances keep theirs). Prints each function and workflow with its version.
+///
+/// Example: swirl deploy examples/event-based-greeting/swirl.toml --build
+#[derive(clap::Args)]
+pub struct Args {
+    /// The app manifest (swirl.toml)
+    manifest: PathBuf,
+    /// Run the functions' build commands first
+    #[arg(long)]
+    build: bool,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let manifest = match Manifest::load(&args.manifest) {
+        Ok(manifest) => manifest,
+        Err(errors) => return Ok(report_manifest_errors(&errors)),
+    };
+    if args.build
+        && let Err(errors) = swirl_app::app::build(&manifest)
+    {
+        return Ok(report_manifest_errors(&errors));
+    }
+    let boundary = format!("swirl-{}", swirl_core::ids::new_id());
+    let text = std::fs::read(&manifest.path)
+        .with_context(|| format!("cannot read {}", manifest.path.display()))?;
+    let mut body = Vec::new();
+    part(&mut body, &boundary, "manifest", "swirl.toml", &text);
+    let files = manifest
+        .functions
+        .values()
+        .map(|function| &function.source)
+        .chain(&manifest.workflows);
+    for path in files {
+        let name = relative(&manifest, path)?;
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read {} named by {}; build it first (or pass --build)",
+                path.display(),
+                manifest.path.display()
+            )
+        })?;
+        part(&mut body, &boundary, &name, &name, &bytes);
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let headers = [(
+        "content-type".to_string(),
+        format!("multipart/form-data; boundary={boundary}"),
+    )];
+    let (status, answer) = call(&args.remote, "POST", "/apps", &headers, Some(body), false)?;
+    if status >= 400 {
+        for problem in answer["problems"].as_array().into_iter().flatten() {
+            // Each names its file and severity (`file:line:column: error: …`).
+            eprintln!("{}", problem.as_str().unwrap_or_default());
+        }
+        return Ok(refused(status, &answer));
+    }
+    if args.remote.json {
+        println!("{answer}");
+        return Ok(Outcome::Success);
+    }
+    println!("{:<9} {:<24} {:<18} STATUS", "KIND", "NAME", "VERSION");
+    for (kind, key) in [("function", "functions"), ("workflow", "workflows")] {
+        for item in answer[key].as_array().into_iter().flatten() {
+            let text = |key: &str| item[key].as_str().unwrap_or("-").to_string();
+            println!(
+                "{kind:<9} {:<24} {:<18} {}",
+                text("name"),
+                text("version"),
+                text("status")
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// The path the manifest uses for `path`, which names the file's part.
+fn relative(manifest: &Manifest, path: &Path) -> anyhow::Result<String> {
+    match path.strip_prefix(manifest.dir()) {
+        Ok(relative) => Ok(relative.to_string_lossy().into_owned()),
+        Err(_) => bail!(
+            "{} lies outside the directory of {}; a deployment carries only files under it",
+            path.display(),
+            manifest.path.display()
+        ),
+    }
+}
+
+fn part(body: &mut Vec<u8>, boundary: &str, name: &str, file_name: &str, bytes: &[u8]) {
+    let name = name.replace('"', "%22");
+    let file_name = file_name.replace('"', "%22");
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(b"\r\n");
+}

@@ -1,0 +1,15 @@
+//! What every layer of swirl shares and none owns: unique, time-ordered ids
+//! ([`ids`]) and the crash points of the crash tests ([`failpoint`]).
+//!
+//! `ARCHITECTURE.md` at the repository root has the map of the crates.
+
+// Nothing a network peer, an event sender or a guest sends may panic the
+// server: outside tests, `unwrap`, `expect` and `panic!` are refused here, and
+// each remaining one carries an `allow` with the reason it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod failpoint;
+pub mod ids;

@@ -1,0 +1,1388 @@
+//! The workflow interpreter: a pure state machine over an [`InstanceRecord`].
+//!
+//! Each input (start, an action's result, a timer, an event, a child
+//! instance's end, cancel) is applied by one method of [`Step`], which changes
+//! the record and collects history and the children to start. It does no IO
+//! and reads no clock: the driver passes `now`, commits the changed record,
+//! then runs what the record now holds: new tasks, new timers, new
+//! subscriptions. A crash between steps loses nothing because the record
+//! itself says what is in flight.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::data;
+use super::record::{
+    ActionList, HistoryEntry, HistoryKind, InstanceRecord, Join, MAX_REMEMBERED_EVENTS, Phase,
+    ProducedEvent, Status, Subscription, Task, TaskId, Thread, ThreadId, Timer, TimerId,
+    TimerPurpose, WorkflowError,
+};
+use swirl_workflow::WorkflowDefinition;
+use swirl_workflow::model::{
+    Action, ActionMode, ChoiceRule, CompletionStatus, EndKind, EventDefinition, Exit, State,
+    StateKind, Transition,
+};
+
+/// The error name of a runtime failure that is not a function's.
+pub const FAIL: &str = "SYS.Fail";
+/// The error name of an expired timeout.
+pub const TIMEOUT: &str = "SYS.Timeout";
+
+/// A definition prepared for execution: states by name, functions and events
+/// by name. Built once when a definition is registered.
+pub struct Workflow {
+    pub definition: WorkflowDefinition,
+    /// Hash of the definition's source text.
+    pub version: String,
+    states: HashMap<String, State>,
+    start: String,
+    events: HashMap<String, EventDefinition>,
+    functions: HashMap<String, String>,
+}
+
+impl Workflow {
+    /// Indexes a validated definition; `None` when it has no start state
+    /// (validation rules that out).
+    pub fn new(definition: WorkflowDefinition, version: String) -> Option<Self> {
+        let mut states = HashMap::new();
+        collect_states(&definition.states, &mut states);
+        let start = start_state(&definition.states)?.to_string();
+        let events = definition
+            .events
+            .iter()
+            .map(|e| (e.name.clone(), e.clone()))
+            .collect();
+        let functions = definition
+            .functions
+            .iter()
+            .map(|f| (f.name.clone(), f.resource.clone()))
+            .collect();
+        Some(Workflow {
+            definition,
+            version,
+            states,
+            start,
+            events,
+            functions,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.definition.id
+    }
+
+    /// The functions (their `resource`) this workflow's actions call.
+    pub fn function_resources(&self) -> impl Iterator<Item = &str> {
+        self.functions.values().map(String::as_str)
+    }
+
+    /// The top-level start state.
+    pub fn start_state(&self) -> &State {
+        &self.states[&self.start]
+    }
+
+    pub fn event(&self, name: &str) -> Option<&EventDefinition> {
+        self.events.get(name)
+    }
+
+    /// The start state's schedule, when it is `SCHEDULED`.
+    pub fn schedule(&self) -> Option<&swirl_workflow::duration::ScheduleInterval> {
+        match &self.start_state().start {
+            Some(swirl_workflow::model::Start::Scheduled { schedule }) => Some(&schedule.interval),
+            _ => None,
+        }
+    }
+
+    /// The workflow a SUBFLOW state starts, for recovery.
+    pub fn subflow_target(&self, state: &str) -> Option<&str> {
+        match &self.states.get(state)?.kind {
+            StateKind::SubFlow(subflow) => Some(&subflow.workflow_id),
+            _ => None,
+        }
+    }
+
+    /// Event definitions whose events start a new instance.
+    pub fn start_events(&self) -> Vec<&EventDefinition> {
+        match &self.start_state().kind {
+            StateKind::Event(state) => state
+                .events_actions
+                .iter()
+                .flat_map(|ea| ea.event_refs.iter())
+                .filter_map(|name| self.events.get(name))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn state(&self, name: &str) -> Result<&State, WorkflowError> {
+        self.states
+            .get(name)
+            .ok_or_else(|| WorkflowError::new(FAIL, format!("state '{name}' does not exist")))
+    }
+}
+
+fn collect_states(states: &[State], into: &mut HashMap<String, State>) {
+    for state in states {
+        into.insert(state.name.clone(), state.clone());
+        match &state.kind {
+            StateKind::Parallel(parallel) => {
+                for branch in &parallel.branches {
+                    collect_states(&branch.states, into);
+                }
+            }
+            StateKind::ForEach(foreach) => collect_states(&foreach.states, into),
+            _ => {}
+        }
+    }
+}
+
+fn start_state(states: &[State]) -> Option<&str> {
+    states
+        .iter()
+        .find(|s| s.start.is_some())
+        .map(|s| s.name.as_str())
+}
+
+/// A child instance a SUBFLOW state asks the driver to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildStart {
+    pub child_id: String,
+    pub workflow_id: String,
+    pub input: Value,
+    pub thread: ThreadId,
+    pub waits: bool,
+}
+
+/// One application of an input to a record.
+pub struct Step<'a> {
+    workflow: &'a Workflow,
+    record: &'a mut InstanceRecord,
+    now_ms: u64,
+    pub history: Vec<HistoryEntry>,
+    pub children: Vec<ChildStart>,
+    /// Child instances the step stopped waiting for (the instance was
+    /// cancelled, terminated or failed, or the subflow state was left on an
+    /// error): the driver cancels them.
+    pub orphans: Vec<String>,
+}
+
+impl<'a> Step<'a> {
+    pub fn new(workflow: &'a Workflow, record: &'a mut InstanceRecord, now_ms: u64) -> Self {
+        // The outbox holds what this step produces; the driver routed the
+        // previous step's events after committing it.
+        record.outbox.clear();
+        Step {
+            workflow,
+            record,
+            now_ms,
+            history: Vec::new(),
+            children: Vec::new(),
+            orphans: Vec::new(),
+        }
+    }
+
+    fn log(&mut self, kind: HistoryKind) {
+        self.history.push(HistoryEntry {
+            at_ms: self.now_ms,
+            kind,
+        });
+    }
+
+    /// Starts the instance at its start state with its input.
+    pub fn start(&mut self) {
+        self.log(HistoryKind::InstanceStarted);
+        let thread = self.record.fresh_id();
+        let start = self.workflow.start.clone();
+        let input = self.record.input.clone();
+        self.spawn_thread(thread, &start, input, None);
+        self.settle();
+    }
+
+    /// An action finished; unknown tasks (already handled, or of a thread
+    /// that moved on) are ignored.
+    pub fn task_done(
+        &mut self,
+        task_id: TaskId,
+        result: Result<Value, WorkflowError>,
+        duration_ms: u64,
+    ) {
+        let Some(task) = self.record.tasks.remove(&task_id) else {
+            return;
+        };
+        if !self.record.threads.contains_key(&task.thread) || self.record.status.is_final() {
+            return;
+        }
+        match result {
+            Ok(output) => {
+                self.log(HistoryKind::ActionFinished {
+                    state: task.state.clone(),
+                    function: task.function.clone(),
+                    attempt: task.attempt,
+                    duration_ms,
+                });
+                if let Err(error) =
+                    self.action_succeeded(task.thread, task.list, task.action, output)
+                {
+                    self.state_failed(task.thread, error);
+                }
+            }
+            Err(error) => {
+                self.log(HistoryKind::ActionFailed {
+                    state: task.state.clone(),
+                    function: task.function.clone(),
+                    attempt: task.attempt,
+                    duration_ms,
+                    error: error.clone(),
+                });
+                self.action_failed(task.thread, task.list, task.action, task.attempt, error);
+            }
+        }
+        self.settle();
+    }
+
+    /// A timer came due; unknown timers are ignored.
+    pub fn timer_fired(&mut self, timer_id: TimerId) {
+        let Some(timer) = self.record.timers.remove(&timer_id) else {
+            return;
+        };
+        if self.record.status.is_final() {
+            return;
+        }
+        let Some(state) = self
+            .record
+            .threads
+            .get(&timer.thread)
+            .map(|t| t.state.clone())
+        else {
+            return;
+        };
+        self.log(HistoryKind::TimerFired {
+            state: state.clone(),
+            purpose: timer.purpose,
+        });
+        let result = match timer.purpose {
+            TimerPurpose::Delay => self.exit_state(timer.thread),
+            TimerPurpose::EventTimeout => {
+                self.unsubscribe(timer.thread);
+                self.exit_state(timer.thread)
+            }
+            // The spec: without its event in time, a callback state moves on
+            // as an event state does.
+            TimerPurpose::CallbackTimeout => {
+                self.unsubscribe(timer.thread);
+                self.exit_state(timer.thread)
+            }
+            TimerPurpose::Retry => match timer.retry {
+                Some((list, action, attempt)) => {
+                    self.start_action(timer.thread, list, action, attempt)
+                }
+                None => Ok(()),
+            },
+            TimerPurpose::IterationDelay => {
+                if let Some(Phase::ForEach { delayed, .. }) = self
+                    .record
+                    .threads
+                    .get_mut(&timer.thread)
+                    .map(|t| &mut t.phase)
+                {
+                    *delayed = false;
+                }
+                self.advance_foreach(timer.thread)
+            }
+        };
+        if let Err(error) = result {
+            self.state_failed(timer.thread, error);
+        }
+        self.settle();
+    }
+
+    /// An event matched subscription `event` of `thread`.
+    /// An event matched subscription `event` of `thread`; `key` identifies
+    /// the CloudEvent (`source` and `id`): one already consumed is ignored.
+    pub fn event(
+        &mut self,
+        thread: ThreadId,
+        event: &str,
+        key: &str,
+        data: Value,
+        correlation: &BTreeMap<String, String>,
+    ) {
+        if self.record.status.is_final()
+            || !self.record.threads.contains_key(&thread)
+            || self.record.consumed_events.iter().any(|k| k == key)
+        {
+            return;
+        }
+        let consumed = &mut self.record.consumed_events;
+        if consumed.len() >= MAX_REMEMBERED_EVENTS {
+            consumed.remove(0);
+        }
+        consumed.push(key.to_string());
+        if let Err(error) = self.consume_event(thread, event, data, correlation) {
+            self.state_failed(thread, error);
+        }
+        self.settle();
+    }
+
+    /// A child instance started by a SUBFLOW state ended.
+    pub fn child_done(&mut self, thread: ThreadId, result: Result<Value, WorkflowError>) {
+        if self.record.children.remove(&thread).is_none() || self.record.status.is_final() {
+            return;
+        }
+        let outcome = result.and_then(|output| {
+            if let Some(t) = self.record.threads.get_mut(&thread) {
+                data::merge(&mut t.data, output);
+            }
+            self.exit_state(thread)
+        });
+        if let Err(error) = outcome {
+            self.state_failed(thread, error);
+        }
+        self.settle();
+    }
+
+    /// The record as the step has changed it so far.
+    pub fn record(&self) -> &InstanceRecord {
+        self.record
+    }
+
+    /// Pauses the instance: the driver starts nothing new until resume.
+    pub fn suspend(&mut self) {
+        self.record.suspended_from = Some(self.record.status);
+        self.record.status = Status::Suspended;
+        self.log(HistoryKind::InstanceSuspended);
+    }
+
+    /// Undoes [`Step::suspend`].
+    pub fn resume(&mut self, back: Status) {
+        self.record.suspended_from = None;
+        self.record.status = back;
+        self.log(HistoryKind::InstanceResumed);
+        self.settle();
+    }
+
+    /// Ends the instance as cancelled; running actions finish unobserved.
+    pub fn cancel(&mut self) {
+        if self.record.status.is_final() {
+            return;
+        }
+        self.clear_work();
+        self.record.status = Status::Cancelled;
+        self.log(HistoryKind::InstanceCancelled);
+    }
+
+    /// Recomputes the status from the work the record holds.
+    fn settle(&mut self) {
+        if self.record.status.is_final() {
+            self.clear_work();
+            return;
+        }
+        if self.record.status == Status::Suspended {
+            return;
+        }
+        self.record.status = if self.record.tasks.is_empty() {
+            Status::Waiting
+        } else {
+            Status::Running
+        };
+    }
+
+    fn clear_work(&mut self) {
+        self.record.threads.clear();
+        self.record.tasks.clear();
+        self.record.timers.clear();
+        self.record.subscriptions.clear();
+        let children = std::mem::take(&mut self.record.children);
+        self.orphans.extend(children.into_values());
+    }
+
+    fn thread(&mut self, id: ThreadId) -> Result<&mut Thread, WorkflowError> {
+        self.record
+            .threads
+            .get_mut(&id)
+            .ok_or_else(|| WorkflowError::new(FAIL, format!("thread {id} is gone")))
+    }
+
+    fn spawn_thread(&mut self, id: ThreadId, state: &str, input: Value, join: Option<Join>) {
+        self.record.threads.insert(
+            id,
+            Thread {
+                state: state.to_string(),
+                data: Value::Null,
+                raw_input: None,
+                phase: Phase::Delay,
+                join,
+                entered_ms: self.now_ms,
+            },
+        );
+        if let Err(error) = self.enter_state(id, state, input) {
+            self.state_failed(id, error);
+        }
+    }
+
+    /// Moves `thread` into `name` with `input` and starts the state's work.
+    fn enter_state(
+        &mut self,
+        thread_id: ThreadId,
+        name: &str,
+        input: Value,
+    ) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        let state = workflow.state(name)?;
+        self.log(HistoryKind::StateEntered {
+            state: name.to_string(),
+        });
+        let filter = state.state_data_filter.as_ref();
+        let keep_raw = filter.is_some_and(|f| f.result_path.is_some());
+        let data = data::select_opt(
+            filter.and_then(|f| f.data_input_path.as_ref()),
+            input.clone(),
+            "stateDataFilter.dataInputPath",
+        );
+        let now = self.now_ms;
+        {
+            let thread = self.thread(thread_id)?;
+            thread.state = name.to_string();
+            thread.entered_ms = now;
+            thread.raw_input = keep_raw.then_some(input);
+            thread.phase = Phase::Delay;
+        }
+        let data = data?;
+        self.thread(thread_id)?.data = data;
+
+        match &state.kind {
+            StateKind::Operation(_) => self.run_actions(thread_id, ActionList::Operation),
+            StateKind::Event(event_state) => {
+                self.thread(thread_id)?.phase = Phase::Events {
+                    received: BTreeMap::new(),
+                };
+                let names: BTreeSet<&String> = event_state
+                    .events_actions
+                    .iter()
+                    .flat_map(|ea| ea.event_refs.iter())
+                    .collect();
+                for event in names {
+                    self.subscribe(thread_id, event)?;
+                }
+                if let Some(timeout) = &event_state.timeout {
+                    self.set_timer(
+                        thread_id,
+                        timeout.duration(),
+                        TimerPurpose::EventTimeout,
+                        None,
+                    );
+                }
+                Ok(())
+            }
+            StateKind::Switch(switch) => {
+                let data = self.thread(thread_id)?.data.clone();
+                for choice in &switch.choices {
+                    let matched = match &choice.rule {
+                        ChoiceRule::Single(c) => data::compare(c, &data)?,
+                        ChoiceRule::And { and } => {
+                            all(and.iter().map(|c| data::compare(c, &data)))?
+                        }
+                        ChoiceRule::Or { or } => any(or.iter().map(|c| data::compare(c, &data)))?,
+                        ChoiceRule::Not { not } => !data::compare(not, &data)?,
+                    };
+                    if matched {
+                        return self.transition(thread_id, &choice.transition);
+                    }
+                }
+                self.transition(thread_id, &switch.default)
+            }
+            StateKind::Delay(delay) => {
+                self.set_timer(
+                    thread_id,
+                    delay.time_delay.duration(),
+                    TimerPurpose::Delay,
+                    None,
+                );
+                Ok(())
+            }
+            StateKind::Relay(relay) => {
+                if let Some(inject) = &relay.inject {
+                    data::merge(
+                        &mut self.thread(thread_id)?.data,
+                        Value::Object(inject.clone()),
+                    );
+                }
+                self.exit_state(thread_id)
+            }
+            StateKind::Parallel(parallel) => {
+                let data = self.thread(thread_id)?.data.clone();
+                let mut running = BTreeMap::new();
+                let mut children = Vec::new();
+                for (slot, branch) in parallel.branches.iter().enumerate() {
+                    let start = start_state(&branch.states).ok_or_else(|| {
+                        WorkflowError::new(
+                            FAIL,
+                            format!("branch '{}' has no start state", branch.name),
+                        )
+                    })?;
+                    let child = self.record.fresh_id();
+                    if branch.wait_for_completion
+                        || parallel.branches.iter().all(|b| !b.wait_for_completion)
+                    {
+                        running.insert(slot, child);
+                    }
+                    children.push((child, start.to_string(), slot));
+                }
+                self.thread(thread_id)?.phase = Phase::Parallel {
+                    outputs: BTreeMap::new(),
+                    running,
+                };
+                for (child, start, slot) in children {
+                    self.spawn_thread(
+                        child,
+                        &start,
+                        data.clone(),
+                        Some(Join {
+                            parent: thread_id,
+                            slot,
+                        }),
+                    );
+                }
+                Ok(())
+            }
+            StateKind::ForEach(foreach) => {
+                let data = self.thread(thread_id)?.data.clone();
+                let items = match data::select(&foreach.input_collection, &data, "inputCollection")?
+                {
+                    Value::Array(items) => items,
+                    other => vec![other],
+                };
+                if items.len() > MAX_FOREACH_ITEMS {
+                    return Err(WorkflowError::new(
+                        FAIL,
+                        format!(
+                            "inputCollection '{}' has {} elements, more than the limit of {MAX_FOREACH_ITEMS}",
+                            foreach.input_collection.as_str(),
+                            items.len()
+                        ),
+                    ));
+                }
+                self.thread(thread_id)?.phase = Phase::ForEach {
+                    items,
+                    next: 0,
+                    running: BTreeMap::new(),
+                    outputs: BTreeMap::new(),
+                    delayed: false,
+                };
+                self.advance_foreach(thread_id)
+            }
+            StateKind::SubFlow(subflow) => {
+                let depth = self.record.parent.as_ref().map_or(0, |p| p.depth) + 1;
+                if depth > MAX_SUBFLOW_DEPTH {
+                    return Err(WorkflowError::new(
+                        FAIL,
+                        format!(
+                            "subflow '{}' would nest {depth} instances deep, more than the limit of {MAX_SUBFLOW_DEPTH}; check for cycles",
+                            subflow.workflow_id
+                        ),
+                    ));
+                }
+                let sequence = self.record.fresh_id();
+                let child_id = format!("{}.{sequence}", self.record.id);
+                let input = self.thread(thread_id)?.data.clone();
+                self.log(HistoryKind::ChildStarted {
+                    state: name.to_string(),
+                    child: child_id.clone(),
+                });
+                self.children.push(ChildStart {
+                    child_id: child_id.clone(),
+                    workflow_id: subflow.workflow_id.clone(),
+                    input,
+                    thread: thread_id,
+                    waits: subflow.wait_for_completion,
+                });
+                if subflow.wait_for_completion {
+                    self.record.children.insert(thread_id, child_id.clone());
+                    self.thread(thread_id)?.phase = Phase::SubFlow { child: child_id };
+                    Ok(())
+                } else {
+                    self.exit_state(thread_id)
+                }
+            }
+            StateKind::Callback(_) => self.run_actions(thread_id, ActionList::Callback),
+        }
+    }
+
+    fn actions(&self, state: &'a State, list: ActionList) -> (&'a [Action], ActionMode) {
+        match (&state.kind, list) {
+            (StateKind::Operation(op), ActionList::Operation) => (&op.actions, op.action_mode),
+            (StateKind::Event(ev), ActionList::EventActions(i)) => ev
+                .events_actions
+                .get(i)
+                .map_or((&[][..], ActionMode::Sequential), |ea| {
+                    (&ea.actions[..], ea.action_mode)
+                }),
+            (StateKind::Callback(cb), ActionList::Callback) => {
+                (std::slice::from_ref(&cb.action), ActionMode::Sequential)
+            }
+            _ => (&[], ActionMode::Sequential),
+        }
+    }
+
+    /// Starts running `list`'s actions in `thread`.
+    fn run_actions(&mut self, thread_id: ThreadId, list: ActionList) -> Result<(), WorkflowError> {
+        self.thread(thread_id)?.phase = Phase::Actions {
+            list,
+            next: 0,
+            pending: BTreeSet::new(),
+            results: BTreeMap::new(),
+        };
+        self.continue_actions(thread_id)
+    }
+
+    /// Starts what can start and finishes the list when nothing is left.
+    fn continue_actions(&mut self, thread_id: ThreadId) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        let thread = self.thread(thread_id)?;
+        let state = workflow.state(&thread.state)?;
+        let Phase::Actions {
+            list,
+            next,
+            pending,
+            ..
+        } = &thread.phase
+        else {
+            return Ok(());
+        };
+        let (list, next, busy) = (*list, *next, !pending.is_empty());
+        let (actions, mode) = self.actions(state, list);
+        let to_start: Vec<usize> = match mode {
+            ActionMode::Sequential if !busy && next < actions.len() => vec![next],
+            ActionMode::Parallel if next < actions.len() => (next..actions.len()).collect(),
+            _ => Vec::new(),
+        };
+        if let Phase::Actions { next, pending, .. } = &mut self.thread(thread_id)?.phase {
+            for &index in &to_start {
+                pending.insert(index);
+            }
+            *next += to_start.len();
+        }
+        for index in to_start {
+            self.start_action(thread_id, list, index, 1)?;
+        }
+        let thread = self.thread(thread_id)?;
+        let Phase::Actions {
+            next,
+            pending,
+            results,
+            ..
+        } = &mut thread.phase
+        else {
+            return Ok(());
+        };
+        if *next < actions.len() || !pending.is_empty() {
+            return Ok(());
+        }
+        // Parallel results merge in declaration order, whatever order they finished in.
+        let results = std::mem::take(results);
+        for (index, result) in results {
+            data::merge_result(&actions[index], &mut thread.data, result)?;
+        }
+        self.actions_done(thread_id, list)
+    }
+
+    fn start_action(
+        &mut self,
+        thread_id: ThreadId,
+        list: ActionList,
+        index: usize,
+        attempt: u32,
+    ) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        let thread = self.thread(thread_id)?;
+        let state = workflow.state(&thread.state)?;
+        let (actions, _) = self.actions(state, list);
+        let action = actions.get(index).ok_or_else(|| {
+            WorkflowError::new(
+                FAIL,
+                format!("state '{}' has no action {index}", state.name),
+            )
+        })?;
+        let function = workflow
+            .functions
+            .get(&action.function_ref.ref_name)
+            .cloned()
+            .ok_or_else(|| {
+                WorkflowError::new(
+                    FAIL,
+                    format!("function '{}' is not defined", action.function_ref.ref_name),
+                )
+            })?;
+        let input = data::action_input(action, &self.thread(thread_id)?.data)?;
+        let task_id = self.record.fresh_id();
+        self.log(HistoryKind::ActionStarted {
+            state: state.name.clone(),
+            function: function.clone(),
+            attempt,
+        });
+        self.record.tasks.insert(
+            task_id,
+            Task {
+                thread: thread_id,
+                list,
+                action: index,
+                function,
+                input,
+                attempt,
+                state: state.name.clone(),
+                timeout_ms: action
+                    .timeout
+                    .as_ref()
+                    .map(|t| t.duration().as_millis() as u64),
+            },
+        );
+        Ok(())
+    }
+
+    fn action_succeeded(
+        &mut self,
+        thread_id: ThreadId,
+        list: ActionList,
+        index: usize,
+        output: Value,
+    ) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        let thread = self.thread(thread_id)?;
+        let state = workflow.state(&thread.state)?;
+        let (actions, mode) = self.actions(state, list);
+        let thread = self.thread(thread_id)?;
+        let Phase::Actions {
+            pending, results, ..
+        } = &mut thread.phase
+        else {
+            return Ok(());
+        };
+        pending.remove(&index);
+        match mode {
+            ActionMode::Sequential => {
+                if let Some(action) = actions.get(index) {
+                    data::merge_result(action, &mut thread.data, output)?;
+                }
+            }
+            ActionMode::Parallel => {
+                results.insert(index, output);
+            }
+        }
+        self.continue_actions(thread_id)
+    }
+
+    /// All actions of `list` finished: the state goes on.
+    fn actions_done(&mut self, thread_id: ThreadId, list: ActionList) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        let thread = self.thread(thread_id)?;
+        let state = workflow.state(&thread.state)?;
+        match (&state.kind, list) {
+            (StateKind::Callback(callback), ActionList::Callback) => {
+                self.thread(thread_id)?.phase = Phase::CallbackWait;
+                self.subscribe(thread_id, &callback.event_ref)?;
+                self.set_timer(
+                    thread_id,
+                    callback.timeout.duration(),
+                    TimerPurpose::CallbackTimeout,
+                    None,
+                );
+                Ok(())
+            }
+            (StateKind::Event(event), ActionList::EventActions(i))
+                if !event.exclusive && i + 1 < event.events_actions.len() =>
+            {
+                self.run_actions(thread_id, ActionList::EventActions(i + 1))
+            }
+            _ => self.exit_state(thread_id),
+        }
+    }
+
+    /// An action failed: retry it if a retry policy matches, else handle the
+    /// error at the state level.
+    fn action_failed(
+        &mut self,
+        thread_id: ThreadId,
+        list: ActionList,
+        index: usize,
+        attempt: u32,
+        error: WorkflowError,
+    ) {
+        let workflow = self.workflow;
+        let Ok(thread) = self.thread(thread_id) else {
+            return;
+        };
+        let Ok(state) = workflow.state(&thread.state) else {
+            return;
+        };
+        let with_error = data::with_error(&thread.data, &error);
+        for retry in state.retry() {
+            match retry.expression.0.eval(&with_error) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(eval) => return self.state_failed(thread_id, data::filter_error(eval)),
+            }
+            let limit = retry
+                .interval
+                .as_ref()
+                .and_then(|i| i.repetitions())
+                .map_or(retry.max_attempts, |r| r.min(retry.max_attempts));
+            if attempt > limit {
+                break;
+            }
+            let interval = retry
+                .interval
+                .as_ref()
+                .map_or(Duration::ZERO, |i| i.interval());
+            let extra = retry
+                .multiplier
+                .as_ref()
+                .map_or(Duration::ZERO, |m| m.duration() * attempt.saturating_sub(1));
+            self.set_timer(
+                thread_id,
+                interval + extra,
+                TimerPurpose::Retry,
+                Some((list, index, attempt + 1)),
+            );
+            return;
+        }
+        self.state_failed(thread_id, error);
+    }
+
+    /// An error in `thread`'s state: route it through `onError`, or fail the instance.
+    fn state_failed(&mut self, thread_id: ThreadId, error: WorkflowError) {
+        let workflow = self.workflow;
+        let Some(thread) = self.record.threads.get(&thread_id) else {
+            return;
+        };
+        let state_name = thread.state.clone();
+        let Ok(state) = workflow.state(&state_name) else {
+            return self.fail_instance(error, &state_name);
+        };
+        let with_error = data::with_error(&thread.data, &error);
+        let handler = state
+            .on_error
+            .iter()
+            .find(|h| h.expression.0.eval(&with_error).unwrap_or(false));
+        let Some(handler) = handler else {
+            return self.fail_instance(error, &state_name);
+        };
+        self.abandon_state_work(thread_id);
+        let error_data = error.to_data();
+        let addition = match handler
+            .error_data_filter
+            .as_ref()
+            .and_then(|f| f.data_output_path.as_ref())
+        {
+            Some(path) => match path.select_value(&error_data) {
+                Ok(Some(selected)) => selected,
+                _ => Value::Null,
+            },
+            None => json!({ "error": error_data }),
+        };
+        let transition = handler.transition.clone();
+        self.log(HistoryKind::StateLeft { state: state_name });
+        let result = self.thread(thread_id).map(|thread| {
+            if !addition.is_null() {
+                data::merge(&mut thread.data, addition);
+            }
+            thread.data.clone()
+        });
+        let result = result.and_then(|data| self.enter_state_checked(thread_id, &transition, data));
+        if let Err(error) = result {
+            self.state_failed(thread_id, error);
+        }
+    }
+
+    /// Cancels what a thread's state had going: its tasks, timers,
+    /// subscriptions and child threads.
+    fn abandon_state_work(&mut self, thread_id: ThreadId) {
+        self.record.tasks.retain(|_, task| task.thread != thread_id);
+        self.record
+            .timers
+            .retain(|_, timer| timer.thread != thread_id);
+        self.unsubscribe(thread_id);
+        if let Some(child) = self.record.children.remove(&thread_id) {
+            self.orphans.push(child);
+        }
+        let descendants: Vec<ThreadId> = self
+            .record
+            .threads
+            .iter()
+            .filter(|(_, t)| t.join.is_some_and(|j| j.parent == thread_id))
+            .map(|(id, _)| *id)
+            .collect();
+        for child in descendants {
+            self.abandon_state_work(child);
+            self.record.threads.remove(&child);
+        }
+    }
+
+    fn fail_instance(&mut self, mut error: WorkflowError, state: &str) {
+        if error.state.is_none() {
+            error.state = Some(state.to_string());
+        }
+        self.log(HistoryKind::InstanceFailed {
+            error: error.clone(),
+        });
+        self.record.error = Some(error);
+        self.record.status = Status::Failed;
+        self.clear_work();
+    }
+
+    /// The state's work is done: filter its output and follow its exit.
+    fn exit_state(&mut self, thread_id: ThreadId) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        let thread = self.thread(thread_id)?;
+        let state = workflow.state(&thread.state)?;
+        let filter = state.state_data_filter.as_ref();
+        let mut output = thread.data.clone();
+        if let (Some(result_path), Some(raw)) = (
+            filter.and_then(|f| f.result_path.as_ref()),
+            thread.raw_input.clone(),
+        ) {
+            let mut whole = raw;
+            result_path
+                .write(&mut whole, output)
+                .map_err(data::filter_error)?;
+            output = whole;
+        }
+        let output = data::select_opt(
+            filter.and_then(|f| f.data_output_path.as_ref()),
+            output,
+            "stateDataFilter.dataOutputPath",
+        )?;
+        self.unsubscribe(thread_id);
+        self.log(HistoryKind::StateLeft {
+            state: state.name.clone(),
+        });
+        match state.exit() {
+            Some(Exit::Transition(transition)) => {
+                self.enter_state_checked(thread_id, transition, output)
+            }
+            Some(Exit::End(end)) => {
+                if end.status == CompletionStatus::Failure {
+                    self.fail_instance(
+                        WorkflowError::new(
+                            FAIL,
+                            format!(
+                                "the workflow ended in state '{}' with status FAILURE",
+                                state.name
+                            ),
+                        ),
+                        &state.name,
+                    );
+                    return Ok(());
+                }
+                match &end.kind {
+                    EndKind::Default => self.finish_thread(thread_id, output),
+                    EndKind::Terminate => {
+                        self.complete_instance(output);
+                        Ok(())
+                    }
+                    EndKind::Event { produce_event } => {
+                        let data = match &produce_event.data {
+                            Some(path) => Some(data::select(path, &output, "produceEvent.data")?),
+                            None => Some(output.clone()),
+                        };
+                        let definition =
+                            workflow.event(&produce_event.name_ref).ok_or_else(|| {
+                                WorkflowError::new(
+                                    FAIL,
+                                    format!("event '{}' is not defined", produce_event.name_ref),
+                                )
+                            })?;
+                        self.log(HistoryKind::EventProduced {
+                            event_type: definition.event_type.clone(),
+                        });
+                        self.record.outbox.push(ProducedEvent {
+                            event_type: definition.event_type.clone(),
+                            source: definition.source.clone(),
+                            data,
+                            extensions: self.record.correlation.clone(),
+                        });
+                        self.finish_thread(thread_id, output)
+                    }
+                }
+            }
+            // A switch chooses in enter_state and never gets here.
+            None => Ok(()),
+        }
+    }
+
+    fn enter_state_checked(
+        &mut self,
+        thread_id: ThreadId,
+        transition: &Transition,
+        data: Value,
+    ) -> Result<(), WorkflowError> {
+        if let Some(guard) = &transition.expression {
+            let allowed = guard.0.eval(&data).map_err(data::filter_error)?;
+            if !allowed {
+                let state = self.thread(thread_id)?.state.clone();
+                return Err(WorkflowError::new(
+                    FAIL,
+                    format!(
+                        "state '{state}' may not transition to '{}': its condition '{}' is false for the state's output",
+                        transition.next_state,
+                        guard.0.as_str()
+                    ),
+                ));
+            }
+        }
+        self.enter_state(thread_id, &transition.next_state, data)
+    }
+
+    fn transition(
+        &mut self,
+        thread_id: ThreadId,
+        transition: &Transition,
+    ) -> Result<(), WorkflowError> {
+        let state = self.thread(thread_id)?.state.clone();
+        self.log(HistoryKind::StateLeft { state });
+        let data = self.thread(thread_id)?.data.clone();
+        self.enter_state_checked(thread_id, transition, data)
+    }
+
+    /// A thread reached an end: the instance completes, or its parent state collects the output.
+    fn finish_thread(&mut self, thread_id: ThreadId, output: Value) -> Result<(), WorkflowError> {
+        let thread = self.record.threads.remove(&thread_id);
+        let Some(join) = thread.and_then(|t| t.join) else {
+            self.complete_instance(output);
+            return Ok(());
+        };
+        let workflow = self.workflow;
+        let parent = self.thread(join.parent)?;
+        let branches = match &workflow.state(&parent.state)?.kind {
+            StateKind::Parallel(p) => p.branches.len(),
+            _ => 0,
+        };
+        match &mut parent.phase {
+            Phase::Parallel { outputs, running } => {
+                outputs.insert(join.slot, output);
+                running.remove(&join.slot);
+                if running.is_empty() {
+                    let outputs = std::mem::take(outputs);
+                    let ordered: Vec<Value> = (0..branches)
+                        .map(|i| outputs.get(&i).cloned().unwrap_or(Value::Null))
+                        .collect();
+                    // Branches that were not waited for stop with the state.
+                    let parent_id = join.parent;
+                    let detached: Vec<ThreadId> = self
+                        .record
+                        .threads
+                        .iter()
+                        .filter(|(_, t)| t.join.is_some_and(|j| j.parent == parent_id))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for child in detached {
+                        self.abandon_state_work(child);
+                        self.record.threads.remove(&child);
+                    }
+                    self.thread(parent_id)?.data = Value::Array(ordered);
+                    return self.exit_state(parent_id);
+                }
+                Ok(())
+            }
+            Phase::ForEach {
+                running, outputs, ..
+            } => {
+                running.remove(&join.slot);
+                outputs.insert(join.slot, output);
+                self.advance_foreach(join.parent)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts foreach iterations up to `max` at once, one per `timeDelay`
+    /// when it has one; exits when all are done.
+    fn advance_foreach(&mut self, thread_id: ThreadId) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        let thread = self.thread(thread_id)?;
+        let StateKind::ForEach(foreach) = &workflow.state(&thread.state)?.kind else {
+            return Ok(());
+        };
+        let data = thread.data.clone();
+        let Phase::ForEach {
+            items,
+            next,
+            running,
+            outputs,
+            delayed,
+        } = &mut thread.phase
+        else {
+            return Ok(());
+        };
+        let limit = if foreach.max == 0 {
+            usize::MAX
+        } else {
+            foreach.max as usize
+        };
+        let time_delay = foreach
+            .time_delay
+            .as_ref()
+            .map(|d| d.duration())
+            .filter(|d| !d.is_zero());
+        let mut to_start = Vec::new();
+        while !*delayed && *next < items.len() && running.len() + to_start.len() < limit {
+            to_start.push((*next, items[*next].clone()));
+            *next += 1;
+            // The next iteration starts `timeDelay` after this one.
+            *delayed = time_delay.is_some() && *next < items.len();
+        }
+        let started_delay = *delayed && !to_start.is_empty();
+        if to_start.is_empty() && running.is_empty() && *next >= items.len() {
+            let collected: Vec<Value> = (0..items.len())
+                .map(|i| outputs.get(&i).cloned().unwrap_or(Value::Null))
+                .collect();
+            let mut data = data;
+            match foreach
+                .output_collection
+                .as_ref()
+                .and_then(|p| p.to_write_path())
+            {
+                Some(path) => path
+                    .write(&mut data, Value::Array(collected))
+                    .map_err(data::filter_error)?,
+                None => data = Value::Array(collected),
+            }
+            self.thread(thread_id)?.data = data;
+            return self.exit_state(thread_id);
+        }
+        let start = start_state(&foreach.states)
+            .ok_or_else(|| {
+                WorkflowError::new(
+                    FAIL,
+                    format!(
+                        "the foreach over '{}' has no start state",
+                        foreach.input_collection.as_str()
+                    ),
+                )
+            })?
+            .to_string();
+        for (slot, item) in to_start {
+            let mut input = data.clone();
+            foreach
+                .input_parameter
+                .write(&mut input, item)
+                .map_err(data::filter_error)?;
+            let child = self.record.fresh_id();
+            if let Phase::ForEach { running, .. } = &mut self.thread(thread_id)?.phase {
+                running.insert(slot, child);
+            }
+            self.spawn_thread(
+                child,
+                &start,
+                input,
+                Some(Join {
+                    parent: thread_id,
+                    slot,
+                }),
+            );
+        }
+        if let Some(after) = time_delay
+            && started_delay
+        {
+            self.set_timer(thread_id, after, TimerPurpose::IterationDelay, None);
+        }
+        Ok(())
+    }
+
+    fn complete_instance(&mut self, output: Value) {
+        self.record.output = Some(output);
+        self.record.status = Status::Completed;
+        self.log(HistoryKind::InstanceCompleted);
+        self.clear_work();
+    }
+
+    fn consume_event(
+        &mut self,
+        thread_id: ThreadId,
+        event: &str,
+        data: Value,
+        correlation: &BTreeMap<String, String>,
+    ) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        let thread = self.thread(thread_id)?;
+        let state = workflow.state(&thread.state)?;
+        let state_name = state.name.clone();
+        for (attribute, value) in correlation {
+            self.record
+                .correlation
+                .entry(attribute.clone())
+                .or_insert_with(|| value.clone());
+        }
+        // Subscriptions made before the instance knew its correlation value
+        // (the other events of a non-exclusive start state) now accept only
+        // events with that value.
+        let bound = &self.record.correlation;
+        for subscription in &mut self.record.subscriptions {
+            if let Some((attribute, value @ None)) = &mut subscription.correlation {
+                *value = bound.get(attribute.as_str()).cloned();
+            }
+        }
+        self.log(HistoryKind::EventConsumed {
+            state: state_name,
+            event: event.to_string(),
+        });
+        match &state.kind {
+            StateKind::Event(event_state) => {
+                let thread = self.thread(thread_id)?;
+                let Phase::Events { received } = &mut thread.phase else {
+                    return Ok(());
+                };
+                if event_state.exclusive {
+                    let Some(index) = event_state
+                        .events_actions
+                        .iter()
+                        .position(|ea| ea.event_refs.iter().any(|r| r == event))
+                    else {
+                        return Ok(());
+                    };
+                    let filter = event_state.events_actions[index].event_data_filter.as_ref();
+                    merge_event_data(
+                        thread,
+                        filter.and_then(|f| f.data_output_path.as_ref()),
+                        data,
+                    )?;
+                    self.unsubscribe(thread_id);
+                    self.record.timers.retain(|_, t| t.thread != thread_id);
+                    return self.run_actions(thread_id, ActionList::EventActions(index));
+                }
+                received.insert(event.to_string(), data);
+                let all: BTreeSet<&String> = event_state
+                    .events_actions
+                    .iter()
+                    .flat_map(|ea| ea.event_refs.iter())
+                    .collect();
+                if !all.iter().all(|name| received.contains_key(*name)) {
+                    self.record
+                        .subscriptions
+                        .retain(|s| !(s.thread == thread_id && s.event == event));
+                    return Ok(());
+                }
+                let received = std::mem::take(received);
+                for entry in &event_state.events_actions {
+                    for name in &entry.event_refs {
+                        if let Some(data) = received.get(name) {
+                            let path = entry
+                                .event_data_filter
+                                .as_ref()
+                                .and_then(|f| f.data_output_path.as_ref());
+                            merge_event_data(self.thread(thread_id)?, path, data.clone())?;
+                        }
+                    }
+                }
+                self.unsubscribe(thread_id);
+                self.record.timers.retain(|_, t| t.thread != thread_id);
+                self.run_actions(thread_id, ActionList::EventActions(0))
+            }
+            StateKind::Callback(callback) => {
+                let thread = self.thread(thread_id)?;
+                if thread.phase != Phase::CallbackWait {
+                    return Ok(());
+                }
+                let path = callback
+                    .event_data_filter
+                    .as_ref()
+                    .and_then(|f| f.data_output_path.as_ref());
+                merge_event_data(thread, path, data)?;
+                self.record.timers.retain(|_, t| t.thread != thread_id);
+                self.exit_state(thread_id)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn subscribe(&mut self, thread_id: ThreadId, event: &str) -> Result<(), WorkflowError> {
+        let definition = self
+            .workflow
+            .event(event)
+            .ok_or_else(|| WorkflowError::new(FAIL, format!("event '{event}' is not defined")))?;
+        let correlation = definition.correlation_attribute().map(|attribute| {
+            let value = self.record.correlation.get(&attribute).cloned();
+            (attribute, value)
+        });
+        self.record.subscriptions.push(Subscription {
+            thread: thread_id,
+            event: event.to_string(),
+            event_type: definition.event_type.clone(),
+            source: definition.source.clone(),
+            correlation,
+        });
+        Ok(())
+    }
+
+    fn unsubscribe(&mut self, thread_id: ThreadId) {
+        self.record.subscriptions.retain(|s| s.thread != thread_id);
+    }
+
+    fn set_timer(
+        &mut self,
+        thread_id: ThreadId,
+        after: Duration,
+        purpose: TimerPurpose,
+        retry: Option<(ActionList, usize, u32)>,
+    ) {
+        let due_ms = self.now_ms.saturating_add(after.as_millis() as u64);
+        let id = self.record.fresh_id();
+        let state = self
+            .record
+            .threads
+            .get(&thread_id)
+            .map(|t| t.state.clone())
+            .unwrap_or_default();
+        self.log(HistoryKind::TimerSet {
+            state,
+            purpose,
+            due_ms,
+        });
+        self.record.timers.insert(
+            id,
+            Timer {
+                thread: thread_id,
+                due_ms,
+                purpose,
+                retry,
+            },
+        );
+    }
+}
+
+/// Iterations of one foreach state; a larger collection fails the state.
+pub const MAX_FOREACH_ITEMS: usize = 10_000;
+/// Subflows nested deeper than this fail, which stops A→B→A cycles.
+pub const MAX_SUBFLOW_DEPTH: u32 = 16;
+
+fn merge_event_data(
+    thread: &mut Thread,
+    path: Option<&swirl_workflow::expression::JsonPath>,
+    data: Value,
+) -> Result<(), WorkflowError> {
+    let selected = match path {
+        Some(path) => data::select(path, &data, "eventDataFilter.dataOutputPath")?,
+        None => data,
+    };
+    data::merge(&mut thread.data, selected);
+    Ok(())
+}
+
+fn all(results: impl Iterator<Item = Result<bool, WorkflowError>>) -> Result<bool, WorkflowError> {
+    for result in results {
+        if !result? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn any(results: impl Iterator<Item = Result<bool, WorkflowError>>) -> Result<bool, WorkflowError> {
+    for result in results {
+        if result? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,629 @@
+//! The function host: runs WebAssembly components that implement the
+//! `swirl:function` world (`wit/function.wit`) in-process, from one instance
+//! pool per function.
+//!
+//! ```text
+//!  FunctionHost ──deploy(FunctionSpec)──▶ Component (compiled, or loaded from the code cache)
+//!       │                                     │ checked against the world, linked once
+//!       │                                     ▼
+//!       └──invoke(name, Call)──▶ Pool ──▶ Instance (Store + bindings) ──▶ guest `handle`
+//!                                 │  min/max instances, wait queue, idle reaping
+//!                                 └─ reuse or fresh instances; trapped ones are dropped
+//! ```
+//!
+//! This layer knows wasmtime and nothing of workflows. The durable key-value
+//! store that functions import is reached through the [`KvStore`] trait, so
+//! that only the store crate knows sled.
+//!
+//! Start with [`FunctionHost`]; [`pool`] holds the scaling logic, [`instance`]
+//! one call's limits and failure classification, [`host_api`] the imports.
+
+// Nothing a network peer, an event sender or a guest sends may panic the
+// server: outside tests, `unwrap`, `expect` and `panic!` are refused here, and
+// each remaining one carries an `allow` with the reason it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod cache;
+mod component;
+mod emit_rules;
+mod engine;
+mod host_api;
+mod instance;
+mod pool;
+mod sandbox;
+mod stats;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use component::LoadError;
+pub use engine::HostConfig;
+pub use host_api::{EmittedEvent, LogLevel, LogLine, LogStream};
+pub use stats::FunctionStats;
+
+use component::LoadedComponent;
+use engine::WasmEngine;
+use pool::Pool;
+
+/// Failure codes the runtime itself produces, as the workflow language names them.
+pub mod codes {
+    /// The call ran past its timeout.
+    pub const TIMEOUT: &str = "SYS.Timeout";
+    /// The call trapped, hit its memory limit, or failed inside the runtime.
+    pub const FAIL: &str = "SYS.Fail";
+    /// The function has `max-instances` busy and its wait queue is full or timed out.
+    pub const BUSY: &str = "SYS.Busy";
+    /// The input does not fit what the function accepts.
+    pub const INVALID_PARAMETER: &str = "SYS.InvalidParameter";
+    /// The function tried something its sandbox forbids.
+    pub const PERMISSION: &str = "SYS.Permission";
+}
+
+/// Whether an instance serves call after call or only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceMode {
+    /// Warm instances serve call after call; globals survive between calls.
+    #[default]
+    Reuse,
+    /// A new instance per call, for strict isolation between calls.
+    Fresh,
+}
+
+/// Resource limits and scaling of one function, as the manifest gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionLimits {
+    /// Linear memory a single instance may grow to, in bytes.
+    pub memory: u64,
+    /// How long one call may run.
+    pub timeout: Duration,
+    /// Instances kept warm even when idle.
+    pub min_instances: u32,
+    /// Instances alive at once; calls beyond wait in the queue.
+    pub max_instances: u32,
+    /// Calls that may wait for an instance; one more fails with `SYS.Busy`.
+    pub max_queue: u32,
+    /// Idle instances above `min_instances` are dropped after this long.
+    pub idle_timeout: Duration,
+    /// Reuse warm instances or make a fresh one per call.
+    pub instance_mode: InstanceMode,
+}
+
+impl Default for FunctionLimits {
+    fn default() -> Self {
+        FunctionLimits {
+            memory: 64 * 1024 * 1024,
+            timeout: Duration::from_secs(10),
+            min_instances: 0,
+            max_instances: 32,
+            max_queue: 256,
+            idle_timeout: Duration::from_secs(60),
+            instance_mode: InstanceMode::Reuse,
+        }
+    }
+}
+
+/// Everything needed to deploy one function.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// The function's name in its manifest.
+    pub name: String,
+    /// Where its component was read from, for messages.
+    pub source: PathBuf,
+    /// The component's bytes.
+    pub wasm: Vec<u8>,
+    /// The identity of the file `wasm` was read from, when it is known not to
+    /// have changed while it was read; `None` for bytes from elsewhere. It
+    /// lets a restart find the content hash without hashing the bytes again.
+    pub source_stamp: Option<SourceStamp>,
+    /// Limits and scaling.
+    pub limits: FunctionLimits,
+    /// Values the function reads with `host.config`.
+    pub config: BTreeMap<String, String>,
+}
+
+/// What identifies a component file's content without reading it: its
+/// device and inode, size, and modification and change times (as build
+/// tools trust them; the change time cannot be set back by a user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceStamp {
+    pub device: u64,
+    pub inode: u64,
+    pub size: u64,
+    pub modified_ns: i128,
+    pub changed_ns: i128,
+}
+
+impl SourceStamp {
+    /// The stamp of a file's metadata; `None` where the platform lacks
+    /// inodes or change times.
+    pub fn of(metadata: &std::fs::Metadata) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ns =
+                |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+            Some(SourceStamp {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+                size: metadata.size(),
+                modified_ns: ns(metadata.mtime(), metadata.mtime_nsec()),
+                changed_ns: ns(metadata.ctime(), metadata.ctime_nsec()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            None
+        }
+    }
+}
+
+/// Reads a component file, with the stamp that vouches for the bytes read:
+/// `None` when the file changed while it was read.
+pub fn read_component(path: &std::path::Path) -> std::io::Result<(Vec<u8>, Option<SourceStamp>)> {
+    let before = std::fs::metadata(path)?;
+    let wasm = std::fs::read(path)?;
+    let stamp = SourceStamp::of(&before)
+        .filter(|stamp| stamp.size == wasm.len() as u64)
+        .filter(|stamp| {
+            std::fs::metadata(path)
+                .ok()
+                .and_then(|after| SourceStamp::of(&after))
+                == Some(*stamp)
+        });
+    Ok((wasm, stamp))
+}
+
+/// One call of a function: its JSON input and where it comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    /// The JSON input document.
+    pub input: Vec<u8>,
+    /// The workflow definition that calls, if any.
+    pub workflow_id: Option<String>,
+    /// The workflow instance that calls, if any.
+    pub instance_id: Option<String>,
+    /// The state whose action calls, if any.
+    pub state_name: Option<String>,
+    /// Attempt number, from 1; 0 is read as 1.
+    pub attempt: u32,
+    /// Hand a successful call's kv writes back in [`Invocation::kv_writes`]
+    /// instead of applying them, so the caller can commit them atomically
+    /// with its own record of the call (the engine does, per action).
+    pub defer_kv_writes: bool,
+    /// A shorter timeout for this call (a workflow action's own `timeout`);
+    /// the function's manifest timeout still bounds it.
+    pub timeout: Option<Duration>,
+}
+
+impl Call {
+    /// A direct call with `input` as its JSON input.
+    pub fn new(input: impl Into<Vec<u8>>) -> Self {
+        Call {
+            input: input.into(),
+            attempt: 1,
+            ..Call::default()
+        }
+    }
+}
+
+/// Why a call failed: a code that workflows match on and a message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+    /// JSON details the function attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+impl Failure {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Failure {
+            code: code.into(),
+            message: message.into(),
+            details: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// What one call produced.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Unique id of the call, as the function saw it in its context.
+    pub id: String,
+    /// The function version that ran.
+    pub version: String,
+    /// The JSON output, or why the call failed.
+    pub outcome: Result<Vec<u8>, Failure>,
+    /// Log lines of the call: host logs and captured stdout/stderr.
+    pub logs: Vec<LogLine>,
+    /// Log lines dropped because the call went past the per-call log limit.
+    pub dropped_log_lines: u64,
+    /// CloudEvents the function emitted.
+    pub emitted: Vec<EmittedEvent>,
+    /// Time spent in the call, from acquiring an instance to its result.
+    pub duration: Duration,
+    /// True when no warm instance was available and one was instantiated.
+    pub cold_start: bool,
+    /// A successful call's kv writes, when the call asked to defer them.
+    pub kv_writes: KvWrites,
+}
+
+/// Writes of one call to its function's kv namespace: a value, or `None` to delete.
+pub type KvWrites = BTreeMap<String, Option<Vec<u8>>>;
+
+/// A deployed function version, as deploy reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    pub name: String,
+    /// Hash of the component, its limits and its config: a deployment that
+    /// changes any of them is a new version, one that changes none is the same.
+    pub version: String,
+    /// True when the compiled code came from the on-disk code cache.
+    pub from_cache: bool,
+}
+
+/// A function version compiled, checked and linked, not yet callable:
+/// [`FunctionHost::prepare`] makes it, [`FunctionHost::install`] deploys it,
+/// so that a deployment of many functions can be checked whole first.
+pub struct PreparedFunction {
+    spec: FunctionSpec,
+    loaded: LoadedComponent,
+}
+
+impl PreparedFunction {
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+    /// The version it will be deployed as.
+    pub fn version(&self) -> &str {
+        &self.loaded.version
+    }
+}
+
+/// Finds the spec of a function version that is not loaded in this process
+/// (an older version that instances started before a restart still use).
+pub trait VersionSource: Send + Sync {
+    fn spec(&self, name: &str, version: &str) -> Option<FunctionSpec>;
+}
+
+/// The durable key-value store that functions import, one namespace per function.
+pub trait KvStore: Send + Sync {
+    /// Reads `key` of `function`'s namespace.
+    fn get(&self, function: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// Applies `writes` (a value, or `None` to delete) to `function`'s
+    /// namespace atomically and durably.
+    fn apply(
+        &self,
+        function: &str,
+        writes: &BTreeMap<String, Option<Vec<u8>>>,
+    ) -> Result<(), KvError>;
+}
+
+/// A failure of the key-value store behind functions.
+#[derive(Debug, thiserror::Error)]
+#[error("key-value store: {0}")]
+pub struct KvError(pub String);
+
+/// Errors of calling into the host, as opposed to failures of the function.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("no function named '{name}' is deployed; deployed functions: {deployed}")]
+    UnknownFunction { name: String, deployed: String },
+    #[error(
+        "version {version} of function '{name}' is not deployed and cannot be loaded: {reason}"
+    )]
+    UnknownVersion {
+        name: String,
+        version: String,
+        reason: String,
+    },
+}
+
+/// The versions of one function name; the newest deployment is current.
+#[derive(Default)]
+struct Versions {
+    /// `None` after the function was deleted: its versions stay callable by
+    /// version for instances that pinned them, but new work cannot find it.
+    current: Option<String>,
+    pools: HashMap<String, Arc<Pool>>,
+}
+
+/// Runs functions from per-function instance pools, one pool per version.
+pub struct FunctionHost {
+    engine: Arc<WasmEngine>,
+    kv: Arc<dyn KvStore>,
+    functions: RwLock<HashMap<String, Versions>>,
+    source: RwLock<Option<Arc<dyn VersionSource>>>,
+    reaper: pool::Reaper,
+}
+
+impl FunctionHost {
+    /// A host with its code cache under `config.cache_dir`.
+    pub fn new(config: HostConfig, kv: Arc<dyn KvStore>) -> Result<Self, LoadError> {
+        let engine = Arc::new(WasmEngine::new(config)?);
+        Ok(FunctionHost {
+            reaper: pool::Reaper::start().map_err(|error| {
+                LoadError::Engine(format!("cannot start the reaper thread: {error}"))
+            })?,
+            engine,
+            kv,
+            functions: RwLock::new(HashMap::new()),
+            source: RwLock::new(None),
+        })
+    }
+
+    /// Where versions that are not loaded come from (the server's stored deployments).
+    pub fn set_version_source(&self, source: Arc<dyn VersionSource>) {
+        *self.source.write().unwrap_or_else(|e| e.into_inner()) = Some(source);
+    }
+
+    /// Compiles (or loads from the code cache) and links `spec`'s component
+    /// and checks it implements the function world, without deploying it.
+    pub fn prepare(&self, spec: FunctionSpec) -> Result<PreparedFunction, LoadError> {
+        let mut loaded = LoadedComponent::load(&self.engine, &spec)?;
+        loaded.version = function_version(&loaded.version, &spec);
+        Ok(PreparedFunction { spec, loaded })
+    }
+
+    /// Makes a prepared function the current version of its name. Earlier
+    /// versions stay callable by version, and their running calls finish;
+    /// their idle instances are reaped like any other.
+    pub fn install(&self, prepared: PreparedFunction) -> Deployed {
+        let (deployed, pool) = self.ready(prepared);
+        self.make_current(&[(deployed.clone(), pool)]);
+        deployed
+    }
+
+    /// Installs several functions at once: an instance that pins versions
+    /// sees all of them new or all of them old, never a mix.
+    pub fn install_all(&self, prepared: Vec<PreparedFunction>) -> Vec<Deployed> {
+        let ready: Vec<_> = prepared.into_iter().map(|p| self.ready(p)).collect();
+        self.make_current(&ready);
+        ready.into_iter().map(|(deployed, _)| deployed).collect()
+    }
+
+    /// A pool for a version not loaded yet, made (and warmed up) outside the lock.
+    fn ready(&self, prepared: PreparedFunction) -> (Deployed, Option<Arc<Pool>>) {
+        let deployed = Deployed {
+            name: prepared.spec.name.clone(),
+            version: prepared.loaded.version.clone(),
+            from_cache: prepared.loaded.from_cache,
+        };
+        let loaded = {
+            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+            functions
+                .get(&deployed.name)
+                .is_some_and(|versions| versions.pools.contains_key(&deployed.version))
+        };
+        let pool = (!loaded).then(|| self.new_pool(prepared));
+        (deployed, pool)
+    }
+
+    fn make_current(&self, ready: &[(Deployed, Option<Arc<Pool>>)]) {
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        for (deployed, pool) in ready {
+            let versions = functions.entry(deployed.name.clone()).or_default();
+            if let Some(pool) = pool {
+                versions
+                    .pools
+                    .entry(deployed.version.clone())
+                    .or_insert_with(|| pool.clone());
+            }
+            versions.current = Some(deployed.version.clone());
+        }
+    }
+
+    /// Prepares and installs `spec` in one go.
+    pub fn deploy(&self, spec: FunctionSpec) -> Result<Deployed, LoadError> {
+        Ok(self.install(self.prepare(spec)?))
+    }
+
+    /// Stops offering function `name` to new work; instances that pinned
+    /// one of its versions still call it. False when it is not deployed.
+    pub fn remove(&self, name: &str) -> bool {
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        functions
+            .get_mut(name)
+            .and_then(|versions| versions.current.take())
+            .is_some()
+    }
+
+    fn new_pool(&self, prepared: PreparedFunction) -> Arc<Pool> {
+        let pool = Arc::new(Pool::new(
+            self.engine.clone(),
+            self.kv.clone(),
+            prepared.spec,
+            prepared.loaded,
+        ));
+        pool.warm_up();
+        self.reaper.watch(&pool);
+        pool
+    }
+
+    /// Calls the current version of function `name`; blocks the calling
+    /// thread until the call ends.
+    ///
+    /// A failure of the function (including traps, timeouts and `SYS.Busy`)
+    /// is an `Ok(Invocation)` whose `outcome` is `Err`.
+    pub fn invoke(&self, name: &str, call: Call) -> Result<Invocation, InvokeError> {
+        let pool = self.pool(name)?;
+        Ok(pool.invoke(call))
+    }
+
+    /// Calls `version` of function `name` (the current one when `None`),
+    /// loading it through the version source when this process has not yet.
+    pub fn invoke_version(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        call: Call,
+    ) -> Result<Invocation, InvokeError> {
+        let pool = match version {
+            Some(version) => self.version_pool(name, version)?,
+            None => self.pool(name)?,
+        };
+        Ok(pool.invoke(call))
+    }
+
+    /// The current version of each of `names` that is deployed, read at one
+    /// moment (see [`FunctionHost::install_all`]).
+    pub fn current_versions<'a>(
+        &self,
+        names: impl Iterator<Item = &'a str>,
+    ) -> BTreeMap<String, String> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        names
+            .filter_map(|name| {
+                let version = functions.get(name)?.current.clone()?;
+                Some((name.to_string(), version))
+            })
+            .collect()
+    }
+
+    /// The current version of function `name`, if it is deployed.
+    pub fn current_version(&self, name: &str) -> Option<String> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        functions.get(name)?.current.clone()
+    }
+
+    /// Makes stored `version` of function `name` its current version,
+    /// loading it through the version source (restoring after a restart).
+    pub fn restore(&self, name: &str, version: &str) -> Result<(), InvokeError> {
+        self.version_pool(name, version)?;
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        functions.entry(name.to_string()).or_default().current = Some(version.to_string());
+        Ok(())
+    }
+
+    /// The config values of the current version of function `name`.
+    pub fn config(&self, name: &str) -> Result<BTreeMap<String, String>, InvokeError> {
+        Ok(self.pool(name)?.config().clone())
+    }
+
+    /// Versions of function `name` loaded in this process, sorted.
+    pub fn versions(&self, name: &str) -> Vec<String> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        let mut versions: Vec<String> = functions
+            .get(name)
+            .map(|v| v.pools.keys().cloned().collect())
+            .unwrap_or_default();
+        versions.sort();
+        versions
+    }
+
+    /// Statistics of the current version of function `name`.
+    pub fn stats(&self, name: &str) -> Result<FunctionStats, InvokeError> {
+        Ok(self.pool(name)?.stats())
+    }
+
+    /// Names of the deployed functions, sorted.
+    pub fn function_names(&self) -> Vec<String> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<String> = current_names(&functions).cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn pool(&self, name: &str) -> Result<Arc<Pool>, InvokeError> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        functions
+            .get(name)
+            .and_then(|versions| versions.pools.get(versions.current.as_ref()?))
+            .cloned()
+            .ok_or_else(|| InvokeError::UnknownFunction {
+                name: name.to_string(),
+                deployed: describe_names(current_names(&functions)),
+            })
+    }
+
+    fn version_pool(&self, name: &str, version: &str) -> Result<Arc<Pool>, InvokeError> {
+        {
+            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(pool) = functions.get(name).and_then(|v| v.pools.get(version)) {
+                return Ok(pool.clone());
+            }
+        }
+        let unknown = |reason: String| InvokeError::UnknownVersion {
+            name: name.to_string(),
+            version: version.to_string(),
+            reason,
+        };
+        let source = self
+            .source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| unknown("no deployment record holds it".to_string()))?;
+        let spec = source
+            .spec(name, version)
+            .ok_or_else(|| unknown("no deployment record holds it".to_string()))?;
+        let mut prepared = self
+            .prepare(spec)
+            .map_err(|error| unknown(error.to_string()))?;
+        // Stored under the version it was pinned as, even if this build of
+        // swirl would hash it differently.
+        prepared.loaded.version = version.to_string();
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        let versions = functions.entry(name.to_string()).or_default();
+        if let Some(pool) = versions.pools.get(version) {
+            return Ok(pool.clone());
+        }
+        let pool = self.new_pool(prepared);
+        versions.pools.insert(version.to_string(), pool.clone());
+        Ok(pool)
+    }
+}
+
+fn current_names(functions: &HashMap<String, Versions>) -> impl Iterator<Item = &String> {
+    functions
+        .iter()
+        .filter(|(_, versions)| versions.current.is_some())
+        .map(|(name, _)| name)
+}
+
+/// A function version: the code's content hash with the limits and config it
+/// runs under, so that a changed config is a new version too.
+fn function_version(code_version: &str, spec: &FunctionSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(code_version.as_bytes());
+    hasher.update(format!("{:?}", spec.limits).as_bytes());
+    for (key, value) in &spec.config {
+        hasher.update((key.len() as u64).to_le_bytes());
+        hasher.update(key.as_bytes());
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value.as_bytes());
+    }
+    let digest = hasher.finalize();
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn describe_names<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let mut names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        return "none".to_string();
+    }
+    names.sort_unstable();
+    names.join(", ")
+}
+
+/// Milliseconds since the Unix epoch, as the guest context carries deadlines.
+fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

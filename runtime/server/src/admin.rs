@@ -1,0 +1,400 @@
+//! The admin REST API: workflows, instances and functions as JSON.
+//!
+//! Handlers are thin: parse, call the engine or the function host, shape
+//! the answer. Blocking work (a function call) runs on tokio's blocking
+//! pool so that it never stalls the reactor.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ServerState;
+use super::error::ApiError;
+use swirl_engine::record::{InstanceRecord, Status};
+use swirl_function::Call;
+
+/// Instances one list request returns when it names no `limit`, and at most.
+pub const DEFAULT_PAGE: usize = 100;
+pub const MAX_PAGE: usize = 1000;
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok(value: Value) -> ApiResult {
+    Ok(Json(value).into_response())
+}
+
+/// A JSON request body; an empty body is `{}`.
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::BadRequest(format!("request body is not valid json: {error}")))
+}
+
+fn timestamp(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// An instance as the API shows it: what a caller needs, not the
+/// interpreter's bookkeeping (threads, tasks, timers).
+pub fn instance_view(record: &InstanceRecord) -> Value {
+    let states: Vec<&str> = record.threads.values().map(|t| t.state.as_str()).collect();
+    let mut view = json!({
+        "id": record.id,
+        "workflowId": record.workflow_id,
+        "status": record.status.as_str(),
+        "state": states.first(),
+        "states": states,
+        "input": record.input,
+        "createdAt": timestamp(record.created_ms),
+        "updatedAt": timestamp(record.updated_ms),
+    });
+    if let Some(output) = &record.output {
+        view["output"] = output.clone();
+    }
+    if let Some(error) = &record.error {
+        view["error"] = json!(error);
+    }
+    if !record.correlation.is_empty() {
+        view["correlation"] = json!(record.correlation);
+    }
+    if let Some(parent) = &record.parent {
+        view["parentId"] = json!(parent.instance_id);
+    }
+    view
+}
+
+// ---- workflows ----
+
+pub async fn list_workflows(State(state): State<ServerState>) -> ApiResult {
+    let workflows: Vec<Value> = state
+        .definitions()
+        .values()
+        .map(|definition| {
+            let json = swirl_workflow::to_json(definition);
+            json!({ "id": json["id"], "name": json["name"], "version": json["version"] })
+        })
+        .collect();
+    ok(json!(workflows))
+}
+
+pub async fn get_workflow(State(state): State<ServerState>, Path(id): Path<String>) -> ApiResult {
+    let definitions = state.definitions();
+    let definition = definitions.get(&id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no workflow '{id}' is deployed; deployed workflows: {}",
+            names(definitions.keys())
+        ))
+    })?;
+    ok(swirl_workflow::to_json(definition))
+}
+
+fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+// ---- instances ----
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    /// A caller-chosen instance id: a second start with it returns the same instance.
+    id: Option<String>,
+    /// `true` answers when the instance ends, with its output.
+    wait: Option<String>,
+}
+
+fn flag(value: Option<&str>, name: &str) -> Result<bool, ApiError> {
+    match value {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "query parameter '{name}' must be true or false, not '{other}'"
+        ))),
+    }
+}
+
+pub async fn start_instance(
+    State(state): State<ServerState>,
+    Path(workflow_id): Path<String>,
+    Query(query): Query<StartQuery>,
+    body: Bytes,
+) -> ApiResult {
+    let wait = flag(query.wait.as_deref(), "wait")?;
+    if let Some(id) = &query.id {
+        check_instance_id(id)?;
+    }
+    let input = json_body(&body)?;
+    let record = state
+        .engine()
+        .start(&workflow_id, input, query.id.clone())
+        .await?;
+    tracing::info!(instance_id = %record.id, workflow_id = %workflow_id, "instance started");
+    if !wait {
+        return Ok((StatusCode::CREATED, Json(instance_view(&record))).into_response());
+    }
+    let limit = state.config().wait_limit;
+    match tokio::time::timeout(limit, state.engine().wait(&record.id)).await {
+        Ok(finished) => ok(instance_view(&finished?)),
+        // Still running: answer with what there is; the caller polls GET.
+        Err(_) => {
+            let record = state.engine().get(&record.id)?;
+            Ok((StatusCode::ACCEPTED, Json(instance_view(&record))).into_response())
+        }
+    }
+}
+
+/// Ids become sled keys and URL path segments: keep them printable and short.
+fn check_instance_id(id: &str) -> Result<(), ApiError> {
+    let valid = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "instance id must be 1 to 128 characters of a-z, A-Z, 0-9, '-', '_', '.' or ':'"
+                .to_string(),
+        ))
+    }
+}
+
+pub async fn get_instance(State(state): State<ServerState>, Path(id): Path<String>) -> ApiResult {
+    ok(instance_view(&state.engine().get(&id)?))
+}
+
+pub async fn instance_history(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(json!(state.engine().history(&id)?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    workflow: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page: `<createdMs>.<id>` of the
+    /// last instance it listed.
+    cursor: Option<String>,
+}
+
+/// The `nextCursor` that follows `record` in a listing.
+fn cursor_after(record: &InstanceRecord) -> String {
+    let (created_ms, id) = record.start_order();
+    format!("{created_ms}.{id}")
+}
+
+fn parse_cursor(text: &str) -> Result<(u64, &str), ApiError> {
+    text.split_once('.')
+        .and_then(|(ms, id)| Some((ms.parse().ok()?, id)))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "cursor '{text}' is not a nextCursor this server gave; start again without one"
+            ))
+        })
+}
+
+pub async fn list_instances(
+    State(state): State<ServerState>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult {
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(Status::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown status '{text}'; use running, waiting, suspended, completed, failed or cancelled"
+            ))
+        })?),
+    };
+    let limit = match query.limit.as_deref() {
+        None | Some("") => DEFAULT_PAGE,
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if (1..=MAX_PAGE).contains(&limit) => limit,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "limit must be a number from 1 to {MAX_PAGE}, not '{text}'"
+                )));
+            }
+        },
+    };
+    let engine = state.engine().clone();
+    let workflow = query.workflow.filter(|w| !w.is_empty());
+    // Listing reads every record: off the reactor.
+    let records = tokio::task::spawn_blocking(move || engine.list(workflow.as_deref(), status))
+        .await
+        .map_err(|error| ApiError::Internal(format!("listing task failed: {error}")))??;
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(parse_cursor(text)?),
+    };
+    // Listed newest first: the next page holds what sorts before the cursor.
+    let mut page: Vec<&InstanceRecord> = records
+        .iter()
+        .filter(|record| after.is_none_or(|after| record.start_order() < after))
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next_cursor = if more {
+        page.last().map(|record| cursor_after(record))
+    } else {
+        None
+    };
+    ok(json!({
+        "instances": page.into_iter().map(instance_view).collect::<Vec<_>>(),
+        "nextCursor": next_cursor,
+    }))
+}
+
+pub async fn cancel_instance(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let record = state.engine().cancel(&id).await?;
+    tracing::info!(instance_id = %id, "instance cancelled");
+    ok(instance_view(&record))
+}
+
+pub async fn suspend_instance(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let record = state.engine().suspend(&id).await?;
+    tracing::info!(instance_id = %id, "instance suspended");
+    ok(instance_view(&record))
+}
+
+pub async fn resume_instance(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let record = state.engine().resume(&id).await?;
+    tracing::info!(instance_id = %id, "instance resumed");
+    ok(instance_view(&record))
+}
+
+// ---- functions ----
+
+pub async fn list_functions(State(state): State<ServerState>) -> ApiResult {
+    let host = state.host();
+    let functions: Vec<Value> = host
+        .function_names()
+        .into_iter()
+        .filter_map(|name| {
+            let stats = host.stats(&name).ok()?;
+            Some(
+                json!({ "name": name, "version": stats.version, "invocations": stats.invocations }),
+            )
+        })
+        .collect();
+    ok(json!(functions))
+}
+
+pub async fn get_function(State(state): State<ServerState>, Path(name): Path<String>) -> ApiResult {
+    let stats = state.host().stats(&name)?;
+    let config = state.function_config(&name);
+    ok(json!({
+        "name": name,
+        "version": stats.version,
+        "versions": state.host().versions(&name),
+        "config": config,
+        "stats": stats,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InvokeQuery {
+    /// A version other than the current one (one that instances pinned).
+    version: Option<String>,
+}
+
+pub async fn invoke_function(
+    State(state): State<ServerState>,
+    Path(name): Path<String>,
+    Query(query): Query<InvokeQuery>,
+    body: Bytes,
+) -> ApiResult {
+    let input = json_body(&body)?;
+    // Fail fast with a 404 rather than a queued blocking task.
+    if query.version.is_none() {
+        state.host().stats(&name)?;
+    }
+    let host = state.host().clone();
+    let call_name = name.clone();
+    let invocation = tokio::task::spawn_blocking(move || {
+        let call = Call::new(input.to_string().into_bytes());
+        host.invoke_version(&call_name, query.version.as_deref(), call)
+    })
+    .await
+    .map_err(|error| ApiError::Internal(format!("invocation task failed: {error}")))??;
+    state.logs().record(&name, &invocation);
+    state.emitted(&name, &invocation.emitted).await?;
+    tracing::info!(
+        function = %name,
+        invocation_id = %invocation.id,
+        duration_ms = invocation.duration.as_millis() as u64,
+        cold_start = invocation.cold_start,
+        ok = invocation.outcome.is_ok(),
+        "function invoked"
+    );
+    let mut answer = json!({
+        "invocationId": invocation.id,
+        "version": invocation.version,
+        "durationMs": invocation.duration.as_secs_f64() * 1000.0,
+        "coldStart": invocation.cold_start,
+    });
+    match invocation.outcome {
+        Ok(output) => {
+            answer["output"] = serde_json::from_slice(&output).unwrap_or(Value::Null);
+            ok(answer)
+        }
+        Err(failure) => {
+            answer["error"] = json!(format!("the function failed: {failure}"));
+            answer["failure"] = json!(failure);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(answer)).into_response())
+        }
+    }
+}
+
+pub async fn function_logs(
+    State(state): State<ServerState>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    state.host().stats(&name)?;
+    ok(json!({ "function": name, "invocations": state.logs().recent(&name) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_ids_are_checked() {
+        assert!(check_instance_id("order-42_a.b:c").is_ok());
+        for bad in ["", "a/b", "a b", &"x".repeat(129)] {
+            assert!(check_instance_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags() {
+        assert!(flag(Some("true"), "wait").unwrap());
+        assert!(!flag(None, "wait").unwrap());
+        assert!(flag(Some("maybe"), "wait").is_err());
+    }
+}

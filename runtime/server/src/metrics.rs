@@ -1,0 +1,293 @@
+//! `GET /metrics`: Prometheus text exposition of what the server counts
+//! (events) and what the engine and the function host already know
+//! (instances by status, per-function invocations, starts and durations).
+//!
+//! Counters kept here are plain atomics; everything else is read at scrape
+//! time from counts its owner keeps (instances by status are kept by the
+//! engine's commits, not counted by reading records), so neither the hot
+//! paths nor a scrape grow with the number of instances. Names follow the
+//! Prometheus conventions: counters end in `_total`, durations are in
+//! seconds, call durations are a summary (quantiles over the last 1,024
+//! calls, `_sum` and `_count` over all).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use swirl_engine::record::Status;
+use swirl_function::FunctionStats;
+
+/// Counters of the event ingress and the sinks.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    events_accepted: AtomicU64,
+    events_duplicate: AtomicU64,
+    events_rejected: AtomicU64,
+    sink_delivered: AtomicU64,
+    sink_failed_attempts: AtomicU64,
+    sink_dead_lettered: AtomicU64,
+}
+
+impl Metrics {
+    pub fn events_accepted(&self, count: u64) {
+        self.events_accepted.fetch_add(count, Ordering::Relaxed);
+    }
+    pub fn events_duplicate(&self, count: u64) {
+        self.events_duplicate.fetch_add(count, Ordering::Relaxed);
+    }
+    pub fn event_rejected(&self) {
+        self.events_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn sink_delivered(&self) {
+        self.sink_delivered.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn sink_failed_attempt(&self) {
+        self.sink_failed_attempts.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn sink_dead_lettered(&self) {
+        self.sink_dead_lettered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exposition text, given the instance counts, the sink queue and
+    /// dead letters, and the function stats of the moment.
+    pub fn render(
+        &self,
+        instances: &HashMap<Status, u64>,
+        sinks: SinkGauges,
+        functions: &[(String, FunctionStats)],
+    ) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        };
+        counter(
+            &mut out,
+            "swirl_events_accepted_total",
+            "CloudEvents accepted by the ingress (duplicates included).",
+            &self.events_accepted,
+        );
+        counter(
+            &mut out,
+            "swirl_events_duplicate_total",
+            "Accepted CloudEvents that were redeliveries and changed nothing.",
+            &self.events_duplicate,
+        );
+        counter(
+            &mut out,
+            "swirl_events_rejected_total",
+            "Ingress requests refused (bad input, too large, unauthorized).",
+            &self.events_rejected,
+        );
+        counter(
+            &mut out,
+            "swirl_sink_delivered_total",
+            "Produced events delivered to a sink.",
+            &self.sink_delivered,
+        );
+        counter(
+            &mut out,
+            "swirl_sink_failed_attempts_total",
+            "Failed attempts to deliver a produced event to a sink.",
+            &self.sink_failed_attempts,
+        );
+        counter(
+            &mut out,
+            "swirl_sink_dead_lettered_total",
+            "Produced events that exhausted their retries.",
+            &self.sink_dead_lettered,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP swirl_sink_queue Produced events waiting for a sink (being sent or between retries).\n# TYPE swirl_sink_queue gauge\nswirl_sink_queue {}",
+            sinks.queued
+        );
+        let _ = writeln!(
+            out,
+            "# HELP swirl_dead_letters Produced events kept as dead letters.\n# TYPE swirl_dead_letters gauge\nswirl_dead_letters {}",
+            sinks.dead_letters
+        );
+        let _ = writeln!(
+            out,
+            "# HELP swirl_instances Workflow instances by status.\n# TYPE swirl_instances gauge"
+        );
+        for status in [
+            Status::Running,
+            Status::Waiting,
+            Status::Suspended,
+            Status::Completed,
+            Status::Failed,
+            Status::Cancelled,
+        ] {
+            let count = instances.get(&status).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "swirl_instances{{status=\"{}\"}} {count}",
+                status.as_str()
+            );
+        }
+        let families: [Family; 5] = [
+            (
+                "swirl_function_invocations_total",
+                "counter",
+                "Function calls.",
+                |s| s.invocations,
+            ),
+            (
+                "swirl_function_failures_total",
+                "counter",
+                "Function calls that failed.",
+                |s| s.failures,
+            ),
+            (
+                "swirl_function_cold_starts_total",
+                "counter",
+                "Calls that instantiated a new instance.",
+                |s| s.cold_starts,
+            ),
+            (
+                "swirl_function_warm_starts_total",
+                "counter",
+                "Calls served by a warm instance.",
+                |s| s.warm_starts,
+            ),
+            (
+                "swirl_function_busy_total",
+                "counter",
+                "Calls refused with SYS.Busy.",
+                |s| s.busy,
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (function, stats) in functions {
+                let _ = writeln!(
+                    out,
+                    "{name}{{function=\"{}\"}} {}",
+                    escape_label(function),
+                    value(stats)
+                );
+            }
+        }
+        let name = "swirl_function_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Function call duration; quantiles over the last 1024 calls.\n# TYPE {name} summary"
+        );
+        let seconds = |micros: u64| micros as f64 / 1e6;
+        for (function, stats) in functions {
+            let function = escape_label(function);
+            for (quantile, micros) in [("0.5", stats.p50_micros), ("0.99", stats.p99_micros)] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{function=\"{function}\",quantile=\"{quantile}\"}} {}",
+                    seconds(micros)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{name}_sum{{function=\"{function}\"}} {}\n{name}_count{{function=\"{function}\"}} {}",
+                seconds(stats.total_micros),
+                stats.invocations
+            );
+        }
+        out
+    }
+}
+
+/// The sinks' backlog at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SinkGauges {
+    pub queued: usize,
+    pub dead_letters: usize,
+}
+
+/// A per-function metric: name, kind, help and how to read it from stats.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&FunctionStats) -> u64,
+);
+
+/// A label value as the exposition format quotes it.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_instance_gauges() {
+        let metrics = Metrics::default();
+        metrics.events_accepted(3);
+        metrics.events_duplicate(1);
+        metrics.event_rejected();
+        let text = metrics.render(
+            &HashMap::from([(Status::Waiting, 2)]),
+            SinkGauges {
+                queued: 1,
+                dead_letters: 3,
+            },
+            &[],
+        );
+        assert!(text.contains("swirl_events_accepted_total 3\n"), "{text}");
+        assert!(text.contains("swirl_events_duplicate_total 1\n"));
+        assert!(text.contains("swirl_events_rejected_total 1\n"));
+        assert!(text.contains("swirl_instances{status=\"waiting\"} 2\n"));
+        assert!(text.contains("swirl_instances{status=\"failed\"} 0\n"));
+        assert!(text.contains("swirl_dead_letters 3\n"));
+        assert!(text.contains("swirl_sink_queue 1\n"));
+    }
+
+    #[test]
+    fn call_durations_are_a_summary_in_seconds() {
+        let stats = FunctionStats {
+            version: "v1".into(),
+            from_cache: false,
+            invocations: 4,
+            failures: 0,
+            cold_starts: 1,
+            warm_starts: 3,
+            busy: 0,
+            live_instances: 1,
+            idle_instances: 1,
+            p50_micros: 1_500,
+            p99_micros: 20_000,
+            total_micros: 30_000,
+        };
+        let text = Metrics::default().render(
+            &HashMap::new(),
+            SinkGauges::default(),
+            &[("f".into(), stats)],
+        );
+        for line in [
+            "# TYPE swirl_function_duration_seconds summary\n",
+            "swirl_function_duration_seconds{function=\"f\",quantile=\"0.5\"} 0.0015\n",
+            "swirl_function_duration_seconds{function=\"f\",quantile=\"0.99\"} 0.02\n",
+            "swirl_function_duration_seconds_sum{function=\"f\"} 0.03\n",
+            "swirl_function_duration_seconds_count{function=\"f\"} 4\n",
+            "swirl_function_invocations_total{function=\"f\"} 4\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+            if line.ends_with(" counter") {
+                assert!(
+                    line.split(' ').nth(2).unwrap().ends_with("_total"),
+                    "{line}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

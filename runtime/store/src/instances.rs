@@ -1,0 +1,471 @@
+//! Workflow instances on disk: their records, histories, the event
+//! subscription index, and the definition sources they started with.
+//!
+//! The store keeps records as opaque JSON bytes; the engine owns their
+//! shape. What the store owns is atomicity and the index:
+//! - one [`StepWrite`] (record, history lines, subscription index changes)
+//!   is applied in one sled transaction across the trees, then made durable
+//!   by group commit before [`Store::commit_step`] returns;
+//! - a step that consumes a buffered event takes it out of the buffer in
+//!   that same transaction, so no crash can lose the event between its
+//!   removal and the step that consumes it;
+//! - the subscription index is keyed
+//!   `type \0 source \0 attribute \0 value \0 instance \0 thread \0 event`,
+//!   so finding the instances waiting for an event is a prefix scan per
+//!   correlation attribute, whatever the number of waiting instances.
+
+use sled::Transactional;
+use sled::transaction::TransactionError;
+
+use super::{Store, StoreError};
+
+/// An index entry: instance `instance`'s thread `thread` waits for event
+/// definition `event` with this type and source, and (when correlated)
+/// this attribute value; an empty value accepts any value of the attribute.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubscriptionKey {
+    pub event_type: String,
+    pub source: String,
+    pub attribute: String,
+    pub value: String,
+    pub instance: String,
+    pub thread: u64,
+    pub event: String,
+}
+
+impl SubscriptionKey {
+    fn encode(&self) -> Vec<u8> {
+        let thread = self.thread.to_string();
+        join(&[
+            &self.event_type,
+            &self.source,
+            &self.attribute,
+            &self.value,
+            &self.instance,
+            &thread,
+            &self.event,
+        ])
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let parts: Vec<&str> = text.split('\0').collect();
+        let [
+            event_type,
+            source,
+            attribute,
+            value,
+            instance,
+            thread,
+            event,
+        ] = parts.as_slice()
+        else {
+            return None;
+        };
+        Some(SubscriptionKey {
+            event_type: event_type.to_string(),
+            source: source.to_string(),
+            attribute: attribute.to_string(),
+            value: value.to_string(),
+            instance: instance.to_string(),
+            thread: thread.parse().ok()?,
+            event: event.to_string(),
+        })
+    }
+}
+
+fn join(parts: &[&str]) -> Vec<u8> {
+    parts.join("\0").into_bytes()
+}
+
+/// Everything one interpreter step writes.
+pub struct StepWrite<'a> {
+    pub instance: &'a str,
+    /// The record after the step.
+    pub record: Vec<u8>,
+    /// History lines the step added, in order.
+    pub history: Vec<Vec<u8>>,
+    pub unsubscribe: Vec<SubscriptionKey>,
+    pub subscribe: Vec<SubscriptionKey>,
+    /// Function kv writes of the action the step completed, committed with
+    /// it so a completed action's effects are stored exactly once.
+    pub kv: Option<(&'a str, &'a swirl_function::KvWrites)>,
+    /// Events the step produced, into the outbox with the step, so that a
+    /// committed step's events are never lost.
+    pub outbox: Vec<super::events::KeyedBytes>,
+    /// The key of the buffered event the step consumes: removed in the
+    /// step's transaction; if it is already gone, nothing is written.
+    pub take_buffered: Option<Vec<u8>>,
+    /// The live event the step consumes: marked seen, unfinished, in the
+    /// step's transaction unless it has a mark already, so that a resend
+    /// after a crash before the delivery's final mark finishes that
+    /// delivery (see [`super::events::Seen`]).
+    pub consumed_event: Option<super::events::ConsumedEvent<'a>>,
+}
+
+fn history_key(instance: &str, sequence: u64) -> Vec<u8> {
+    let mut key = instance.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+impl Store {
+    /// The record of instance `id`, if it exists.
+    pub fn instance(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.instances
+            .get(id)?
+            .map(|stored| self.unstow(&stored))
+            .transpose()
+    }
+
+    /// Applies a step atomically and returns once it is durable; `false`
+    /// (and nothing written) when the buffered event it would take was
+    /// taken by someone else first.
+    pub fn commit_step(&self, write: StepWrite<'_>) -> Result<bool, StoreError> {
+        // History lines continue after the last one stored for the instance.
+        let mut prefix = write.instance.as_bytes().to_vec();
+        prefix.push(0);
+        let next = match self.history.scan_prefix(&prefix).next_back() {
+            Some(entry) => {
+                let (key, _) = entry?;
+                let tail: [u8; 8] =
+                    key[key.len() - 8..]
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt {
+                            key: String::from_utf8_lossy(&key).into_owned(),
+                            reason: "history key without a sequence number".into(),
+                        })?;
+                u64::from_be_bytes(tail) + 1
+            }
+            None => 0,
+        };
+        // Long values go to their files, durably, before the records that
+        // name them commit.
+        super::values::check_key(write.instance.as_bytes())?;
+        let record = self.stow(&write.record)?;
+        let history = write
+            .history
+            .iter()
+            .map(|line| self.stow(line))
+            .collect::<Result<Vec<_>, _>>()?;
+        let subscribe = write
+            .subscribe
+            .iter()
+            .map(|key| {
+                let key = key.encode();
+                super::values::check_key(&key).map(|()| key)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let outbox_entries = write
+            .outbox
+            .iter()
+            .map(|(key, event)| {
+                super::values::check_key(key)?;
+                Ok((key.as_slice(), self.stow(event)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let kv_entries = match write.kv {
+            Some((function, writes)) => writes
+                .iter()
+                .map(|(key, value)| {
+                    let key = super::kv_key(function, key);
+                    super::values::check_key(&key)?;
+                    Ok((key, value.as_deref().map(|v| self.stow(v)).transpose()?))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?,
+            None => Vec::new(),
+        };
+        let mark = match &write.consumed_event {
+            Some(event) => {
+                super::values::check_key(event.key)?;
+                Some((
+                    event.key,
+                    self.stow(&super::events::unfinished_mark(event))?,
+                ))
+            }
+            None => None,
+        };
+        let result: Result<bool, TransactionError<StoreError>> = (
+            &self.instances,
+            &self.history,
+            &self.subscriptions,
+            &self.kv,
+            &self.outbox,
+            &self.buffered,
+            &self.event_ids,
+        )
+            .transaction(
+                |(instances, history_tree, subscriptions, kv, outbox, buffer, seen)| {
+                    if let Some(key) = &write.take_buffered
+                        && buffer.remove(key.as_slice())?.is_none()
+                    {
+                        return Ok(false);
+                    }
+                    if let Some((key, mark)) = &mark
+                        && seen.get(*key)?.is_none()
+                    {
+                        seen.insert(*key, mark.as_slice())?;
+                    }
+                    instances.insert(write.instance.as_bytes(), record.as_slice())?;
+                    for (offset, line) in history.iter().enumerate() {
+                        history_tree.insert(
+                            history_key(write.instance, next + offset as u64),
+                            line.as_slice(),
+                        )?;
+                    }
+                    for key in &write.unsubscribe {
+                        subscriptions.remove(key.encode())?;
+                    }
+                    for key in &subscribe {
+                        subscriptions.insert(key.as_slice(), &[][..])?;
+                    }
+                    for (key, value) in &kv_entries {
+                        match value {
+                            Some(value) => kv.insert(key.as_slice(), value.as_slice())?,
+                            None => kv.remove(key.as_slice())?,
+                        };
+                    }
+                    for (key, event) in &outbox_entries {
+                        outbox.insert(*key, event.as_slice())?;
+                    }
+                    Ok(true)
+                },
+            );
+        let committed = result.map_err(|error| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => StoreError::Sled(error),
+        })?;
+        if committed {
+            self.durable()?;
+        }
+        Ok(committed)
+    }
+
+    /// Waits until everything written so far is on disk, sharing the flush
+    /// with concurrent writers unless the flush policy says otherwise.
+    pub fn durable(&self) -> Result<(), StoreError> {
+        match self.flush_policy {
+            super::FlushPolicy::Group => self.group_commit.durable(|| self.flush()),
+            super::FlushPolicy::EachCommit => self.flush(),
+        }
+    }
+
+    /// Every instance record, in id order.
+    pub fn instances(&self) -> impl Iterator<Item = Result<(String, Vec<u8>), StoreError>> + '_ {
+        self.instances.iter().map(|entry| {
+            let (key, stored) = entry?;
+            Ok((
+                String::from_utf8_lossy(&key).into_owned(),
+                self.unstow(&stored)?,
+            ))
+        })
+    }
+
+    /// The history lines of instance `id`, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        self.history
+            .scan_prefix(&prefix)
+            .map(|entry| self.unstow(&entry?.1))
+            .collect()
+    }
+
+    /// The subscriptions an event with this type and source matches: those
+    /// with no correlation, and for each `(attribute, value)` the event
+    /// carries, those bound to that value or not yet bound.
+    pub fn subscribers(
+        &self,
+        event_type: &str,
+        source: &str,
+        attributes: &[(String, String)],
+    ) -> Result<Vec<SubscriptionKey>, StoreError> {
+        let mut prefixes = vec![join(&[event_type, source, "", "", ""])];
+        for (attribute, value) in attributes {
+            prefixes.push(join(&[event_type, source, attribute, value, ""]));
+            prefixes.push(join(&[event_type, source, attribute, "", ""]));
+        }
+        let mut found = Vec::new();
+        for prefix in prefixes {
+            for entry in self.subscriptions.scan_prefix(&prefix) {
+                let (key, _) = entry?;
+                if let Some(key) = SubscriptionKey::decode(&key) {
+                    found.push(key);
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// Stores a definition's source text under its version hash.
+    pub fn put_definition(&self, version: &str, source: &[u8]) -> Result<(), StoreError> {
+        super::values::check_key(version.as_bytes())?;
+        self.definitions
+            .insert(version.as_bytes(), self.stow(source)?)?;
+        Ok(())
+    }
+
+    /// The source text of definition version `version`.
+    pub fn definition(&self, version: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.definitions
+            .get(version.as_bytes())?
+            .map(|stored| self.unstow(&stored))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(instance: &str, attribute: &str, value: &str) -> SubscriptionKey {
+        SubscriptionKey {
+            event_type: "order.paid".into(),
+            source: "shop".into(),
+            attribute: attribute.into(),
+            value: value.into(),
+            instance: instance.into(),
+            thread: 1,
+            event: "Paid".into(),
+        }
+    }
+
+    #[test]
+    fn subscribers_are_found_by_correlation_value_through_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let keys = [
+            key("a", "orderid", "o1"),
+            key("b", "orderid", "o2"),
+            key("c", "", ""),
+            key("d", "orderid", ""),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            let id = format!("i{i}");
+            store
+                .commit_step(StepWrite {
+                    instance: &id,
+                    record: b"{}".to_vec(),
+                    history: vec![b"h".to_vec()],
+                    unsubscribe: vec![],
+                    subscribe: vec![k.clone()],
+                    kv: None,
+                    outbox: vec![],
+                    take_buffered: None,
+                    consumed_event: None,
+                })
+                .unwrap();
+        }
+        let found = store
+            .subscribers("order.paid", "shop", &[("orderid".into(), "o2".into())])
+            .unwrap();
+        let mut instances: Vec<&str> = found.iter().map(|k| k.instance.as_str()).collect();
+        instances.sort_unstable();
+        assert_eq!(instances, ["b", "c", "d"]);
+        assert!(
+            store
+                .subscribers("order.paid", "other", &[])
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    fn taking<'a>(instance: &'a str, key: &[u8]) -> StepWrite<'a> {
+        StepWrite {
+            instance,
+            record: b"{}".to_vec(),
+            history: vec![b"took it".to_vec()],
+            unsubscribe: vec![],
+            subscribe: vec![],
+            kv: None,
+            outbox: vec![],
+            take_buffered: Some(key.to_vec()),
+            consumed_event: None,
+        }
+    }
+
+    #[test]
+    fn the_first_step_that_consumes_an_event_marks_it_unfinished_and_no_step_overwrites_a_mark() {
+        use crate::events::{ConsumedEvent, Seen};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let targets = ["a".to_string(), "b".to_string()];
+        let consuming = |instance, at_ms| StepWrite {
+            instance,
+            record: b"{}".to_vec(),
+            history: vec![],
+            unsubscribe: vec![],
+            subscribe: vec![],
+            kv: None,
+            outbox: vec![],
+            take_buffered: None,
+            consumed_event: Some(ConsumedEvent {
+                key: b"shop\0e1",
+                at_ms,
+                targets: &targets,
+            }),
+        };
+        assert!(store.commit_step(consuming("a", 10)).unwrap());
+        assert!(store.commit_step(consuming("b", 20)).unwrap());
+        let unfinished = Seen {
+            at_ms: 10,
+            unfinished: Some(targets.to_vec()),
+        };
+        assert_eq!(store.event_seen("shop", "e1").unwrap(), Some(unfinished));
+        store.mark_event_seen("shop", "e1", 30).unwrap();
+        assert!(store.commit_step(consuming("b", 40)).unwrap());
+        let complete = Seen {
+            at_ms: 30,
+            unfinished: None,
+        };
+        assert_eq!(store.event_seen("shop", "e1").unwrap(), Some(complete));
+    }
+
+    #[test]
+    fn a_buffered_event_leaves_the_buffer_in_the_step_that_consumes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = store.buffer_event("order.paid", "shop", b"event").unwrap();
+        assert!(store.commit_step(taking("a", &key)).unwrap());
+        assert!(
+            store
+                .buffered_events("order.paid", "shop")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.history("a").unwrap(), [b"took it".to_vec()]);
+        // The loser of a race for the event writes nothing at all.
+        assert!(!store.commit_step(taking("b", &key)).unwrap());
+        assert_eq!(store.instance("b").unwrap(), None);
+        assert!(store.history("b").unwrap().is_empty());
+    }
+
+    #[test]
+    fn history_lines_append_in_order_across_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for line in ["one", "two", "three"] {
+            store
+                .commit_step(StepWrite {
+                    instance: "x",
+                    record: b"{}".to_vec(),
+                    history: vec![line.as_bytes().to_vec()],
+                    unsubscribe: vec![],
+                    subscribe: vec![],
+                    kv: None,
+                    outbox: vec![],
+                    take_buffered: None,
+                    consumed_event: None,
+                })
+                .unwrap();
+        }
+        assert_eq!(
+            store.history("x").unwrap(),
+            [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+        );
+        assert!(store.history("x2").unwrap().is_empty());
+    }
+}
