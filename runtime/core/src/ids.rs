@@ -10,7 +10,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 
@@ -22,11 +21,7 @@ fn nonce() -> u16 {
 
 /// A new id, e.g. `019a8f3c2b41-5e2a-00000007`.
 pub fn new_id() -> String {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-        & 0xffff_ffff_ffff;
+    let millis = crate::time::now_ms() & 0xffff_ffff_ffff;
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     // Written digit by digit: `format!` with padding cost a warm function
     // call about 2,000 instructions, a tenth of the whole call.

@@ -1,5 +1,6 @@
 //! What every layer of swirl shares and none owns: unique, time-ordered ids
-//! ([`ids`]) and the crash points of the crash tests ([`failpoint`]).
+//! ([`ids`]), wall-clock time as records hold it and as it is shown
+//! ([`time`]), and the crash points of the crash tests ([`failpoint`]).
 //!
 //! `ARCHITECTURE.md` at the repository root has the map of the crates.
 
@@ -13,3 +14,4 @@
 
 pub mod failpoint;
 pub mod ids;
+pub mod time;

@@ -34,7 +34,7 @@ mod schedule;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -46,6 +46,7 @@ use record::{
     HistoryEntry, InstanceRecord, ParentLink, Status, Subscription, TaskId, ThreadId, TimerId,
     WorkflowError,
 };
+use swirl_core::time::now_ms;
 use swirl_function::{Call, FunctionHost};
 use swirl_store::events::ConsumedEvent;
 use swirl_store::instances::{StepWrite, SubscriptionKey};
@@ -178,13 +179,6 @@ struct Schedules {
     runtime: Option<tokio::runtime::Handle>,
     /// Dropping a loop's sender stops it.
     loops: HashMap<String, oneshot::Sender<()>>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn kind_name(value: &Value) -> &'static str {

@@ -9,7 +9,8 @@ use wasmtime::{Store, Trap};
 
 use super::engine::WasmEngine;
 use super::host_api::{CallState, Context, Function, FunctionPre, FunctionShared, HostState};
-use super::{Call, EmittedEvent, Failure, LogLine, codes, unix_millis};
+use super::{Call, EmittedEvent, Failure, LogLine, codes};
+use swirl_core::time::unix_ms;
 
 /// Largest output a call may return.
 pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
@@ -70,7 +71,7 @@ impl Instance {
             instance_id: call.instance_id.clone(),
             state_name: call.state_name.clone(),
             attempt: call.attempt.max(1),
-            deadline_ms: unix_millis(deadline),
+            deadline_ms: unix_ms(deadline),
         };
         self.store
             .set_epoch_deadline(WasmEngine::ticks_for(caller.timeout));

@@ -39,7 +39,7 @@ mod stats;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use component::LoadError;
 pub use engine::HostConfig;
@@ -619,11 +619,4 @@ fn describe_names<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
     names.sort_unstable();
     names.join(", ")
-}
-
-/// Milliseconds since the Unix epoch, as the guest context carries deadlines.
-fn unix_millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

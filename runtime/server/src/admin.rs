@@ -4,8 +4,6 @@
 //! the answer. Blocking work (a function call) runs on tokio's blocking
 //! pool so that it never stalls the reactor.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -16,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::ServerState;
 use super::error::ApiError;
+use swirl_core::time::rfc3339;
 use swirl_engine::record::{InstanceRecord, Status};
 use swirl_function::Call;
 
@@ -38,10 +37,6 @@ fn json_body(body: &Bytes) -> Result<Value, ApiError> {
         .map_err(|error| ApiError::BadRequest(format!("request body is not valid json: {error}")))
 }
 
-fn timestamp(ms: u64) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-}
-
 /// An instance as the API shows it: what a caller needs, not the
 /// interpreter's bookkeeping (threads, tasks, timers).
 pub fn instance_view(record: &InstanceRecord) -> Value {
@@ -53,8 +48,8 @@ pub fn instance_view(record: &InstanceRecord) -> Value {
         "state": states.first(),
         "states": states,
         "input": record.input,
-        "createdAt": timestamp(record.created_ms),
-        "updatedAt": timestamp(record.updated_ms),
+        "createdAt": rfc3339(record.created_ms),
+        "updatedAt": rfc3339(record.updated_ms),
     });
     if let Some(output) = &record.output {
         view["output"] = output.clone();

@@ -200,10 +200,7 @@ impl ServerState {
     /// engine's outbox (routed to workflows, then to the sinks); returns
     /// once they are durable.
     pub async fn emitted(&self, function: &str, events: &[EmittedEvent]) -> Result<(), ApiError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now = swirl_core::time::now_ms();
         let events = events
             .iter()
             .map(|event| OutboxEvent::emitted(function, event.clone(), now))

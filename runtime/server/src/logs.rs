@@ -78,7 +78,7 @@ impl InvocationLogs {
             version: invocation.version.clone(),
             instance_id: action.map(|(instance, _)| instance.to_string()),
             state: action.map(|(_, state)| state.to_string()),
-            at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            at: swirl_core::time::rfc3339(swirl_core::time::now_ms()),
             duration_ms: invocation.duration.as_secs_f64() * 1000.0,
             cold_start: invocation.cold_start,
             outcome: match &invocation.outcome {

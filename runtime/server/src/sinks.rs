@@ -40,6 +40,7 @@ use tokio::sync::mpsc;
 use super::header_value;
 use super::metrics::Metrics;
 use swirl_app::manifest::{SinkManifest, SinkMode};
+use swirl_core::time::{now_ms, rfc3339};
 use swirl_engine::outbox::OutboxEvent;
 use swirl_store::{Store, StoreError};
 
@@ -118,7 +119,7 @@ struct Inner {
 }
 
 fn now() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    rfc3339(now_ms())
 }
 
 fn queue_key(event_id: &str, sink: &str) -> Vec<u8> {
@@ -497,8 +498,4 @@ fn structured_request(
     hyper::Request::post(url)
         .header("content-type", "application/cloudevents+json")
         .body(Full::new(Bytes::from(Value::Object(object).to_string())))
-}
-
-fn rfc3339(ms: u64) -> String {
-    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }

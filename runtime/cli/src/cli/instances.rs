@@ -53,9 +53,7 @@ pub fn instances(args: InstancesArgs) -> anyhow::Result<Outcome> {
             record.workflow_id,
             record.status.as_str(),
             states.join(","),
-            humantime::format_rfc3339_millis(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(record.created_ms)
-            )
+            swirl_core::time::rfc3339(record.created_ms)
         );
     }
     Ok(Outcome::Success)
@@ -106,9 +104,7 @@ pub(super) fn print_history(entries: &[serde_json::Value], json: bool) {
             continue;
         }
         let at_ms = line["atMs"].as_u64().unwrap_or(0);
-        let at = humantime::format_rfc3339_millis(
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms),
-        );
+        let at = swirl_core::time::rfc3339(at_ms);
         let kind = line["kind"].as_str().unwrap_or_default();
         let details: Vec<String> = line
             .as_object()
