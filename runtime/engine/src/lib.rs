@@ -26,6 +26,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod correlation;
 pub mod data;
 pub mod interpreter;
 pub mod outbox;
@@ -1159,7 +1160,9 @@ impl Engine {
             // one that takes the event back out.
             let waiting =
                 store.subscribers(&event.event_type, &event.source, &event_attributes(event))?;
-            if waiting.iter().any(|key| subscription_accepts(key, event))
+            if waiting
+                .iter()
+                .any(|key| correlation::accepts(correlation::of_key(key), event))
                 && store.take_buffered_event(&key)?.is_some()
             {
                 delivery.delivered = self.deliver_to_waiting(event, None).await?;
@@ -1201,7 +1204,7 @@ impl Engine {
             .store
             .subscribers(&event.event_type, &event.source, &event_attributes(event))?
             .into_iter()
-            .filter(|key| subscription_accepts(key, event))
+            .filter(|key| correlation::accepts(correlation::of_key(key), event))
             .filter(|key| only.is_none_or(|only| only.contains(&key.instance)))
             .collect();
         let mut targets: Vec<String> = keys.iter().map(|key| key.instance.clone()).collect();
@@ -1209,12 +1212,10 @@ impl Engine {
         targets.dedup();
         let targets: Arc<[String]> = targets.into();
         for key in keys {
-            let correlation: BTreeMap<String, String> = match event.extensions.get(&key.attribute) {
-                Some(value) if !key.attribute.is_empty() => {
-                    BTreeMap::from([(key.attribute.clone(), value.clone())])
-                }
-                _ => BTreeMap::new(),
-            };
+            let correlation = correlation::carried(
+                correlation::of_key(&key).map(|(attribute, _)| attribute),
+                event,
+            );
             let input = Input::Event {
                 thread: key.thread,
                 event: key.event.clone(),
@@ -1268,24 +1269,15 @@ impl Engine {
                         continue;
                     }
                     let event = buffered.event;
-                    let accepts = match &subscription.correlation {
-                        None => true,
-                        Some((attribute, Some(value))) => {
-                            event.extensions.get(attribute) == Some(value)
-                        }
-                        Some((attribute, None)) => event.extensions.contains_key(attribute),
-                    };
-                    if !accepts {
+                    let required = subscription
+                        .correlation
+                        .as_ref()
+                        .map(|(attribute, value)| (attribute.as_str(), value.as_deref()));
+                    if !correlation::accepts(required, &event) {
                         continue;
                     }
-                    let correlation = match &subscription.correlation {
-                        Some((attribute, _)) => event
-                            .extensions
-                            .get(attribute)
-                            .map(|v| BTreeMap::from([(attribute.clone(), v.clone())]))
-                            .unwrap_or_default(),
-                        None => BTreeMap::new(),
-                    };
+                    let correlation =
+                        correlation::carried(required.map(|(attribute, _)| attribute), &event);
                     let input = Input::Event {
                         thread: subscription.thread,
                         event: subscription.event.clone(),
@@ -1622,17 +1614,6 @@ fn event_attributes(event: &IncomingEvent) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Whether an index entry's correlation accepts the event.
-fn subscription_accepts(key: &SubscriptionKey, event: &IncomingEvent) -> bool {
-    if key.attribute.is_empty() {
-        return true;
-    }
-    match event.extensions.get(&key.attribute) {
-        Some(value) => key.value.is_empty() || *value == key.value,
-        None => false,
-    }
-}
-
 /// The id of the instance an event starts: the same for every redelivery.
 fn event_instance_id(workflow: &str, source: &str, id: &str) -> String {
     let digest = Sha256::digest(format!("{workflow}\u{0}{source}\u{0}{id}").as_bytes());
@@ -1644,17 +1625,10 @@ fn correlation_of(
     event_name: &str,
     event: &IncomingEvent,
 ) -> BTreeMap<String, String> {
-    workflow
+    let attribute = workflow
         .event(event_name)
-        .and_then(|d| d.correlation_attribute())
-        .and_then(|attribute| {
-            event
-                .extensions
-                .get(&attribute)
-                .map(|value| (attribute, value.clone()))
-        })
-        .into_iter()
-        .collect()
+        .and_then(|d| d.correlation_attribute());
+    correlation::carried(attribute.as_deref(), event)
 }
 
 fn decode_record(id: &str, bytes: &[u8]) -> Result<InstanceRecord, EngineError> {
