@@ -1,0 +1,258 @@
+//! Event delivery: starts and wakes instances once per event, buffers what no
+//! instance waits for yet, and finishes a delivery a crash cut short.
+
+use super::*;
+
+impl Engine {
+    /// Delivers an event: starts the workflows whose start state waits for
+    /// it and wakes the waiting instances it matches, once per `(source,
+    /// id)` within the dedup window. An event that some workflow consumes but
+    /// no instance waits for yet is kept until one does (or its retention
+    /// ends). Returns once every effect is durable.
+    pub async fn deliver(&self, event: &IncomingEvent) -> Result<Delivery, EngineError> {
+        let now = now_ms();
+        let store = &self.inner.store;
+        let seen = store.event_seen(&event.source, &event.id)?.filter(|seen| {
+            now.saturating_sub(seen.at_ms) < self.inner.config.dedup_retention.as_millis() as u64
+        });
+        if seen.as_ref().is_some_and(|seen| seen.unfinished.is_none()) {
+            return Ok(Delivery {
+                duplicate: true,
+                ..Delivery::default()
+            });
+        }
+        // Marked unfinished: an instance consumed the event and its delivery
+        // may have stopped there (a crash, or this resend raced it). This
+        // one finishes that delivery: it goes to the instances that one was
+        // for (those that consumed it already are unchanged), not to any
+        // that started waiting since, and it never buffers the event.
+        let resumed = seen.and_then(|seen| seen.unfinished);
+        let mut delivery = Delivery {
+            delivered: self.deliver_to_waiting(event, resumed.as_deref()).await?,
+            ..Delivery::default()
+        };
+        // The workflows whose instances took the event, also in the
+        // interrupted delivery this one finishes, start no other.
+        let mut delivered_to = HashSet::new();
+        for id in delivery.delivered.iter().chain(resumed.iter().flatten()) {
+            if let Some(record) = self.load(id)? {
+                delivered_to.insert(record.workflow_id);
+            }
+        }
+        let starters: Vec<Arc<Workflow>> = read(&self.inner.workflows)
+            .values()
+            .filter(|w| {
+                w.start_events()
+                    .iter()
+                    .any(|e| e.event_type == event.event_type && e.source == event.source)
+            })
+            // A scheduled event start accepts events only inside its window.
+            .filter(|w| {
+                w.schedule()
+                    .is_none_or(|s| schedule::window_contains(s, now))
+            })
+            // An instance of the workflow that took the event (a
+            // non-exclusive start state collecting its events) starts no other.
+            .filter(|w| !delivered_to.contains(w.id()))
+            .cloned()
+            .collect();
+        for workflow in starters {
+            // The id derives from the event, so a redelivery after a crash
+            // finds the instance its first delivery started.
+            let id = event_instance_id(workflow.id(), &event.source, &event.id);
+            let record = self
+                .start_with(
+                    workflow.id(),
+                    Value::Object(Default::default()),
+                    Some(id),
+                    None,
+                    Some(event),
+                )
+                .await?;
+            delivery.started.push(record.id);
+        }
+        if delivery.started.is_empty()
+            && delivery.delivered.is_empty()
+            && resumed.is_none()
+            && self.consumed_by_some_workflow(event)
+        {
+            let buffered = BufferedEvent {
+                received_ms: now,
+                event: event.clone(),
+            };
+            let key = store.buffer_event(&event.event_type, &event.source, &encode(&buffered)?)?;
+            // An instance may have started waiting between the lookup above
+            // and the buffering: look again, and deliver if this call is the
+            // one that takes the event back out.
+            let waiting =
+                store.subscribers(&event.event_type, &event.source, &event_attributes(event))?;
+            if waiting
+                .iter()
+                .any(|key| correlation::accepts(correlation::of_key(key), event))
+                && store.take_buffered_event(&key)?.is_some()
+            {
+                delivery.delivered = self.deliver_to_waiting(event, None).await?;
+            } else {
+                delivery.buffered = true;
+            }
+        }
+        swirl_core::failpoint::hit("deliver-before-seen-mark");
+        store.mark_event_seen(&event.source, &event.id, now)?;
+        if resumed.is_some() && delivery.started.is_empty() && delivery.delivered.is_empty() {
+            delivery.duplicate = true;
+        }
+        // Only a buffered event waits for this flush: its buffering must be
+        // durable before the answer. Every step that consumed the event was
+        // flushed with an unfinished mark, which serves a resend as well as
+        // this one would; an event that did nothing needs no mark.
+        if delivery.buffered {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.durable())
+                .await
+                .map_err(|error| EngineError::Corrupt {
+                    id: event.id.clone(),
+                    reason: format!("the flush did not finish: {error}"),
+                })??;
+        }
+        Ok(delivery)
+    }
+
+    /// Applies `event` to every waiting instance it matches, of `only` when
+    /// given (finishing an interrupted delivery); returns their ids.
+    pub(crate) async fn deliver_to_waiting(
+        &self,
+        event: &IncomingEvent,
+        only: Option<&[String]>,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut delivered: Vec<String> = Vec::new();
+        let keys: Vec<SubscriptionKey> = self
+            .inner
+            .store
+            .subscribers(&event.event_type, &event.source, &event_attributes(event))?
+            .into_iter()
+            .filter(|key| correlation::accepts(correlation::of_key(key), event))
+            .filter(|key| only.is_none_or(|only| only.contains(&key.instance)))
+            .collect();
+        let mut targets: Vec<String> = keys.iter().map(|key| key.instance.clone()).collect();
+        targets.sort();
+        targets.dedup();
+        let targets: Arc<[String]> = targets.into();
+        for key in keys {
+            let correlation = correlation::carried(
+                correlation::of_key(&key).map(|(attribute, _)| attribute),
+                event,
+            );
+            let input = Input::Event {
+                thread: key.thread,
+                event: key.event.clone(),
+                key: event.key(),
+                data: event.data.clone(),
+                correlation,
+                targets: targets.clone(),
+            };
+            if self.apply(&key.instance, input).await?.is_some()
+                && !delivered.contains(&key.instance)
+            {
+                delivered.push(key.instance.clone());
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// True when a registered workflow has a non-start event definition for this event.
+    pub(crate) fn consumed_by_some_workflow(&self, event: &IncomingEvent) -> bool {
+        read(&self.inner.workflows).values().any(|workflow| {
+            workflow
+                .definition
+                .events
+                .iter()
+                .any(|e| e.event_type == event.event_type && e.source == event.source)
+        })
+    }
+
+    /// Delivers buffered events to the subscriptions of a record that just
+    /// started waiting; expired ones are dropped on the way.
+    pub(crate) fn deliver_buffered(&self, record: &InstanceRecord) {
+        let engine = self.clone();
+        let subscriptions = record.subscriptions.clone();
+        let id = record.id.clone();
+        tokio::spawn(async move {
+            let store = &engine.inner.store;
+            let retention = engine.inner.config.buffer_retention.as_millis() as u64;
+            for subscription in subscriptions {
+                let Ok(candidates) =
+                    store.buffered_events(&subscription.event_type, &subscription.source)
+                else {
+                    continue;
+                };
+                for (key, bytes) in candidates {
+                    let Ok(buffered) = serde_json::from_slice::<BufferedEvent>(&bytes) else {
+                        let _ = store.take_buffered_event(&key);
+                        continue;
+                    };
+                    if now_ms().saturating_sub(buffered.received_ms) > retention {
+                        let _ = store.take_buffered_event(&key);
+                        continue;
+                    }
+                    let event = buffered.event;
+                    let required = subscription
+                        .correlation
+                        .as_ref()
+                        .map(|(attribute, value)| (attribute.as_str(), value.as_deref()));
+                    if !correlation::accepts(required, &event) {
+                        continue;
+                    }
+                    let correlation =
+                        correlation::carried(required.map(|(attribute, _)| attribute), &event);
+                    let input = Input::Event {
+                        thread: subscription.thread,
+                        event: subscription.event.clone(),
+                        key: event.key(),
+                        data: event.data.clone(),
+                        correlation,
+                        targets: Arc::from([]),
+                    };
+                    // The event leaves the buffer in the commit of the step
+                    // that consumes it: a crash keeps it in one or the other.
+                    match engine.apply_taking(&id, input, Some(key)).await {
+                        // One event per subscription: the state moved on.
+                        Ok(Some((_, true))) => break,
+                        // Taken by another instance first, or not wanted
+                        // here after all: it stays for others.
+                        Ok(Some((_, false))) => continue,
+                        Ok(None) => break,
+                        Err(error) => {
+                            tracing::error!(instance = %id, %error, "cannot deliver a buffered event");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+pub(crate) fn event_attributes(event: &IncomingEvent) -> Vec<(String, String)> {
+    event
+        .extensions
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The id of the instance an event starts: the same for every redelivery.
+pub(crate) fn event_instance_id(workflow: &str, source: &str, id: &str) -> String {
+    let digest = Sha256::digest(format!("{workflow}\u{0}{source}\u{0}{id}").as_bytes());
+    format!("ev-{}", &hex(&digest)[..24])
+}
+
+pub(crate) fn correlation_of(
+    workflow: &Workflow,
+    event_name: &str,
+    event: &IncomingEvent,
+) -> BTreeMap<String, String> {
+    let attribute = workflow
+        .event(event_name)
+        .and_then(|d| d.correlation_attribute());
+    correlation::carried(attribute.as_deref(), event)
+}
