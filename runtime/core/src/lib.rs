@@ -1,4 +1,5 @@
-//! What every layer of swirl shares and none owns: unique, time-ordered ids
+//! What every layer of swirl shares and none owns: the `SYS.*` error codes
+//! ([`codes`]), unique, time-ordered ids
 //! ([`ids`]), wall-clock time as records hold it and as it is shown
 //! ([`time`]), and the crash points of the crash tests ([`failpoint`]).
 //!
@@ -12,6 +13,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod codes;
 pub mod failpoint;
 pub mod ids;
 pub mod time;

@@ -18,8 +18,7 @@ use super::record::WorkflowError;
 use swirl_workflow::expression::{ExpressionError, JsonPath};
 use swirl_workflow::model::{Action, Comparison, Operator, ParameterValue};
 
-/// The error name of a filter that selects nothing or cannot be applied.
-pub const FILTER_ERROR: &str = "SYS.FilterError";
+pub use swirl_core::codes::FILTER_ERROR;
 
 pub fn filter_error(error: ExpressionError) -> WorkflowError {
     WorkflowError::new(FILTER_ERROR, error.to_string())

@@ -25,10 +25,7 @@ use swirl_workflow::model::{
     StateKind, Transition,
 };
 
-/// The error name of a runtime failure that is not a function's.
-pub const FAIL: &str = "SYS.Fail";
-/// The error name of an expired timeout.
-pub const TIMEOUT: &str = "SYS.Timeout";
+pub use swirl_core::codes::{FAIL, TIMEOUT};
 
 /// A definition prepared for execution: states by name, functions and events
 /// by name. Built once when a definition is registered.

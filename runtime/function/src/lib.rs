@@ -51,18 +51,7 @@ use engine::WasmEngine;
 use pool::Pool;
 
 /// Failure codes the runtime itself produces, as the workflow language names them.
-pub mod codes {
-    /// The call ran past its timeout.
-    pub const TIMEOUT: &str = "SYS.Timeout";
-    /// The call trapped, hit its memory limit, or failed inside the runtime.
-    pub const FAIL: &str = "SYS.Fail";
-    /// The function has `max-instances` busy and its wait queue is full or timed out.
-    pub const BUSY: &str = "SYS.Busy";
-    /// The input does not fit what the function accepts.
-    pub const INVALID_PARAMETER: &str = "SYS.InvalidParameter";
-    /// The function tried something its sandbox forbids.
-    pub const PERMISSION: &str = "SYS.Permission";
-}
+pub use swirl_core::codes;
 
 /// Whether an instance serves call after call or only one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

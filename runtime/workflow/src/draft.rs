@@ -24,15 +24,16 @@ use super::model::*;
 use super::reader::{NameFact, Reader, Site, StateFact, enum_value, one_of};
 use super::source::{Node, NodeValue};
 use super::v01;
+use swirl_core::codes;
 
 /// The draft's predefined error codes.
 pub const ERROR_CODES: &[&str] = &[
-    "SYS.Timeout",
-    "SYS.Fail",
-    "SYS.MatchAny",
-    "SYS.Permission",
-    "SYS.InvalidParameter",
-    "SYS.FilterError",
+    codes::TIMEOUT,
+    codes::FAIL,
+    codes::MATCH_ANY,
+    codes::PERMISSION,
+    codes::INVALID_PARAMETER,
+    codes::FILTER_ERROR,
 ];
 
 const STATE_TYPES: &[&str] = &["EVENT", "OPERATION", "SWITCH", "DELAY", "END", "PARALLEL"];
@@ -882,7 +883,7 @@ fn match_condition(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<Cond
     };
     if text.starts_with("SYS.") {
         return match ERROR_CODES.iter().find(|c| c.eq_ignore_ascii_case(&text)) {
-            Some(code) if *code == "SYS.MatchAny" => Some(Condition::always()),
+            Some(code) if *code == codes::MATCH_ANY => Some(Condition::always()),
             Some(code) => reader.condition(&format!("@.error.name == '{code}'"), None, &site),
             None => {
                 reader.error(
