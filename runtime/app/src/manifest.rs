@@ -739,7 +739,7 @@ config = { GREETING = "Hi" }
         assert!(
             error
                 .to_string()
-                .starts_with("app/swirl.toml:6:1: functions.f.memroy: "),
+                .starts_with("app/swirl.toml:6:1: error: functions.f.memroy: "),
             "{error}"
         );
     }
