@@ -60,6 +60,12 @@ impl Engine {
             // The id derives from the event, so a redelivery after a crash
             // finds the instance its first delivery started.
             let id = event_instance_id(workflow.id(), &event.source, &event.id);
+            // Finishing an interrupted delivery: an instance it started is
+            // its effect already (its start wrote the unfinished mark), not
+            // a new one.
+            if resumed.is_some() && self.load(&id)?.is_some() {
+                continue;
+            }
             let record = self
                 .start_with(
                     workflow.id(),
