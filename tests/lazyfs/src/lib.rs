@@ -101,7 +101,12 @@ impl Mounted {
 
     fn unmount(&mut self) -> io::Result<Dropped> {
         if let Some(session) = self.session.take() {
-            session.umount_and_join()?;
+            match session.umount_and_join() {
+                // The kernel may end the session's read with ECONNABORTED
+                // when the unmount races it: the end of the session all the same.
+                Err(error) if error.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                result => result?,
+            }
         }
         Ok(std::mem::take(&mut *lock(&self.state)).unsynced())
     }
