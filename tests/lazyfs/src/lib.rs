@@ -267,6 +267,26 @@ impl LazyFs {
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
+
+    /// Removes a file or directory with `remove`, and forgets its inode.
+    fn remove(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        remove: fn(&Path) -> io::Result<()>,
+        reply: ReplyEmpty,
+    ) {
+        let mut state = self.state();
+        let result = state.child(parent, name).and_then(|path| {
+            remove(&path).map_err(errno)?;
+            state.forget_path(&path);
+            Ok(())
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(error) => reply.error(error),
+        }
+    }
 }
 
 impl Filesystem for LazyFs {
@@ -347,29 +367,11 @@ impl Filesystem for LazyFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let mut state = self.state();
-        let result = state.child(parent, name).and_then(|path| {
-            fs::remove_file(&path).map_err(errno)?;
-            state.forget_path(&path);
-            Ok(())
-        });
-        match result {
-            Ok(()) => reply.ok(),
-            Err(error) => reply.error(error),
-        }
+        self.remove(parent, name, |path| fs::remove_file(path), reply);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let mut state = self.state();
-        let result = state.child(parent, name).and_then(|path| {
-            fs::remove_dir(&path).map_err(errno)?;
-            state.forget_path(&path);
-            Ok(())
-        });
-        match result {
-            Ok(()) => reply.ok(),
-            Err(error) => reply.error(error),
-        }
+        self.remove(parent, name, |path| fs::remove_dir(path), reply);
     }
 
     fn rename(
