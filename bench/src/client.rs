@@ -23,16 +23,35 @@ pub struct Server {
 impl Server {
     /// Parses `http://host:port` (a trailing slash is fine).
     pub fn parse(url: &str) -> anyhow::Result<Self> {
-        let Some(rest) = url.strip_prefix("http://") else {
-            bail!("server url '{url}' must start with http://");
-        };
-        let authority = rest.trim_end_matches('/');
-        if authority.is_empty() || authority.contains('/') {
+        let (server, path) = Self::parse_url(url)?;
+        if path != "/" {
             bail!("server url '{url}' must be http://host:port, without a path");
         }
-        Ok(Server {
+        Ok(server)
+    }
+
+    /// Parses `http://host:port/path?query` into the server and the path
+    /// (with its query; `/` when there is none).
+    pub fn parse_url(url: &str) -> anyhow::Result<(Self, String)> {
+        let Some(rest) = url.strip_prefix("http://") else {
+            bail!("url '{url}' must start with http://");
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            bail!("url '{url}' has no host:port after http://");
+        }
+        let path = match path {
+            "" => "/".to_string(),
+            query if query.starts_with('?') => format!("/{query}"),
+            path => path.to_string(),
+        };
+        let server = Server {
             authority: authority.to_string(),
-        })
+        };
+        Ok((server, path))
     }
 
     pub async fn connect(&self) -> anyhow::Result<Connection> {
@@ -124,5 +143,30 @@ impl Connection {
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         Ok(Answer { status, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_splits_into_server_and_path() {
+        let (server, path) = Server::parse_url("http://127.0.0.1:8080/seq3/run").unwrap();
+        assert_eq!(server.authority, "127.0.0.1:8080");
+        assert_eq!(path, "/seq3/run");
+        let (_, path) = Server::parse_url("http://localhost:1/w/i?wait=true").unwrap();
+        assert_eq!(path, "/w/i?wait=true");
+        let (_, path) = Server::parse_url("http://localhost:1?x=1").unwrap();
+        assert_eq!(path, "/?x=1");
+    }
+
+    #[test]
+    fn a_server_url_has_no_path() {
+        assert_eq!(Server::parse("http://h:1/").unwrap().authority, "h:1");
+        assert_eq!(Server::parse("http://h:1").unwrap().authority, "h:1");
+        assert!(Server::parse("http://h:1/events").is_err());
+        assert!(Server::parse("https://h:1").is_err());
+        assert!(Server::parse("http:///x").is_err());
     }
 }

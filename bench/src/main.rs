@@ -5,6 +5,9 @@
 //! Each subcommand is one kind of load on the benchmark app (`bench/app`):
 //! - `start`: workflow instances started with `POST /workflows/{id}/instances?wait=true`
 //!   by N clients, one request at a time each: latency and completed instances/s;
+//! - `post`: the same load on any url that answers when its work is done
+//!   (a peer engine's, for `bench/peer.sh`), each answer checked against the
+//!   expected JSON;
 //! - `events`: the same workflow started by CloudEvents (`POST /events`),
 //!   counting instances completed per second until the last one is done;
 //! - `correlate`: many instances left waiting for a correlated event, then
@@ -12,8 +15,8 @@
 //! - `idle`: resident memory of a server whose functions are idle, warmed by
 //!   a burst, and idle again past their idle-timeout.
 //!
-//! `bench/run.sh` starts the servers and runs these in order; see
-//! `bench/README.md`.
+//! `bench/run.sh` starts the servers and runs these in order, `bench/peer.sh`
+//! runs `post` against swirl and Restate; see `bench/README.md`.
 
 mod client;
 mod scenarios;

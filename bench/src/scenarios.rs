@@ -1,5 +1,6 @@
 //! The kinds of load, one function each, and the table rows they print.
 
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -7,13 +8,16 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use crate::client::{Connection, Server};
+use crate::client::{Answer, Connection, Server};
 use crate::stats::{Latencies, Memory, cpu_time, mib, show};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Start instances with POST /workflows/{id}/instances?wait=true
     Start(StartArgs),
+    /// POST a JSON body to any url that answers when the work is done (a peer
+    /// engine's endpoint, say), measured as `start` measures
+    Post(PostArgs),
     /// Start instances with CloudEvents (POST /events) and count completions per second
     Events(EventsArgs),
     /// Leave many instances waiting for correlated events, then wake some one by one
@@ -28,27 +32,45 @@ pub struct Row {
     /// The figure's name in the table
     #[arg(long)]
     label: String,
-    /// The server's process id: adds its CPU time per completed instance
+    /// The server's process id: adds its CPU time per completed instance.
+    /// Repeat it for a server made of several processes: their times add up
     #[arg(long = "server-pid")]
-    server_pid: Option<u32>,
+    server_pids: Vec<u32>,
 }
 
 impl Row {
+    /// The CPU time the server's processes have used so far; none without pids.
     fn cpu_start(&self) -> anyhow::Result<Option<Duration>> {
-        self.server_pid.map(cpu_time).transpose()
+        if self.server_pids.is_empty() {
+            return Ok(None);
+        }
+        let used: anyhow::Result<Duration> =
+            self.server_pids.iter().map(|&pid| cpu_time(pid)).sum();
+        used.map(Some)
     }
 
-    /// ", server CPU N µs per instance" when the pid is known.
-    fn cpu_per(&self, start: Option<Duration>, instances: usize) -> anyhow::Result<String> {
-        let (Some(pid), Some(start)) = (self.server_pid, start) else {
-            return Ok(String::new());
+    /// The server's CPU time per instance since `start`, when the pids are known.
+    fn cpu_per_instance(
+        &self,
+        start: Option<Duration>,
+        instances: usize,
+    ) -> anyhow::Result<Option<Duration>> {
+        let (Some(now), Some(start)) = (self.cpu_start()?, start) else {
+            return Ok(None);
         };
-        let used = cpu_time(pid)?.saturating_sub(start);
-        Ok(format!(
-            "; server CPU {} per instance",
-            show(used / instances.max(1) as u32)
-        ))
+        Ok(Some(now.saturating_sub(start) / instances.max(1) as u32))
     }
+
+    /// ", server CPU N µs per instance" when the pids are known.
+    fn cpu_per(&self, start: Option<Duration>, instances: usize) -> anyhow::Result<String> {
+        Ok(cpu_note(self.cpu_per_instance(start, instances)?))
+    }
+}
+
+fn cpu_note(per_instance: Option<Duration>) -> String {
+    per_instance
+        .map(|cpu| format!("; server CPU {} per instance", show(cpu)))
+        .unwrap_or_default()
 }
 
 #[derive(clap::Args)]
@@ -56,6 +78,33 @@ pub struct StartArgs {
     /// The workflow to start; its input is {"n": 0}
     #[arg(long, default_value = "seq3")]
     workflow: String,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+#[derive(clap::Args)]
+pub struct PostArgs {
+    /// Where to send each request: http://host:port/path (this command ignores --server)
+    #[arg(long)]
+    url: String,
+    /// The body of every request, JSON
+    #[arg(long, default_value = r#"{"n":0}"#)]
+    body: String,
+    /// The JSON every answer must hold (at --expect-at): other answers count as errors.
+    /// Without it, any 200 answer counts as done
+    #[arg(long)]
+    expect: Option<String>,
+    /// Where in the answer --expect is, as a JSON pointer ("" is the whole answer)
+    #[arg(long, default_value = "")]
+    expect_at: String,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// How `start` and `post` load the server: clients sending one request at a
+/// time each, for a duration, and what the row checks.
+#[derive(clap::Args)]
+pub struct LoadArgs {
     /// Concurrent clients, one connection and one request at a time each
     #[arg(long, default_value_t = 1)]
     clients: usize,
@@ -71,6 +120,11 @@ pub struct StartArgs {
     /// Target for completed instances per second, shown and checked
     #[arg(long)]
     rate_target: Option<f64>,
+    /// Also append the figures to this file, one tab-separated line: label,
+    /// p50 µs, p99 µs, completed/s, wrong answers, server CPU µs per
+    /// instance (empty without --server-pid); for scripts that compare runs
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
     #[command(flatten)]
     row: Row,
 }
@@ -130,12 +184,14 @@ pub struct IdleArgs {
 }
 
 pub async fn run(url: &str, command: Command) -> anyhow::Result<()> {
-    let server = Server::parse(url)?;
+    // `post` names its own url; the others talk to the server at `url`.
+    let server = || Server::parse(url);
     match command {
-        Command::Start(args) => start(&server, args).await,
-        Command::Events(args) => events(&server, args).await,
-        Command::Correlate(args) => correlate(&server, args).await,
-        Command::Idle(args) => idle(&server, args).await,
+        Command::Start(args) => start(&server()?, args).await,
+        Command::Post(args) => post(args).await,
+        Command::Events(args) => events(&server()?, args).await,
+        Command::Correlate(args) => correlate(&server()?, args).await,
+        Command::Idle(args) => idle(&server()?, args).await,
     }
 }
 
@@ -188,23 +244,95 @@ fn run_nonce() -> u128 {
         .unwrap_or_default()
 }
 
-// ---- start: POST /workflows/{id}/instances?wait=true ----
+// ---- start and post: requests that answer when the work is done ----
+
+/// What is wrong with an answer, if anything.
+type Check = Rc<dyn Fn(&Answer) -> Result<(), String>>;
 
 async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
     let path = format!("/workflows/{}/instances?wait=true", args.workflow);
+    let check: Check = Rc::new(|answer| {
+        let view = answer
+            .json(StatusCode::OK, "starting an instance with wait=true")
+            .map_err(|error| format!("{error:#}"))?;
+        match view["status"].as_str() {
+            Some("completed") => Ok(()),
+            other => Err(format!(
+                "an instance ended {}, not completed: {view}",
+                other.unwrap_or("without a status")
+            )),
+        }
+    });
+    drive(
+        server,
+        &path,
+        Bytes::from_static(br#"{"n":0}"#),
+        &args.load,
+        check,
+    )
+    .await
+}
+
+async fn post(args: PostArgs) -> anyhow::Result<()> {
+    let (server, path) = Server::parse_url(&args.url)?;
+    serde_json::from_str::<Value>(&args.body).context("--body is not JSON")?;
+    let expected: Option<Value> = args
+        .expect
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .context("--expect is not JSON")?;
+    let at = args.expect_at.clone();
+    let check: Check = Rc::new(move |answer| {
+        if answer.status != StatusCode::OK {
+            return Err(format!(
+                "the server answered {}: {}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
+            ));
+        }
+        let Some(expected) = &expected else {
+            return Ok(());
+        };
+        let body: Value = serde_json::from_slice(&answer.body).map_err(|_| {
+            format!(
+                "the answer is not JSON: {}",
+                String::from_utf8_lossy(&answer.body)
+            )
+        })?;
+        match body.pointer(&at) {
+            Some(found) if found == expected => Ok(()),
+            Some(found) => Err(format!("expected {expected} at '{at}', got {found}")),
+            None => Err(format!("the answer has nothing at '{at}': {body}")),
+        }
+    });
+    drive(&server, &path, Bytes::from(args.body), &args.load, check).await
+}
+
+/// Sends `body` to `path` from `load.clients` clients, one request at a time
+/// each, for the warm-up and then the measured duration, and prints the row:
+/// latency percentiles and completed requests per second over the answers
+/// that pass `check`. An answer that does not pass is an error: counted,
+/// shown in the row, and the command fails once the row is printed.
+async fn drive(
+    server: &Server,
+    path: &str,
+    body: Bytes,
+    load: &LoadArgs,
+    check: Check,
+) -> anyhow::Result<()> {
     // Server CPU is counted over the warm-up too, per instance completed in all.
-    let cpu = args.row.cpu_start()?;
-    let begin = Instant::now() + args.warmup;
-    let end = begin + args.duration;
-    let results = concurrently(args.clients, |_| {
+    let cpu = load.row.cpu_start()?;
+    let begin = Instant::now() + load.warmup;
+    let end = begin + load.duration;
+    let results = concurrently(load.clients, |_| {
         let server = server.clone();
-        let path = path.clone();
+        let path = path.to_string();
+        let body = body.clone();
+        let check = check.clone();
         async move {
             let mut connection = server.connect().await?;
-            let mut latencies = Latencies::default();
-            let body = Bytes::from_static(br#"{"n":0}"#);
-            let mut last = begin;
-            let mut total = 0usize;
+            let mut run = ClientRun::default();
             loop {
                 let sent = Instant::now();
                 if sent >= end {
@@ -213,46 +341,63 @@ async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
                 let answer = connection
                     .post(&path, "application/json", body.clone())
                     .await?;
-                let view = answer.json(StatusCode::OK, "starting an instance with wait=true")?;
-                check_completed(&view)?;
-                total += 1;
                 let done = Instant::now();
-                if sent >= begin {
-                    latencies.record(done - sent);
-                    last = done;
+                match check(&answer) {
+                    Ok(()) => {
+                        run.total += 1;
+                        if sent >= begin {
+                            run.latencies.record(done - sent);
+                            run.last = Some(done);
+                        }
+                    }
+                    Err(wrong) => {
+                        run.errors += 1;
+                        run.first_error.get_or_insert(wrong);
+                    }
                 }
             }
-            Ok((latencies, last, total))
+            Ok(run)
         }
     })
     .await?;
-    let mut latencies = Latencies::default();
+    let mut all = ClientRun::default();
     let mut last = begin;
-    let mut total = 0;
-    for (client, client_last, client_total) in results {
-        latencies.merge(client);
-        last = last.max(client_last);
-        total += client_total;
+    for run in results {
+        all.latencies.merge(run.latencies);
+        last = last.max(run.last.unwrap_or(begin));
+        all.total += run.total;
+        all.errors += run.errors;
+        if all.first_error.is_none() {
+            all.first_error = run.first_error;
+        }
     }
-    let cpu = args.row.cpu_per(cpu, total)?;
-    let completed = latencies.len();
+    let cpu_per_instance = load.row.cpu_per_instance(cpu, all.total)?;
+    let cpu = cpu_note(cpu_per_instance);
+    let completed = all.latencies.len();
     let rate = completed as f64 / (last - begin).as_secs_f64().max(1e-9);
-    let summary = latencies.summary();
+    let summary = all.latencies.summary();
     let mut targets = Vec::new();
     let mut met = None;
-    if let Some(target) = args.p50_target {
+    if let Some(target) = load.p50_target {
         targets.push(format!("p50 ≤ {}", show(target)));
         met = Some(summary.p50 <= target);
     }
-    if let Some(target) = args.rate_target {
+    if let Some(target) = load.rate_target {
         targets.push(format!("≥ {} /s", count(target)));
         met = Some(met.unwrap_or(true) && rate >= target);
     }
+    let errors = match all.errors {
+        0 => String::new(),
+        errors => {
+            met = Some(false);
+            format!("; **{} wrong answers**", count(errors as f64))
+        }
+    };
     print_row(
-        &args.row.label,
+        &load.row.label,
         &targets.join(", "),
         &format!(
-            "p50 {}, p99 {}, max {}; {} completed/s ({} in {:.1} s){cpu}",
+            "p50 {}, p99 {}, max {}; {} completed/s ({} in {:.1} s){cpu}{errors}",
             show(summary.p50),
             show(summary.p99),
             show(summary.max),
@@ -262,17 +407,45 @@ async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
         ),
         met,
     );
+    if let Some(file) = &load.record {
+        let micros = |duration: Duration| format!("{:.0}", duration.as_secs_f64() * 1e6);
+        let line = format!(
+            "{}\t{}\t{}\t{rate:.1}\t{}\t{}\n",
+            load.row.label,
+            micros(summary.p50),
+            micros(summary.p99),
+            all.errors,
+            cpu_per_instance.map(micros).unwrap_or_default(),
+        );
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .and_then(|mut out| std::io::Write::write_all(&mut out, line.as_bytes()))
+            .with_context(|| format!("cannot append to {}", file.display()))?;
+    }
+    if let Some(first) = all.first_error {
+        bail!(
+            "{} of {} answers were wrong; the first: {first}",
+            all.errors,
+            all.errors + all.total
+        );
+    }
     Ok(())
 }
 
-fn check_completed(view: &Value) -> anyhow::Result<()> {
-    match view["status"].as_str() {
-        Some("completed") => Ok(()),
-        other => bail!(
-            "an instance ended {}, not completed: {view}",
-            other.unwrap_or("without a status")
-        ),
-    }
+/// What one client of `drive` saw.
+#[derive(Default)]
+struct ClientRun {
+    /// Latencies of the right answers to requests sent after the warm-up.
+    latencies: Latencies,
+    /// When the last of those came back.
+    last: Option<Instant>,
+    /// Right answers, warm-up included.
+    total: usize,
+    /// Wrong answers, warm-up included.
+    errors: usize,
+    first_error: Option<String>,
 }
 
 // ---- events: POST /events, completions per second ----
