@@ -1,4 +1,4 @@
-//! Cancel, suspend and resume: one step each, under the instance's lock.
+//! Cancel, suspend and resume: a run each.
 
 use super::*;
 
@@ -41,40 +41,23 @@ impl Engine {
         .await
     }
 
+    /// Applies `change` in a run of its own.
     pub(crate) async fn control(
         &self,
         id: &str,
         action: &'static str,
-        change: impl FnOnce(&InstanceRecord, &mut Step<'_>) -> Result<(), &'static str>,
+        change: impl FnOnce(&InstanceRecord, &mut Step<'_>) -> Result<(), &'static str> + Send + 'static,
     ) -> Result<InstanceRecord, EngineError> {
-        let lock = self.lock(id);
-        let guard = lock.lock().await;
-        let before = self.get(id)?;
-        let workflow = self.workflow_version(&before.definition_version)?;
-        let mut record = before.clone();
-        let (history, orphans) = {
-            let mut step = Step::new(&workflow, &mut record, now_ms());
-            change(&before, &mut step).map_err(|needs| EngineError::WrongStatus {
-                id: id.to_string(),
-                status: before.status.as_str(),
-                action,
-                needs,
-            })?;
-            (step.history, step.orphans)
+        let begin = Begin::Control {
+            action,
+            change: Box::new(change),
         };
-        let produced = self
-            .commit(
-                Some(&before),
-                &mut record,
-                history,
-                None,
-                Vec::new(),
-                Consumes::default(),
-            )
+        // The instance's run, if one is making calls now, stops at the next
+        // call's end and lets this one go first.
+        self.interrupts(id, 1);
+        self.execute(id, begin, Admission::Internal, std::time::Instant::now())
             .await?
-            .unwrap_or_default();
-        drop(guard);
-        self.after_commit(&record, Vec::new(), orphans, false, produced);
-        Ok(record)
+            .record
+            .ok_or_else(|| EngineError::UnknownInstance(id.to_string()))
     }
 }

@@ -73,6 +73,8 @@ impl Engine {
                     Some(id),
                     None,
                     Some(event),
+                    Admission::External,
+                    std::time::Instant::now(),
                 )
                 .await?;
             delivery.started.push(record.id);
@@ -112,13 +114,7 @@ impl Engine {
         // flushed with an unfinished mark, which serves a resend as well as
         // this one would; an event that did nothing needs no mark.
         if delivery.buffered {
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || store.durable())
-                .await
-                .map_err(|error| EngineError::Corrupt {
-                    id: event.id.clone(),
-                    reason: format!("the flush did not finish: {error}"),
-                })??;
+            self.settled().await?;
         }
         Ok(delivery)
     }
@@ -156,7 +152,10 @@ impl Engine {
                 correlation,
                 targets: targets.clone(),
             };
-            if self.apply(&key.instance, input).await?.is_some()
+            if self
+                .apply(&key.instance, input, Admission::External)
+                .await?
+                .is_some()
                 && !delivered.contains(&key.instance)
             {
                 delivered.push(key.instance.clone());
@@ -220,7 +219,10 @@ impl Engine {
                     };
                     // The event leaves the buffer in the commit of the step
                     // that consumes it: a crash keeps it in one or the other.
-                    match engine.apply_taking(&id, input, Some(key)).await {
+                    match engine
+                        .apply_taking(&id, input, Some(key), Admission::Internal)
+                        .await
+                    {
                         // One event per subscription: the state moved on.
                         Ok(Some((_, true))) => break,
                         // Taken by another instance first, or not wanted

@@ -340,6 +340,11 @@ impl<'a> Step<'a> {
         self.settle();
     }
 
+    /// Takes the events the step produced out of the record.
+    pub fn take_produced(&mut self) -> Vec<ProducedEvent> {
+        std::mem::take(&mut self.record.outbox)
+    }
+
     /// The record as the step has changed it so far.
     pub fn record(&self) -> &InstanceRecord {
         self.record

@@ -32,8 +32,10 @@ pub mod data;
 mod definitions;
 mod delivery;
 mod drain;
+mod durability;
 pub mod interpreter;
 pub mod outbox;
+mod pool;
 mod queries;
 pub mod record;
 mod recovery;
@@ -42,10 +44,15 @@ mod schedule;
 mod scheduled;
 
 pub use drain::OUTBOX_RETRY;
+pub use pool::{Busy, PoolConfig};
 pub use queries::{history, list};
+pub use run::{MAX_RUN_CALLS, MAX_SEGMENT_CALLS};
 
 use delivery::correlation_of;
+use durability::Durability;
+use pool::{Admission, RunPool};
 use queries::count_by_status;
+use run::Begin;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex, RwLock};
@@ -53,12 +60,12 @@ use std::time::Instant;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, Notify, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use interpreter::{ChildStart, Step, Workflow};
 use outbox::{ActionCall, EngineObserver, OutboxEvent};
 use record::{
-    HistoryEntry, InstanceRecord, ParentLink, Status, Subscription, TaskId, ThreadId, TimerId,
+    HistoryEntry, InstanceRecord, ParentLink, Status, Subscription, ThreadId, TimerId,
     WorkflowError,
 };
 use swirl_core::time::now_ms;
@@ -90,6 +97,12 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("instance record '{id}' cannot be read: {reason}")]
     Corrupt { id: String, reason: String },
+    #[error("the engine is saturated: {0}; retry shortly")]
+    Busy(#[from] Busy),
+    #[error("the commit could not be made durable: {0}")]
+    NotDurable(Arc<StoreError>),
+    #[error("cannot start the engine's threads: {0}")]
+    Threads(std::io::Error),
 }
 
 /// A CloudEvent as the engine matches it against event definitions.
@@ -141,6 +154,8 @@ pub struct EngineConfig {
     /// Produced events stay in the outbox until an observer is set, so that
     /// the observer (a server's sinks) also gets those recovered at startup.
     pub hold_outbox: bool,
+    /// The threads runs execute on, and how many may wait for them.
+    pub pool: PoolConfig,
 }
 
 impl Default for EngineConfig {
@@ -149,6 +164,7 @@ impl Default for EngineConfig {
             dedup_retention: std::time::Duration::from_secs(24 * 60 * 60),
             buffer_retention: std::time::Duration::from_secs(60 * 60),
             hold_outbox: false,
+            pool: PoolConfig::default(),
         }
     }
 }
@@ -166,9 +182,14 @@ struct Inner {
     /// Registered definitions by id (the newest) and by version.
     workflows: RwLock<HashMap<String, Arc<Workflow>>>,
     versions: RwLock<HashMap<String, Arc<Workflow>>>,
-    locks: StdMutex<HashMap<String, Arc<Mutex<()>>>>,
-    /// Tasks and timers this process runs now, so none runs twice.
-    running_tasks: StdMutex<HashSet<(String, TaskId)>>,
+    /// Where runs execute, one at a time per instance.
+    pool: RunPool,
+    /// Makes runs' commits durable, then releases what they hold back.
+    durability: Durability,
+    /// Control requests waiting for each instance's run (see
+    /// [`Engine::control`]).
+    interrupts: StdMutex<HashMap<String, usize>>,
+    /// Timers this process waits for, so none fires twice.
     scheduled_timers: StdMutex<HashSet<(String, TimerId)>>,
     /// Woken when an instance reaches a final status.
     finished: StdMutex<HashMap<String, Arc<Notify>>>,
@@ -204,20 +225,25 @@ fn kind_name(value: &Value) -> &'static str {
 }
 
 impl Engine {
-    pub fn new(store: Store, host: Arc<FunctionHost>) -> Self {
+    pub fn new(store: Store, host: Arc<FunctionHost>) -> Result<Self, EngineError> {
         Self::with_config(store, host, EngineConfig::default())
     }
 
-    pub fn with_config(store: Store, host: Arc<FunctionHost>, config: EngineConfig) -> Self {
-        Engine {
+    pub fn with_config(
+        store: Store,
+        host: Arc<FunctionHost>,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        Ok(Engine {
             inner: Arc::new(Inner {
                 store,
                 host,
+                pool: RunPool::new(config.pool).map_err(EngineError::Threads)?,
+                durability: Durability::new().map_err(EngineError::Threads)?,
                 config,
                 workflows: RwLock::default(),
                 versions: RwLock::default(),
-                locks: StdMutex::default(),
-                running_tasks: StdMutex::default(),
+                interrupts: StdMutex::default(),
                 scheduled_timers: StdMutex::default(),
                 finished: StdMutex::default(),
                 observer: RwLock::default(),
@@ -225,7 +251,7 @@ impl Engine {
                 counts: StdMutex::default(),
                 schedules: StdMutex::default(),
             }),
-        }
+        })
     }
 
     /// Starts an instance of `workflow_id`. With `id`, a second start with
@@ -236,9 +262,36 @@ impl Engine {
         input: Value,
         id: Option<String>,
     ) -> Result<InstanceRecord, EngineError> {
-        self.start_with(workflow_id, input, id, None, None).await
+        self.start_with(
+            workflow_id,
+            input,
+            id,
+            None,
+            None,
+            Admission::External,
+            Instant::now(),
+        )
+        .await
     }
 
+    /// Starts an instance and answers once its first run is durable: at
+    /// its end (it waits or ended), or with its first commit after `limit`
+    /// (a long run). `?wait=true` starts with this.
+    pub async fn start_and_run(
+        &self,
+        workflow_id: &str,
+        input: Value,
+        id: Option<String>,
+        limit: std::time::Duration,
+    ) -> Result<InstanceRecord, EngineError> {
+        let by = Instant::now() + limit;
+        self.start_with(workflow_id, input, id, None, None, Admission::External, by)
+            .await
+    }
+
+    /// Starts an instance in a run of its own; answers once the commit
+    /// after `answer_by` is durable (at once: the receipt).
+    #[allow(clippy::too_many_arguments)]
     async fn start_with(
         &self,
         workflow_id: &str,
@@ -246,180 +299,54 @@ impl Engine {
         id: Option<String>,
         parent: Option<ParentLink>,
         first_event: Option<&IncomingEvent>,
+        admission: Admission,
+        answer_by: Instant,
     ) -> Result<InstanceRecord, EngineError> {
         if !input.is_object() {
             return Err(EngineError::InputNotObject(kind_name(&input)));
         }
         let workflow = self.workflow(workflow_id)?;
         let id = id.unwrap_or_else(swirl_core::ids::new_id);
-        let lock = self.lock(&id);
-        let guard = lock.lock().await;
-        if let Some(existing) = self.load(&id)? {
-            return Ok(existing);
-        }
-        let now = now_ms();
-        let mut record = InstanceRecord {
-            id: id.clone(),
-            workflow_id: workflow.id().to_string(),
-            definition_version: workflow.version.clone(),
-            status: Status::Running,
-            suspended_from: None,
+        let begin = Begin::Start {
+            workflow,
             input,
-            output: None,
-            error: None,
-            created_ms: now,
-            updated_ms: now,
             parent,
-            correlation: BTreeMap::new(),
-            threads: BTreeMap::new(),
-            tasks: BTreeMap::new(),
-            timers: BTreeMap::new(),
-            subscriptions: Vec::new(),
-            children: BTreeMap::new(),
-            outbox: Vec::new(),
-            next_id: 0,
-            consumed_events: Vec::new(),
-            function_versions: self.pin_functions(&workflow),
+            first_event: first_event.cloned(),
         };
-        let (history, children, orphans) = {
-            let mut step = Step::new(&workflow, &mut record, now);
-            step.start();
-            if let Some(event) = first_event {
-                let matching: Vec<(ThreadId, String)> = step
-                    .record()
-                    .subscriptions
-                    .iter()
-                    .filter(|s| s.event_type == event.event_type && s.source == event.source)
-                    .map(|s| (s.thread, s.event.clone()))
-                    .collect();
-                if let Some((thread, name)) = matching.first() {
-                    let correlation = correlation_of(&workflow, name, event);
-                    step.event(
-                        *thread,
-                        name,
-                        &event.key(),
-                        event.data.clone(),
-                        &correlation,
-                    );
-                }
-            }
-            (step.history, step.children, step.orphans)
-        };
-        // A start by event marks the event seen (unfinished) like a wake:
-        // the delivery's waiting instances were served before its starts,
-        // so the mark, when this is its first, names none.
-        let consumes = Consumes {
-            buffered: None,
-            event: first_event.map(|event| (event.key(), Arc::from([]))),
-        };
-        let produced = self
-            .commit(None, &mut record, history, None, Vec::new(), consumes)
+        self.execute(&id, begin, admission, answer_by)
             .await?
-            .unwrap_or_default();
-        drop(guard);
-        let subscribed = !record.subscriptions.is_empty();
-        self.after_commit(&record, children, orphans, subscribed, produced);
-        Ok(record)
+            .record
+            .ok_or(EngineError::UnknownInstance(id))
     }
 
-    /// Applies `input` to instance `id` under its lock and runs what follows.
-    async fn apply(&self, id: &str, input: Input) -> Result<Option<InstanceRecord>, EngineError> {
+    /// Applies `input` to instance `id` in a run; `None` when there is no
+    /// such instance.
+    async fn apply(
+        &self,
+        id: &str,
+        input: Input,
+        admission: Admission,
+    ) -> Result<Option<InstanceRecord>, EngineError> {
         Ok(self
-            .apply_taking(id, input, None)
+            .apply_taking(id, input, None, admission)
             .await?
             .map(|(record, _)| record))
     }
 
     /// [`Self::apply`], taking the buffered event `take` out of the buffer in
-    /// the step's own commit; the flag says whether a step was committed
-    /// (and so the event taken).
+    /// the run's first commit; the flag says whether the run committed
+    /// (and so took the event).
     async fn apply_taking(
         &self,
         id: &str,
         input: Input,
         take: Option<Vec<u8>>,
+        admission: Admission,
     ) -> Result<Option<(InstanceRecord, bool)>, EngineError> {
-        let lock = self.lock(id);
-        let guard = lock.lock().await;
-        let Some(before) = self.load(id)? else {
-            return Ok(None);
-        };
-        if before.status.is_final() {
-            return Ok(Some((before, false)));
-        }
-        // A suspended instance's timers stay in the record; resume schedules
-        // them again and overdue ones fire at once.
-        if before.status == Status::Suspended && matches!(input, Input::Timer(_)) {
-            return Ok(Some((before, false)));
-        }
-        let workflow = self.workflow_version(&before.definition_version)?;
-        let mut record = before.clone();
-        let now = now_ms();
-        let consumes = Consumes {
-            buffered: take,
-            event: match &input {
-                Input::Event { key, targets, .. } => Some((key.clone(), targets.clone())),
-                _ => None,
-            },
-        };
-        let mut kv = None;
-        let mut emitted = Vec::new();
-        let (history, children, orphans) = {
-            let mut step = Step::new(&workflow, &mut record, now);
-            match input {
-                Input::Task {
-                    task,
-                    result,
-                    duration_ms,
-                    kv: writes,
-                    emitted: events,
-                } => {
-                    // Writes and events of a task the record no longer holds
-                    // (it ran again after a restart, or its state moved on)
-                    // are dropped: a completed action's effects happen once.
-                    if before.tasks.contains_key(&task) {
-                        if !writes.1.is_empty() {
-                            kv = Some(writes);
-                        }
-                        emitted = events;
-                    }
-                    step.task_done(task, result, duration_ms)
-                }
-                Input::Timer(timer) => step.timer_fired(timer),
-                Input::Event {
-                    thread,
-                    event,
-                    key,
-                    data,
-                    correlation,
-                    targets: _,
-                } => step.event(thread, &event, &key, data, &correlation),
-                Input::Child { thread, result } => step.child_done(thread, result),
-            }
-            (step.history, step.children, step.orphans)
-        };
-        if record == before {
-            return Ok(Some((record, false)));
-        }
-        let Some(produced) = self
-            .commit(Some(&before), &mut record, history, kv, emitted, consumes)
-            .await?
-        else {
-            return Ok(Some((before, false)));
-        };
-        drop(guard);
-        let subscribed = subscription_keys(&record) != subscription_keys(&before)
-            && !record.subscriptions.is_empty();
-        self.after_commit(&record, children, orphans, subscribed, produced);
-        Ok(Some((record, true)))
-    }
-
-    fn lock(&self, id: &str) -> Arc<Mutex<()>> {
-        let mut locks = self.inner.locks.lock().unwrap_or_else(|e| e.into_inner());
-        if locks.len() > 10_000 {
-            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        }
-        locks.entry(id.to_string()).or_default().clone()
+        let outcome = self
+            .execute(id, Begin::Apply { input, take }, admission, Instant::now())
+            .await?;
+        Ok(outcome.record.map(|record| (record, outcome.changed)))
     }
 
     fn load(&self, id: &str) -> Result<Option<InstanceRecord>, EngineError> {
@@ -430,73 +357,23 @@ impl Engine {
             .transpose()
     }
 
-    /// Commits a step on the blocking pool: the write ends with a flush.
-    /// The events the step produced (the record's and `emitted`) go to the
-    /// outbox in the same transaction; returns them for draining. `None`
-    /// when the buffered event the step consumes was taken first by
-    /// another step: then nothing was committed.
-    async fn commit(
-        &self,
-        before: Option<&InstanceRecord>,
-        record: &mut InstanceRecord,
-        history: Vec<HistoryEntry>,
-        kv: Option<(String, swirl_function::KvWrites)>,
-        emitted: Vec<OutboxEvent>,
-        consumes: Consumes,
-    ) -> Result<Option<Vec<OutboxEvent>>, EngineError> {
-        let now = now_ms();
-        record.updated_ms = now;
-        let mut produced: Vec<OutboxEvent> = std::mem::take(&mut record.outbox)
-            .into_iter()
-            .map(|event| OutboxEvent::produced(event, now))
-            .collect();
-        produced.extend(emitted);
-        let outbox = produced
-            .iter()
-            .map(|event| Ok((event.key(), encode(event)?)))
-            .collect::<Result<Vec<_>, EngineError>>()?;
-        let old: HashSet<SubscriptionKey> = before.map(subscription_keys).unwrap_or_default();
-        let new: HashSet<SubscriptionKey> = subscription_keys(record);
-        let id = record.id.clone();
-        let bytes = encode(&*record)?;
-        let history = history.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        let unsubscribe = old.difference(&new).cloned().collect();
-        let subscribe = new.difference(&old).cloned().collect();
-        let store = self.inner.store.clone();
-        let committed = tokio::task::spawn_blocking(move || {
-            store.commit_step(StepWrite {
-                instance: &id,
-                record: bytes,
-                history,
-                unsubscribe,
-                subscribe,
-                kv: kv
-                    .as_ref()
-                    .map(|(function, writes)| (function.as_str(), writes)),
-                outbox,
-                take_buffered: consumes.buffered,
-                consumed_event: consumes.event.as_ref().map(|(key, targets)| ConsumedEvent {
-                    key: key.as_bytes(),
-                    at_ms: now,
-                    targets,
-                }),
-            })
-        })
-        .await;
-        let committed = match committed {
-            Ok(result) => result?,
-            Err(error) => {
-                return Err(EngineError::Corrupt {
-                    id: record.id.clone(),
-                    reason: format!("the commit did not finish: {error}"),
-                });
-            }
-        };
-        if !committed {
-            return Ok(None);
+    /// Returns once everything written so far is durable.
+    async fn settled(&self) -> Result<(), EngineError> {
+        let (done, settled) = oneshot::channel();
+        self.inner.durability.after_flush(
+            &self.inner.store,
+            Box::new(move |flushed| {
+                let _ = done.send(flushed);
+            }),
+        );
+        match settled.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(EngineError::NotDurable(error)),
+            Err(_) => Err(EngineError::Corrupt {
+                id: String::new(),
+                reason: "the flushing thread stopped".into(),
+            }),
         }
-        self.count(before.map(|b| b.status), record.status);
-        Ok(Some(produced))
     }
 
     /// Keeps the instance counts by status current across a commit.
@@ -521,33 +398,6 @@ impl Engine {
             *counts = Some(count_by_status(&self.list(None, None)?));
         }
         Ok(counts.clone().unwrap_or_default())
-    }
-
-    /// Runs what a committed record holds and this process does not run yet.
-    fn after_commit(
-        &self,
-        record: &InstanceRecord,
-        children: Vec<ChildStart>,
-        orphans: Vec<String>,
-        subscribed: bool,
-        produced: Vec<OutboxEvent>,
-    ) {
-        self.dispatch(produced);
-        self.cancel_orphans(orphans);
-        if record.status.is_final() {
-            self.finished(record);
-            return;
-        }
-        if subscribed {
-            self.deliver_buffered(record);
-        }
-        for child in children {
-            self.spawn_child(record, child);
-        }
-        if record.status == Status::Suspended {
-            return;
-        }
-        self.run_work(record);
     }
 
     /// Cancels child instances their parent no longer waits for (each
@@ -655,29 +505,20 @@ impl Engine {
     }
 }
 
-/// Inputs that change an existing instance.
-/// The event a step consumes, as its commit records it.
+/// The event a run consumes, as its commit records it.
 #[derive(Default)]
 struct Consumes {
     /// Its key in the buffer, when it comes from there: taken out in the
-    /// step's transaction.
+    /// run's transaction.
     buffered: Option<Vec<u8>>,
     /// Its `(source, id)` key and the instances its delivery is for:
-    /// marked seen, unfinished, in the step's transaction unless it is
+    /// marked seen, unfinished, in the run's transaction unless it is
     /// marked already.
     event: Option<(String, Arc<[String]>)>,
 }
 
-enum Input {
-    Task {
-        task: TaskId,
-        result: Result<Value, WorkflowError>,
-        duration_ms: u64,
-        /// The action's kv writes, committed with its result.
-        kv: (String, swirl_function::KvWrites),
-        /// Events the action emitted, into the outbox with its result.
-        emitted: Vec<OutboxEvent>,
-    },
+/// Inputs that change an existing instance.
+pub(crate) enum Input {
     Timer(TimerId),
     Event {
         thread: ThreadId,

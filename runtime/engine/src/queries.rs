@@ -24,6 +24,8 @@ impl Engine {
             let notified = notify.notified();
             let record = self.get(id)?;
             if record.status.is_final() {
+                // The record may be a run's commit not yet durable.
+                self.settled().await?;
                 return Ok(record);
             }
             notified.await;

@@ -25,7 +25,10 @@ impl Engine {
                 continue;
             }
             if record.status != Status::Suspended {
-                self.run_work(&record);
+                self.schedule_timers(&record);
+                if !record.tasks.is_empty() {
+                    self.spawn_run(&record.id, Begin::Continue, "go on with a run");
+                }
             }
             // An event buffered before the instance subscribed, whose
             // delivery the stop interrupted: deliver it now.

@@ -1,103 +1,613 @@
-//! Running what a committed record holds: actions on the function host, timers
-//! as tokio sleeps, child instances, and the end of an instance.
+//! Runs: what an instance does from one input (its start, an event, a timer,
+//! a child's end, a control request, or the rest of an interrupted run) until
+//! it must wait or ends.
+//!
+//! A run executes on one thread of the run pool ([`super::pool`]): it loads
+//! the record, applies its input, makes the calls the record then holds
+//! inline, one after the other, applying each result, and writes everything
+//! (record, history, kv writes, produced and emitted events, subscription
+//! changes) in one transaction. The flushing thread ([`super::durability`])
+//! makes it durable together with the other runs' commits; only then does
+//! anything leave the instance (the answer, produced events, children,
+//! timers). A crash before then re-runs it from the last commit: calls may
+//! run again, their kv writes and events take effect once.
+//!
+//! A run writes before its end (a *segment*) only when it must:
+//! - its caller is to be answered before the calls (a start without
+//!   `wait`, an event: their receipt is what they wait for), or a `wait`
+//!   answer's deadline passed between two calls;
+//! - the next call is of a function whose kv writes this run holds, so that
+//!   it reads them;
+//! - it made [`MAX_SEGMENT_CALLS`] calls; after [`MAX_RUN_CALLS`] it ends
+//!   and queues its rest behind the other instances' runs.
 
+use std::time::Instant;
+
+use super::pool::Admission;
 use super::*;
 
+/// Calls one transaction holds at most.
+pub const MAX_SEGMENT_CALLS: usize = 256;
+/// Calls one run makes before it yields its thread to other instances.
+pub const MAX_RUN_CALLS: usize = 1024;
+
+/// What starts a run.
+pub(crate) enum Begin {
+    Start {
+        workflow: Arc<Workflow>,
+        input: Value,
+        parent: Option<ParentLink>,
+        first_event: Option<IncomingEvent>,
+    },
+    Apply {
+        input: Input,
+        /// The buffered event the input comes from, taken out of the buffer
+        /// in the run's first commit.
+        take: Option<Vec<u8>>,
+    },
+    Control {
+        action: &'static str,
+        change: Box<Control>,
+    },
+    /// The calls a committed record holds (after a crash, or a long run).
+    Continue,
+}
+
+pub(crate) type Control =
+    dyn FnOnce(&InstanceRecord, &mut Step<'_>) -> Result<(), &'static str> + Send;
+
+/// What the caller of a run learns.
+pub(crate) struct Outcome {
+    /// The record as committed (durable), or as found when the run changed
+    /// nothing; `None` when the instance does not exist.
+    pub record: Option<InstanceRecord>,
+    /// Whether the run committed anything.
+    pub changed: bool,
+}
+
+type Reply = oneshot::Sender<Result<Outcome, EngineError>>;
+
+/// Who waits for the run, and from when on it gets its answer before the
+/// run's end.
+struct Ack {
+    reply: Reply,
+    /// Past this, the answer is sent with the next commit instead of the
+    /// run's last one.
+    by: Instant,
+}
+
+/// What a run has done since its last write.
+#[derive(Default)]
+struct Segment {
+    history: Vec<HistoryEntry>,
+    children: Vec<ChildStart>,
+    orphans: Vec<String>,
+    produced: Vec<OutboxEvent>,
+    kv: Vec<(String, swirl_function::KvWrites)>,
+    consumes: Consumes,
+    calls: usize,
+}
+
+impl Segment {
+    /// Takes what `step` collected, and the events it produced.
+    fn add(&mut self, mut step: Step<'_>, now: u64) {
+        self.produced.extend(
+            step.take_produced()
+                .into_iter()
+                .map(|event| OutboxEvent::produced(event, now)),
+        );
+        self.history.extend(step.history);
+        self.children.extend(step.children);
+        self.orphans.extend(step.orphans);
+    }
+
+    fn holds_kv_of(&self, function: &str) -> bool {
+        self.kv.iter().any(|(f, _)| f == function)
+    }
+}
+
+/// What follows a durable commit.
+struct Effects {
+    record: InstanceRecord,
+    children: Vec<ChildStart>,
+    orphans: Vec<String>,
+    subscribed: bool,
+    produced: Vec<OutboxEvent>,
+    /// The run goes on after this commit: it makes the calls itself.
+    continuing: bool,
+}
+
 impl Engine {
-    pub(crate) fn run_work(&self, record: &InstanceRecord) {
-        for (task_id, task) in &record.tasks {
-            let key = (record.id.clone(), *task_id);
-            if !self
-                .inner
-                .running_tasks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.clone())
-            {
-                continue;
-            }
-            let engine = self.clone();
-            let call = Call {
-                input: serde_json::to_vec(&task.input).unwrap_or_default(),
-                workflow_id: Some(record.workflow_id.clone()),
-                instance_id: Some(record.id.clone()),
-                state_name: Some(task.state.clone()),
-                attempt: task.attempt,
-                defer_kv_writes: true,
-                timeout: task.timeout_ms.map(std::time::Duration::from_millis),
-            };
-            let function = task.function.clone();
-            let function_name = task.function.clone();
-            let state = task.state.clone();
-            let version = record.function_versions.get(&task.function).cloned();
-            let task_id = *task_id;
-            tokio::spawn(async move {
-                let started = Instant::now();
-                let host = engine.inner.host.clone();
-                let invoked = tokio::task::spawn_blocking(move || {
-                    host.invoke_version(&function, version.as_deref(), call)
-                })
-                .await;
-                let mut kv_writes = swirl_function::KvWrites::new();
-                let mut emitted = Vec::new();
-                let result = match invoked {
-                    Ok(Ok(mut invocation)) => {
-                        if let Some(observer) = engine.observer() {
-                            observer.action(ActionCall {
-                                function: &function_name,
-                                instance_id: &key.0,
-                                state: &state,
-                                invocation: &invocation,
-                            });
-                        }
-                        kv_writes = std::mem::take(&mut invocation.kv_writes);
-                        let now = now_ms();
-                        emitted = std::mem::take(&mut invocation.emitted)
-                            .into_iter()
-                            .map(|event| OutboxEvent::emitted(&function_name, event, now))
-                            .collect();
-                        invocation
-                            .outcome
-                            .map_err(|failure| WorkflowError {
-                                details: failure.details.map(Box::new),
-                                ..WorkflowError::new(failure.code, failure.message)
-                            })
-                            .and_then(|bytes| {
-                                serde_json::from_slice(&bytes).map_err(|error| {
-                                    WorkflowError::new(
-                                        interpreter::FAIL,
-                                        format!("the function's output is not JSON: {error}"),
-                                    )
-                                })
-                            })
-                    }
-                    Ok(Err(error)) => Err(WorkflowError::new(interpreter::FAIL, error.to_string())),
-                    Err(error) => Err(WorkflowError::new(
-                        interpreter::FAIL,
-                        format!("the action's thread failed: {error}"),
-                    )),
-                };
-                let duration_ms = started.elapsed().as_millis() as u64;
-                let id = key.0.clone();
-                let input = Input::Task {
-                    task: task_id,
-                    result,
-                    duration_ms,
-                    kv: (function_name, kv_writes),
-                    emitted,
-                };
-                let applied = engine.apply(&id, input).await;
-                engine
-                    .inner
-                    .running_tasks
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&key);
-                if let Err(error) = applied {
-                    tracing::error!(instance = %id, %error, "cannot record an action's result");
+    /// Queues a run of instance `id` and returns its outcome once its answer
+    /// is durable (see [`Ack`]): at its end, or with its first commit past
+    /// `answer_by`.
+    pub(crate) async fn execute(
+        &self,
+        id: &str,
+        begin: Begin,
+        admission: Admission,
+        answer_by: Instant,
+    ) -> Result<Outcome, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(
+            id,
+            begin,
+            admission,
+            Some(Ack {
+                reply,
+                by: answer_by,
+            }),
+        )?;
+        answer.await.map_err(|_| EngineError::Corrupt {
+            id: id.to_string(),
+            reason: "the run ended without an answer".into(),
+        })?
+    }
+
+    fn submit(
+        &self,
+        id: &str,
+        begin: Begin,
+        admission: Admission,
+        ack: Option<Ack>,
+    ) -> Result<(), EngineError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| EngineError::Corrupt {
+            id: id.to_string(),
+            reason: "runs need a tokio runtime for their timers".into(),
+        })?;
+        let engine = self.clone();
+        let instance = id.to_string();
+        self.inner
+            .pool
+            .submit(id, admission, move || {
+                let mut ack = ack;
+                if let Err(error) = engine.run(&instance, begin, &mut ack, &runtime)
+                    && let Some(ack) = ack
+                {
+                    let _ = ack.reply.send(Err(error));
+                } else if let Some(ack) = ack {
+                    // A run whose every write happened answers from the
+                    // flush; one that wrote nothing answers here.
+                    let _ = ack.reply.send(Ok(Outcome {
+                        record: None,
+                        changed: false,
+                    }));
                 }
+            })
+            .map_err(EngineError::Busy)
+    }
+
+    /// Queues a run nobody waits for; a failure is logged.
+    pub(crate) fn spawn_run(&self, id: &str, begin: Begin, what: &'static str) {
+        let instance = id.to_string();
+        let (reply, answer) = oneshot::channel();
+        let far = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
+        if let Err(error) =
+            self.submit(id, begin, Admission::Internal, Some(Ack { reply, by: far }))
+        {
+            tracing::error!(instance = %id, %error, "cannot {what}");
+            return;
+        }
+        tokio::spawn(async move {
+            if let Ok(Err(error)) = answer.await {
+                tracing::error!(instance = %instance, %error, "cannot {what}");
+            }
+        });
+    }
+
+    /// Executes one run on the calling thread (a run pool thread, the
+    /// instance's only one now).
+    fn run(
+        &self,
+        id: &str,
+        begin: Begin,
+        ack: &mut Option<Ack>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(), EngineError> {
+        if matches!(begin, Begin::Control { .. }) {
+            self.interrupts(id, -1);
+        }
+        let now = now_ms();
+        let mut segment = Segment::default();
+        let (mut before, mut record, workflow) = match begin {
+            Begin::Start {
+                workflow,
+                input,
+                parent,
+                first_event,
+            } => {
+                if let Some(existing) = self.load(id)? {
+                    return answer(ack, existing, false);
+                }
+                let mut record = self.new_record(id, &workflow, input, parent, now);
+                let mut step = Step::new(&workflow, &mut record, now);
+                step.start();
+                if let Some(event) = &first_event {
+                    let matching = step
+                        .record()
+                        .subscriptions
+                        .iter()
+                        .find(|s| s.event_type == event.event_type && s.source == event.source)
+                        .map(|s| (s.thread, s.event.clone()));
+                    if let Some((thread, name)) = matching {
+                        let correlation = correlation_of(&workflow, &name, event);
+                        step.event(
+                            thread,
+                            &name,
+                            &event.key(),
+                            event.data.clone(),
+                            &correlation,
+                        );
+                    }
+                }
+                segment.add(step, now);
+                // A start by event marks the event seen (unfinished) like a
+                // wake: the delivery's waiting instances were served before
+                // its starts, so the mark, when this is its first, names none.
+                segment.consumes.event = first_event.map(|event| (event.key(), Arc::from([])));
+                (None, record, workflow)
+            }
+            begin => {
+                let Some(found) = self.load(id)? else {
+                    return answer_none(ack);
+                };
+                // A control request says itself what it needs.
+                if found.status.is_final() && !matches!(begin, Begin::Control { .. }) {
+                    return answer(ack, found, false);
+                }
+                let workflow = self.workflow_version(&found.definition_version)?;
+                let mut record = found.clone();
+                let mut step = Step::new(&workflow, &mut record, now);
+                match begin {
+                    Begin::Apply { input, take } => {
+                        // A suspended instance's timers stay in the record;
+                        // resume schedules them again and overdue ones fire
+                        // at once.
+                        if found.status == Status::Suspended && matches!(input, Input::Timer(_)) {
+                            return answer(ack, found, false);
+                        }
+                        segment.consumes = Consumes {
+                            buffered: take,
+                            event: match &input {
+                                Input::Event { key, targets, .. } => {
+                                    Some((key.clone(), targets.clone()))
+                                }
+                                _ => None,
+                            },
+                        };
+                        match input {
+                            Input::Timer(timer) => step.timer_fired(timer),
+                            Input::Event {
+                                thread,
+                                event,
+                                key,
+                                data,
+                                correlation,
+                                targets: _,
+                            } => step.event(thread, &event, &key, data, &correlation),
+                            Input::Child { thread, result } => step.child_done(thread, result),
+                        }
+                    }
+                    Begin::Control { action, change } => {
+                        change(&found, &mut step).map_err(|needs| EngineError::WrongStatus {
+                            id: id.to_string(),
+                            status: found.status.as_str(),
+                            action,
+                            needs,
+                        })?;
+                    }
+                    Begin::Continue | Begin::Start { .. } => {}
+                }
+                segment.add(step, now);
+                (Some(found), record, workflow)
+            }
+        };
+
+        let mut calls = 0;
+        loop {
+            if record.status.is_final()
+                || record.status == Status::Suspended
+                || self.interrupts(id, 0) > 0
+            {
+                break;
+            }
+            let Some((&task_id, task)) = record.tasks.first_key_value() else {
+                break;
+            };
+            let task = task.clone();
+            let answer_now = ack.as_ref().is_some_and(|ack| Instant::now() >= ack.by);
+            if answer_now
+                || segment.holds_kv_of(&task.function)
+                || segment.calls >= MAX_SEGMENT_CALLS
+            {
+                let reply = if answer_now { ack.take() } else { None };
+                if !self.write(&mut before, &mut record, &mut segment, true, reply, runtime)? {
+                    return answer_untaken(ack, before);
+                }
+            }
+            if calls == MAX_RUN_CALLS {
+                break;
+            }
+            calls += 1;
+            segment.calls += 1;
+            let now = now_ms();
+            let (result, duration_ms, kv, emitted) = self.call(&record, &task);
+            if self.interrupts(id, 0) > 0 {
+                // A control request (a cancel, a suspend) came during the
+                // call: it goes first, and the call's result is dropped as
+                // if it had ended after it.
+                break;
+            }
+            let mut step = Step::new(&workflow, &mut record, now);
+            step.task_done(task_id, result, duration_ms);
+            segment.add(step, now);
+            if !kv.is_empty() {
+                segment.kv.push((task.function.clone(), kv));
+            }
+            segment.produced.extend(emitted);
+        }
+        if before.as_ref() == Some(&record) && segment.history.is_empty() {
+            let unchanged = before.unwrap_or(record);
+            return answer(ack, unchanged, false);
+        }
+        let reply = ack.take();
+        if !self.write(
+            &mut before,
+            &mut record,
+            &mut segment,
+            false,
+            reply,
+            runtime,
+        )? {
+            return answer_untaken(ack, before);
+        }
+        Ok(())
+    }
+
+    /// Control requests waiting for instance `id`'s run, after adding
+    /// `change`.
+    pub(crate) fn interrupts(&self, id: &str, change: isize) -> usize {
+        let mut waiting = self
+            .inner
+            .interrupts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let count = waiting
+            .get(id)
+            .copied()
+            .unwrap_or(0)
+            .saturating_add_signed(change);
+        if count == 0 {
+            waiting.remove(id);
+        } else {
+            waiting.insert(id.to_string(), count);
+        }
+        count
+    }
+
+    fn new_record(
+        &self,
+        id: &str,
+        workflow: &Workflow,
+        input: Value,
+        parent: Option<ParentLink>,
+        now: u64,
+    ) -> InstanceRecord {
+        InstanceRecord {
+            id: id.to_string(),
+            workflow_id: workflow.id().to_string(),
+            definition_version: workflow.version.clone(),
+            status: Status::Running,
+            suspended_from: None,
+            input,
+            output: None,
+            error: None,
+            created_ms: now,
+            updated_ms: now,
+            parent,
+            correlation: BTreeMap::new(),
+            threads: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            subscriptions: Vec::new(),
+            children: BTreeMap::new(),
+            outbox: Vec::new(),
+            next_id: 0,
+            consumed_events: Vec::new(),
+            function_versions: self.pin_functions(workflow),
+        }
+    }
+
+    /// Calls the function of `task`, inline: its result as the interpreter
+    /// takes it, how long it took, its kv writes and the events it emitted.
+    fn call(
+        &self,
+        record: &InstanceRecord,
+        task: &record::Task,
+    ) -> (
+        Result<Value, WorkflowError>,
+        u64,
+        swirl_function::KvWrites,
+        Vec<OutboxEvent>,
+    ) {
+        let call = Call {
+            input: serde_json::to_vec(&task.input).unwrap_or_default(),
+            workflow_id: Some(record.workflow_id.clone()),
+            instance_id: Some(record.id.clone()),
+            state_name: Some(task.state.clone()),
+            attempt: task.attempt,
+            defer_kv_writes: true,
+            timeout: task.timeout_ms.map(std::time::Duration::from_millis),
+        };
+        let version = record.function_versions.get(&task.function);
+        let started = Instant::now();
+        let invoked =
+            self.inner
+                .host
+                .invoke_version(&task.function, version.map(String::as_str), call);
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let mut invocation = match invoked {
+            Ok(invocation) => invocation,
+            Err(error) => {
+                let error = WorkflowError::new(interpreter::FAIL, error.to_string());
+                return (Err(error), duration_ms, Default::default(), Vec::new());
+            }
+        };
+        if let Some(observer) = self.observer() {
+            observer.action(ActionCall {
+                function: &task.function,
+                instance_id: &record.id,
+                state: &task.state,
+                invocation: &invocation,
             });
         }
+        let now = now_ms();
+        let emitted = std::mem::take(&mut invocation.emitted)
+            .into_iter()
+            .map(|event| OutboxEvent::emitted(&task.function, event, now))
+            .collect();
+        let result = invocation
+            .outcome
+            .map_err(|failure| WorkflowError {
+                details: failure.details.map(Box::new),
+                ..WorkflowError::new(failure.code, failure.message)
+            })
+            .and_then(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|error| {
+                    WorkflowError::new(
+                        interpreter::FAIL,
+                        format!("the function's output is not JSON: {error}"),
+                    )
+                })
+            });
+        (result, duration_ms, invocation.kv_writes, emitted)
+    }
+
+    /// Writes what the run did since its last write in one transaction and
+    /// has the flushing thread apply its effects, and answer `reply`, once
+    /// it is durable. `false` (nothing written) when the buffered event the
+    /// run consumes was taken by another run first.
+    fn write(
+        &self,
+        before: &mut Option<InstanceRecord>,
+        record: &mut InstanceRecord,
+        segment: &mut Segment,
+        continuing: bool,
+        reply: Option<Ack>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<bool, EngineError> {
+        let segment = std::mem::take(segment);
+        let now = now_ms();
+        record.updated_ms = now;
+        let outbox = segment
+            .produced
+            .iter()
+            .map(|event| Ok((event.key(), encode(event)?)))
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let old: HashSet<SubscriptionKey> =
+            before.as_ref().map(subscription_keys).unwrap_or_default();
+        let new: HashSet<SubscriptionKey> = subscription_keys(record);
+        let history = segment
+            .history
+            .iter()
+            .map(encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let written =
+            self.inner.store.write_step(StepWrite {
+                instance: &record.id,
+                record: encode(&*record)?,
+                history,
+                unsubscribe: old.difference(&new).cloned().collect(),
+                subscribe: new.difference(&old).cloned().collect(),
+                kv: segment
+                    .kv
+                    .iter()
+                    .map(|(function, writes)| (function.as_str(), writes))
+                    .collect(),
+                outbox,
+                take_buffered: segment.consumes.buffered,
+                consumed_event: segment.consumes.event.as_ref().map(|(key, targets)| {
+                    ConsumedEvent {
+                        key: key.as_bytes(),
+                        at_ms: now,
+                        targets,
+                    }
+                }),
+            })?;
+        if !written {
+            return Ok(false);
+        }
+        self.count(before.as_ref().map(|b| b.status), record.status);
+        let effects = Effects {
+            record: record.clone(),
+            children: segment.children,
+            orphans: segment.orphans,
+            subscribed: new != old && !record.subscriptions.is_empty(),
+            produced: segment.produced,
+            continuing,
+        };
+        *before = Some(record.clone());
+        let engine = self.clone();
+        let runtime = runtime.clone();
+        self.inner.durability.after_flush(
+            &self.inner.store,
+            Box::new(move |flushed| {
+                let _entered = runtime.enter();
+                let result = match flushed {
+                    Ok(()) => {
+                        let record = effects.record.clone();
+                        engine.after_commit(effects);
+                        Ok(Outcome {
+                            record: Some(record),
+                            changed: true,
+                        })
+                    }
+                    Err(error) => Err(EngineError::NotDurable(error)),
+                };
+                if let Some(ack) = reply {
+                    let _ = ack.reply.send(result);
+                }
+            }),
+        );
+        Ok(true)
+    }
+
+    /// Releases what a durable commit holds back: produced events, the
+    /// cancels of children no longer waited for, the end of the instance,
+    /// buffered events for new subscriptions, children, timers, and the
+    /// rest of a run that yielded.
+    fn after_commit(&self, effects: Effects) {
+        let Effects {
+            record,
+            children,
+            orphans,
+            subscribed,
+            produced,
+            continuing,
+        } = effects;
+        self.dispatch(produced);
+        self.cancel_orphans(orphans);
+        if record.status.is_final() {
+            self.finished(&record);
+            return;
+        }
+        if subscribed {
+            self.deliver_buffered(&record);
+        }
+        for child in children {
+            self.spawn_child(&record, child);
+        }
+        if record.status == Status::Suspended {
+            return;
+        }
+        self.schedule_timers(&record);
+        if !continuing && !record.tasks.is_empty() {
+            self.spawn_run(&record.id, Begin::Continue, "go on with a run");
+        }
+    }
+
+    /// Schedules the record's timers this process does not wait for yet.
+    pub(crate) fn schedule_timers(&self, record: &InstanceRecord) {
         for (timer_id, timer) in &record.timers {
             let key = (record.id.clone(), *timer_id);
             if !self
@@ -121,9 +631,11 @@ impl Engine {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&key);
-                if let Err(error) = engine.apply(&key.0, Input::Timer(timer_id)).await {
-                    tracing::error!(instance = %key.0, %error, "cannot fire a timer");
-                }
+                let begin = Begin::Apply {
+                    input: Input::Timer(timer_id),
+                    take: None,
+                };
+                engine.spawn_run(&key.0, begin, "fire a timer");
             });
         }
     }
@@ -144,6 +656,8 @@ impl Engine {
                     Some(child.child_id.clone()),
                     Some(link.clone()),
                     None,
+                    Admission::Internal,
+                    Instant::now(),
                 )
                 .await;
             if let Err(error) = started
@@ -153,15 +667,15 @@ impl Engine {
                     interpreter::FAIL,
                     format!("cannot start subflow '{}': {error}", child.workflow_id),
                 );
-                let _ = engine
-                    .apply(
-                        &link.instance_id,
-                        Input::Child {
-                            thread: link.thread,
-                            result: Err(error),
-                        },
-                    )
-                    .await;
+                let input = Input::Child {
+                    thread: link.thread,
+                    result: Err(error),
+                };
+                engine.spawn_run(
+                    &link.instance_id,
+                    Begin::Apply { input, take: None },
+                    "end a subflow state",
+                );
             }
         });
     }
@@ -190,19 +704,47 @@ impl Engine {
                     )
                 })),
             };
-            let engine = self.clone();
-            let parent = parent.clone();
-            tokio::spawn(async move {
-                let _ = engine
-                    .apply(
-                        &parent.instance_id,
-                        Input::Child {
-                            thread: parent.thread,
-                            result,
-                        },
-                    )
-                    .await;
-            });
+            let input = Input::Child {
+                thread: parent.thread,
+                result,
+            };
+            self.spawn_run(
+                &parent.instance_id,
+                Begin::Apply { input, take: None },
+                "end a subflow state",
+            );
         }
     }
+}
+
+fn answer(ack: &mut Option<Ack>, record: InstanceRecord, changed: bool) -> Result<(), EngineError> {
+    if let Some(ack) = ack.take() {
+        let _ = ack.reply.send(Ok(Outcome {
+            record: Some(record),
+            changed,
+        }));
+    }
+    Ok(())
+}
+
+/// The buffered event the run was to consume was taken by another run
+/// first: nothing was written.
+fn answer_untaken(
+    ack: &mut Option<Ack>,
+    before: Option<InstanceRecord>,
+) -> Result<(), EngineError> {
+    match before {
+        Some(before) => answer(ack, before, false),
+        None => answer_none(ack),
+    }
+}
+
+fn answer_none(ack: &mut Option<Ack>) -> Result<(), EngineError> {
+    if let Some(ack) = ack.take() {
+        let _ = ack.reply.send(Ok(Outcome {
+            record: None,
+            changed: false,
+        }));
+    }
+    Ok(())
 }

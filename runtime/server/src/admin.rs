@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::ServerState;
 use super::error::ApiError;
+use std::time::Instant;
 use swirl_core::time::rfc3339;
 use swirl_engine::record::{InstanceRecord, Status};
 use swirl_function::Call;
@@ -131,20 +132,27 @@ pub async fn start_instance(
         check_instance_id(id)?;
     }
     let input = json_body(&body)?;
-    let record = state
-        .engine()
-        .start(&workflow_id, input, query.id.clone())
-        .await?;
-    tracing::info!(instance_id = %record.id, workflow_id = %workflow_id, "instance started");
+    let engine = state.engine();
     if !wait {
+        let record = engine.start(&workflow_id, input, query.id.clone()).await?;
+        tracing::info!(instance_id = %record.id, workflow_id = %workflow_id, "instance started");
         return Ok((StatusCode::CREATED, Json(instance_view(&record))).into_response());
     }
     let limit = state.config().wait_limit;
-    match tokio::time::timeout(limit, state.engine().wait(&record.id)).await {
+    let started = Instant::now();
+    let record = engine
+        .start_and_run(&workflow_id, input, query.id.clone(), limit)
+        .await?;
+    tracing::info!(instance_id = %record.id, workflow_id = %workflow_id, "instance started");
+    if record.status.is_final() {
+        return ok(instance_view(&record));
+    }
+    let left = limit.saturating_sub(started.elapsed());
+    match tokio::time::timeout(left, engine.wait(&record.id)).await {
         Ok(finished) => ok(instance_view(&finished?)),
         // Still running: answer with what there is; the caller polls GET.
         Err(_) => {
-            let record = state.engine().get(&record.id)?;
+            let record = engine.get(&record.id)?;
             Ok((StatusCode::ACCEPTED, Json(instance_view(&record))).into_response())
         }
     }

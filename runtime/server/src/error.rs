@@ -6,6 +6,8 @@
 //! with an id that the answer carries, so an operator can find the log line
 //! a user reports.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -37,7 +39,11 @@ pub enum ApiError {
     /// The store cannot take writes (disk full, unwritable data directory):
     /// the client may retry later.
     #[error("storage is unavailable; retry later")]
-    Unavailable(#[source] StoreError),
+    Unavailable(#[source] Arc<StoreError>),
+    /// The engine's runs are saturated: the client should retry after a
+    /// second.
+    #[error("{0}")]
+    Busy(String),
     /// A bug or an unexpected failure inside the server.
     #[error("internal error")]
     Internal(String),
@@ -54,7 +60,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,7 +76,9 @@ impl From<EngineError> for ApiError {
                 Self::BadRequest(error.to_string())
             }
             EngineError::WrongStatus { .. } => Self::Conflict(error.to_string()),
-            EngineError::Store(store) => Self::Unavailable(store),
+            EngineError::Store(store) => Self::Unavailable(Arc::new(store)),
+            EngineError::NotDurable(store) => Self::Unavailable(store),
+            EngineError::Busy(_) => Self::Busy(error.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -92,7 +100,7 @@ impl From<DeployError> for ApiError {
             DeployError::Invalid(problems) => Self::Invalid(problems),
             DeployError::NotFound { .. } => Self::NotFound(error.to_string()),
             DeployError::InUse { .. } => Self::Conflict(error.to_string()),
-            DeployError::Store(store) => Self::Unavailable(store),
+            DeployError::Store(store) => Self::Unavailable(Arc::new(store)),
             DeployError::Engine(engine) => engine.into(),
         }
     }
@@ -103,7 +111,7 @@ impl From<super::sinks::DeadLetterError> for ApiError {
         use super::sinks::DeadLetterError;
         match error {
             DeadLetterError::Unknown(_) => Self::NotFound(error.to_string()),
-            DeadLetterError::Store(store) => Self::Unavailable(store),
+            DeadLetterError::Store(store) => Self::Unavailable(Arc::new(store)),
             DeadLetterError::Corrupt(..) => Self::Internal(error.to_string()),
         }
     }
@@ -111,7 +119,7 @@ impl From<super::sinks::DeadLetterError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::Unavailable(error)
+        Self::Unavailable(Arc::new(error))
     }
 }
 
@@ -133,9 +141,16 @@ impl IntoResponse for ApiError {
             json!({ "error": self.to_string() })
         };
         let failed_storage = matches!(self, Self::Unavailable(_));
+        let busy = matches!(self, Self::Busy(_));
         let mut response = (status, Json(body)).into_response();
         if failed_storage {
             response.extensions_mut().insert(StorageFailed);
+        }
+        if busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
         }
         response
     }

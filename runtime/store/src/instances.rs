@@ -4,8 +4,9 @@
 //! The store keeps records as opaque JSON bytes; the engine owns their
 //! shape. What the store owns is atomicity and the index:
 //! - one [`StepWrite`] (record, history lines, subscription index changes)
-//!   is applied in one sled transaction across the trees, then made durable
-//!   by group commit before [`Store::commit_step`] returns;
+//!   is applied in one sled transaction across the trees by
+//!   [`Store::write_step`]; the engine makes it durable with
+//!   [`Store::durable`], shared by every step written since the last flush;
 //! - a step that consumes a buffered event takes it out of the buffer in
 //!   that same transaction, so no crash can lose the event between its
 //!   removal and the step that consumes it;
@@ -87,9 +88,10 @@ pub struct StepWrite<'a> {
     pub history: Vec<Vec<u8>>,
     pub unsubscribe: Vec<SubscriptionKey>,
     pub subscribe: Vec<SubscriptionKey>,
-    /// Function kv writes of the action the step completed, committed with
-    /// it so a completed action's effects are stored exactly once.
-    pub kv: Option<(&'a str, &'a swirl_function::KvWrites)>,
+    /// Function kv writes of the actions the step completed, by function,
+    /// committed with them so a completed action's effects are stored
+    /// exactly once.
+    pub kv: Vec<(&'a str, &'a swirl_function::KvWrites)>,
     /// Events the step produced, into the outbox with the step, so that a
     /// committed step's events are never lost.
     pub outbox: Vec<super::events::KeyedBytes>,
@@ -119,10 +121,12 @@ impl Store {
             .transpose()
     }
 
-    /// Applies a step atomically and returns once it is durable; `false`
-    /// (and nothing written) when the buffered event it would take was
-    /// taken by someone else first.
-    pub fn commit_step(&self, write: StepWrite<'_>) -> Result<bool, StoreError> {
+    /// Applies a step atomically; `false` (and nothing written) when the
+    /// buffered event it would take was taken by someone else first. The
+    /// write is visible at once and durable after the next
+    /// [`Store::durable`]: the caller holds back what depends on it until
+    /// then.
+    pub fn write_step(&self, write: StepWrite<'_>) -> Result<bool, StoreError> {
         // History lines continue after the last one stored for the instance.
         let mut prefix = write.instance.as_bytes().to_vec();
         prefix.push(0);
@@ -165,17 +169,16 @@ impl Store {
                 Ok((key.as_slice(), self.stow(event)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let kv_entries = match write.kv {
-            Some((function, writes)) => writes
-                .iter()
-                .map(|(key, value)| {
-                    let key = super::kv_key(function, key);
-                    super::values::check_key(&key)?;
-                    Ok((key, value.as_deref().map(|v| self.stow(v)).transpose()?))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?,
-            None => Vec::new(),
-        };
+        let kv_entries = write
+            .kv
+            .iter()
+            .flat_map(|(function, writes)| writes.iter().map(move |entry| (*function, entry)))
+            .map(|(function, (key, value))| {
+                let key = super::kv_key(function, key);
+                super::values::check_key(&key)?;
+                Ok((key, value.as_deref().map(|v| self.stow(v)).transpose()?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mark = match &write.consumed_event {
             Some(event) => {
                 super::values::check_key(event.key)?;
@@ -232,14 +235,15 @@ impl Store {
                     Ok(true)
                 },
             );
-        let committed = result.map_err(|error| match error {
+        result.map_err(|error| match error {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(error) => StoreError::Sled(error),
-        })?;
-        if committed {
-            self.durable()?;
-        }
-        Ok(committed)
+        })
+    }
+
+    /// How commits reach the disk.
+    pub fn flush_policy(&self) -> super::FlushPolicy {
+        self.flush_policy
     }
 
     /// Waits until everything written so far is on disk, sharing the flush
@@ -346,13 +350,13 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             let id = format!("i{i}");
             store
-                .commit_step(StepWrite {
+                .write_step(StepWrite {
                     instance: &id,
                     record: b"{}".to_vec(),
                     history: vec![b"h".to_vec()],
                     unsubscribe: vec![],
                     subscribe: vec![k.clone()],
-                    kv: None,
+                    kv: Vec::new(),
                     outbox: vec![],
                     take_buffered: None,
                     consumed_event: None,
@@ -380,7 +384,7 @@ mod tests {
             history: vec![b"took it".to_vec()],
             unsubscribe: vec![],
             subscribe: vec![],
-            kv: None,
+            kv: Vec::new(),
             outbox: vec![],
             take_buffered: Some(key.to_vec()),
             consumed_event: None,
@@ -399,7 +403,7 @@ mod tests {
             history: vec![],
             unsubscribe: vec![],
             subscribe: vec![],
-            kv: None,
+            kv: Vec::new(),
             outbox: vec![],
             take_buffered: None,
             consumed_event: Some(ConsumedEvent {
@@ -408,15 +412,15 @@ mod tests {
                 targets: &targets,
             }),
         };
-        assert!(store.commit_step(consuming("a", 10)).unwrap());
-        assert!(store.commit_step(consuming("b", 20)).unwrap());
+        assert!(store.write_step(consuming("a", 10)).unwrap());
+        assert!(store.write_step(consuming("b", 20)).unwrap());
         let unfinished = Seen {
             at_ms: 10,
             unfinished: Some(targets.to_vec()),
         };
         assert_eq!(store.event_seen("shop", "e1").unwrap(), Some(unfinished));
         store.mark_event_seen("shop", "e1", 30).unwrap();
-        assert!(store.commit_step(consuming("b", 40)).unwrap());
+        assert!(store.write_step(consuming("b", 40)).unwrap());
         let complete = Seen {
             at_ms: 30,
             unfinished: None,
@@ -429,7 +433,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let key = store.buffer_event("order.paid", "shop", b"event").unwrap();
-        assert!(store.commit_step(taking("a", &key)).unwrap());
+        assert!(store.write_step(taking("a", &key)).unwrap());
         assert!(
             store
                 .buffered_events("order.paid", "shop")
@@ -438,7 +442,7 @@ mod tests {
         );
         assert_eq!(store.history("a").unwrap(), [b"took it".to_vec()]);
         // The loser of a race for the event writes nothing at all.
-        assert!(!store.commit_step(taking("b", &key)).unwrap());
+        assert!(!store.write_step(taking("b", &key)).unwrap());
         assert_eq!(store.instance("b").unwrap(), None);
         assert!(store.history("b").unwrap().is_empty());
     }
@@ -449,13 +453,13 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         for line in ["one", "two", "three"] {
             store
-                .commit_step(StepWrite {
+                .write_step(StepWrite {
                     instance: "x",
                     record: b"{}".to_vec(),
                     history: vec![line.as_bytes().to_vec()],
                     unsubscribe: vec![],
                     subscribe: vec![],
-                    kv: None,
+                    kv: Vec::new(),
                     outbox: vec![],
                     take_buffered: None,
                     consumed_event: None,

@@ -115,13 +115,13 @@ mod tests {
             std::collections::BTreeMap::from([("big".to_string(), Some(vec![1u8; 1 << 20]))]);
         store.apply("f", &writes).unwrap();
         store
-            .commit_step(crate::instances::StepWrite {
+            .write_step(crate::instances::StepWrite {
                 instance: "i",
                 record: vec![b'x'; 16 << 20],
                 history: vec![vec![b'h'; 1 << 20]],
                 unsubscribe: vec![],
                 subscribe: vec![],
-                kv: None,
+                kv: Vec::new(),
                 outbox: vec![],
                 take_buffered: None,
                 consumed_event: None,

@@ -44,7 +44,7 @@ impl App {
             config: BTreeMap::new(),
         })
         .unwrap();
-        let engine = Engine::new(store.clone(), Arc::new(host));
+        let engine = Engine::new(store.clone(), Arc::new(host)).unwrap();
         for text in workflows {
             engine
                 .register(text, None, KnownFunctions::Unchecked)

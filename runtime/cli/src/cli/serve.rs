@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use swirl_app::deployment::{DeployError, Deployments};
 use swirl_app::manifest::Manifest;
-use swirl_engine::{Engine, EngineConfig};
+use swirl_engine::{Engine, EngineConfig, PoolConfig};
 use swirl_function::FunctionHost;
 use swirl_server::auth::Tokens;
 use swirl_server::connections::ConnectionLimits;
@@ -56,6 +56,12 @@ pub struct Args {
     /// Largest `POST /apps` body in bytes (a manifest with its components)
     #[arg(long, value_name = "BYTES", default_value_t = swirl_server::apps::DEFAULT_DEPLOY_BODY_BYTES)]
     max_deploy_bytes: usize,
+    /// Threads that run workflow instances (0: one per core)
+    #[arg(long, value_name = "N", default_value_t = PoolConfig::default().threads)]
+    run_threads: usize,
+    /// Starts and events that may wait for a run thread; one more is answered 503 with retry-after
+    #[arg(long, value_name = "N", default_value_t = PoolConfig::default().queue_limit)]
+    run_queue: usize,
     /// Longest wait of `POST /workflows/{id}/instances?wait=true`
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     wait_timeout: Duration,
@@ -333,10 +339,14 @@ fn restore(args: &Args, store: Store) -> anyhow::Result<(Opened, Vec<Manifest>)>
         buffer_retention: args.buffer_retention,
         // The server's sinks take the events recovered at startup too.
         hold_outbox: true,
+        pool: PoolConfig {
+            threads: args.run_threads,
+            queue_limit: args.run_queue,
+        },
     };
     let data_dir = &args.data_dir.data_dir;
     let host = Arc::new(swirl_app::app::host(data_dir, Arc::new(store.clone()))?);
-    let engine = Engine::with_config(store.clone(), host.clone(), engine_config);
+    let engine = Engine::with_config(store.clone(), host.clone(), engine_config)?;
     let deployments = Deployments::new(store.clone(), host.clone(), engine.clone());
     let (recorded, problems) = deployments.restore()?;
     for problem in problems {
