@@ -12,10 +12,16 @@ pub const ENV: &str = "SWIRL_FAILPOINT";
 /// Aborts the process (as a crash would: nothing is flushed) when `name` is
 /// the armed point.
 pub fn hit(name: &str) {
-    static ARMED: OnceLock<Option<String>> = OnceLock::new();
-    let armed = ARMED.get_or_init(|| std::env::var(ENV).ok());
-    if armed.as_deref() == Some(name) {
+    if armed(name) {
         eprintln!("failpoint {name} reached: aborting");
         std::process::abort();
     }
+}
+
+/// Whether `name` is the armed point: for a point that must first let
+/// something happen (an answer go out) before it calls [`hit`].
+pub fn armed(name: &str) -> bool {
+    static ARMED: OnceLock<Option<String>> = OnceLock::new();
+    let armed = ARMED.get_or_init(|| std::env::var(ENV).ok());
+    armed.as_deref() == Some(name)
 }

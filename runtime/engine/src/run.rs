@@ -324,6 +324,12 @@ impl Engine {
                 if !self.write(&mut before, &mut record, &mut segment, true, reply, runtime)? {
                     return answer_untaken(ack, before);
                 }
+                if answer_now {
+                    self.failpoint_after_answer("run-after-receipt");
+                }
+            }
+            if calls > 0 {
+                self.failpoint_after_answer("run-between-calls");
             }
             if calls == MAX_RUN_CALLS {
                 break;
@@ -362,6 +368,24 @@ impl Engine {
             return answer_untaken(ack, before);
         }
         Ok(())
+    }
+
+    /// Crashes at `point`, when it is armed, once what the run committed
+    /// so far is durable and its answer has had time to reach its caller.
+    fn failpoint_after_answer(&self, point: &str) {
+        if !swirl_core::failpoint::armed(point) {
+            return;
+        }
+        let (flushed, wait) = std::sync::mpsc::channel();
+        self.inner.durability.after_flush(
+            &self.inner.store,
+            Box::new(move |_| {
+                let _ = flushed.send(());
+            }),
+        );
+        let _ = wait.recv();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        swirl_core::failpoint::hit(point);
     }
 
     /// Control requests waiting for instance `id`'s run, after adding
@@ -555,6 +579,9 @@ impl Engine {
                 let _entered = runtime.enter();
                 let result = match flushed {
                     Ok(()) => {
+                        if !continuing {
+                            swirl_core::failpoint::hit("run-after-commit-before-answer");
+                        }
                         let record = effects.record.clone();
                         engine.after_commit(effects);
                         Ok(Outcome {

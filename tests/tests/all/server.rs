@@ -10,6 +10,7 @@ mod disk_full;
 mod events;
 mod hostile;
 mod outbox;
+mod runs;
 mod security;
 mod sinks;
 pub mod util;
