@@ -52,9 +52,6 @@ impl Engine {
             action,
             change: Box::new(change),
         };
-        // The instance's run, if one is making calls now, stops at the next
-        // call's end and lets this one go first.
-        self.interrupts(id, 1);
         self.execute(id, begin, Admission::Internal, std::time::Instant::now())
             .await?
             .record

@@ -2,21 +2,21 @@
 //! durably, calling functions of the function host as their actions.
 //!
 //! ```text
-//!  input (start, task result, timer, event, child end, cancel)
-//!    │  per-instance lock
+//!  input (start, event, timer, child end, control)
+//!    │  run pool: one thread, one run at a time per instance
 //!    ▼
-//!  load record ──▶ interpreter::Step (pure) ──▶ store.commit_step (one transaction, group commit)
-//!                                                   │
-//!                                                   ▼
-//!              run what the record holds: tasks → function host (blocking pool),
-//!              timers → tokio sleeps, children → start,
-//!              produced events (written to the outbox by the commit) → deliver, observer
+//!  load record ─▶ interpreter::Step (pure) ─▶ calls, inline ─▶ Step ─▶ … ─▶ write
+//!                                                                          │
+//!    flushing thread: one flush for every run written meanwhile ◀───────────┘
+//!    ▼
+//!  answer, produced events (outbox) → deliver/observer, children, timers
 //! ```
 //!
 //! Because the committed record says what is in flight, recovery after a
-//! crash is the same "run what the record holds" over every unfinished
-//! instance: actions in flight run again (same attempt), timers fire at their
-//! due time, waiting instances keep waiting.
+//! crash is the same run over every unfinished instance: calls whose run
+//! had not committed run again (same attempt), timers fire at their due
+//! time, waiting instances keep waiting. `run.rs` says when a run
+//! writes.
 
 // Nothing a network peer, an event sender or a guest sends may panic the
 // server: outside tests, `unwrap`, `expect` and `panic!` are refused here, and
@@ -186,9 +186,6 @@ struct Inner {
     pool: RunPool,
     /// Makes runs' commits durable, then releases what they hold back.
     durability: Durability,
-    /// Control requests waiting for each instance's run (see
-    /// [`Engine::control`]).
-    interrupts: StdMutex<HashMap<String, usize>>,
     /// Timers this process waits for, so none fires twice.
     scheduled_timers: StdMutex<HashSet<(String, TimerId)>>,
     /// Woken when an instance reaches a final status.
@@ -243,7 +240,6 @@ impl Engine {
                 config,
                 workflows: RwLock::default(),
                 versions: RwLock::default(),
-                interrupts: StdMutex::default(),
                 scheduled_timers: StdMutex::default(),
                 finished: StdMutex::default(),
                 observer: RwLock::default(),

@@ -13,6 +13,10 @@
 //! wait; the server answers those with 503 and `retry-after`. Jobs the engine
 //! makes itself (a timer, a child's end, the rest of a long run) are always
 //! taken, since refusing them would lose them.
+//!
+//! Interrupts: a job submitted as urgent (a cancel, a suspend) makes
+//! [`RunPool::interrupted`] true for its instance until it starts, so that
+//! a long run can stop at its next call and let it go first.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
@@ -58,13 +62,16 @@ type Work = Box<dyn FnOnce() + Send>;
 struct Job {
     instance: String,
     work: Work,
+    urgent: bool,
 }
 
 #[derive(Default)]
 struct Queue {
     jobs: VecDeque<Job>,
     /// Instances running now, each with the jobs waiting for its run to end.
-    running: HashMap<String, VecDeque<Work>>,
+    running: HashMap<String, VecDeque<Job>>,
+    /// Urgent jobs not started yet, by instance.
+    urgent: HashMap<String, usize>,
     /// Jobs not started yet, in `jobs` or in a mailbox.
     queued: usize,
     closed: bool,
@@ -104,11 +111,13 @@ impl RunPool {
         Ok(RunPool { shared })
     }
 
-    /// Queues `work` for `instance`.
+    /// Queues `work` for `instance`; `urgent` work interrupts the
+    /// instance's run (see [`RunPool::interrupted`]).
     pub fn submit(
         &self,
         instance: &str,
         admission: Admission,
+        urgent: bool,
         work: impl FnOnce() + Send + 'static,
     ) -> Result<(), Busy> {
         let mut queue = self.shared.lock();
@@ -119,13 +128,24 @@ impl RunPool {
             });
         }
         queue.queued += 1;
+        if urgent {
+            *queue.urgent.entry(instance.to_string()).or_default() += 1;
+        }
         queue.jobs.push_back(Job {
             instance: instance.to_string(),
             work: Box::new(work),
+            urgent,
         });
         drop(queue);
         self.shared.ready.notify_one();
         Ok(())
+    }
+}
+
+impl RunPool {
+    /// Whether urgent work for `instance` waits for its run to end.
+    pub fn interrupted(&self, instance: &str) -> bool {
+        self.shared.lock().urgent.contains_key(instance)
     }
 }
 
@@ -140,7 +160,24 @@ impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
+impl Queue {
+    /// Counts `job` as started.
+    fn start(&mut self, job: &Job) {
+        self.queued -= 1;
+        if job.urgent
+            && let Some(count) = self.urgent.get_mut(&job.instance)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.urgent.remove(&job.instance);
+            }
+        }
+    }
+}
+
+impl Shared {
     fn work(&self) {
         while let Some((instance, work)) = self.next() {
             work();
@@ -152,10 +189,10 @@ impl Shared {
                     .get_mut(&instance)
                     .and_then(VecDeque::pop_front);
                 match next {
-                    Some(work) => {
-                        queue.queued -= 1;
+                    Some(job) => {
+                        queue.start(&job);
                         drop(queue);
-                        work();
+                        (job.work)();
                     }
                     None => {
                         queue.running.remove(&instance);
@@ -173,10 +210,10 @@ impl Shared {
         loop {
             while let Some(job) = queue.jobs.pop_front() {
                 if let Some(mailbox) = queue.running.get_mut(&job.instance) {
-                    mailbox.push_back(job.work);
+                    mailbox.push_back(job);
                     continue;
                 }
-                queue.queued -= 1;
+                queue.start(&job);
                 queue.running.insert(job.instance.clone(), VecDeque::new());
                 return Some((job.instance, job.work));
             }
@@ -205,7 +242,7 @@ mod tests {
         let (done, finished) = mpsc::channel();
         for n in 0..200 {
             let (running, done) = (running.clone(), done.clone());
-            pool.submit("a", Admission::Internal, move || {
+            pool.submit("a", Admission::Internal, false, move || {
                 assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "overlap");
                 std::thread::sleep(std::time::Duration::from_micros(50));
                 running.fetch_sub(1, Ordering::SeqCst);
@@ -226,18 +263,24 @@ mod tests {
         .unwrap();
         let (release, blocked) = mpsc::channel::<()>();
         let (done, finished) = mpsc::channel();
-        pool.submit("slow", Admission::Internal, move || {
+        pool.submit("slow", Admission::Internal, false, move || {
             blocked.recv().unwrap();
         })
         .unwrap();
         for _ in 0..3 {
-            pool.submit("slow", Admission::Internal, || {}).unwrap();
+            pool.submit("slow", Admission::Internal, false, || {})
+                .unwrap();
         }
         for n in 0..10 {
             let done = done.clone();
-            pool.submit(&format!("fast-{n}"), Admission::Internal, move || {
-                done.send(n).unwrap();
-            })
+            pool.submit(
+                &format!("fast-{n}"),
+                Admission::Internal,
+                false,
+                move || {
+                    done.send(n).unwrap();
+                },
+            )
             .unwrap();
         }
         for _ in 0..10 {
@@ -257,15 +300,17 @@ mod tests {
         .unwrap();
         let (release, blocked) = mpsc::channel::<()>();
         let (started, running) = mpsc::channel();
-        pool.submit("a", Admission::External, move || {
+        pool.submit("a", Admission::External, false, move || {
             started.send(()).unwrap();
             blocked.recv().unwrap();
         })
         .unwrap();
         running.recv().unwrap();
-        pool.submit("b", Admission::External, || {}).unwrap();
-        pool.submit("c", Admission::External, || {}).unwrap();
-        let busy = pool.submit("d", Admission::External, || {}).unwrap_err();
+        pool.submit("b", Admission::External, false, || {}).unwrap();
+        pool.submit("c", Admission::External, false, || {}).unwrap();
+        let busy = pool
+            .submit("d", Admission::External, false, || {})
+            .unwrap_err();
         assert_eq!(
             busy,
             Busy {
@@ -273,7 +318,37 @@ mod tests {
                 threads: 1
             }
         );
-        pool.submit("e", Admission::Internal, || {}).unwrap();
+        pool.submit("e", Admission::Internal, false, || {}).unwrap();
         release.send(()).unwrap();
+    }
+
+    #[test]
+    fn urgent_work_interrupts_its_instance_until_it_starts() {
+        let pool = RunPool::new(PoolConfig {
+            threads: 1,
+            queue_limit: 10,
+        })
+        .unwrap();
+        let pool = Arc::new(pool);
+        let (release, blocked) = mpsc::channel::<()>();
+        let (seen, interrupted) = mpsc::channel();
+        let inner = pool.clone();
+        pool.submit("a", Admission::Internal, false, move || {
+            blocked.recv().unwrap();
+            seen.send(inner.interrupted("a")).unwrap();
+        })
+        .unwrap();
+        assert!(!pool.interrupted("a"));
+        let (done, finished) = mpsc::channel();
+        pool.submit("a", Admission::Internal, true, move || {
+            done.send(()).unwrap();
+        })
+        .unwrap();
+        assert!(pool.interrupted("a"));
+        assert!(!pool.interrupted("b"));
+        release.send(()).unwrap();
+        assert!(interrupted.recv().unwrap(), "the run saw the urgent job");
+        finished.recv().unwrap();
+        assert!(!pool.interrupted("a"));
     }
 }

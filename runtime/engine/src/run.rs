@@ -20,6 +20,10 @@
 //!   it reads them;
 //! - it made [`MAX_SEGMENT_CALLS`] calls; after [`MAX_RUN_CALLS`] it ends
 //!   and queues its rest behind the other instances' runs.
+//!
+//! A control request (cancel, suspend, resume) for an instance whose run is
+//! making calls interrupts it: the run stops when its call returns, drops
+//! that call's result, commits, and goes on after the request.
 
 use std::time::Instant;
 
@@ -157,9 +161,14 @@ impl Engine {
         })?;
         let engine = self.clone();
         let instance = id.to_string();
+        // A control request interrupts the instance's run (see `run`).
+        let urgent = matches!(begin, Begin::Control { .. });
         self.inner
             .pool
-            .submit(id, admission, move || {
+            .submit(id, admission, urgent, move || {
+                // What a run queues (another run, a timer) goes to the
+                // runtime of whoever queued the run.
+                let _entered = runtime.enter();
                 let mut ack = ack;
                 if let Err(error) = engine.run(&instance, begin, &mut ack, &runtime)
                     && let Some(ack) = ack
@@ -204,9 +213,6 @@ impl Engine {
         ack: &mut Option<Ack>,
         runtime: &tokio::runtime::Handle,
     ) -> Result<(), EngineError> {
-        if matches!(begin, Begin::Control { .. }) {
-            self.interrupts(id, -1);
-        }
         let now = now_ms();
         let mut segment = Segment::default();
         let (mut before, mut record, workflow) = match begin {
@@ -304,11 +310,13 @@ impl Engine {
         };
 
         let mut calls = 0;
+        let mut interrupted = false;
         loop {
-            if record.status.is_final()
-                || record.status == Status::Suspended
-                || self.interrupts(id, 0) > 0
-            {
+            if record.status.is_final() || record.status == Status::Suspended {
+                break;
+            }
+            if self.inner.pool.interrupted(id) {
+                interrupted = true;
                 break;
             }
             let Some((&task_id, task)) = record.tasks.first_key_value() else {
@@ -338,10 +346,11 @@ impl Engine {
             segment.calls += 1;
             let now = now_ms();
             let (result, duration_ms, kv, emitted) = self.call(&record, &task);
-            if self.interrupts(id, 0) > 0 {
+            if self.inner.pool.interrupted(id) {
                 // A control request (a cancel, a suspend) came during the
                 // call: it goes first, and the call's result is dropped as
                 // if it had ended after it.
+                interrupted = true;
                 break;
             }
             let mut step = Step::new(&workflow, &mut record, now);
@@ -352,6 +361,11 @@ impl Engine {
             }
             segment.produced.extend(emitted);
         }
+        // After the control request that interrupted it (queued before,
+        // so it goes first), the run goes on from what it commits now.
+        if interrupted {
+            self.spawn_run(id, Begin::Continue, "go on with a run");
+        }
         if before.as_ref() == Some(&record) && segment.history.is_empty() {
             let unchanged = before.unwrap_or(record);
             return answer(ack, unchanged, false);
@@ -361,7 +375,7 @@ impl Engine {
             &mut before,
             &mut record,
             &mut segment,
-            false,
+            interrupted,
             reply,
             runtime,
         )? {
@@ -386,27 +400,6 @@ impl Engine {
         let _ = wait.recv();
         std::thread::sleep(std::time::Duration::from_millis(300));
         swirl_core::failpoint::hit(point);
-    }
-
-    /// Control requests waiting for instance `id`'s run, after adding
-    /// `change`.
-    pub(crate) fn interrupts(&self, id: &str, change: isize) -> usize {
-        let mut waiting = self
-            .inner
-            .interrupts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let count = waiting
-            .get(id)
-            .copied()
-            .unwrap_or(0)
-            .saturating_add_signed(change);
-        if count == 0 {
-            waiting.remove(id);
-        } else {
-            waiting.insert(id.to_string(), count);
-        }
-        count
     }
 
     fn new_record(

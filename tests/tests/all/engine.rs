@@ -176,6 +176,36 @@ async fn an_action_that_finishes_after_cancel_changes_nothing() {
     );
 }
 
+/// A control request that is refused still interrupts the run it waited
+/// for: the run must go on after it, not stay stranded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_control_request_during_a_call_leaves_the_run_going() {
+    let app = App::new(&[&workflow(
+        "slow2",
+        json!([{ "name": "Sleep", "type": "OPERATION", "start": start(), "actionMode": "SEQUENTIAL",
+                 "actions": [{ "functionRef": { "refName": "probe", "parameters": { "action": "sleep", "millis": 300 } } },
+                             add(json!(1), json!(2))],
+                 "end": end() }]),
+    )]);
+    let started = app.engine.start("slow2", json!({}), None).await.unwrap();
+    let error = app
+        .engine
+        .resume(&started.id)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("resume needs a suspended instance"),
+        "{error}"
+    );
+    let done = tokio::time::timeout(Duration::from_secs(10), app.engine.wait(&started.id))
+        .await
+        .expect("the run went on after the refused request")
+        .unwrap();
+    assert_eq!(done.status, Status::Completed, "{:?}", done.error);
+    assert_eq!(done.output.unwrap()["sum"], json!(3.0));
+}
+
 fn workflow(id: &str, states: Value) -> String {
     json!({
         "id": id,
