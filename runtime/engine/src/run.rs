@@ -170,17 +170,24 @@ impl Engine {
                 // runtime of whoever queued the run.
                 let _entered = runtime.enter();
                 let mut ack = ack;
-                if let Err(error) = engine.run(&instance, begin, &mut ack, &runtime)
-                    && let Some(ack) = ack
-                {
-                    let _ = ack.reply.send(Err(error));
-                } else if let Some(ack) = ack {
-                    // A run whose every write happened answers from the
-                    // flush; one that wrote nothing answers here.
-                    let _ = ack.reply.send(Ok(Outcome {
-                        record: None,
-                        changed: false,
-                    }));
+                let result = engine.run(&instance, begin, &mut ack, &runtime);
+                match (result, ack) {
+                    (Err(error), Some(ack)) => {
+                        let _ = ack.reply.send(Err(error));
+                    }
+                    // Answered already, or nobody asked: what the run
+                    // committed stays, the rest runs again after a restart.
+                    (Err(error), None) => {
+                        tracing::error!(instance = %instance, %error, "a run stopped short");
+                    }
+                    // Every run answers; this is for one that forgot.
+                    (Ok(()), Some(ack)) => {
+                        let _ = ack.reply.send(Ok(Outcome {
+                            record: None,
+                            changed: false,
+                        }));
+                    }
+                    (Ok(()), None) => {}
                 }
             })
             .map_err(EngineError::Busy)
@@ -188,20 +195,9 @@ impl Engine {
 
     /// Queues a run nobody waits for; a failure is logged.
     pub(crate) fn spawn_run(&self, id: &str, begin: Begin, what: &'static str) {
-        let instance = id.to_string();
-        let (reply, answer) = oneshot::channel();
-        let far = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
-        if let Err(error) =
-            self.submit(id, begin, Admission::Internal, Some(Ack { reply, by: far }))
-        {
+        if let Err(error) = self.submit(id, begin, Admission::Internal, None) {
             tracing::error!(instance = %id, %error, "cannot {what}");
-            return;
         }
-        tokio::spawn(async move {
-            if let Ok(Err(error)) = answer.await {
-                tracing::error!(instance = %instance, %error, "cannot {what}");
-            }
-        });
     }
 
     /// Executes one run on the calling thread (a run pool thread, the
