@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::Manifest;
 use swirl_engine::{Engine, EngineError};
-use swirl_function::{FunctionHost, FunctionSpec, PreparedFunction, VersionSource};
+use swirl_function::{FunctionHost, FunctionSpec, PreparedFunction, Route, VersionSource};
 use swirl_store::apps::DeploymentWrite;
 use swirl_store::{Store, StoreError};
 use swirl_workflow::{self as workflow, KnownFunctions};
@@ -41,6 +41,16 @@ pub enum DeployError {
     },
     #[error("function '{name}' is still called by workflows {workflows}; delete them first")]
     InUse { name: String, workflows: String },
+    /// A version, alias or rollback refused for what it would break; the
+    /// message names who still uses it.
+    #[error("{0}")]
+    Conflict(String),
+    /// A request that names something wrongly (a version, a weight, an alias name).
+    #[error("{0}")]
+    BadInput(String),
+    /// A version or an alias that does not exist; the message lists those that do.
+    #[error("{0}")]
+    Missing(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -53,7 +63,11 @@ pub struct DeployedItem {
     /// Function name or workflow id.
     pub name: String,
     pub version: String,
-    /// `new` when this deployment made the version current, `unchanged` when it already was.
+    /// A function version's number (1, 2, 3, ... in deploy order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+    /// `new` when this deployment made the version current, `unchanged` when
+    /// it already was, `canary` when it takes a share of the calls only.
     pub status: &'static str,
 }
 
@@ -94,23 +108,32 @@ struct AppRecord {
 }
 
 /// What a function version is loaded from (`function_versions` tree).
-#[derive(Debug, Serialize, Deserialize)]
-struct FunctionRecord {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FunctionRecord {
     /// Blob of the manifest text that gave its limits and config.
     manifest: String,
     manifest_file: String,
     /// Blob of the component.
     wasm: String,
+    /// The version's number among its function's versions, from 1 in
+    /// deploy order; 0 in records written before numbers existed, which
+    /// [`Deployments::restore`] numbers.
+    #[serde(default)]
+    pub(crate) number: u32,
+    /// When it was first deployed, Unix milliseconds (0: not known).
+    #[serde(default)]
+    pub(crate) deployed_ms: u64,
 }
 
 /// Deploys, restores and deletes the apps of one store. Cheap to clone.
 #[derive(Clone)]
 pub struct Deployments {
-    store: Store,
-    host: Arc<FunctionHost>,
-    engine: Engine,
-    /// One deployment or delete at a time, so checks and writes do not interleave.
-    lock: Arc<Mutex<()>>,
+    pub(crate) store: Store,
+    pub(crate) host: Arc<FunctionHost>,
+    pub(crate) engine: Engine,
+    /// One deployment, route change or delete at a time, so checks and
+    /// writes do not interleave.
+    pub(crate) lock: Arc<Mutex<()>>,
 }
 
 impl Deployments {
@@ -141,11 +164,22 @@ impl Deployments {
     pub fn restore(&self) -> Result<(Vec<Manifest>, Vec<String>), DeployError> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut problems = Vec::new();
-        for (name, version) in self.store.current_functions()? {
-            if let Err(error) = self.host.restore(&name, &version) {
-                problems.push(error.to_string());
+        for (name, route) in self.store.current_functions()? {
+            if let Err(error) = self.number_unnumbered(&name) {
+                problems.push(format!("function '{name}': {error}"));
+            }
+            let restored = Route::parse(&route)
+                .map_err(|error| error.to_string())
+                .and_then(|route| {
+                    self.host
+                        .restore(&name, route)
+                        .map_err(|error| error.to_string())
+                });
+            if let Err(error) = restored {
+                problems.push(format!("function '{name}': {error}"));
             }
         }
+        problems.extend(self.restore_aliases()?);
         for (id, version) in self.store.current_workflows()? {
             if let Err(error) = self.engine.activate(&version) {
                 problems.push(format!("workflow '{id}' version {version}: {error}"));
@@ -169,7 +203,33 @@ impl Deployments {
     /// Checks everything `manifest` names, then records and deploys it
     /// whole; on any problem nothing changes.
     pub fn deploy(&self, manifest: &Manifest) -> Result<DeployReport, DeployError> {
+        self.deploy_canary(manifest, None)
+    }
+
+    /// Like [`Deployments::deploy`]; with `canary`, each function whose
+    /// version changes takes that percentage (1 to 99) of its calls while
+    /// the rest stays with the version that had most of them.
+    pub fn deploy_canary(
+        &self,
+        manifest: &Manifest,
+        canary: Option<u32>,
+    ) -> Result<DeployReport, DeployError> {
+        if let Some(percent) = canary.filter(|percent| !(1..100).contains(percent)) {
+            return Err(DeployError::BadInput(format!(
+                "a canary takes a whole percentage from 1 to 99 of the calls, not {percent}; deploy without one to give the new versions all calls"
+            )));
+        }
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let report = self.deploy_locked(manifest, canary)?;
+        self.sweep_locked();
+        Ok(report)
+    }
+
+    fn deploy_locked(
+        &self,
+        manifest: &Manifest,
+        canary: Option<u32>,
+    ) -> Result<DeployReport, DeployError> {
         let mut problems = Vec::new();
         let manifest_text = std::fs::read(&manifest.path).map_err(|error| {
             DeployError::Invalid(vec![format!(
@@ -238,13 +298,21 @@ impl Deployments {
         };
         let mut write = DeploymentWrite::default();
         let mut files = BTreeMap::new();
+        let mut routes = Vec::new();
+        let mut numbers = BTreeMap::new();
+        let now = swirl_core::time::now_ms();
         for (prepared, wasm, source) in &functions {
             let wasm_blob = self.store.put_blob(wasm)?;
             files.insert(relative(source), wasm_blob.clone());
+            let (number, deployed_ms) =
+                self.number_for(prepared.name(), prepared.version(), now)?;
+            numbers.insert(prepared.name().to_string(), number);
             let record = FunctionRecord {
                 manifest: manifest_blob.clone(),
                 manifest_file: manifest_file.clone(),
                 wasm: wasm_blob,
+                number,
+                deployed_ms,
             };
             write.function_versions.push((
                 prepared.name().to_string(),
@@ -254,9 +322,12 @@ impl Deployments {
                     reason: e.to_string(),
                 })?,
             ));
+            let before = self.host.route(prepared.name(), None);
+            let route = Route::deployed(before.as_ref(), prepared.version(), canary);
             write
                 .current_functions
-                .push((prepared.name().to_string(), prepared.version().to_string()));
+                .push((prepared.name().to_string(), route.record()));
+            routes.push(route);
         }
         for (workflow, text, path) in &workflows {
             files.insert(relative(path), self.store.put_blob(text.as_bytes())?);
@@ -285,15 +356,28 @@ impl Deployments {
             sinks: manifest.sinks.iter().map(|sink| sink.url.clone()).collect(),
             sink_manifests: manifest.sinks.clone(),
         };
-        let before = self
-            .host
-            .current_versions(functions.iter().map(|(prepared, _, _)| prepared.name()));
+        let before: BTreeMap<String, Option<String>> = functions
+            .iter()
+            .map(|(prepared, _, _)| {
+                let name = prepared.name().to_string();
+                let version = self.host.current_version(&name);
+                (name, version)
+            })
+            .collect();
         let prepared = functions.into_iter().map(|(prepared, _, _)| prepared);
-        for deployed in self.host.install_all(prepared.collect()) {
-            let before = before.get(&deployed.name).cloned();
-            report
-                .functions
-                .push(item(deployed.name, deployed.version, before));
+        for (deployed, route) in self
+            .host
+            .install_routed(prepared.zip(routes.iter().cloned()).collect())
+            .into_iter()
+            .zip(routes)
+        {
+            let before = before.get(&deployed.name).cloned().flatten();
+            let mut item = item(deployed.name, deployed.version, before);
+            if item.status == "new" && route.primary() != item.version {
+                item.status = "canary";
+            }
+            item.number = numbers.get(&item.name).copied();
+            report.functions.push(item);
         }
         let current = self.engine.workflows();
         for (workflow, _, _) in workflows {
@@ -319,13 +403,7 @@ impl Deployments {
                 deployed: list(self.host.function_names()),
             });
         }
-        let users: Vec<String> = self
-            .engine
-            .workflows()
-            .into_iter()
-            .filter(|(_, workflow)| workflow.function_resources().any(|r| r == name))
-            .map(|(id, _)| id)
-            .collect();
+        let users = self.workflows_calling(|r| swirl_core::function_ref::split(r).0 == name);
         if !users.is_empty() {
             return Err(DeployError::InUse {
                 name: name.to_string(),
@@ -334,6 +412,7 @@ impl Deployments {
         }
         self.store.remove_function(name)?;
         self.host.remove(name);
+        self.sweep_locked();
         Ok(())
     }
 
@@ -363,11 +442,12 @@ fn item(name: String, version: String, before: Option<String>) -> DeployedItem {
     DeployedItem {
         name,
         version,
+        number: None,
         status,
     }
 }
 
-fn list(names: Vec<String>) -> String {
+pub(crate) fn list(names: Vec<String>) -> String {
     if names.is_empty() {
         "none".to_string()
     } else {

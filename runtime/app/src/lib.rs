@@ -1,6 +1,7 @@
 //! Apps: what a manifest ([`manifest`]) declares, built and loaded into a
 //! function host and an engine ([`app`]), and the deployments a server keeps
-//! of them, checked whole before they become current ([`deployment`]).
+//! of them, checked whole before they become current ([`deployment`]), with
+//! their functions' numbered versions, aliases and rollback ([`lifecycle`]).
 
 // Nothing a network peer, an event sender or a guest sends may panic the
 // server: outside tests, `unwrap`, `expect` and `panic!` are refused here, and
@@ -12,4 +13,5 @@
 
 pub mod app;
 pub mod deployment;
+pub mod lifecycle;
 pub mod manifest;

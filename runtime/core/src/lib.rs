@@ -1,6 +1,7 @@
 //! What every layer of swirl shares and none owns: the `SYS.*` error codes
 //! ([`codes`]), unique, time-ordered ids
-//! ([`ids`]), wall-clock time as records hold it and as it is shown
+//! ([`ids`]), how a workflow names a function through an alias
+//! ([`function_ref`]), wall-clock time as records hold it and as it is shown
 //! ([`time`]), and the crash points of the crash tests ([`failpoint`]).
 //!
 //! `ARCHITECTURE.md` at the repository root has the map of the crates.
@@ -15,5 +16,6 @@
 
 pub mod codes;
 pub mod failpoint;
+pub mod function_ref;
 pub mod ids;
 pub mod time;

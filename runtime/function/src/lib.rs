@@ -16,7 +16,8 @@
 //! that only the store crate knows sled.
 //!
 //! Start with [`FunctionHost`]; [`pool`] holds the scaling logic, [`instance`]
-//! one call's limits and failure classification, [`host_api`] the imports.
+//! one call's limits and failure classification, [`host_api`] the imports,
+//! [`Route`] how calls of a name or an alias are split between versions.
 
 // Nothing a network peer, an event sender or a guest sends may panic the
 // server: outside tests, `unwrap`, `expect` and `panic!` are refused here, and
@@ -33,6 +34,7 @@ mod engine;
 mod host_api;
 mod instance;
 mod pool;
+mod route;
 mod sandbox;
 mod stats;
 
@@ -44,6 +46,7 @@ use std::time::Duration;
 pub use component::LoadError;
 pub use engine::HostConfig;
 pub use host_api::{EmittedEvent, LogLevel, LogLine, LogStream};
+pub use route::{MAX_ROUTE_VERSIONS, Route, RouteError};
 pub use stats::FunctionStats;
 
 use component::LoadedComponent;
@@ -320,15 +323,41 @@ pub enum InvokeError {
         version: String,
         reason: String,
     },
+    #[error("function '{name}' has no alias '{alias}'; its aliases: {aliases}")]
+    UnknownAlias {
+        name: String,
+        alias: String,
+        aliases: String,
+    },
 }
 
-/// The versions of one function name; the newest deployment is current.
+/// The versions of one function name and the routes to them.
 #[derive(Default)]
 struct Versions {
-    /// `None` after the function was deleted: its versions stay callable by
-    /// version for instances that pinned them, but new work cannot find it.
-    current: Option<String>,
+    /// Where calls of the plain name go: the newest deployment, or split
+    /// with a canary. `None` after the function was deleted: its versions
+    /// stay callable by version for instances that pinned them, but new work
+    /// cannot find it.
+    current: Option<Route>,
+    /// Named routes, called as `name@alias`.
+    aliases: BTreeMap<String, Route>,
     pools: HashMap<String, Arc<Pool>>,
+}
+
+impl Versions {
+    /// The route of the plain name (`alias` `None`) or of an alias.
+    fn route(&self, alias: Option<&str>) -> Option<&Route> {
+        match alias {
+            None => self.current.as_ref(),
+            Some(alias) => self.aliases.get(alias),
+        }
+    }
+
+    /// Whether the current route or an alias sends calls to `version`.
+    fn routed(&self, version: &str) -> bool {
+        self.current.as_ref().is_some_and(|r| r.contains(version))
+            || self.aliases.values().any(|r| r.contains(version))
+    }
 }
 
 /// Runs functions from per-function instance pools, one pool per version.
@@ -372,17 +401,26 @@ impl FunctionHost {
     /// versions stay callable by version, and their running calls finish;
     /// their idle instances are reaped like any other.
     pub fn install(&self, prepared: PreparedFunction) -> Deployed {
+        let route = Route::single(prepared.version());
         let (deployed, pool) = self.ready(prepared);
-        self.make_current(&[(deployed.clone(), pool)]);
+        self.make_current(&[(deployed.clone(), pool, route)]);
         deployed
     }
 
-    /// Installs several functions at once: an instance that pins versions
-    /// sees all of them new or all of them old, never a mix.
-    pub fn install_all(&self, prepared: Vec<PreparedFunction>) -> Vec<Deployed> {
-        let ready: Vec<_> = prepared.into_iter().map(|p| self.ready(p)).collect();
+    /// Installs several functions at once, each with the route its plain
+    /// name takes (which names the new version, and may name versions
+    /// already loaded): an instance that pins versions sees all of them new
+    /// or all of them old, never a mix.
+    pub fn install_routed(&self, prepared: Vec<(PreparedFunction, Route)>) -> Vec<Deployed> {
+        let ready: Vec<_> = prepared
+            .into_iter()
+            .map(|(prepared, route)| {
+                let (deployed, pool) = self.ready(prepared);
+                (deployed, pool, route)
+            })
+            .collect();
         self.make_current(&ready);
-        ready.into_iter().map(|(deployed, _)| deployed).collect()
+        ready.into_iter().map(|(deployed, ..)| deployed).collect()
     }
 
     /// A pool for a version not loaded yet, made (and warmed up) outside the lock.
@@ -402,9 +440,9 @@ impl FunctionHost {
         (deployed, pool)
     }
 
-    fn make_current(&self, ready: &[(Deployed, Option<Arc<Pool>>)]) {
+    fn make_current(&self, ready: &[(Deployed, Option<Arc<Pool>>, Route)]) {
         let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
-        for (deployed, pool) in ready {
+        for (deployed, pool, route) in ready {
             let versions = functions.entry(deployed.name.clone()).or_default();
             if let Some(pool) = pool {
                 versions
@@ -412,8 +450,61 @@ impl FunctionHost {
                     .entry(deployed.version.clone())
                     .or_insert_with(|| pool.clone());
             }
-            versions.current = Some(deployed.version.clone());
+            versions.current = Some(route.clone());
         }
+    }
+
+    /// Sets (or with `None` removes) the route of function `name`'s plain
+    /// name (`alias` `None`) or of one alias, loading every version it
+    /// names first; the next call or pin follows it.
+    pub fn set_route(
+        &self,
+        name: &str,
+        alias: Option<&str>,
+        route: Option<Route>,
+    ) -> Result<(), InvokeError> {
+        for (version, _) in route.iter().flat_map(Route::entries) {
+            self.version_pool(name, version)?;
+        }
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        let versions = functions.entry(name.to_string()).or_default();
+        match (alias, route) {
+            (None, route) => versions.current = route,
+            (Some(alias), Some(route)) => {
+                versions.aliases.insert(alias.to_string(), route);
+            }
+            (Some(alias), None) => {
+                versions.aliases.remove(alias);
+            }
+        }
+        Ok(())
+    }
+
+    /// The route of function `name`'s plain name (`alias` `None`) or of one alias.
+    pub fn route(&self, name: &str, alias: Option<&str>) -> Option<Route> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        functions.get(name)?.route(alias).cloned()
+    }
+
+    /// The aliases of function `name` and their routes.
+    pub fn aliases(&self, name: &str) -> BTreeMap<String, Route> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        functions
+            .get(name)
+            .map(|versions| versions.aliases.clone())
+            .unwrap_or_default()
+    }
+
+    /// Drops the pool of `version` of function `name` (its compiled code and
+    /// instances; calls in flight finish) unless the current route or an
+    /// alias sends calls to it. A pinned instance that calls it later loads
+    /// it again. True when it was unloaded.
+    pub fn unload(&self, name: &str, version: &str) -> bool {
+        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        let Some(versions) = functions.get_mut(name) else {
+            return false;
+        };
+        !versions.routed(version) && versions.pools.remove(version).is_some()
     }
 
     /// Prepares and installs `spec` in one go.
@@ -421,14 +512,15 @@ impl FunctionHost {
         Ok(self.install(self.prepare(spec)?))
     }
 
-    /// Stops offering function `name` to new work; instances that pinned
-    /// one of its versions still call it. False when it is not deployed.
+    /// Stops offering function `name` to new work, by its name or its
+    /// aliases; instances that pinned one of its versions still call it.
+    /// False when it is not deployed.
     pub fn remove(&self, name: &str) -> bool {
         let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
-        functions
-            .get_mut(name)
-            .and_then(|versions| versions.current.take())
-            .is_some()
+        functions.get_mut(name).is_some_and(|versions| {
+            versions.aliases.clear();
+            versions.current.take().is_some()
+        })
     }
 
     fn new_pool(&self, prepared: PreparedFunction) -> Arc<Pool> {
@@ -448,13 +540,16 @@ impl FunctionHost {
     ///
     /// A failure of the function (including traps, timeouts and `SYS.Busy`)
     /// is an `Ok(Invocation)` whose `outcome` is `Err`.
+    /// `name` may be `function@alias`; a route split between versions
+    /// picks one by weight for this call.
     pub fn invoke(&self, name: &str, call: Call) -> Result<Invocation, InvokeError> {
-        let pool = self.pool(name)?;
+        let pool = self.routed_pool(name)?;
         Ok(pool.invoke(call))
     }
 
-    /// Calls `version` of function `name` (the current one when `None`),
-    /// loading it through the version source when this process has not yet.
+    /// Calls `version` of function `name` (the one its route picks when
+    /// `None`), loading it through the version source when this process has
+    /// not yet. `name` may be `function@alias`, as workflows pin it.
     pub fn invoke_version(
         &self,
         name: &str,
@@ -462,14 +557,15 @@ impl FunctionHost {
         call: Call,
     ) -> Result<Invocation, InvokeError> {
         let pool = match version {
-            Some(version) => self.version_pool(name, version)?,
-            None => self.pool(name)?,
+            Some(version) => self.version_pool(swirl_core::function_ref::split(name).0, version)?,
+            None => self.routed_pool(name)?,
         };
         Ok(pool.invoke(call))
     }
 
-    /// The current version of each of `names` that is deployed, read at one
-    /// moment (see [`FunctionHost::install_all`]).
+    /// The version each of `names` (plain, or `function@alias`) that is
+    /// deployed would call now, picked by weight, read at one moment (see
+    /// [`FunctionHost::install_routed`]): what a new instance pins.
     pub fn current_versions<'a>(
         &self,
         names: impl Iterator<Item = &'a str>,
@@ -477,30 +573,57 @@ impl FunctionHost {
         let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
         names
             .filter_map(|name| {
-                let version = functions.get(name)?.current.clone()?;
+                let (function, alias) = swirl_core::function_ref::split(name);
+                let version = functions.get(function)?.route(alias)?.pick().to_string();
                 Some((name.to_string(), version))
             })
             .collect()
     }
 
-    /// The current version of function `name`, if it is deployed.
+    /// The primary version of function `name`'s current route (see
+    /// [`Route::primary`]), if it is deployed.
     pub fn current_version(&self, name: &str) -> Option<String> {
-        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
-        functions.get(name)?.current.clone()
+        Some(self.route(name, None)?.primary().to_string())
     }
 
-    /// Makes stored `version` of function `name` its current version,
-    /// loading it through the version source (restoring after a restart).
-    pub fn restore(&self, name: &str, version: &str) -> Result<(), InvokeError> {
-        self.version_pool(name, version)?;
-        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
-        functions.entry(name.to_string()).or_default().current = Some(version.to_string());
-        Ok(())
+    /// Makes stored `route` the current route of function `name`, loading
+    /// its versions through the version source (restoring after a restart).
+    pub fn restore(&self, name: &str, route: Route) -> Result<(), InvokeError> {
+        self.set_route(name, None, Some(route))
     }
 
     /// The config values of the current version of function `name`.
     pub fn config(&self, name: &str) -> Result<BTreeMap<String, String>, InvokeError> {
         Ok(self.pool(name)?.config().clone())
+    }
+
+    /// Statistics of each version of function `name` loaded in this process.
+    pub fn version_stats(&self, name: &str) -> Vec<FunctionStats> {
+        let pools: Vec<Arc<Pool>> = {
+            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+            functions
+                .get(name)
+                .map(|versions| versions.pools.values().cloned().collect())
+                .unwrap_or_default()
+        };
+        pools.iter().map(|pool| pool.stats()).collect()
+    }
+
+    /// Every loaded version that neither a current route nor an alias
+    /// sends calls to, as (function, version): what only pinned instances
+    /// and calls by version can still reach.
+    pub fn unrouted_versions(&self) -> Vec<(String, String)> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        functions
+            .iter()
+            .flat_map(|(name, versions)| {
+                versions
+                    .pools
+                    .keys()
+                    .filter(|version| !versions.routed(version))
+                    .map(move |version| (name.clone(), version.clone()))
+            })
+            .collect()
     }
 
     /// Versions of function `name` loaded in this process, sorted.
@@ -527,16 +650,48 @@ impl FunctionHost {
         names
     }
 
+    /// The pool of the primary version of `name`'s current route.
     fn pool(&self, name: &str) -> Result<Arc<Pool>, InvokeError> {
-        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
-        functions
-            .get(name)
-            .and_then(|versions| versions.pools.get(versions.current.as_ref()?))
-            .cloned()
-            .ok_or_else(|| InvokeError::UnknownFunction {
-                name: name.to_string(),
-                deployed: describe_names(current_names(&functions)),
-            })
+        self.resolve(name, None, |route| route.primary())
+    }
+
+    /// The pool one call of `name` (plain, or `function@alias`) goes to.
+    fn routed_pool(&self, name: &str) -> Result<Arc<Pool>, InvokeError> {
+        let (function, alias) = swirl_core::function_ref::split(name);
+        self.resolve(function, alias, Route::pick)
+    }
+
+    fn resolve(
+        &self,
+        name: &str,
+        alias: Option<&str>,
+        choose: impl Fn(&Route) -> &str,
+    ) -> Result<Arc<Pool>, InvokeError> {
+        let version = {
+            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+            let versions = functions
+                .get(name)
+                .filter(|versions| versions.current.is_some())
+                .ok_or_else(|| InvokeError::UnknownFunction {
+                    name: name.to_string(),
+                    deployed: describe_names(current_names(&functions)),
+                })?;
+            let route = versions
+                .route(alias)
+                .ok_or_else(|| InvokeError::UnknownAlias {
+                    name: name.to_string(),
+                    alias: alias.unwrap_or_default().to_string(),
+                    aliases: describe_names(versions.aliases.keys()),
+                })?;
+            let version = choose(route);
+            if let Some(pool) = versions.pools.get(version) {
+                return Ok(pool.clone());
+            }
+            version.to_string()
+        };
+        // A version an alias names that this process unloaded, or never
+        // loaded: load it again.
+        self.version_pool(name, &version)
     }
 
     fn version_pool(&self, name: &str, version: &str) -> Result<Arc<Pool>, InvokeError> {

@@ -300,8 +300,9 @@ pub async fn list_functions(State(state): State<ServerState>) -> ApiResult {
         .into_iter()
         .filter_map(|name| {
             let stats = host.stats(&name).ok()?;
+            let number = state.deployments().version_number(&name, &stats.version);
             Some(
-                json!({ "name": name, "version": stats.version, "invocations": stats.invocations }),
+                json!({ "name": name, "version": stats.version, "number": number, "invocations": stats.invocations }),
             )
         })
         .collect();
@@ -311,10 +312,41 @@ pub async fn list_functions(State(state): State<ServerState>) -> ApiResult {
 pub async fn get_function(State(state): State<ServerState>, Path(name): Path<String>) -> ApiResult {
     let stats = state.host().stats(&name)?;
     let config = state.function_config(&name);
+    let deployments = state.deployments().clone();
+    let function = name.clone();
+    let catalog = tokio::task::spawn_blocking(move || deployments.catalog(&function))
+        .await
+        .map_err(|error| ApiError::Internal(format!("version listing failed: {error}")))??;
+    let loaded = state.host().version_stats(&name);
+    let versions: Vec<Value> = catalog
+        .versions
+        .iter()
+        .map(|info| {
+            let mut view = json!({
+                "number": info.number,
+                "version": info.version,
+                "deployedAt": (info.deployed_ms > 0).then(|| rfc3339(info.deployed_ms)),
+                "loaded": false,
+            });
+            if let Some(stats) = loaded.iter().find(|stats| stats.version == info.version) {
+                view["loaded"] = json!(true);
+                view["stats"] = json!(stats);
+            }
+            view
+        })
+        .collect();
+    let number = catalog
+        .versions
+        .iter()
+        .find(|info| info.version == stats.version)
+        .map(|info| info.number);
     ok(json!({
         "name": name,
         "version": stats.version,
-        "versions": state.host().versions(&name),
+        "number": number,
+        "route": catalog.current,
+        "aliases": catalog.aliases,
+        "versions": versions,
         "config": config,
         "stats": stats,
     }))
@@ -322,9 +354,14 @@ pub async fn get_function(State(state): State<ServerState>, Path(name): Path<Str
 
 #[derive(Debug, Deserialize)]
 pub struct InvokeQuery {
-    /// A version other than the current one (one that instances pinned).
+    /// A version other than the current route's (its number or id).
     version: Option<String>,
+    /// An alias, whose route picks the version by weight.
+    alias: Option<String>,
 }
+
+/// The header that says which version (its number) served a call.
+pub const VERSION_HEADER: &str = "swirl-function-version";
 
 pub async fn invoke_function(
     State(state): State<ServerState>,
@@ -333,18 +370,44 @@ pub async fn invoke_function(
     body: Bytes,
 ) -> ApiResult {
     let input = json_body(&body)?;
+    let (target, version) = match (query.version, query.alias) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give 'version' or 'alias', not both: an alias picks the version itself"
+                    .to_string(),
+            ));
+        }
+        (Some(version), None) => {
+            let deployments = state.deployments().clone();
+            let function = name.clone();
+            let id = tokio::task::spawn_blocking(move || {
+                deployments.resolve_version(&function, &version)
+            })
+            .await
+            .map_err(|error| ApiError::Internal(format!("version lookup failed: {error}")))??
+            .version;
+            (name.clone(), Some(id))
+        }
+        (None, Some(alias)) => {
+            swirl_core::function_ref::check_alias(&alias).map_err(ApiError::BadRequest)?;
+            (format!("{name}@{alias}"), None)
+        }
+        (None, None) => (name.clone(), None),
+    };
     // Fail fast with a 404 rather than a queued blocking task.
-    if query.version.is_none() {
+    if version.is_none() {
         state.host().stats(&name)?;
     }
     let host = state.host().clone();
-    let call_name = name.clone();
     let invocation = tokio::task::spawn_blocking(move || {
         let call = Call::new(input.to_string().into_bytes());
-        host.invoke_version(&call_name, query.version.as_deref(), call)
+        host.invoke_version(&target, version.as_deref(), call)
     })
     .await
     .map_err(|error| ApiError::Internal(format!("invocation task failed: {error}")))??;
+    let number = state
+        .deployments()
+        .version_number(&name, &invocation.version);
     state.logs().record(&name, &invocation);
     state.emitted(&name, &invocation.emitted).await?;
     tracing::info!(
@@ -358,20 +421,23 @@ pub async fn invoke_function(
     let mut answer = json!({
         "invocationId": invocation.id,
         "version": invocation.version,
+        "number": number,
         "durationMs": invocation.duration.as_secs_f64() * 1000.0,
         "coldStart": invocation.cold_start,
     });
-    match invocation.outcome {
+    let status = match invocation.outcome {
         Ok(output) => {
             answer["output"] = serde_json::from_slice(&output).unwrap_or(Value::Null);
-            ok(answer)
+            StatusCode::OK
         }
         Err(failure) => {
             answer["error"] = json!(format!("the function failed: {failure}"));
             answer["failure"] = json!(failure);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(answer)).into_response())
+            StatusCode::UNPROCESSABLE_ENTITY
         }
-    }
+    };
+    let served_by = number.map_or_else(|| invocation.version.clone(), |n| n.to_string());
+    Ok((status, [(VERSION_HEADER, served_by)], Json(answer)).into_response())
 }
 
 pub async fn function_logs(

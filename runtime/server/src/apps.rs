@@ -12,7 +12,7 @@ use std::path::{Component, Path as FsPath, PathBuf};
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::Limited;
@@ -33,7 +33,25 @@ const MANIFEST_FILE: &str = "swirl.toml";
 
 type ApiResult = Result<Response, ApiError>;
 
-pub async fn deploy_app(State(state): State<ServerState>, request: Request) -> ApiResult {
+#[derive(Debug, serde::Deserialize)]
+pub struct DeployQuery {
+    /// The percentage of calls each changed function's new version takes.
+    canary: Option<String>,
+}
+
+pub async fn deploy_app(
+    State(state): State<ServerState>,
+    Query(query): Query<DeployQuery>,
+    request: Request,
+) -> ApiResult {
+    let canary = match query.canary.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse::<u32>().ok().filter(|p| (1..100).contains(p)).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "canary must be a whole percentage from 1 to 99, not '{text}'; deploy without it to give the new versions all calls"
+            ))
+        })?),
+    };
     let limit = state.config().deploy_body_bytes;
     let declared = request
         .headers()
@@ -93,7 +111,7 @@ pub async fn deploy_app(State(state): State<ServerState>, request: Request) -> A
             dir.write(&path.relative, bytes)?;
         }
         let deployed = Deployments::load_manifest(&dir.manifest_dir.join(MANIFEST_FILE))
-            .and_then(|manifest| deployments.deploy(&manifest));
+            .and_then(|manifest| deployments.deploy_canary(&manifest, canary));
         deployed.map_err(|error| dir.relative(error))
     })
     .await

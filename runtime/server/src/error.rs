@@ -87,9 +87,9 @@ impl From<EngineError> for ApiError {
 impl From<InvokeError> for ApiError {
     fn from(error: InvokeError) -> Self {
         match error {
-            InvokeError::UnknownFunction { .. } | InvokeError::UnknownVersion { .. } => {
-                Self::NotFound(error.to_string())
-            }
+            InvokeError::UnknownFunction { .. }
+            | InvokeError::UnknownVersion { .. }
+            | InvokeError::UnknownAlias { .. } => Self::NotFound(error.to_string()),
         }
     }
 }
@@ -99,7 +99,11 @@ impl From<DeployError> for ApiError {
         match error {
             DeployError::Invalid(problems) => Self::Invalid(problems),
             DeployError::NotFound { .. } => Self::NotFound(error.to_string()),
-            DeployError::InUse { .. } => Self::Conflict(error.to_string()),
+            DeployError::InUse { .. } | DeployError::Conflict(_) => {
+                Self::Conflict(error.to_string())
+            }
+            DeployError::Missing(_) => Self::NotFound(error.to_string()),
+            DeployError::BadInput(_) => Self::BadRequest(error.to_string()),
             DeployError::Store(store) => Self::Unavailable(Arc::new(store)),
             DeployError::Engine(engine) => engine.into(),
         }

@@ -6,6 +6,7 @@
 //!  /workflows, /instances ─▶ admin ──▶ Engine
 //!  POST /apps, DELETE     ──▶ apps ──▶ Deployments (checked whole, recorded, then current)
 //!  /functions            ──▶ admin ──▶ FunctionHost (blocking pool) ──▶ logs ring
+//!  /functions/{name}/aliases, rollback, versions ──▶ versions ──▶ Deployments (lifecycle)
 //!  engine outbox (produced / emitted events) ──▶ sinks (durable queue, HTTP binary mode, dead letters)
 //!  /metrics, /healthz, /openapi.json
 //! ```
@@ -35,6 +36,7 @@ pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod sinks;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -47,7 +49,7 @@ use axum::extract::{DefaultBodyLimit, FromRef, Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -218,8 +220,10 @@ struct Observer {
 
 impl EngineObserver for Observer {
     fn action(&self, call: ActionCall<'_>) {
+        // A call through an alias (`greet@canary`) is a call of its function.
+        let function = swirl_core::function_ref::split(call.function).0;
         self.logs
-            .record_action(call.function, call.invocation, call.instance_id, call.state);
+            .record_action(function, call.invocation, call.instance_id, call.state);
     }
 
     fn produced(&self, event: &OutboxEvent, outbox_key: &[u8]) -> Result<(), String> {
@@ -344,6 +348,36 @@ pub fn routes() -> Vec<Route> {
             Method::GET,
             "/functions/{name}/logs",
             get(admin::function_logs),
+        ),
+        route(
+            Admin,
+            Method::GET,
+            "/functions/{name}/aliases",
+            get(versions::list_aliases),
+        ),
+        route(
+            Admin,
+            Method::PUT,
+            "/functions/{name}/aliases/{alias}",
+            put(versions::put_alias),
+        ),
+        route(
+            Admin,
+            Method::DELETE,
+            "/functions/{name}/aliases/{alias}",
+            delete(versions::delete_alias),
+        ),
+        route(
+            Admin,
+            Method::POST,
+            "/functions/{name}/rollback",
+            post(versions::rollback),
+        ),
+        route(
+            Admin,
+            Method::DELETE,
+            "/functions/{name}/versions/{version}",
+            delete(versions::delete_version),
         ),
         route(Admin, Method::GET, "/dead-letters", get(list_dead_letters)),
         route(
@@ -538,7 +572,23 @@ async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiE
     let functions: Vec<_> = host
         .function_names()
         .into_iter()
-        .filter_map(|name| host.stats(&name).ok().map(|stats| (name, stats)))
+        .flat_map(|name| {
+            let mut series: Vec<_> = host
+                .version_stats(&name)
+                .into_iter()
+                .map(|stats| metrics::VersionSeries {
+                    function: name.clone(),
+                    version: state
+                        .deployments()
+                        .version_number(&name, &stats.version)
+                        .map_or_else(|| stats.version.clone(), |number| number.to_string()),
+                    stats,
+                })
+                .collect();
+            // Numbers in numeric order: shorter first.
+            series.sort_by_key(|series| (series.version.len(), series.version.clone()));
+            series
+        })
         .collect();
     let sinks = metrics::SinkGauges {
         queued: state.sinks().queued(),

@@ -1,6 +1,8 @@
 //! `GET /metrics`: Prometheus text exposition of what the server counts
 //! (events) and what the engine and the function host already know
-//! (instances by status, per-function invocations, starts and durations).
+//! (instances by status; invocations, starts and durations per function
+//! version loaded, labelled with the function and the version's number,
+//! so that a canary can be compared with the version it may replace).
 //!
 //! Counters kept here are plain atomics; everything else is read at scrape
 //! time from counts its owner keeps (instances by status are kept by the
@@ -54,7 +56,7 @@ impl Metrics {
         &self,
         instances: &HashMap<Status, u64>,
         sinks: SinkGauges,
-        functions: &[(String, FunctionStats)],
+        functions: &[VersionSeries],
     ) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
@@ -160,12 +162,12 @@ impl Metrics {
         ];
         for (name, kind, help, value) in families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (function, stats) in functions {
+            for series in functions {
                 let _ = writeln!(
                     out,
-                    "{name}{{function=\"{}\"}} {}",
-                    escape_label(function),
-                    value(stats)
+                    "{name}{{{}}} {}",
+                    series.labels(),
+                    value(&series.stats)
                 );
             }
         }
@@ -175,23 +177,42 @@ impl Metrics {
             "# HELP {name} Function call duration; quantiles over the last 1024 calls.\n# TYPE {name} summary"
         );
         let seconds = |micros: u64| micros as f64 / 1e6;
-        for (function, stats) in functions {
-            let function = escape_label(function);
+        for series in functions {
+            let (labels, stats) = (series.labels(), &series.stats);
             for (quantile, micros) in [("0.5", stats.p50_micros), ("0.99", stats.p99_micros)] {
                 let _ = writeln!(
                     out,
-                    "{name}{{function=\"{function}\",quantile=\"{quantile}\"}} {}",
+                    "{name}{{{labels},quantile=\"{quantile}\"}} {}",
                     seconds(micros)
                 );
             }
             let _ = writeln!(
                 out,
-                "{name}_sum{{function=\"{function}\"}} {}\n{name}_count{{function=\"{function}\"}} {}",
+                "{name}_sum{{{labels}}} {}\n{name}_count{{{labels}}} {}",
                 seconds(stats.total_micros),
                 stats.invocations
             );
         }
         out
+    }
+}
+
+/// The statistics of one loaded function version.
+#[derive(Debug, Clone)]
+pub struct VersionSeries {
+    pub function: String,
+    /// The version's number, or its id when it has none.
+    pub version: String,
+    pub stats: FunctionStats,
+}
+
+impl VersionSeries {
+    fn labels(&self) -> String {
+        format!(
+            "function=\"{}\",version=\"{}\"",
+            escape_label(&self.function),
+            escape_label(&self.version)
+        )
     }
 }
 
@@ -264,15 +285,19 @@ mod tests {
         let text = Metrics::default().render(
             &HashMap::new(),
             SinkGauges::default(),
-            &[("f".into(), stats)],
+            &[VersionSeries {
+                function: "f".into(),
+                version: "2".into(),
+                stats,
+            }],
         );
         for line in [
             "# TYPE swirl_function_duration_seconds summary\n",
-            "swirl_function_duration_seconds{function=\"f\",quantile=\"0.5\"} 0.0015\n",
-            "swirl_function_duration_seconds{function=\"f\",quantile=\"0.99\"} 0.02\n",
-            "swirl_function_duration_seconds_sum{function=\"f\"} 0.03\n",
-            "swirl_function_duration_seconds_count{function=\"f\"} 4\n",
-            "swirl_function_invocations_total{function=\"f\"} 4\n",
+            "swirl_function_duration_seconds{function=\"f\",version=\"2\",quantile=\"0.5\"} 0.0015\n",
+            "swirl_function_duration_seconds{function=\"f\",version=\"2\",quantile=\"0.99\"} 0.02\n",
+            "swirl_function_duration_seconds_sum{function=\"f\",version=\"2\"} 0.03\n",
+            "swirl_function_duration_seconds_count{function=\"f\",version=\"2\"} 4\n",
+            "swirl_function_invocations_total{function=\"f\",version=\"2\"} 4\n",
         ] {
             assert!(text.contains(line), "{line} in\n{text}");
         }

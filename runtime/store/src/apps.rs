@@ -5,7 +5,10 @@
 //!   written once however often they are deployed;
 //! - `function_versions`: `name \0 version` → the record a version is loaded
 //!   from, kept after newer deployments for the instances pinned to it;
-//! - `functions`, `workflows`: name or id → the current version;
+//! - `functions`: name → its current route (a version, or versions with
+//!   weights; the function crate's `Route` record);
+//! - `function_aliases`: `name \0 alias` → the alias's route;
+//! - `workflows`: id → the current version;
 //! - `apps`: app name → the record of its latest deployment.
 //!
 //! A deployment's records and current versions are written in one
@@ -106,9 +109,65 @@ impl Store {
             .transpose()
     }
 
-    /// Current function versions, by name.
+    /// Every recorded version of function `name`, by version, with its record.
+    pub fn function_versions_of(&self, name: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let prefix = version_key(name, "");
+        self.function_versions
+            .scan_prefix(&prefix)
+            .map(|entry| {
+                let (key, stored) = entry?;
+                Ok((
+                    String::from_utf8_lossy(&key[prefix.len()..]).into_owned(),
+                    self.unstow(&stored)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Deletes the record of `version` of function `name`; durable on
+    /// return. Its files stay: other versions may share them.
+    pub fn remove_function_version(&self, name: &str, version: &str) -> Result<(), StoreError> {
+        self.function_versions.remove(version_key(name, version))?;
+        self.flush()
+    }
+
+    /// Current function routes, by name.
     pub fn current_functions(&self) -> Result<Vec<(String, String)>, StoreError> {
         pairs(&self.functions)
+    }
+
+    /// Sets the current route of function `name`; durable on return.
+    pub fn set_current_function(&self, name: &str, route: &str) -> Result<(), StoreError> {
+        super::values::check_key(name.as_bytes())?;
+        self.functions.insert(name.as_bytes(), route.as_bytes())?;
+        self.flush()
+    }
+
+    /// Sets (or with `None` removes) alias `alias` of function `name`; durable on return.
+    pub fn set_function_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        route: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let key = version_key(name, alias);
+        super::values::check_key(&key)?;
+        match route {
+            Some(route) => self.function_aliases.insert(key, route.as_bytes())?,
+            None => self.function_aliases.remove(key)?,
+        };
+        self.flush()
+    }
+
+    /// Every alias, as (function, alias, route).
+    pub fn function_aliases(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        Ok(pairs(&self.function_aliases)?
+            .into_iter()
+            .filter_map(|(key, route)| {
+                let (name, alias) = key.split_once('\0')?;
+                Some((name.to_string(), alias.to_string(), route))
+            })
+            .collect())
     }
 
     /// Current workflow definition versions, by id.
@@ -130,9 +189,26 @@ impl Store {
             .collect()
     }
 
-    /// Deletes function `name` (its versions stay for pinned instances); durable on return.
+    /// Deletes function `name` and its aliases (its versions stay for
+    /// pinned instances); durable on return.
     pub fn remove_function(&self, name: &str) -> Result<(), StoreError> {
-        self.functions.remove(name.as_bytes())?;
+        let alias_keys = self
+            .function_aliases
+            .scan_prefix(version_key(name, ""))
+            .keys()
+            .collect::<Result<Vec<_>, _>>()?;
+        let result: Result<(), TransactionError<StoreError>> =
+            (&self.functions, &self.function_aliases).transaction(|(functions, aliases)| {
+                functions.remove(name.as_bytes())?;
+                for key in &alias_keys {
+                    aliases.remove(key)?;
+                }
+                Ok(())
+            });
+        result.map_err(|error| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => StoreError::Sled(error),
+        })?;
         self.flush()
     }
 
@@ -193,5 +269,51 @@ mod tests {
         let hash = String::from_utf8(record).unwrap();
         assert_eq!(store.blob(&hash).unwrap().unwrap(), b"code");
         assert_eq!(store.apps().unwrap(), [("shop".into(), b"app".to_vec())]);
+    }
+
+    #[test]
+    fn aliases_routes_and_version_deletes_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .commit_deployment(&DeploymentWrite {
+                    function_versions: vec![
+                        ("f".into(), "v1".into(), b"one".to_vec()),
+                        ("f".into(), "v2".into(), b"two".to_vec()),
+                        ("fg".into(), "v9".into(), b"other".to_vec()),
+                    ],
+                    ..DeploymentWrite::default()
+                })
+                .unwrap();
+            store.set_current_function("f", "v1=90,v2=10").unwrap();
+            store.set_function_alias("f", "live", Some("v2")).unwrap();
+            store.set_function_alias("f", "old", Some("v1")).unwrap();
+            store.set_function_alias("fg", "live", Some("v9")).unwrap();
+            store.set_function_alias("f", "old", None).unwrap();
+            store.remove_function_version("f", "v1").unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.function_versions_of("f").unwrap(),
+            [("v2".into(), b"two".to_vec())],
+            "another function's versions are not listed"
+        );
+        assert_eq!(
+            store.current_functions().unwrap(),
+            [("f".into(), "v1=90,v2=10".into())]
+        );
+        assert_eq!(
+            store.function_aliases().unwrap(),
+            [
+                ("f".into(), "live".into(), "v2".into()),
+                ("fg".into(), "live".into(), "v9".into())
+            ]
+        );
+        store.remove_function("f").unwrap();
+        assert_eq!(
+            store.function_aliases().unwrap(),
+            [("fg".into(), "live".into(), "v9".into())]
+        );
     }
 }

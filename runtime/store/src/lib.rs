@@ -11,7 +11,7 @@
 //!   kept until an instance waits for them ([`events`]);
 //! - `outbox`, `sink_queue`, `dead_letters`: produced events until they are
 //!   routed, delivered to the sinks, or given up on ([`outbox`]).
-//! - `function_versions`, `functions`, `workflows`, `apps`: what a server
+//! - `function_versions`, `functions`, `function_aliases`, `workflows`, `apps`: what a server
 //!   deployed, restored after a restart ([`apps`]); the deployed files
 //!   themselves are content-addressed files ([`files`]).
 //!
@@ -124,6 +124,7 @@ pub struct Store {
     dead_letters: sled::Tree,
     function_versions: sled::Tree,
     functions: sled::Tree,
+    function_aliases: sled::Tree,
     workflows: sled::Tree,
     apps: sled::Tree,
     files: Arc<files::Files>,
@@ -192,6 +193,7 @@ impl Store {
             dead_letters: db.open_tree("dead_letters")?,
             function_versions: db.open_tree("function_versions")?,
             functions: db.open_tree("functions")?,
+            function_aliases: db.open_tree("function_aliases")?,
             workflows: db.open_tree("workflows")?,
             apps: db.open_tree("apps")?,
             files: Arc::new(files::Files::open(data_dir.join("files"))?),

@@ -159,15 +159,25 @@ pub fn check(
 
     if let Some(known) = known_functions {
         for resource in &facts.resources {
-            if !known(&resource.name) {
-                diagnostics.error(
-                    &resource.site.pointer,
-                    resource.site.position,
-                    format!(
-                        "function resource '{}' is not a function of the manifest; add it to the manifest or fix the name",
+            // `greet@canary` calls `greet` through its alias `canary`.
+            let (function, alias) = swirl_core::function_ref::split(&resource.name);
+            let problem = match alias.map(swirl_core::function_ref::check_alias) {
+                Some(Err(problem)) => {
+                    Some(format!("function resource '{}': {problem}", resource.name))
+                }
+                _ if !known(function) => Some(match alias {
+                    None => format!(
+                        "function resource '{function}' is not a function of the manifest; add it to the manifest or fix the name"
+                    ),
+                    Some(_) => format!(
+                        "function resource '{}' names '{function}', which is not a function of the manifest; add it to the manifest or fix the name",
                         resource.name
                     ),
-                );
+                }),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                diagnostics.error(&resource.site.pointer, resource.site.position, problem);
             }
         }
     }
@@ -255,6 +265,33 @@ fn unreachable_states(facts: &Facts, diagnostics: &mut Diagnostics) {
 #[cfg(test)]
 mod tests {
     use crate::{KnownFunctions, parse};
+
+    #[test]
+    fn a_resource_may_name_a_known_function_through_an_alias() {
+        let known = std::collections::HashSet::from(["greet".to_string()]);
+        let check = |resource: &str| {
+            let text = format!(
+                r#"{{"id": "w", "version": "1", "functions": [{{"name": "f", "resource": "{resource}"}}],
+                  "states": [{{"name": "S", "type": "OPERATION", "start": {{"kind": "DEFAULT"}},
+                  "actions": [{{"functionRef": {{"refName": "f"}}}}], "end": {{"kind": "DEFAULT"}}}}]}}"#
+            );
+            parse(&text, None, KnownFunctions::Set(&known))
+                .map(|_| ())
+                .map_err(|diagnostics| diagnostics.0[0].message.clone())
+        };
+        assert_eq!(check("greet"), Ok(()));
+        assert_eq!(check("greet@live"), Ok(()));
+        assert!(
+            check("greet@Live")
+                .unwrap_err()
+                .contains("alias name 'Live'")
+        );
+        assert!(
+            check("hello@live")
+                .unwrap_err()
+                .contains("names 'hello', which is not a function of the manifest")
+        );
+    }
 
     /// 9,000 states each transitioning to a misspelt name took minutes to
     /// check: every missing target was compared with every state for a hint.

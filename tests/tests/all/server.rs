@@ -9,6 +9,7 @@ mod deploy;
 mod disk_full;
 mod events;
 mod hostile;
+mod lifecycle;
 mod outbox;
 mod runs;
 mod security;

@@ -218,8 +218,8 @@ async fn workflows_functions_logs_metrics_and_openapi() {
 
     let metrics = server.get("/metrics").await.text;
     for line in [
-        "swirl_function_invocations_total{function=\"probe\"} 2",
-        "swirl_function_cold_starts_total{function=\"probe\"}",
+        "swirl_function_invocations_total{function=\"probe\",version=\"1\"} 2",
+        "swirl_function_cold_starts_total{function=\"probe\",version=\"1\"}",
         "swirl_instances{status=\"running\"} 0",
         "swirl_events_accepted_total 0",
     ] {

@@ -11,7 +11,7 @@ use super::util::{Answer, Server};
 /// the version that answered as `version`, waits for the `run.go` event of
 /// the same `runid`, and calls `probe` again: its output has the version of
 /// the first call as `value` and that of the second as `version`.
-fn versioned_workflow() -> Value {
+pub(super) fn versioned_workflow() -> Value {
     let events = json!([
         { "name": "Start", "source": "tests", "type": "run.start", "correlationToken": "runid" },
         { "name": "Go", "source": "tests", "type": "run.go", "correlationToken": "runid" }
@@ -32,7 +32,7 @@ fn versioned_workflow() -> Value {
 }
 
 /// The manifest of the test app, with `probe`'s `label` config set to `label`.
-fn manifest(label: &str) -> String {
+pub(super) fn manifest(label: &str) -> String {
     format!(
         "[app]\nname = \"deploy-test\"\nworkflows = [\"versioned.json\"]\n\n[functions.probe]\nsource = \"functions/probe.wasm\"\ntimeout = \"5s\"\nconfig = {{ label = \"{label}\" }}\n"
     )
@@ -40,7 +40,7 @@ fn manifest(label: &str) -> String {
 
 /// An app directory holding the manifest (label `v1`), the probe component
 /// and the workflow, as `swirl deploy` would find them.
-fn app_dir() -> App {
+pub(super) fn app_dir() -> App {
     let app = App::new(&manifest("v1"));
     std::fs::create_dir_all(app.path().join("functions")).unwrap();
     std::fs::copy(
@@ -57,7 +57,7 @@ fn app_dir() -> App {
 }
 
 /// A multipart/form-data body of `parts` (name, bytes).
-fn multipart(parts: &[(&str, Vec<u8>)]) -> (String, Vec<u8>) {
+pub(super) fn multipart(parts: &[(&str, Vec<u8>)]) -> (String, Vec<u8>) {
     let boundary = "swirl-test-boundary";
     let mut body = Vec::new();
     for (name, bytes) in parts {
@@ -73,7 +73,12 @@ fn multipart(parts: &[(&str, Vec<u8>)]) -> (String, Vec<u8>) {
 }
 
 /// `POST /apps` with `manifest` text and the app's files, replaced or added by `files`.
-async fn deploy(server: &Server, app: &App, manifest: &str, files: &[(&str, Vec<u8>)]) -> Answer {
+pub(super) async fn deploy(
+    server: &Server,
+    app: &App,
+    manifest: &str,
+    files: &[(&str, Vec<u8>)],
+) -> Answer {
     let mut parts = vec![("manifest", manifest.as_bytes().to_vec())];
     for name in ["functions/probe.wasm", "versioned.json"] {
         if !files.iter().any(|(file, _)| *file == name) {
@@ -87,7 +92,7 @@ async fn deploy(server: &Server, app: &App, manifest: &str, files: &[(&str, Vec<
         .await
 }
 
-async fn start_run(server: &Server, runid: &str) -> String {
+pub(super) async fn start_run(server: &Server, runid: &str) -> String {
     let answer = server
         .event(
             &format!("start-{runid}"),
@@ -106,7 +111,7 @@ async fn start_run(server: &Server, runid: &str) -> String {
 }
 
 /// Sends `run.go` to the run; the versions of its first and second call.
-async fn finish_run(server: &Server, runid: &str, id: &str) -> (Value, Value) {
+pub(super) async fn finish_run(server: &Server, runid: &str, id: &str) -> (Value, Value) {
     let answer = server
         .event(
             &format!("go-{runid}"),
@@ -121,7 +126,7 @@ async fn finish_run(server: &Server, runid: &str, id: &str) -> (Value, Value) {
     (output["value"].clone(), output["version"].clone())
 }
 
-fn item<'a>(answer: &'a Answer, kind: &str, name: &str) -> &'a Value {
+pub(super) fn item<'a>(answer: &'a Answer, kind: &str, name: &str) -> &'a Value {
     answer.body[kind]
         .as_array()
         .and_then(|items| items.iter().find(|item| item["name"] == name))

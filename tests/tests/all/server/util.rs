@@ -298,11 +298,17 @@ impl Drop for Server {
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    pub headers: hyper::HeaderMap,
     pub text: String,
     pub body: Value,
 }
 
 impl Answer {
+    /// A response header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
     pub fn error(&self) -> &str {
         self.body["error"]
             .as_str()
@@ -349,6 +355,7 @@ pub async fn try_request(
         .await
         .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
@@ -358,6 +365,7 @@ pub async fn try_request(
     let text = String::from_utf8_lossy(&bytes).into_owned();
     Ok(Answer {
         status,
+        headers,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
         text,
     })

@@ -1,0 +1,443 @@
+//! A function's lifecycle on a real server: numbered versions, aliases
+//! that split calls by weight, workflows calling through an alias,
+//! rollback, and unloading and deleting versions nothing uses.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::deploy::{app_dir, deploy, finish_run, item, manifest, start_run, versioned_workflow};
+use super::util::{Answer, Server};
+
+async fn put_alias(server: &Server, alias: &str, body: Value) -> Answer {
+    server
+        .request(
+            "PUT",
+            &format!("/functions/probe/aliases/{alias}"),
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+}
+
+async fn delete(server: &Server, path: &str) -> Answer {
+    server.request("DELETE", path, &[], "").await
+}
+
+/// Deploys the test app with `probe` labelled `label`; its version id.
+async fn deploy_label(server: &Server, app: &swirl_tests::App, label: &str) -> String {
+    let answer = deploy(server, app, &manifest(label), &[]).await;
+    assert_eq!(answer.status, 201, "{answer:?}");
+    item(&answer, "functions", "probe")["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The `versions` of `GET /functions/probe`: number → (version, loaded).
+async fn versions(server: &Server) -> BTreeMap<u64, (String, bool)> {
+    let function = server.get("/functions/probe").await;
+    assert_eq!(function.status, 200, "{function:?}");
+    function.body["versions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{function:?}"))
+        .iter()
+        .map(|v| {
+            (
+                v["number"].as_u64().unwrap(),
+                (
+                    v["version"].as_str().unwrap().to_string(),
+                    v["loaded"].as_bool().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_are_numbered_and_an_alias_splits_calls_by_weight() {
+    let app = app_dir();
+    let mut server = Server::start_recorded(&app, &[]);
+    let v1 = deploy_label(&server, &app, "v1").await;
+    let second = deploy(&server, &app, &manifest("v2"), &[]).await;
+    assert_eq!(
+        item(&second, "functions", "probe")["number"],
+        2,
+        "{second:?}"
+    );
+    let v2 = item(&second, "functions", "probe")["version"].clone();
+    let again = deploy(&server, &app, &manifest("v1"), &[]).await;
+    let probe = item(&again, "functions", "probe");
+    assert_eq!(
+        (
+            &probe["number"],
+            probe["version"].as_str(),
+            &probe["status"]
+        ),
+        (&json!(1), Some(v1.as_str()), &json!("new")),
+        "a redeployed version keeps its number: {again:?}"
+    );
+    deploy(&server, &app, &manifest("v2"), &[]).await;
+
+    let function = server.get("/functions/probe").await;
+    assert_eq!(function.body["number"], 2, "{function:?}");
+    assert_eq!(
+        function.body["route"],
+        json!([{ "number": 2, "version": v2, "weight": 100 }])
+    );
+    let listed = versions(&server).await;
+    assert_eq!(listed.keys().copied().collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(listed[&1].0, v1);
+    assert!(function.body["versions"][0]["deployedAt"].is_string());
+
+    let set = put_alias(
+        &server,
+        "split",
+        json!({ "versions": { "1": 90, "2": 10 } }),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{set:?}");
+    assert_eq!(set.body["versions"][0]["weight"], 90, "{set:?}");
+
+    // Every refusal names its problem.
+    for (alias, body, status, says) in [
+        (
+            "split",
+            json!({ "versions": { "1": 90, "2": 20 } }),
+            400,
+            "sum to 110",
+        ),
+        (
+            "split",
+            json!({ "versions": { "7": 100 } }),
+            400,
+            "no version '7'",
+        ),
+        (
+            "split",
+            json!({ "versions": { "1": 0, "2": 100 } }),
+            400,
+            "weight of version",
+        ),
+        (
+            "split",
+            json!({ "versions": {} }),
+            400,
+            "at least one version",
+        ),
+        (
+            "split",
+            json!({ "weights": { "1": 100 } }),
+            400,
+            "unknown field 'weights'",
+        ),
+        (
+            "Split",
+            json!({ "versions": { "1": 100 } }),
+            400,
+            "alias name 'Split'",
+        ),
+        (
+            "2",
+            json!({ "versions": { "1": 100 } }),
+            400,
+            "starting with a letter",
+        ),
+    ] {
+        let refused = put_alias(&server, alias, body.clone()).await;
+        assert_eq!(refused.status, status, "{body}: {refused:?}");
+        assert!(refused.error().contains(says), "{body}: {refused:?}");
+    }
+    let unknown = server
+        .request(
+            "PUT",
+            "/functions/nope/aliases/live",
+            &[("content-type", "application/json")],
+            json!({ "versions": { "1": 100 } }).to_string(),
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    let no_alias = server
+        .post_json("/functions/probe/invoke?alias=nope", json!({}))
+        .await;
+    assert_eq!(no_alias.status, 404, "{no_alias:?}");
+    assert!(
+        no_alias.error().contains("its aliases: split"),
+        "{no_alias:?}"
+    );
+    let both = server
+        .post_json("/functions/probe/invoke?alias=split&version=1", json!({}))
+        .await;
+    assert_eq!(both.status, 400, "{both:?}");
+
+    // 2,000 calls through the 90/10 alias. Version 2's count is binomial
+    // (n 2,000, p 0.1): mean 200, standard deviation 13.4; 140 to 260 is
+    // ±4.5 deviations, which a fair split misses about once in 150,000 runs.
+    let url = server.addr;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut served = Vec::new();
+                for _ in 0..250 {
+                    let answer = super::util::request(
+                        url,
+                        "POST",
+                        "/functions/probe/invoke?alias=split",
+                        &[("content-type", "application/json")],
+                        json!({ "action": "echo", "value": 1 }).to_string().into(),
+                    )
+                    .await;
+                    assert_eq!(answer.status, 200, "{answer:?}");
+                    served.push((
+                        answer.header("swirl-function-version").unwrap().to_string(),
+                        answer.body["output"]["version"]
+                            .as_str()
+                            .unwrap()
+                            .to_string(),
+                    ));
+                }
+                served
+            })
+        })
+        .collect();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for task in tasks {
+        for (number, version) in task.await.unwrap() {
+            let expected = if number == "1" {
+                &v1
+            } else {
+                v2.as_str().unwrap()
+            };
+            assert_eq!(&version, expected, "the header names the version that ran");
+            *counts.entry(number).or_default() += 1;
+        }
+    }
+    eprintln!("2,000 calls through the 90/10 alias, by version: {counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 2000, "{counts:?}");
+    let canary = counts.get("2").copied().unwrap_or(0);
+    assert!(
+        (140..=260).contains(&canary),
+        "version 2 served {canary} of 2,000: {counts:?}"
+    );
+
+    let by_number = server
+        .post_json(
+            "/functions/probe/invoke?version=1",
+            json!({ "action": "echo", "value": 1 }),
+        )
+        .await;
+    assert_eq!(
+        by_number.header("swirl-function-version"),
+        Some("1"),
+        "{by_number:?}"
+    );
+    let metrics = server.get("/metrics").await.text;
+    for (number, count) in [("1", counts["1"] + 1), ("2", canary)] {
+        let line = format!(
+            "swirl_function_invocations_total{{function=\"probe\",version=\"{number}\"}} {count}\n"
+        );
+        assert!(metrics.contains(&line), "{line} not in {metrics}");
+    }
+    assert!(
+        metrics.contains("swirl_function_duration_seconds_count{function=\"probe\",version=\"2\"}")
+    );
+    let function = server.get("/functions/probe").await;
+    assert_eq!(
+        function.body["versions"][1]["stats"]["invocations"],
+        json!(canary),
+        "{function:?}"
+    );
+
+    // The alias is durable; a delete is too.
+    server.kill();
+    let server = Server::start_recorded(&app, &[]);
+    let aliases = server.get("/functions/probe/aliases").await;
+    assert_eq!(
+        aliases.body["aliases"]["split"][1]["number"], 2,
+        "{aliases:?}"
+    );
+    assert_eq!(
+        aliases.body["aliases"]["split"][1]["weight"], 10,
+        "{aliases:?}"
+    );
+    assert_eq!(
+        delete(&server, "/functions/probe/aliases/split")
+            .await
+            .status,
+        200
+    );
+    let gone = delete(&server, "/functions/probe/aliases/split").await;
+    assert_eq!(gone.status, 404, "{gone:?}");
+    assert!(gone.error().contains("no alias 'split'"), "{gone:?}");
+}
+
+/// The test workflow with its function named `resource`.
+fn workflow_calling(resource: &str) -> Vec<u8> {
+    let mut workflow = versioned_workflow();
+    workflow["functions"][0]["resource"] = json!(resource);
+    workflow.to_string().into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_started_through_an_alias_keep_its_version_across_changes_and_restarts() {
+    let app = app_dir();
+    let mut server = Server::start_recorded(&app, &[]);
+    let through_alias = [("versioned.json", workflow_calling("probe@live"))];
+    let v1 = deploy(&server, &app, &manifest("v1"), &through_alias).await;
+    assert_eq!(v1.status, 201, "{v1:?}");
+    let v1 = item(&v1, "functions", "probe")["version"].clone();
+    let v2 = deploy(&server, &app, &manifest("v2"), &through_alias).await;
+    let v2 = item(&v2, "functions", "probe")["version"].clone();
+
+    let bad = deploy(
+        &server,
+        &app,
+        &manifest("v2"),
+        &[("versioned.json", workflow_calling("probe@Live"))],
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{bad:?}");
+    assert!(bad.text.contains("alias name 'Live'"), "{bad:?}");
+
+    assert_eq!(
+        put_alias(&server, "live", json!({ "versions": { "1": 100 } }))
+            .await
+            .status,
+        200
+    );
+    let old = start_run(&server, "a").await;
+    assert_eq!(
+        put_alias(&server, "live", json!({ "versions": { "2": 100 } }))
+            .await
+            .status,
+        200
+    );
+    let new = start_run(&server, "b").await;
+    let in_use = delete(&server, "/functions/probe/aliases/live").await;
+    assert_eq!(in_use.status, 409, "{in_use:?}");
+    assert!(in_use.error().contains("workflows versioned"), "{in_use:?}");
+
+    // A third version and a restart change neither instance.
+    deploy_label(&server, &app, "v3").await;
+    server.kill();
+    let server = Server::start_recorded(&app, &[]);
+    assert_eq!(
+        finish_run(&server, "a", &old).await,
+        (v1.clone(), v1.clone())
+    );
+    assert_eq!(
+        finish_run(&server, "b", &new).await,
+        (v2.clone(), v2.clone())
+    );
+
+    // A workflow calling the plain name follows the current route: after a
+    // rollback from version 3, new instances take version 2.
+    let plain = deploy(
+        &server,
+        &app,
+        &manifest("v3"),
+        &[("versioned.json", workflow_calling("probe"))],
+    )
+    .await;
+    assert_eq!(plain.status, 201, "{plain:?}");
+    let rolled = server
+        .post_json("/functions/probe/rollback", json!({}))
+        .await;
+    assert_eq!(rolled.status, 200, "{rolled:?}");
+    assert_eq!(rolled.body["current"]["number"], 2, "{rolled:?}");
+    let after = start_run(&server, "c").await;
+    assert_eq!(
+        finish_run(&server, "c", &after).await,
+        (v2.clone(), v2.clone())
+    );
+    let twice = server
+        .post_json("/functions/probe/rollback", json!({}))
+        .await;
+    assert_eq!(twice.body["current"]["number"], 1, "{twice:?}");
+    let none = server
+        .post_json("/functions/probe/rollback", json!({}))
+        .await;
+    assert_eq!(none.status, 409, "{none:?}");
+    assert!(none.error().contains("no version before 1"), "{none:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_nothing_uses_are_unloaded_and_deleted_and_used_ones_are_refused() {
+    let app = app_dir();
+    let server = Server::start_recorded(&app, &[]);
+    deploy_label(&server, &app, "v1").await;
+    deploy_label(&server, &app, "v2").await;
+    let listed = versions(&server).await;
+    assert!(
+        !listed[&1].1 && listed[&2].1,
+        "version 1 is unloaded: {listed:?}"
+    );
+
+    let waiting = start_run(&server, "a").await;
+    deploy_label(&server, &app, "v3").await;
+    assert!(
+        versions(&server).await[&2].1,
+        "a waiting instance keeps version 2 loaded"
+    );
+    assert_eq!(
+        put_alias(&server, "keep", json!({ "versions": { "1": 100 } }))
+            .await
+            .status,
+        200
+    );
+    for (version, says) in [
+        ("2", "1 unfinished instances call it"),
+        ("3", "current route"),
+        ("1", "aliases keep"),
+    ] {
+        let refused = delete(&server, &format!("/functions/probe/versions/{version}")).await;
+        assert_eq!(refused.status, 409, "{version}: {refused:?}");
+        assert!(refused.error().contains(says), "{version}: {refused:?}");
+    }
+    assert!(
+        delete(&server, "/functions/probe/versions/2")
+            .await
+            .error()
+            .contains(&waiting)
+    );
+    assert_eq!(
+        delete(&server, "/functions/probe/aliases/keep")
+            .await
+            .status,
+        200
+    );
+    let deleted = delete(&server, "/functions/probe/versions/1").await;
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    assert_eq!(deleted.body["deleted"]["number"], 1, "{deleted:?}");
+    for missing in ["1", "abc"] {
+        let answer = delete(&server, &format!("/functions/probe/versions/{missing}")).await;
+        assert_eq!(answer.status, 404, "{missing}: {answer:?}");
+        assert!(answer.error().contains("its versions: 2 ("), "{answer:?}");
+    }
+
+    // Once its instance ends, version 2 is unloaded at the next change and can go.
+    finish_run(&server, "a", &waiting).await;
+    assert_eq!(
+        put_alias(&server, "next", json!({ "versions": { "3": 100 } }))
+            .await
+            .status,
+        200
+    );
+    let listed = versions(&server).await;
+    assert_eq!(listed.keys().copied().collect::<Vec<_>>(), [2, 3]);
+    assert!(!listed[&2].1, "{listed:?}");
+    let by_id = format!("/functions/probe/versions/{}", listed[&2].0);
+    assert_eq!(
+        delete(&server, &by_id).await.status,
+        200,
+        "a version by its id"
+    );
+    let gone = server
+        .post_json("/functions/probe/invoke?version=2", json!({}))
+        .await;
+    assert_eq!(gone.status, 404, "{gone:?}");
+    assert_eq!(
+        versions(&server).await.keys().copied().collect::<Vec<_>>(),
+        [3]
+    );
+}
