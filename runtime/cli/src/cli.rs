@@ -8,6 +8,7 @@ mod deploy;
 mod embedded;
 mod instances;
 mod invoke;
+mod lifecycle;
 mod remote;
 mod run;
 mod serve;
@@ -31,6 +32,8 @@ enum Command {
     Run(run::Args),
     Serve(serve::Args),
     Deploy(deploy::Args),
+    Alias(lifecycle::AliasArgs),
+    Rollback(lifecycle::RollbackArgs),
     Start(remote::StartArgs),
     Get(remote::GetArgs),
     Ls(remote::LsArgs),
@@ -94,6 +97,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Deploy(args) => deploy::run(args),
+        Command::Alias(args) => lifecycle::alias(args),
+        Command::Rollback(args) => lifecycle::rollback(args),
         Command::Start(args) => remote::start(args),
         Command::Get(args) => remote::get(args),
         Command::Ls(args) => remote::ls(args),

@@ -13,8 +13,12 @@ use super::{Outcome, report_manifest_errors};
 /// Deploy an app to a running server
 ///
 /// Uploads the manifest with its components and workflow files; every
-/// function whose code or config changed becomes a new version (running
-/// instances keep theirs). Prints each function and workflow with its version.
+/// function whose code or config changed becomes a new version, numbered
+/// after the function's earlier ones (running instances keep theirs). With
+/// --canary, a new version takes that share of the function's calls and
+/// new instances, and the version that had most keeps the rest; deploy
+/// again without it to promote, or `swirl rollback` to drop it. Prints
+/// each function and workflow with its version.
 ///
 /// Example: swirl deploy examples/event-based-greeting/swirl.toml --build
 #[derive(clap::Args)]
@@ -24,6 +28,9 @@ pub struct Args {
     /// Run the functions' build commands first
     #[arg(long)]
     build: bool,
+    /// Give each new function version this percentage of calls (1 to 99)
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..100))]
+    canary: Option<u32>,
     #[command(flatten)]
     remote: Remote,
 }
@@ -64,7 +71,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "content-type".to_string(),
         format!("multipart/form-data; boundary={boundary}"),
     )];
-    let (status, answer) = call(&args.remote, "POST", "/apps", &headers, Some(body), false)?;
+    let path = match args.canary {
+        Some(percent) => format!("/apps?canary={percent}"),
+        None => "/apps".to_string(),
+    };
+    let (status, answer) = call(&args.remote, "POST", &path, &headers, Some(body), false)?;
     if status >= 400 {
         for problem in answer["problems"].as_array().into_iter().flatten() {
             // Each names its file and severity (`file:line:column: error: …`).
@@ -76,12 +87,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("{answer}");
         return Ok(Outcome::Success);
     }
-    println!("{:<9} {:<24} {:<18} STATUS", "KIND", "NAME", "VERSION");
+    println!(
+        "{:<9} {:<24} {:<6} {:<18} STATUS",
+        "KIND", "NAME", "NUMBER", "VERSION"
+    );
     for (kind, key) in [("function", "functions"), ("workflow", "workflows")] {
         for item in answer[key].as_array().into_iter().flatten() {
             let text = |key: &str| item[key].as_str().unwrap_or("-").to_string();
+            let number = item["number"]
+                .as_u64()
+                .map_or_else(|| "-".to_string(), |n| n.to_string());
             println!(
-                "{kind:<9} {:<24} {:<18} {}",
+                "{kind:<9} {:<24} {number:<6} {:<18} {}",
                 text("name"),
                 text("version"),
                 text("status")

@@ -441,3 +441,116 @@ async fn versions_nothing_uses_are_unloaded_and_deleted_and_used_ones_are_refuse
         [3]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_deploys_a_canary_sets_aliases_and_rolls_back() {
+    let app = app_dir();
+    let server = Server::start_recorded(&app, &[]);
+    let url = server.url();
+    let swirl = |args: &[&str]| {
+        swirl_tests::run(
+            swirl_tests::swirl(app.path())
+                .args(args)
+                .args(["--server", &url]),
+        )
+    };
+    let first = swirl(&["deploy", "swirl.toml"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    std::fs::write(app.manifest(), manifest("v2")).unwrap();
+    let canary = swirl(&["deploy", "swirl.toml", "--canary", "10", "--json"]);
+    assert_eq!(canary.code, 0, "{}", canary.stderr);
+    let report: Value = serde_json::from_str(&canary.stdout).unwrap();
+    assert_eq!(report["functions"][0]["status"], "canary", "{report}");
+    assert_eq!(report["functions"][0]["number"], 2, "{report}");
+    let function = server.get("/functions/probe").await;
+    assert_eq!(
+        function.body["number"], 1,
+        "version 1 keeps most calls: {function:?}"
+    );
+    let route: Vec<(u64, u64)> = function.body["route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["number"].as_u64().unwrap(), r["weight"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(route, [(1, 90), (2, 10)]);
+    // Calls of the plain name split too: of 400, version 2's count has mean
+    // 40 and standard deviation 6; 13 to 67 is ±4.5 deviations.
+    let mut second = 0;
+    for _ in 0..400 {
+        let answer = server
+            .post_json(
+                "/functions/probe/invoke",
+                json!({ "action": "echo", "value": 1 }),
+            )
+            .await;
+        second += usize::from(answer.header("swirl-function-version") == Some("2"));
+    }
+    assert!(
+        (13..=67).contains(&second),
+        "version 2 served {second} of 400"
+    );
+
+    let set = swirl(&["alias", "set", "probe", "live", "1=90", "2=10"]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(set.stdout.trim(), "probe@live  1=90 2=10");
+    let listed = swirl(&["alias", "ls", "probe"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("live") && l.ends_with("1=90 2=10")),
+        "{}",
+        listed.stdout
+    );
+    for (args, code, says) in [
+        (
+            &["alias", "set", "probe", "live", "1=90", "2=20"][..],
+            1,
+            "sum to 110",
+        ),
+        (
+            &["alias", "set", "probe", "live", "1"],
+            2,
+            "is not VERSION=WEIGHT",
+        ),
+        (
+            &["alias", "set", "probe", "live", "9=100"],
+            1,
+            "no version '9'",
+        ),
+        (&["deploy", "swirl.toml", "--canary", "100"], 2, "100"),
+        (&["rollback", "nope"], 1, "no function named 'nope'"),
+    ] {
+        let refused = swirl(args);
+        assert_eq!(refused.code, code, "{args:?}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(says),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+
+    let rolled = swirl(&["rollback", "probe"]);
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    assert!(
+        rolled.stdout.starts_with("probe: version 1 ("),
+        "{}",
+        rolled.stdout
+    );
+    let again = swirl(&["rollback", "probe"]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("no version before 1"),
+        "{}",
+        again.stderr
+    );
+    // Deploying without --canary promotes.
+    let promoted = swirl(&["deploy", "swirl.toml", "--json"]);
+    let report: Value = serde_json::from_str(&promoted.stdout).unwrap();
+    assert_eq!(report["functions"][0]["status"], "new", "{report}");
+    assert_eq!(server.get("/functions/probe").await.body["number"], 2);
+    assert_eq!(swirl(&["alias", "rm", "probe", "live"]).code, 0);
+    assert_eq!(swirl(&["alias", "ls", "probe"]).stdout.lines().count(), 1);
+}
