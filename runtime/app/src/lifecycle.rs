@@ -6,7 +6,7 @@
 //!  deploy ──▶ version N+1 (record: number, deploy time) ──▶ current route (all, or a canary share)
 //!  PUT alias {"1": 90, "2": 10} ──▶ store (function_aliases) ──▶ host: next call / next pin
 //!  rollback ──▶ current route = the version before the newest it routes to
-//!  sweep (after each change) ──▶ unload versions no route and no unfinished instance uses
+//!  sweep (after each change, and periodically) ──▶ unload versions no route and no unfinished instance uses
 //! ```
 //!
 //! Every change is durable before the host follows it, and happens under
@@ -266,9 +266,18 @@ impl Deployments {
     }
 
     /// Unloads every loaded version that no route sends calls to and no
+    /// unfinished instance pinned (see [`Deployments::sweep_locked`]); the
+    /// server runs it periodically, for versions whose last instance ended.
+    pub fn sweep(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.sweep_locked();
+    }
+
+    /// Unloads every loaded version that no route sends calls to and no
     /// unfinished instance pinned: its pool, instances and compiled code are
-    /// dropped (a later call by version loads it again). Best effort: a
-    /// failure to read the instances leaves everything loaded.
+    /// dropped (a later call by version loads it again). Reads the instances
+    /// only when some version is a candidate. Best effort: a failure to read
+    /// the instances leaves everything loaded.
     pub(crate) fn sweep_locked(&self) {
         let candidates = self.host.unrouted_versions();
         if candidates.is_empty() {

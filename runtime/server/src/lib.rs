@@ -81,7 +81,14 @@ pub struct ServerConfig {
     /// Largest `POST /apps` body (a manifest with its components).
     pub deploy_body_bytes: usize,
     pub connection_limits: ConnectionLimits,
+    /// How often function versions nothing uses any more are looked for and
+    /// unloaded (at least [`MIN_UNLOAD_INTERVAL`]).
+    pub unload_interval: Duration,
 }
+
+/// The shortest `unload_interval`: each sweep that finds a candidate reads
+/// every instance record.
+pub const MIN_UNLOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -91,6 +98,7 @@ impl Default for ServerConfig {
             wait_limit: Duration::from_secs(60),
             deploy_body_bytes: apps::DEFAULT_DEPLOY_BODY_BYTES,
             connection_limits: ConnectionLimits::default(),
+            unload_interval: Duration::from_secs(60),
         }
     }
 }
@@ -143,6 +151,7 @@ impl ServerState {
         let metrics = Arc::new(Metrics::default());
         let sinks = Sinks::start(sink_list, store.clone(), metrics.clone())?;
         let logs = Arc::new(InvocationLogs::default());
+        unload_periodically(deployments.clone(), config.unload_interval);
         engine.set_observer(Arc::new(Observer {
             sinks: sinks.clone(),
             logs: logs.clone(),
@@ -209,6 +218,22 @@ impl ServerState {
             .collect();
         Ok(self.engine().produce(events).await?)
     }
+}
+
+/// Unloads, every `period`, the function versions whose last instance has
+/// ended since a deployment or an alias change last looked (those look
+/// themselves). Runs as long as the tokio runtime it was spawned on.
+fn unload_periodically(deployments: Deployments, period: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(period.max(MIN_UNLOAD_INTERVAL));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let deployments = deployments.clone();
+            let _ = tokio::task::spawn_blocking(move || deployments.sweep()).await;
+        }
+    });
 }
 
 /// What the server hears from the engine: workflow actions' calls go to

@@ -65,6 +65,9 @@ pub struct Args {
     /// Longest wait of `POST /workflows/{id}/instances?wait=true`
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     wait_timeout: Duration,
+    /// How often function versions that no route, alias or unfinished instance uses are unloaded (at least 1s)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    unload_interval: Duration,
     /// Time requests in flight get to finish after a shutdown signal
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -203,6 +206,7 @@ fn server_config(args: &Args) -> ServerConfig {
         wait_limit: args.wait_timeout,
         deploy_body_bytes: args.max_deploy_bytes,
         connection_limits: connection_limits(args),
+        unload_interval: args.unload_interval,
     }
 }
 
