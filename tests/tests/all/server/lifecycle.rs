@@ -447,23 +447,27 @@ async fn versions_nothing_uses_are_unloaded_and_deleted_and_used_ones_are_refuse
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_deploys_a_canary_sets_aliases_and_rolls_back() {
     let app = app_dir();
-    let server = Server::start_recorded(&app, &[]);
+    let mut server = Server::start_recorded(&app, &[]);
     let url = server.url();
-    let swirl = |args: &[&str]| {
+    let swirl = |url: &str, args: &[&str]| {
         swirl_tests::run(
             swirl_tests::swirl(app.path())
                 .args(args)
-                .args(["--server", &url]),
+                .args(["--server", url]),
         )
     };
-    let first = swirl(&["deploy", "swirl.toml"]);
+    let first = swirl(&url, &["deploy", "swirl.toml"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     std::fs::write(app.manifest(), manifest("v2")).unwrap();
-    let canary = swirl(&["deploy", "swirl.toml", "--canary", "10", "--json"]);
+    let canary = swirl(&url, &["deploy", "swirl.toml", "--canary", "10", "--json"]);
     assert_eq!(canary.code, 0, "{}", canary.stderr);
     let report: Value = serde_json::from_str(&canary.stdout).unwrap();
     assert_eq!(report["functions"][0]["status"], "canary", "{report}");
     assert_eq!(report["functions"][0]["number"], 2, "{report}");
+    // The split route is durable.
+    server.kill();
+    let server = Server::start_recorded(&app, &[]);
+    let url = server.url();
     let function = server.get("/functions/probe").await;
     assert_eq!(
         function.body["number"], 1,
@@ -493,10 +497,10 @@ async fn the_cli_deploys_a_canary_sets_aliases_and_rolls_back() {
         "version 2 served {second} of 400"
     );
 
-    let set = swirl(&["alias", "set", "probe", "live", "1=90", "2=10"]);
+    let set = swirl(&url, &["alias", "set", "probe", "live", "1=90", "2=10"]);
     assert_eq!(set.code, 0, "{}", set.stderr);
     assert_eq!(set.stdout.trim(), "probe@live  1=90 2=10");
-    let listed = swirl(&["alias", "ls", "probe"]);
+    let listed = swirl(&url, &["alias", "ls", "probe"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     assert!(
         listed
@@ -525,7 +529,7 @@ async fn the_cli_deploys_a_canary_sets_aliases_and_rolls_back() {
         (&["deploy", "swirl.toml", "--canary", "100"], 2, "100"),
         (&["rollback", "nope"], 1, "no function named 'nope'"),
     ] {
-        let refused = swirl(args);
+        let refused = swirl(&url, args);
         assert_eq!(refused.code, code, "{args:?}: {}", refused.stderr);
         assert!(
             refused.stderr.contains(says),
@@ -534,14 +538,14 @@ async fn the_cli_deploys_a_canary_sets_aliases_and_rolls_back() {
         );
     }
 
-    let rolled = swirl(&["rollback", "probe"]);
+    let rolled = swirl(&url, &["rollback", "probe"]);
     assert_eq!(rolled.code, 0, "{}", rolled.stderr);
     assert!(
         rolled.stdout.starts_with("probe: version 1 ("),
         "{}",
         rolled.stdout
     );
-    let again = swirl(&["rollback", "probe"]);
+    let again = swirl(&url, &["rollback", "probe"]);
     assert_eq!(again.code, 1);
     assert!(
         again.stderr.contains("no version before 1"),
@@ -549,10 +553,51 @@ async fn the_cli_deploys_a_canary_sets_aliases_and_rolls_back() {
         again.stderr
     );
     // Deploying without --canary promotes.
-    let promoted = swirl(&["deploy", "swirl.toml", "--json"]);
+    let promoted = swirl(&url, &["deploy", "swirl.toml", "--json"]);
     let report: Value = serde_json::from_str(&promoted.stdout).unwrap();
     assert_eq!(report["functions"][0]["status"], "new", "{report}");
     assert_eq!(server.get("/functions/probe").await.body["number"], 2);
-    assert_eq!(swirl(&["alias", "rm", "probe", "live"]).code, 0);
-    assert_eq!(swirl(&["alias", "ls", "probe"]).stdout.lines().count(), 1);
+    assert_eq!(swirl(&url, &["alias", "rm", "probe", "live"]).code, 0);
+    assert_eq!(
+        swirl(&url, &["alias", "ls", "probe"])
+            .stdout
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_recorded_before_numbers_existed_are_numbered_at_start() {
+    let app = app_dir();
+    let mut server = Server::start_recorded(&app, &[]);
+    let v1 = deploy_label(&server, &app, "v1").await;
+    let v2 = deploy_label(&server, &app, "v2").await;
+    server.kill();
+    // Strip the numbers, as records written before them were.
+    {
+        let store = swirl_store::Store::open(&app.path().join("data")).unwrap();
+        let mut write = swirl_store::apps::DeploymentWrite::default();
+        for (version, record) in store.function_versions_of("probe").unwrap() {
+            let mut record: Value = serde_json::from_slice(&record).unwrap();
+            let fields = record.as_object_mut().unwrap();
+            assert!(fields.remove("number").is_some(), "{fields:?}");
+            fields.remove("deployed_ms");
+            write.function_versions.push((
+                "probe".into(),
+                version,
+                record.to_string().into_bytes(),
+            ));
+        }
+        store.commit_deployment(&write).unwrap();
+    }
+    let server = Server::start_recorded(&app, &[]);
+    let listed = versions(&server).await;
+    assert_eq!(
+        (listed[&1].0.as_str(), listed[&2].0.as_str()),
+        (v1.as_str(), v2.as_str()),
+        "the current version is numbered last: {listed:?}"
+    );
+    let third = deploy(&server, &app, &manifest("v3"), &[]).await;
+    assert_eq!(item(&third, "functions", "probe")["number"], 3, "{third:?}");
 }
