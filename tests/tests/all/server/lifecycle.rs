@@ -601,3 +601,48 @@ async fn versions_recorded_before_numbers_existed_are_numbered_at_start() {
     let third = deploy(&server, &app, &manifest("v3"), &[]).await;
     assert_eq!(item(&third, "functions", "probe")["number"], 3, "{third:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_split_alias_gives_whole_instances_one_version_each() {
+    let app = app_dir();
+    let server = Server::start_recorded(&app, &[]);
+    // Two calls in a row; the output keeps the first call's version as
+    // `value` and the second's as `version`.
+    let first = json!({ "functionRef": { "refName": "probe", "parameters": { "action": "echo", "value": "first" } },
+        "actionDataFilter": { "dataResultsPath": "$.version" } });
+    let second = json!({ "functionRef": { "refName": "probe", "parameters": { "action": "echo", "value": "$.version" } } });
+    let twice = json!({ "id": "twice", "version": "1.0", "name": "twice",
+        "functions": [{ "name": "probe", "resource": "probe@half" }],
+        "states": [{ "name": "Call", "type": "OPERATION", "start": { "kind": "DEFAULT" },
+            "actions": [first, second], "end": { "kind": "DEFAULT" } }] });
+    let files = [("versioned.json", twice.to_string().into_bytes())];
+    for label in ["v1", "v2"] {
+        let answer = deploy(&server, &app, &manifest(label), &files).await;
+        assert_eq!(answer.status, 201, "{answer:?}");
+    }
+    let half = json!({ "versions": { "1": 50, "2": 50 } });
+    assert_eq!(put_alias(&server, "half", half).await.status, 200);
+    // Were versions picked per call, about half the instances would see
+    // two; per instance, none does. Version 2's count of 100 instances has
+    // mean 50 and standard deviation 5; 25 to 75 is ±5 deviations.
+    let mut by_version: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..100 {
+        let answer = server
+            .post_json("/workflows/twice/instances?wait=true", json!({}))
+            .await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let output = &answer.body["output"];
+        assert_eq!(
+            output["value"], output["version"],
+            "one instance, one version: {answer:?}"
+        );
+        *by_version
+            .entry(output["version"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(by_version.len(), 2, "{by_version:?}");
+    assert!(
+        by_version.values().all(|count| (25..=75).contains(count)),
+        "{by_version:?}"
+    );
+}
