@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use swirl_core::function_ref;
-use swirl_function::{Route, RouteError};
+use swirl_function::{MAX_ROUTE_VERSIONS, Route, RouteError};
 use swirl_store::StoreError;
 use swirl_store::apps::DeploymentWrite;
 
@@ -396,6 +396,13 @@ impl Deployments {
 
     /// The route `weights` (version number or id → percentage) describes.
     fn route_of(&self, name: &str, weights: &[(String, u32)]) -> Result<Route, DeployError> {
+        if weights.len() > MAX_ROUTE_VERSIONS {
+            // Refused before each is looked up.
+            return Err(DeployError::BadInput(format!(
+                "alias of function '{name}': {}",
+                RouteError::TooMany(weights.len())
+            )));
+        }
         let mut entries = Vec::new();
         for (text, weight) in weights {
             let info = self

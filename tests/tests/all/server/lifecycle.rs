@@ -127,6 +127,12 @@ async fn versions_are_numbered_and_an_alias_splits_calls_by_weight() {
         ),
         (
             "split",
+            json!({ "versions": (0..11).map(|n| (n.to_string(), json!(9))).collect::<serde_json::Map<_, _>>() }),
+            400,
+            "at most 10 versions, not 11",
+        ),
+        (
+            "split",
             json!({ "weights": { "1": 100 } }),
             400,
             "unknown field 'weights'",
