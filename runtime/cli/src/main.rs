@@ -4,6 +4,11 @@
 
 mod cli;
 
+/// Runs copy sled's tree nodes on every write; mimalloc reuses those
+/// buffers where glibc's malloc maps, zeroes and unmaps them each time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }

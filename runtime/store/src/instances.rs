@@ -84,7 +84,9 @@ pub struct StepWrite<'a> {
     pub instance: &'a str,
     /// The record after the step.
     pub record: Vec<u8>,
-    /// History lines the step added, in order.
+    /// History lines the step added, in order; none holds a newline (JSON
+    /// does not): a step's lines are stored as one value, joined by
+    /// newlines, under the sequence number of its last line.
     pub history: Vec<Vec<u8>>,
     pub unsubscribe: Vec<SubscriptionKey>,
     pub subscribe: Vec<SubscriptionKey>,
@@ -148,11 +150,19 @@ impl Store {
         // name them commit.
         super::values::check_key(write.instance.as_bytes())?;
         let record = self.stow(&write.record)?;
-        let history = write
-            .history
-            .iter()
-            .map(|line| self.stow(line))
-            .collect::<Result<Vec<_>, _>>()?;
+        if write.history.iter().any(|line| line.contains(&b'\n')) {
+            return Err(StoreError::Corrupt {
+                key: write.instance.to_string(),
+                reason: "a history line holds a newline".into(),
+            });
+        }
+        let history = match write.history.len() {
+            0 => None,
+            lines => Some((
+                history_key(write.instance, next + lines as u64 - 1),
+                self.stow(&write.history.join(&b'\n'))?,
+            )),
+        };
         let subscribe = write
             .subscribe
             .iter()
@@ -211,11 +221,8 @@ impl Store {
                         seen.insert(*key, mark.as_slice())?;
                     }
                     instances.insert(write.instance.as_bytes(), record.as_slice())?;
-                    for (offset, line) in history.iter().enumerate() {
-                        history_tree.insert(
-                            history_key(write.instance, next + offset as u64),
-                            line.as_slice(),
-                        )?;
+                    if let Some((key, lines)) = &history {
+                        history_tree.insert(key.as_slice(), lines.as_slice())?;
                     }
                     for key in &write.unsubscribe {
                         subscriptions.remove(key.encode())?;
@@ -270,10 +277,12 @@ impl Store {
     pub fn history(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut prefix = id.as_bytes().to_vec();
         prefix.push(0);
-        self.history
-            .scan_prefix(&prefix)
-            .map(|entry| self.unstow(&entry?.1))
-            .collect()
+        let mut lines = Vec::new();
+        for entry in self.history.scan_prefix(&prefix) {
+            let step = self.unstow(&entry?.1)?;
+            lines.extend(step.split(|byte| *byte == b'\n').map(<[u8]>::to_vec));
+        }
+        Ok(lines)
     }
 
     /// The subscriptions an event with this type and source matches: those
@@ -451,12 +460,12 @@ mod tests {
     fn history_lines_append_in_order_across_steps() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        for line in ["one", "two", "three"] {
+        let write = |lines: &[&str]| {
             store
                 .write_step(StepWrite {
                     instance: "x",
                     record: b"{}".to_vec(),
-                    history: vec![line.as_bytes().to_vec()],
+                    history: lines.iter().map(|line| line.as_bytes().to_vec()).collect(),
                     unsubscribe: vec![],
                     subscribe: vec![],
                     kv: Vec::new(),
@@ -464,12 +473,41 @@ mod tests {
                     take_buffered: None,
                     consumed_event: None,
                 })
-                .unwrap();
+                .map(|_| ())
+        };
+        for step in [
+            &["one", "two"][..],
+            &[],
+            &["three"],
+            &["four", "five", "six"],
+        ] {
+            write(step).unwrap();
         }
-        assert_eq!(
-            store.history("x").unwrap(),
-            [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
-        );
+        let error = write(&["seven\neight"]).unwrap_err().to_string();
+        assert!(error.contains("a history line holds a newline"), "{error}");
+        let lines: Vec<Vec<u8>> = ["one", "two", "three", "four", "five", "six"]
+            .iter()
+            .map(|line| line.as_bytes().to_vec())
+            .collect();
+        assert_eq!(store.history("x").unwrap(), lines);
         assert!(store.history("x2").unwrap().is_empty());
+        // Reopened, the numbering goes on after the last line.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write_step(StepWrite {
+                instance: "x",
+                record: b"{}".to_vec(),
+                history: vec![b"seven".to_vec()],
+                unsubscribe: vec![],
+                subscribe: vec![],
+                kv: Vec::new(),
+                outbox: vec![],
+                take_buffered: None,
+                consumed_event: None,
+            })
+            .unwrap();
+        assert_eq!(store.history("x").unwrap().len(), 7);
+        assert_eq!(store.history("x").unwrap()[6], b"seven");
     }
 }
