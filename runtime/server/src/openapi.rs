@@ -146,7 +146,7 @@ pub fn document() -> Value {
             "/instances/{id}/resume": control("resume"),
             "/functions": { "get": operation("list functions", "functions", json!([]), None,
                 json!({ "200": answer("name, version and invocations of each function", "Any") })) },
-            "/functions/{name}": { "get": operation("a function: version, config and statistics", "functions",
+            "/functions/{name}": { "get": operation("a function: its current version and number, route (versions and weights), aliases, config and statistics, and every recorded version with its number, deploy time and, when loaded, its statistics", "functions",
                 json!([path_param("name", "function name")]), None,
                 json!({ "200": answer("the function", "Any"), "404": error("no such function") })),
                 "delete": operation("delete a function; instances pinned to one of its versions still call it", "functions",

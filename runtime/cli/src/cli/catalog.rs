@@ -121,6 +121,7 @@ pub fn functions(args: FunctionsArgs) -> anyhow::Result<Outcome> {
                     body,
                     &[
                         ("name", "NAME", 24),
+                        ("number", "NUMBER", 6),
                         ("version", "VERSION", 18),
                         ("invocations", "INVOCATIONS", 0),
                     ],

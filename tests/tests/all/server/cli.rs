@@ -249,6 +249,14 @@ async fn the_client_lists_workflows_functions_history_and_dead_letters() {
     let functions = client(&app, &server, &["functions", "--json"]);
     let functions: Value = serde_json::from_str(&functions.stdout).unwrap();
     assert_eq!(functions[0]["name"], "probe", "{functions}");
+    let table = client(&app, &server, &["functions"]).stdout;
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|row| row.split_whitespace().take(2).eq(["probe", "1"])),
+        "the table shows the version's number: {table}"
+    );
     let probe = client(&app, &server, &["functions", "probe"]);
     let probe: Value = serde_json::from_str(&probe.stdout).unwrap();
     assert!(probe["versions"].is_array(), "{probe}");
