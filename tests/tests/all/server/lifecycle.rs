@@ -254,6 +254,20 @@ async fn versions_are_numbered_and_an_alias_splits_calls_by_weight() {
         "{function:?}"
     );
 
+    // At most 64 aliases a function.
+    for n in 1..64 {
+        let alias = format!("a{n}");
+        let set = put_alias(&server, &alias, json!({ "versions": { "1": 100 } })).await;
+        assert_eq!(set.status, 200, "{alias}: {set:?}");
+    }
+    let over = put_alias(&server, "a64", json!({ "versions": { "1": 100 } })).await;
+    assert_eq!(over.status, 409, "{over:?}");
+    assert!(
+        over.error()
+            .contains("has 64 aliases, the most it may have"),
+        "{over:?}"
+    );
+
     // The alias is durable; a delete is too.
     server.kill();
     let server = Server::start_recorded(&app, &[]);
