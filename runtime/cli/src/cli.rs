@@ -6,6 +6,7 @@ mod catalog;
 mod completions;
 mod deploy;
 mod embedded;
+mod graph;
 mod instances;
 mod invoke;
 mod lifecycle;
@@ -49,6 +50,7 @@ enum Command {
     Instances(instances::InstancesArgs),
     History(instances::HistoryArgs),
     Validate(validate::Args),
+    Graph(graph::Args),
     Build(build::Args),
     Completions(completions::Args),
 }
@@ -114,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Instances(args) => instances::instances(args),
         Command::History(args) => instances::history(args),
         Command::Validate(args) => validate::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Build(args) => build::run(args),
         Command::Completions(args) => completions::run(args),
     };

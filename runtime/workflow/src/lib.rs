@@ -11,6 +11,7 @@
 //! - [`model`]: the vocabulary the engine executes; start here.
 //! - [`expression`]: compiled JSONPath queries, conditions and write paths.
 //! - [`duration`]: ISO 8601 durations, repeating and schedule intervals.
+//! - [`graph`]: a definition as nodes and edges, and as a Mermaid flowchart.
 //! - [`source`]: the position-tracking JSON/YAML reader and its input limits.
 //! - [`v01`] and [`draft`]: the two dialect readers; [`validate`]: the
 //!   cross-reference checks; [`diagnostic`]: what is reported.
@@ -29,6 +30,7 @@ pub mod diagnostic;
 pub mod draft;
 pub mod duration;
 pub mod expression;
+pub mod graph;
 pub mod model;
 mod reader;
 pub mod source;

@@ -1,5 +1,5 @@
 //! `swirl validate` on workflow definitions and on manifests that list them,
-//! through the real binary.
+//! and `swirl graph` on definitions, through the real binary.
 
 use serde_json::Value;
 use swirl_tests::{App, run, swirl, workspace_root};
@@ -147,4 +147,43 @@ fn every_command_reports_problems_in_the_compilers_format() {
             answer.stderr
         );
     }
+}
+
+#[test]
+fn graph_prints_a_mermaid_flowchart_of_either_dialect() {
+    let dir = tempfile::tempdir().unwrap();
+    let saga = workspace_root().join("examples/order-saga/workflow.json");
+    let run_saga = run(swirl(dir.path()).arg("graph").arg(&saga));
+    assert_eq!(run_saga.code, 0, "{}", run_saga.stderr);
+    let lines: Vec<&str> = run_saga.stdout.lines().collect();
+    assert_eq!(lines[0], "flowchart TD");
+    for line in [
+        "    s0[\"<b>ReserveInventory</b><br/>OPERATION<br/>calls inventory\"]",
+        "    start --> s0",
+        "    s0 -.->|\"error: @.error.name == 'OutOfStock'\"| s7",
+        "    s4[\"<b>RefundPayment</b><br/>SUBFLOW<br/>runs workflow refundpayment\"]",
+        "    s3 --> stop",
+    ] {
+        assert!(lines.contains(&line), "{line} not in\n{}", run_saga.stdout);
+    }
+    let draft = workspace_root().join("examples/order-saga/refund-payment.json");
+    let run_draft = run(swirl(dir.path()).arg("graph").arg(&draft));
+    assert_eq!(run_draft.code, 0, "{}", run_draft.stderr);
+    assert!(run_draft.stdout.starts_with("flowchart TD\n"));
+}
+
+#[test]
+fn graph_of_an_invalid_definition_reports_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("invalid/transition-target-missing/workflow.json");
+    let run = run(swirl(dir.path()).args(["graph", &file]));
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "{file}:33:22: error: state 'CheckCredit' transitions to 'Aprove'"
+        )),
+        "{}",
+        run.stderr
+    );
 }
