@@ -18,6 +18,7 @@ use std::time::Instant;
 use swirl_core::time::rfc3339;
 use swirl_engine::record::{InstanceRecord, Status};
 use swirl_function::Call;
+use swirl_workflow::WorkflowDefinition;
 
 /// Instances one list request returns when it names no `limit`, and at most.
 pub const DEFAULT_PAGE: usize = 100;
@@ -82,14 +83,25 @@ pub async fn list_workflows(State(state): State<ServerState>) -> ApiResult {
 }
 
 pub async fn get_workflow(State(state): State<ServerState>, Path(id): Path<String>) -> ApiResult {
-    let definitions = state.definitions();
-    let definition = definitions.get(&id).ok_or_else(|| {
+    ok(swirl_workflow::to_json(&definition(&state, &id)?))
+}
+
+/// `GET /workflows/{id}/graph`: the definition's states and routes, as
+/// the console draws them and `swirl graph` prints them.
+pub async fn workflow_graph(State(state): State<ServerState>, Path(id): Path<String>) -> ApiResult {
+    ok(json!(swirl_workflow::graph::build(&definition(
+        &state, &id
+    )?)))
+}
+
+fn definition(state: &ServerState, id: &str) -> Result<WorkflowDefinition, ApiError> {
+    let mut definitions = state.definitions();
+    definitions.remove(id).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no workflow '{id}' is deployed; deployed workflows: {}",
             names(definitions.keys())
         ))
-    })?;
-    ok(swirl_workflow::to_json(definition))
+    })
 }
 
 fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
@@ -184,6 +196,24 @@ pub async fn instance_history(
     Path(id): Path<String>,
 ) -> ApiResult {
     ok(json!(state.engine().history(&id)?))
+}
+
+/// `GET /instance-counts`: how many instances have each status (every
+/// status named, zeros included), for the console's summary.
+pub async fn instance_counts(State(state): State<ServerState>) -> ApiResult {
+    let engine = state.engine().clone();
+    // The first count reads every record: off the reactor.
+    let counts = tokio::task::spawn_blocking(move || engine.instance_counts())
+        .await
+        .map_err(|error| ApiError::Internal(format!("counting task failed: {error}")))??;
+    let counts: serde_json::Map<String, Value> = super::metrics::STATUSES
+        .iter()
+        .map(|status| {
+            let count = counts.get(status).copied().unwrap_or(0);
+            (status.as_str().to_string(), json!(count))
+        })
+        .collect();
+    ok(Value::Object(counts))
 }
 
 #[derive(Debug, Deserialize)]

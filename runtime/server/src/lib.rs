@@ -9,9 +9,10 @@
 //!  /functions/{name}/aliases, rollback, versions ──▶ versions ──▶ Deployments (lifecycle)
 //!  engine outbox (produced / emitted events) ──▶ sinks (durable queue, HTTP binary mode, dead letters)
 //!  /metrics, /healthz, /openapi.json
+//!  /ui/                  ──▶ ui (the web console's embedded assets; it reads the admin API)
 //! ```
 //!
-//! Every route is declared once, in [`routes`], with the access it needs;
+//! Every API route is declared once, in [`routes`], with the access it needs;
 //! [`app`] builds the router from that table and a test checks the OpenAPI
 //! document against it. Handlers can be tested without a socket through
 //! [`app`]; [`serve`] runs it on a listener until a shutdown signal.
@@ -36,6 +37,7 @@ pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod sinks;
+pub mod ui;
 pub mod versions;
 
 use std::collections::BTreeMap;
@@ -308,6 +310,12 @@ pub fn routes() -> Vec<Route> {
         ),
         route(
             Admin,
+            Method::GET,
+            "/workflows/{id}/graph",
+            get(admin::workflow_graph),
+        ),
+        route(
+            Admin,
             Method::DELETE,
             "/workflows/{id}",
             delete(apps::delete_workflow),
@@ -319,6 +327,12 @@ pub fn routes() -> Vec<Route> {
             post(admin::start_instance),
         ),
         route(Admin, Method::GET, "/instances", get(admin::list_instances)),
+        route(
+            Admin,
+            Method::GET,
+            "/instance-counts",
+            get(admin::instance_counts),
+        ),
         route(
             Admin,
             Method::GET,
@@ -445,7 +459,15 @@ pub fn app(state: ServerState) -> Router {
             state.clone(),
             auth::require_admin,
         ));
+    // The console's pages are not API: public (they hold no data), and
+    // not in the OpenAPI document.
+    let console = Router::new()
+        .route("/ui", get(ui::redirect))
+        .route("/ui/", get(ui::index))
+        .route("/ui/assets/{name}", get(ui::asset))
+        .route("/ui/{*page}", get(ui::index));
     public
+        .merge(console)
         .merge(ingress)
         .merge(admin)
         .fallback(not_found)

@@ -19,6 +19,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use swirl_engine::record::Status;
 use swirl_function::FunctionStats;
 
+/// Every instance status, in the order the metrics and the console list them.
+pub const STATUSES: [Status; 6] = [
+    Status::Running,
+    Status::Waiting,
+    Status::Suspended,
+    Status::Completed,
+    Status::Failed,
+    Status::Cancelled,
+];
+
 /// Counters of the event ingress and the sinks.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -113,14 +123,7 @@ impl Metrics {
             out,
             "# HELP swirl_instances Workflow instances by status.\n# TYPE swirl_instances gauge"
         );
-        for status in [
-            Status::Running,
-            Status::Waiting,
-            Status::Suspended,
-            Status::Completed,
-            Status::Failed,
-            Status::Cancelled,
-        ] {
+        for status in STATUSES {
             let count = instances.get(&status).copied().unwrap_or(0);
             let _ = writeln!(
                 out,

@@ -120,6 +120,11 @@ pub fn document() -> Value {
                         "400": error("not a multipart upload, no manifest part, or a part name that is not a relative path"),
                         "413": error("the upload is over the deploy body limit"),
                         "422": answer("error and problems, each naming file, line and key; nothing was deployed", "Any") })) },
+            "/workflows/{id}/graph": { "get": operation("a workflow as a graph: nodes (id, name, type, scope, start, end, waits, calls, notes) and edges (from, to, kind: transition, choice, default, error, branch or iteration; label)", "workflows",
+                json!([path_param("id", "workflow id")]), None,
+                json!({ "200": answer("the graph", "Any"), "404": error("no such workflow") })) },
+            "/instance-counts": { "get": operation("how many instances have each status", "instances", json!([]), None,
+                json!({ "200": answer("a count per status, zeros included", "Any") })) },
             "/workflows/{id}/instances": { "post": operation(
                 "start an instance; the body is its input (a JSON object, {} when empty)", "instances",
                 json!([path_param("id", "workflow id"),

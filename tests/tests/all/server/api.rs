@@ -183,6 +183,16 @@ async fn workflows_functions_logs_metrics_and_openapi() {
         definition.body["states"][0]["name"], "OnPaid",
         "{definition:?}"
     );
+    let graph = server.get("/workflows/orders/graph").await;
+    assert_eq!(
+        graph.body,
+        json!({ "id": "orders", "version": "1.0",
+            "nodes": [
+                { "id": "OnPaid", "type": "EVENT", "start": true, "waits": ["Paid"] },
+                { "id": "OnShipped", "type": "EVENT", "start": false, "end": "success", "waits": ["Shipped"] }],
+            "edges": [{ "from": "OnPaid", "to": "OnShipped", "kind": "transition" }] })
+    );
+    assert_eq!(server.get("/workflows/nope/graph").await.status, 404);
 
     let invoked = server
         .post_json(
@@ -229,6 +239,34 @@ async fn workflows_functions_logs_metrics_and_openapi() {
     let openapi = server.get("/openapi.json").await;
     assert_eq!(openapi.body["openapi"], "3.0.3");
     assert!(openapi.body["paths"]["/events"]["post"].is_object());
+
+    let counts = server.get("/instance-counts").await;
+    assert_eq!(
+        counts.body,
+        json!({ "running": 0, "waiting": 0, "suspended": 0, "completed": 0, "failed": 0, "cancelled": 0 })
+    );
+    server
+        .post_json("/workflows/orders/instances", json!({}))
+        .await;
+    server
+        .post_json(
+            "/workflows/add/instances?wait=true",
+            json!({"a": 1, "b": 2}),
+        )
+        .await;
+    server
+        .post_json(
+            "/workflows/add/instances?wait=true",
+            json!({"a": 1, "b": 2}),
+        )
+        .await;
+    let counts = server.get("/instance-counts").await;
+    assert_eq!(counts.body["completed"], 2, "{counts:?}");
+    assert_eq!(
+        counts.body["waiting"].as_u64().unwrap() + counts.body["running"].as_u64().unwrap(),
+        1,
+        "{counts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
