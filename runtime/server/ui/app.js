@@ -376,7 +376,7 @@ async function functionsPage() {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Version"), h("th", { scope: "col" }, "Calls"))),
       h("tbody", {}, functions.map((f) => h("tr", {},
         h("td", { class: "mono" }, link(uiPath("functions", f.name), f.name)),
-        h("td", { class: "mono" }, f.version), h("td", {}, String(f.invocations)))))))
+        h("td", { class: "mono" }, f.number ? `${f.number} (${f.version})` : f.version), h("td", {}, String(f.invocations)))))))
       : h("p", { class: "muted" }, "No function is deployed.")];
 }
 
@@ -386,14 +386,22 @@ async function functionPage(name) {
   ]);
   const s = fn.stats;
   const stat = (label, value) => [h("dt", {}, label), h("dd", {}, String(value))];
+  const versions = fn.versions || [];
   return [
     h("h1", {}, "Function ", h("span", { class: "mono" }, name)),
     h("dl", { class: "facts", id: "stats" },
-      stat("Version", fn.version), stat("Versions", (fn.versions || []).join(", ") || fn.version),
+      stat("Version", fn.number ? `${fn.number} (${fn.version})` : fn.version),
       stat("Calls", s.invocations), stat("Failures", s.failures),
       stat("p50", ms(s.p50Micros / 1000)), stat("p99", ms(s.p99Micros / 1000)),
       stat("Cold / warm starts", `${s.coldStarts} / ${s.warmStarts}`),
       stat("Instances alive (idle)", `${s.liveInstances} (${s.idleInstances})`), stat("Refused busy", s.busy)),
+    versions.length ? [h("h2", {}, "Versions"), h("div", { class: "scroll" }, h("table", { id: "versions" },
+      h("thead", {}, h("tr", {}, ["Number", "Version", "Deployed", "Loaded", "Calls", "p99"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, versions.map((v) => h("tr", { "data-version": v.version },
+        h("td", {}, String(v.number)), h("td", { class: "mono" }, v.version), h("td", {}, when(v.deployedAt)),
+        h("td", {}, v.loaded ? "yes" : "no"), h("td", {}, v.stats ? String(v.stats.invocations) : "—"),
+        h("td", {}, v.stats ? ms(v.stats.p99Micros / 1000) : "—"))))))] : null,
+    fn.aliases && Object.keys(fn.aliases).length ? [h("h2", {}, "Aliases"), jsonView(fn.aliases, "aliases")] : null,
     Object.keys(fn.config || {}).length ? [h("h2", {}, "Configuration"), jsonView(fn.config, "configuration")] : null,
     h("h2", {}, "Recent invocations"),
     logs.invocations.length ? h("div", { class: "scroll" }, h("table", { id: "invocations" },

@@ -461,9 +461,15 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
 
     // The function: its calls, with the instances that made them.
     browser.open(&format!("{base}/ui/functions/probe")).await;
-    let calls = api(&server, "GET", "/functions/probe").await["stats"]["invocations"].clone();
+    let probe = api(&server, "GET", "/functions/probe").await;
     let stats = browser.texts("#stats dd").await;
-    assert_eq!(stats[2], calls.to_string(), "calls: {stats:?}");
+    assert_eq!(
+        stats[1],
+        probe["stats"]["invocations"].to_string(),
+        "calls: {stats:?}"
+    );
+    let versions = browser.texts("#versions td.mono").await;
+    assert_eq!(versions, [probe["version"].as_str().unwrap()]);
     let callers = browser.texts("#invocations td.id a").await;
     assert!(callers.contains(&id(&failed)), "{callers:?}");
 
