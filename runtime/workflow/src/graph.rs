@@ -267,17 +267,18 @@ fn comparison(comparison: &Comparison) -> String {
 }
 
 impl Graph {
-    /// The graph as a Mermaid flowchart, top to bottom: a start circle,
+    /// The graph as a Mermaid flowchart, top to bottom: a Start circle,
     /// one box per state (its type, waits and calls under its name), a
-    /// subgraph per nested scope, dotted arrows for error routes and a
-    /// stop circle after the states that end the workflow.
+    /// subgraph per nested scope, dotted arrows for error routes and an
+    /// End circle after the states that end the workflow (capitalised:
+    /// Mermaid reads a lower-case `end` as a keyword).
     pub fn mermaid(&self) -> String {
         let key = |id: &str| {
             let index = self.nodes.iter().position(|node| node.id == id);
             index.map_or_else(|| "missing".to_string(), |index| format!("s{index}"))
         };
         let mut out = String::from("flowchart TD\n");
-        out.push_str("    start((start))\n");
+        out.push_str("    start((Start))\n");
         let mut scopes: Vec<&str> = Vec::new();
         for node in &self.nodes {
             let scope = node.scope.as_deref();
@@ -357,7 +358,7 @@ impl Graph {
             ));
         }
         if stop {
-            out.push_str("    stop((end))\n");
+            out.push_str("    stop((End))\n");
         }
         out
     }
