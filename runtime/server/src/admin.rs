@@ -216,6 +216,25 @@ pub async fn instance_counts(State(state): State<ServerState>) -> ApiResult {
     ok(Value::Object(counts))
 }
 
+/// `GET /instances/{id}/data`: the data of each state the instance is in
+/// now (one per running branch or iteration), for the console; empty once
+/// it ended, when its output is what it has.
+pub async fn instance_data(State(state): State<ServerState>, Path(id): Path<String>) -> ApiResult {
+    let record = state.engine().get(&id)?;
+    let threads: Vec<Value> = record
+        .threads
+        .values()
+        .map(|thread| {
+            json!({
+                "state": thread.state,
+                "data": thread.data,
+                "enteredAt": rfc3339(thread.entered_ms),
+            })
+        })
+        .collect();
+    ok(json!({ "id": record.id, "status": record.status.as_str(), "threads": threads }))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     workflow: Option<String>,

@@ -347,6 +347,12 @@ pub fn routes() -> Vec<Route> {
         ),
         route(
             Admin,
+            Method::GET,
+            "/instances/{id}/data",
+            get(admin::instance_data),
+        ),
+        route(
+            Admin,
             Method::POST,
             "/instances/{id}/cancel",
             post(admin::cancel_instance),

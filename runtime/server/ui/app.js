@@ -128,10 +128,18 @@ async function render() {
   document.getElementById("forget").hidden = !sessionStorage.getItem(TOKEN_KEY);
 }
 
-// Reruns the page after `delay` while it stays the page shown.
-function refreshIn(mine, delay = POLL_MS) {
+// While the page stays the one shown, asks `look` every POLL_MS for a
+// summary of what the page shows, and draws the page again only when that
+// changed: a redraw would close what the reader opened.
+function watch(mine, shown, look) {
   clearTimeout(timer);
-  timer = setTimeout(() => { if (mine === generation) refresh(); }, delay);
+  timer = setTimeout(async () => {
+    if (mine !== generation) return;
+    let now;
+    try { now = await look(); } catch { now = null; }
+    if (mine !== generation) return;
+    if (now !== null && now !== shown) refresh(); else watch(mine, shown, look);
+  }, POLL_MS);
 }
 
 // A refresh keeps the focus and the scroll where they were.
@@ -212,7 +220,13 @@ async function instancesPage(query, mine) {
       ? link(pageUrl({ cursor: back[back.length - 1] || "", back: back.slice(0, -1) }), "← Newer")
       : null,
     page.nextCursor ? link(pageUrl({ cursor: page.nextCursor, back: [...back, cursor] }), "Older →", { id: "next-page" }) : null);
-  if ((counts.running || 0) > 0 || page.instances.some((i) => i.status === "running")) refreshIn(mine);
+  const signature = (p, c) => JSON.stringify([p.instances.map((i) => [i.id, i.status, i.updatedAt]), c]);
+  if ((counts.running || 0) > 0 || page.instances.some((i) => i.status === "running")) {
+    watch(mine, signature(page, counts), async () => {
+      const [p, c] = await Promise.all([api(`/instances?${list}`), api("/instance-counts")]);
+      return signature(p, c);
+    });
+  }
   return [h("h1", {}, "Instances"), summary, filters, table, paging];
 }
 
@@ -284,10 +298,12 @@ function timeline(history, instance) {
 
 async function instancePage(id, _query, mine) {
   const instance = await api(`/instances/${encodeURIComponent(id)}`);
-  const [history, graph] = await Promise.all([
+  const [history, graph, now] = await Promise.all([
     api(`/instances/${encodeURIComponent(id)}/history`),
     api(`/workflows/${encodeURIComponent(instance.workflowId)}/graph`).catch(() => null),
+    api(`/instances/${encodeURIComponent(id)}/data`).catch(() => null),
   ]);
+  const threads = (now && now.threads) || [];
   const final = ["completed", "failed", "cancelled"].includes(instance.status);
   const act = (verb) => async (event) => {
     event.target.disabled = true;
@@ -320,7 +336,13 @@ async function instancePage(id, _query, mine) {
           instance.error.state ? ` (in state ${instance.error.state})` : ""),
         instance.error.details !== undefined ? jsonView(instance.error.details, "error details") : null)
     : null;
-  if (!final) refreshIn(mine);
+  if (!final) {
+    const look = async () => {
+      const latest = await api(`/instances/${encodeURIComponent(id)}`);
+      return `${latest.status} ${latest.updatedAt}`;
+    };
+    watch(mine, `${instance.status} ${instance.updatedAt}`, look);
+  }
   return [
     h("h1", {}, "Instance ", h("span", { class: "mono", id: "instance-id" }, instance.id)),
     facts, actions, error,
@@ -329,6 +351,9 @@ async function instancePage(id, _query, mine) {
     graph ? h("div", { class: "graph", id: "graph" }, drawGraph(graph, marks)) : h("p", { class: "muted" }, "The workflow is no longer deployed."),
     h("div", { class: "grid2" },
       h("section", {}, h("h2", {}, "Input"), jsonView(instance.input, "input")),
+      threads.map((thread) => h("section", { class: "data" },
+        h("h2", {}, "Data in ", thread.state), h("p", { class: "muted" }, `since ${when(thread.enteredAt)}`),
+        jsonView(thread.data, `data in ${thread.state}`))),
       h("section", {}, h("h2", {}, "Output"), "output" in instance ? jsonView(instance.output, "output") : h("p", { class: "muted" }, "None yet."))),
     h("details", {}, h("summary", {}, `History (${history.length} entries)`), jsonView(history, "history")),
   ];

@@ -421,7 +421,8 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
         .await;
     assert!(input_length.as_u64().unwrap() < 30_000, "{input_length}");
 
-    // The waiting instance: cancel it from the page.
+    // The waiting instance: its data, then suspend, resume and cancel it
+    // from the page.
     browser
         .open(&format!("{base}/ui/instances/{}", id(&waiting)))
         .await;
@@ -430,7 +431,23 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
         .run("return document.querySelector('#graph g.node.current').dataset.state")
         .await;
     assert_eq!(current, "OnPaid");
+    let data = browser.texts("section.data pre").await;
+    assert_eq!(data, ["{}"], "the waiting instance's data");
     browser.screenshot("instance-waiting").await;
+    browser.click("#suspend").await;
+    browser
+        .until(
+            "the suspended status",
+            "const s = document.querySelector('#status .status'); return s && s.textContent === 'suspended';",
+        )
+        .await;
+    browser.click("#resume").await;
+    browser
+        .until(
+            "the waiting status again",
+            "const s = document.querySelector('#status .status'); return s && s.textContent === 'waiting' && !document.getElementById('suspend').disabled;",
+        )
+        .await;
     browser.click("#cancel").await;
     browser
         .until(

@@ -267,6 +267,36 @@ async fn workflows_functions_logs_metrics_and_openapi() {
         1,
         "{counts:?}"
     );
+
+    let waiting = server
+        .post_json(
+            "/workflows/orders/instances?id=paid-later",
+            json!({"note": "kept"}),
+        )
+        .await;
+    assert_eq!(waiting.status, 201, "{waiting:?}");
+    server.wait_status("paid-later", "waiting").await;
+    let data = server.get("/instances/paid-later/data").await;
+    assert_eq!(data.body["threads"][0]["state"], "OnPaid", "{data:?}");
+    assert_eq!(
+        data.body["threads"][0]["data"],
+        json!({"note": "kept"}),
+        "{data:?}"
+    );
+    let ended = server
+        .post_json(
+            "/workflows/add/instances?wait=true",
+            json!({"a": 1, "b": 2}),
+        )
+        .await;
+    let ended = server
+        .get(&format!(
+            "/instances/{}/data",
+            ended.body["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(ended.body["threads"], json!([]), "{ended:?}");
+    assert_eq!(server.get("/instances/nope/data").await.status, 404);
 }
 
 #[tokio::test(flavor = "multi_thread")]
