@@ -324,7 +324,7 @@ impl Engine {
                 || segment.holds_kv_of(&task.function)
                 || segment.calls >= MAX_SEGMENT_CALLS
             {
-                let reply = if answer_now { ack.take() } else { None };
+                let reply = answer_now.then_some(&mut *ack);
                 if !self.write(&mut before, &mut record, &mut segment, true, reply, runtime)? {
                     return answer_untaken(ack, before);
                 }
@@ -366,13 +366,12 @@ impl Engine {
             let unchanged = before.unwrap_or(record);
             return answer(ack, unchanged, false);
         }
-        let reply = ack.take();
         if !self.write(
             &mut before,
             &mut record,
             &mut segment,
             interrupted,
-            reply,
+            Some(&mut *ack),
             runtime,
         )? {
             return answer_untaken(ack, before);
@@ -496,7 +495,7 @@ impl Engine {
         (result, duration_ms, invocation.kv_writes, emitted)
     }
 
-    /// Writes what the run did since its last write in one transaction and
+    /// Writes what the run did since its last write in one commit and
     /// has the flushing thread apply its effects, and answer `reply`, once
     /// it is durable. `false` (nothing written) when the buffered event the
     /// run consumes was taken by another run first.
@@ -506,7 +505,7 @@ impl Engine {
         record: &mut InstanceRecord,
         segment: &mut Segment,
         continuing: bool,
-        reply: Option<Ack>,
+        reply: Option<&mut Option<Ack>>,
         runtime: &tokio::runtime::Handle,
     ) -> Result<bool, EngineError> {
         let segment = std::mem::take(segment);
@@ -550,6 +549,8 @@ impl Engine {
         if !written {
             return Ok(false);
         }
+        // Taken only now: a failed write leaves the answer to the caller.
+        let reply = reply.and_then(Option::take);
         self.count(before.as_ref().map(|b| b.status), record.status);
         let effects = Effects {
             record: record.clone(),

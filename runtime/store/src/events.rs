@@ -81,8 +81,10 @@ impl Store {
     pub fn mark_event_seen(&self, source: &str, id: &str, now_ms: u64) -> Result<(), StoreError> {
         let key = id_key(source, id);
         super::values::check_key(&key)?;
-        self.event_ids
-            .insert(key, self.stow(&now_ms.to_be_bytes())?)?;
+        let mark = self.stow(&now_ms.to_be_bytes())?;
+        // Ordered with the run commits that write an unfinished mark.
+        let _locked = self.commit_lock.lock();
+        self.event_ids.insert(key, mark)?;
         Ok(())
     }
 
@@ -131,6 +133,8 @@ impl Store {
 
     /// Takes a buffered event out; `None` when someone else took it first.
     pub fn take_buffered_event(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        // Ordered with the run commits that take buffered events.
+        let _locked = self.commit_lock.lock();
         self.buffered
             .remove(key)?
             .map(|stored| self.unstow(&stored))

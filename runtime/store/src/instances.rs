@@ -15,9 +15,6 @@
 //!   so finding the instances waiting for an event is a prefix scan per
 //!   correlation attribute, whatever the number of waiting instances.
 
-use sled::Transactional;
-use sled::transaction::TransactionError;
-
 use super::{Store, StoreError};
 
 /// An index entry: instance `instance`'s thread `thread` waits for event
@@ -129,123 +126,88 @@ impl Store {
     /// [`Store::durable`]: the caller holds back what depends on it until
     /// then.
     pub fn write_step(&self, write: StepWrite<'_>) -> Result<bool, StoreError> {
-        // History lines continue after the last one stored for the instance.
-        let mut prefix = write.instance.as_bytes().to_vec();
-        prefix.push(0);
-        let next = match self.history.scan_prefix(&prefix).next_back() {
-            Some(entry) => {
-                let (key, _) = entry?;
-                let tail: [u8; 8] =
-                    key[key.len() - 8..]
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt {
-                            key: String::from_utf8_lossy(&key).into_owned(),
-                            reason: "history key without a sequence number".into(),
-                        })?;
-                u64::from_be_bytes(tail) + 1
-            }
-            None => 0,
-        };
+        use super::commits::{Op, TreeId};
         // Long values go to their files, durably, before the records that
         // name them commit.
         super::values::check_key(write.instance.as_bytes())?;
-        let record = self.stow(&write.record)?;
         if write.history.iter().any(|line| line.contains(&b'\n')) {
             return Err(StoreError::Corrupt {
                 key: write.instance.to_string(),
                 reason: "a history line holds a newline".into(),
             });
         }
-        let history = match write.history.len() {
-            0 => None,
-            lines => Some((
-                history_key(write.instance, next + lines as u64 - 1),
-                self.stow(&write.history.join(&b'\n'))?,
-            )),
-        };
-        let subscribe = write
-            .subscribe
-            .iter()
-            .map(|key| {
-                let key = key.encode();
-                super::values::check_key(&key).map(|()| key)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let outbox_entries = write
-            .outbox
-            .iter()
-            .map(|(key, event)| {
-                super::values::check_key(key)?;
-                Ok((key.as_slice(), self.stow(event)?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let kv_entries = write
-            .kv
-            .iter()
-            .flat_map(|(function, writes)| writes.iter().map(move |entry| (*function, entry)))
-            .map(|(function, (key, value))| {
+        let mut ops = vec![Op::Put(
+            TreeId::Instances,
+            write.instance.as_bytes().to_vec(),
+            self.stow(&write.record)?,
+        )];
+        for key in &write.unsubscribe {
+            ops.push(Op::Remove(TreeId::Subscriptions, key.encode()));
+        }
+        for key in &write.subscribe {
+            let key = key.encode();
+            super::values::check_key(&key)?;
+            ops.push(Op::Put(TreeId::Subscriptions, key, Vec::new()));
+        }
+        for (function, writes) in &write.kv {
+            for (key, value) in writes.iter() {
                 let key = super::kv_key(function, key);
                 super::values::check_key(&key)?;
-                Ok((key, value.as_deref().map(|v| self.stow(v)).transpose()?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mark = match &write.consumed_event {
-            Some(event) => {
-                super::values::check_key(event.key)?;
-                Some((
-                    event.key,
-                    self.stow(&super::events::unfinished_mark(event))?,
-                ))
+                ops.push(match value {
+                    Some(value) => Op::Put(TreeId::Kv, key, self.stow(value)?),
+                    None => Op::Remove(TreeId::Kv, key),
+                });
             }
-            None => None,
+        }
+        for (key, event) in &write.outbox {
+            super::values::check_key(key)?;
+            ops.push(Op::Put(TreeId::Outbox, key.clone(), self.stow(event)?));
+        }
+        if let Some(event) = &write.consumed_event {
+            super::values::check_key(event.key)?;
+            ops.push(Op::PutIfAbsent(
+                TreeId::EventIds,
+                event.key.to_vec(),
+                self.stow(&super::events::unfinished_mark(event))?,
+            ));
+        }
+        let history = match write.history.len() {
+            0 => None,
+            _ => Some(self.stow(&write.history.join(&b'\n'))?),
         };
-        let result: Result<bool, TransactionError<StoreError>> = (
-            &self.instances,
-            &self.history,
-            &self.subscriptions,
-            &self.kv,
-            &self.outbox,
-            &self.buffered,
-            &self.event_ids,
-        )
-            .transaction(
-                |(instances, history_tree, subscriptions, kv, outbox, buffer, seen)| {
-                    if let Some(key) = &write.take_buffered
-                        && buffer.remove(key.as_slice())?.is_none()
-                    {
-                        return Ok(false);
-                    }
-                    if let Some((key, mark)) = &mark
-                        && seen.get(*key)?.is_none()
-                    {
-                        seen.insert(*key, mark.as_slice())?;
-                    }
-                    instances.insert(write.instance.as_bytes(), record.as_slice())?;
-                    if let Some((key, lines)) = &history {
-                        history_tree.insert(key.as_slice(), lines.as_slice())?;
-                    }
-                    for key in &write.unsubscribe {
-                        subscriptions.remove(key.encode())?;
-                    }
-                    for key in &subscribe {
-                        subscriptions.insert(key.as_slice(), &[][..])?;
-                    }
-                    for (key, value) in &kv_entries {
-                        match value {
-                            Some(value) => kv.insert(key.as_slice(), value.as_slice())?,
-                            None => kv.remove(key.as_slice())?,
-                        };
-                    }
-                    for (key, event) in &outbox_entries {
-                        outbox.insert(*key, event.as_slice())?;
-                    }
-                    Ok(true)
-                },
-            );
-        result.map_err(|error| match error {
-            TransactionError::Abort(error) => error,
-            TransactionError::Storage(error) => StoreError::Sled(error),
-        })
+        let locked = self.commit_lock.lock();
+        if let Some(key) = &write.take_buffered {
+            if self.buffered.get(key)?.is_none() {
+                return Ok(false);
+            }
+            ops.push(Op::Remove(TreeId::Buffered, key.clone()));
+        }
+        if let Some(lines) = history {
+            // A run's lines are one value under the number of its last line.
+            let last = self.last_history_line(write.instance)?;
+            let count = write.history.len() as u64;
+            let key = history_key(write.instance, last.map_or(0, |n| n + 1) + count - 1);
+            ops.push(Op::Put(TreeId::History, key, lines));
+        }
+        self.commit(&locked, &ops)?;
+        Ok(true)
+    }
+
+    /// The number of instance `id`'s last history line.
+    fn last_history_line(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        let Some(entry) = self.history.scan_prefix(&prefix).next_back() else {
+            return Ok(None);
+        };
+        let (key, _) = entry?;
+        let tail: [u8; 8] = key[key.len() - 8..]
+            .try_into()
+            .map_err(|_| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "history key without a sequence number".into(),
+            })?;
+        Ok(Some(u64::from_be_bytes(tail)))
     }
 
     /// How commits reach the disk.

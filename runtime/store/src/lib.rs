@@ -45,6 +45,7 @@ use std::time::SystemTime;
 use swirl_function::{KvError, KvStore};
 
 pub mod apps;
+mod commits;
 pub mod events;
 mod files;
 mod group_commit;
@@ -127,6 +128,9 @@ pub struct Store {
     function_aliases: sled::Tree,
     workflows: sled::Tree,
     apps: sled::Tree,
+    /// The run commit a crash may have left half applied ([`commits`]).
+    commits: sled::Tree,
+    commit_lock: Arc<commits::Commits>,
     files: Arc<files::Files>,
     /// sled's log file, synced after each flush (see the module doc).
     log: Arc<fs::File>,
@@ -180,7 +184,7 @@ impl Store {
         for dir in [&path, data_dir] {
             files::sync_dir(dir).map_err(file_error(dir))?;
         }
-        Ok(Store {
+        let store = Store {
             kv: db.open_tree("kv")?,
             instances: db.open_tree("instances")?,
             history: db.open_tree("history")?,
@@ -196,13 +200,17 @@ impl Store {
             function_aliases: db.open_tree("function_aliases")?,
             workflows: db.open_tree("workflows")?,
             apps: db.open_tree("apps")?,
+            commits: db.open_tree("commits")?,
+            commit_lock: Arc::default(),
             files: Arc::new(files::Files::open(data_dir.join("files"))?),
             log: Arc::new(log),
             db_dir: Arc::new((path, Mutex::new(None))),
             group_commit: Arc::default(),
             flush_policy,
             db,
-        })
+        };
+        store.replay_commit()?;
+        Ok(store)
     }
 
     /// Makes every write so far durable: sled's flush, then the syncs that
