@@ -220,12 +220,10 @@ async function instancesPage(query, mine) {
       ? link(pageUrl({ cursor: back[back.length - 1] || "", back: back.slice(0, -1) }), "← Newer")
       : null,
     page.nextCursor ? link(pageUrl({ cursor: page.nextCursor, back: [...back, cursor] }), "Older →", { id: "next-page" }) : null);
-  const signature = (p, c) => JSON.stringify([p.instances.map((i) => [i.id, i.status, i.updatedAt]), c]);
-  if ((counts.running || 0) > 0 || page.instances.some((i) => i.status === "running")) {
-    watch(mine, signature(page, counts), async () => {
-      const [p, c] = await Promise.all([api(`/instances?${list}`), api("/instance-counts")]);
-      return signature(p, c);
-    });
+  // While some instance may still change, the counts (kept by the server,
+  // cheap to read) say when: a start, an end, a suspend all move them.
+  if (["running", "waiting", "suspended"].some((s) => (counts[s] || 0) > 0)) {
+    watch(mine, JSON.stringify(counts), async () => JSON.stringify(await api("/instance-counts")));
   }
   return [h("h1", {}, "Instances"), summary, filters, table, paging];
 }

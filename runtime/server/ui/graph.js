@@ -132,7 +132,9 @@ export function drawGraph(graph, marks = {}) {
     if (marks.failed === node.id) classes.push("failed");
     else if (current.has(node.id)) classes.push("current");
     else if (past.has(node.id)) classes.push("past");
-    const g = el("g", { class: classes.join(" "), "data-state": node.id, transform: `translate(${p.x},${p.y})` });
+    // Focusable, so that a keyboard reaches each state and hears its title.
+    const g = el("g", { class: classes.join(" "), "data-state": node.id, transform: `translate(${p.x},${p.y})`,
+      tabindex: 0, role: "img", "aria-label": `${node.id}, ${node.type}${classes.length > 1 ? `, ${classes.slice(1).join(" ")}` : ""}` });
     const details = [node.type];
     if (node.waits) details.push(`waits ${node.waits.join(", ")}`);
     if (node.calls) details.push(`calls ${node.calls.join(", ")}`);

@@ -305,6 +305,12 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
         .expect("a free port");
     let mut definitions = workflows();
     definitions.push(failing_workflow());
+    definitions.push((
+        "pause.json",
+        json!({ "id": "pause", "version": "1.0", "name": "pause",
+            "states": [{ "name": "Pause", "type": "DELAY", "start": { "kind": "DEFAULT" },
+                         "timeDelay": "PT2S", "end": { "kind": "DEFAULT" } }] }),
+    ));
     let app = app_with(
         definitions,
         &format!("\n[[sinks]]\nurl = \"http://{closed}/in\"\ntype = \"job.done\"\n"),
@@ -349,6 +355,9 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     let id = |instance: &Value| instance["id"].as_str().expect("an id").to_string();
     let base = server.url();
 
+    // An instance that ends while the list is open: the list follows it.
+    let pausing = start(&server, "pause", json!({}), false).await;
+
     // The list asks for the token first, then shows every instance.
     browser.open(&format!("{base}/ui/")).await;
     browser.until("the token form", LOGIN_SHOWN).await;
@@ -358,6 +367,18 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     for instance in [&completed, &failed, &waiting, &big] {
         assert!(listed.contains(&id(instance)), "{listed:?}");
     }
+    // A mark that a reload would lose.
+    browser.run("window.notReloaded = true;").await;
+    browser
+        .until(
+            "the paused instance completed, without a reload",
+            &format!(
+                "const row = document.querySelector('tr[data-instance=\"' + {} + '\"] .status'); \
+                 return window.notReloaded && row && row.textContent === 'completed';",
+                json!(id(&pausing))
+            ),
+        )
+        .await;
     let token_in_url = browser.run("return location.href").await;
     assert!(!token_in_url.to_string().contains(TOKEN));
     let counts = browser.texts(".counts a[data-count]").await;
@@ -474,7 +495,7 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     browser.screenshot("workflow").await;
     browser.open(&format!("{base}/ui/workflows")).await;
     let listed = browser.texts("#workflows td.id").await;
-    assert_eq!(listed, ["add", "jobs", "orders", "refuse"]);
+    assert_eq!(listed, ["add", "jobs", "orders", "pause", "refuse"]);
 
     // The function: its calls, with the instances that made them.
     browser.open(&format!("{base}/ui/functions/probe")).await;
