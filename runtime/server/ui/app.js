@@ -81,7 +81,19 @@ async function api(path, options = {}) {
   return body;
 }
 
-const post = (path) => api(path, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+// A button's click handler: the request, then the page drawn again; a
+// refusal is shown in the element `errorId`.
+const action = (method, path, errorId) => async (event) => {
+  event.target.disabled = true;
+  try {
+    await api(path, { method, headers: { "content-type": "application/json" } });
+    await refresh();
+  } catch (error) {
+    if (error instanceof Unauthorized) return askToken();
+    document.getElementById(errorId).textContent = error.message;
+    event.target.disabled = false;
+  }
+};
 
 // ---- routing ----
 
@@ -303,17 +315,7 @@ async function instancePage(id, _query, mine) {
   ]);
   const threads = (now && now.threads) || [];
   const final = ["completed", "failed", "cancelled"].includes(instance.status);
-  const act = (verb) => async (event) => {
-    event.target.disabled = true;
-    try {
-      await post(`/instances/${encodeURIComponent(id)}/${verb}`);
-      await refresh();
-    } catch (error) {
-      if (error instanceof Unauthorized) return askToken();
-      document.getElementById("action-error").textContent = error.message;
-      event.target.disabled = false;
-    }
-  };
+  const act = (verb) => action("POST", `/instances/${encodeURIComponent(id)}/${verb}`, "action-error");
   const actions = h("div", { class: "actions" },
     h("button", { type: "button", id: "cancel", class: "danger", disabled: final, onclick: act("cancel") }, "Cancel"),
     h("button", { type: "button", id: "suspend", class: "secondary", disabled: final || instance.status === "suspended", onclick: act("suspend") }, "Suspend"),
@@ -444,14 +446,7 @@ async function functionPage(name) {
 
 async function eventsPage(_query, mine) {
   const letters = await api("/dead-letters");
-  const act = (method, path) => async (event) => {
-    event.target.disabled = true;
-    try { await api(path, { method }); await refresh(); } catch (error) {
-      if (error instanceof Unauthorized) return askToken();
-      document.getElementById("letters-error").textContent = error.message;
-      event.target.disabled = false;
-    }
-  };
+  const act = (method, path) => action(method, path, "letters-error");
   return [
     h("h1", {}, "Events"),
     h("p", { class: "muted" }, "Produced events that their sinks refused until retries ran out. Replay puts one back on its sink's queue; delete drops it for good."),
