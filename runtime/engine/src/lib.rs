@@ -505,10 +505,10 @@ impl Engine {
 #[derive(Default)]
 struct Consumes {
     /// Its key in the buffer, when it comes from there: taken out in the
-    /// run's transaction.
+    /// run's commit.
     buffered: Option<Vec<u8>>,
     /// Its `(source, id)` key and the instances its delivery is for:
-    /// marked seen, unfinished, in the run's transaction unless it is
+    /// marked seen, unfinished, in the run's commit unless it is
     /// marked already.
     event: Option<(String, Arc<[String]>)>,
 }

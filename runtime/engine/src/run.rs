@@ -6,7 +6,7 @@
 //! the record, applies its input, makes the calls the record then holds
 //! inline, one after the other, applying each result, and writes everything
 //! (record, history, kv writes, produced and emitted events, subscription
-//! changes) in one transaction. The flushing thread ([`super::durability`])
+//! changes) in one commit. The flushing thread ([`super::durability`])
 //! makes it durable together with the other runs' commits; only then does
 //! anything leave the instance (the answer, produced events, children,
 //! timers). A crash before then re-runs it from the last commit: calls may
@@ -30,7 +30,7 @@ use std::time::Instant;
 use super::pool::Admission;
 use super::*;
 
-/// Calls one transaction holds at most.
+/// Calls one commit holds at most.
 pub const MAX_SEGMENT_CALLS: usize = 256;
 /// Calls one run makes before it yields its thread to other instances.
 pub const MAX_RUN_CALLS: usize = 1024;

@@ -4,11 +4,11 @@
 //! The store keeps records as opaque JSON bytes; the engine owns their
 //! shape. What the store owns is atomicity and the index:
 //! - one [`StepWrite`] (record, history lines, subscription index changes)
-//!   is applied in one sled transaction across the trees by
+//!   is applied atomically across the trees (see `commits.rs`) by
 //!   [`Store::write_step`]; the engine makes it durable with
 //!   [`Store::durable`], shared by every step written since the last flush;
 //! - a step that consumes a buffered event takes it out of the buffer in
-//!   that same transaction, so no crash can lose the event between its
+//!   that same commit, so no crash can lose the event between its
 //!   removal and the step that consumes it;
 //! - the subscription index is keyed
 //!   `type \0 source \0 attribute \0 value \0 instance \0 thread \0 event`,
@@ -95,10 +95,10 @@ pub struct StepWrite<'a> {
     /// committed step's events are never lost.
     pub outbox: Vec<super::events::KeyedBytes>,
     /// The key of the buffered event the step consumes: removed in the
-    /// step's transaction; if it is already gone, nothing is written.
+    /// step's commit; if it is already gone, nothing is written.
     pub take_buffered: Option<Vec<u8>>,
     /// The live event the step consumes: marked seen, unfinished, in the
-    /// step's transaction unless it has a mark already, so that a resend
+    /// step's commit unless it has a mark already, so that a resend
     /// after a crash before the delivery's final mark finishes that
     /// delivery (see [`super::events::Seen`]).
     pub consumed_event: Option<super::events::ConsumedEvent<'a>>,

@@ -5,8 +5,9 @@
 //! - `kv`: the functions' key-value store, keys `<function>\0<key>`, written
 //!   one atomic, flushed batch per successful call;
 //! - `instances`, `history`, `subscriptions`, `definitions`: workflow
-//!   instances and what indexes them ([`instances`]), committed together in
-//!   one transaction per interpreter step and flushed by group commit;
+//!   instances and what indexes them ([`instances`]), committed together
+//!   once per run (`commits.rs`: one value under one key, then applied) and
+//!   flushed by group commit;
 //! - `event_ids`, `buffered_events`: CloudEvents already seen, and events
 //!   kept until an instance waits for them ([`events`]);
 //! - `outbox`, `sink_queue`, `dead_letters`: produced events until they are
