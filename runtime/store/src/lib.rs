@@ -156,6 +156,11 @@ impl Store {
         let db = sled::Config::new()
             .path(&path)
             .segment_size(values::SEGMENT_BYTES)
+            // Every write that is acknowledged is flushed by `durable`. sled's
+            // own flushing thread would only add flushes, and it holds the
+            // database for a moment after the last handle is dropped, so
+            // that reopening it at once could find it locked.
+            .flush_every_ms(None)
             .open()
             // sled reports a lock held elsewhere as a plain I/O error: ask
             // the system who holds it.
