@@ -13,6 +13,7 @@ use super::util::{Server, app_with, try_request};
 /// Two calls in one run, each counting itself in kv under a key of the
 /// instance's input; `tallies` is started by an event carrying the keys.
 fn workflows() -> Vec<(&'static str, Value)> {
+    let nap = json!({ "functionRef": { "refName": "probe", "parameters": { "action": "sleep", "millis": 400 } } });
     let functions = json!([{ "name": "probe", "resource": "probe" }]);
     let events = json!([{ "name": "Go", "source": "tests", "type": "tally.go" }]);
     let tally = |key: &str| json!({ "functionRef": { "refName": "probe", "parameters": { "action": "tally", "key": key } } });
@@ -24,6 +25,13 @@ fn workflows() -> Vec<(&'static str, Value)> {
                 "functions": functions, "events": events,
                 "states": [{ "name": "Two", "type": "OPERATION", "start": { "kind": "DEFAULT" },
                              "actionMode": "SEQUENTIAL", "actions": actions, "end": { "kind": "DEFAULT" } }] }),
+        ),
+        (
+            "nap.json",
+            json!({ "id": "nap", "version": "1.0", "name": "nap",
+                "functions": functions, "events": events,
+                "states": [{ "name": "Nap", "type": "OPERATION", "start": { "kind": "DEFAULT" },
+                             "actionMode": "SEQUENTIAL", "actions": [nap], "end": { "kind": "DEFAULT" } }] }),
         ),
         (
             "tallies.json",
@@ -158,4 +166,48 @@ async fn a_crash_after_an_events_receipt_before_its_calls_loses_nothing_and_the_
     assert_eq!(resent.body["duplicates"], 1, "{resent:?}");
     assert_eq!(tally(&server, "receipt-1").await, json!("1"));
     assert_eq!(tally(&server, "receipt-2").await, json!("1"));
+}
+
+/// One run thread busy with a long call and a queue of one: the next start
+/// waits, the one after is refused with 503 and `retry-after`, and changes
+/// nothing; once the queue drains, starts are taken again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_run_queue_answers_503_with_retry_after_and_changes_nothing() {
+    let app = app_with(workflows(), "");
+    let server = Server::start(&app, &["--run-threads", "1", "--run-queue", "1"], &[]);
+    let start = |id: &'static str| {
+        let addr = server.addr;
+        async move {
+            try_request(
+                addr,
+                "POST",
+                &format!("/workflows/nap/instances?id={id}"),
+                &[("content-type", "application/json")],
+                "{}".into(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // The first occupies the thread with its call (its answer comes at its
+    // receipt, before the call); the second waits in the queue.
+    assert_eq!(start("first").await.status, 201);
+    let second = tokio::spawn(start("second"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = start("third").await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.header("retry-after"), Some("1"), "{refused:?}");
+    assert!(
+        refused
+            .body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the engine is saturated: 1 runs are waiting for the engine's 1 run threads; retry shortly"),
+        "{refused:?}"
+    );
+    assert_eq!(second.await.unwrap().status, 201);
+    assert_eq!(server.get("/instances/third").await.status, 404);
+    server.wait_status("second", "completed").await;
+    assert_eq!(start("third").await.status, 201);
+    server.wait_status("third", "completed").await;
 }
