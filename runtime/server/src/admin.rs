@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ServerState;
-use super::error::ApiError;
+use super::error::{ApiError, blocking};
 use std::time::Instant;
 use swirl_core::time::rfc3339;
 use swirl_engine::record::{InstanceRecord, Status};
@@ -203,9 +203,7 @@ pub async fn instance_history(
 pub async fn instance_counts(State(state): State<ServerState>) -> ApiResult {
     let engine = state.engine().clone();
     // The first count reads every record: off the reactor.
-    let counts = tokio::task::spawn_blocking(move || engine.instance_counts())
-        .await
-        .map_err(|error| ApiError::Internal(format!("counting task failed: {error}")))??;
+    let counts = blocking("counting", move || engine.instance_counts()).await?;
     let counts: serde_json::Map<String, Value> = super::metrics::STATUSES
         .iter()
         .map(|status| {
@@ -287,9 +285,7 @@ pub async fn list_instances(
     let engine = state.engine().clone();
     let workflow = query.workflow.filter(|w| !w.is_empty());
     // Listing reads every record: off the reactor.
-    let records = tokio::task::spawn_blocking(move || engine.list(workflow.as_deref(), status))
-        .await
-        .map_err(|error| ApiError::Internal(format!("listing task failed: {error}")))??;
+    let records = blocking("listing", move || engine.list(workflow.as_deref(), status)).await?;
     let after = match query.cursor.as_deref() {
         None | Some("") => None,
         Some(text) => Some(parse_cursor(text)?),
@@ -363,9 +359,7 @@ pub async fn get_function(State(state): State<ServerState>, Path(name): Path<Str
     let config = state.function_config(&name);
     let deployments = state.deployments().clone();
     let function = name.clone();
-    let catalog = tokio::task::spawn_blocking(move || deployments.catalog(&function))
-        .await
-        .map_err(|error| ApiError::Internal(format!("version listing failed: {error}")))??;
+    let catalog = blocking("version listing", move || deployments.catalog(&function)).await?;
     let loaded = state.host().version_stats(&name);
     let versions: Vec<Value> = catalog
         .versions

@@ -19,7 +19,7 @@ use http_body_util::Limited;
 use serde_json::json;
 
 use super::ServerState;
-use super::error::ApiError;
+use super::error::{ApiError, blocking};
 use swirl_app::deployment::{DeployError, Deployments};
 
 /// Largest `POST /apps` body when `swirl serve` is not told otherwise.
@@ -150,9 +150,7 @@ async fn delete(
 ) -> ApiResult {
     let deployments = state.deployments().clone();
     let deleted = name.clone();
-    tokio::task::spawn_blocking(move || delete(&deployments, &deleted))
-        .await
-        .map_err(|error| ApiError::Internal(format!("delete task failed: {error}")))??;
+    blocking("delete", move || delete(&deployments, &deleted)).await?;
     Ok(Json(json!({ "deleted": name })).into_response())
 }
 

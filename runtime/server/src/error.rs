@@ -160,6 +160,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Runs `work` off the reactor, on the blocking pool (it reads or writes
+/// the store); a task that did not finish becomes an internal error naming
+/// `what`.
+pub(crate) async fn blocking<T, E>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::Internal(format!("{what} failed: {error}")))?
+        .map_err(Into::into)
+}
+
 /// Marks an answer given because the store failed a write, so that the
 /// server can check whether the store can still write at all.
 #[derive(Debug, Clone, Copy)]

@@ -57,7 +57,7 @@ use tokio::net::TcpListener;
 
 use auth::Tokens;
 use connections::ConnectionLimits;
-use error::ApiError;
+use error::{ApiError, blocking};
 use ingress::IngressLimits;
 use logs::InvocationLogs;
 use metrics::Metrics;
@@ -660,9 +660,7 @@ async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiE
 
 async fn list_dead_letters(State(state): State<ServerState>) -> Result<Json<Value>, ApiError> {
     let sinks = state.sinks().clone();
-    let letters = tokio::task::spawn_blocking(move || sinks.dead_letters())
-        .await
-        .map_err(|error| ApiError::Internal(format!("dead-letter listing failed: {error}")))??;
+    let letters = blocking("dead-letter listing", move || sinks.dead_letters()).await?;
     Ok(Json(json!(letters)))
 }
 
@@ -672,9 +670,7 @@ async fn replay_dead_letter(
 ) -> Result<Response, ApiError> {
     let sinks = state.sinks().clone();
     let letter = id.clone();
-    tokio::task::spawn_blocking(move || sinks.replay(&letter))
-        .await
-        .map_err(|error| ApiError::Internal(format!("replay failed: {error}")))??;
+    blocking("replay", move || sinks.replay(&letter)).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": id }))).into_response())
 }
 
@@ -684,8 +680,6 @@ async fn delete_dead_letter(
 ) -> Result<Response, ApiError> {
     let sinks = state.sinks().clone();
     let letter = id.clone();
-    tokio::task::spawn_blocking(move || sinks.delete(&letter))
-        .await
-        .map_err(|error| ApiError::Internal(format!("delete failed: {error}")))??;
+    blocking("delete", move || sinks.delete(&letter)).await?;
     Ok(Json(json!({ "deleted": id })).into_response())
 }

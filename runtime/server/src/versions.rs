@@ -18,14 +18,12 @@ type ApiResult = Result<Response, ApiError>;
 
 /// Runs a lifecycle change on the blocking pool (it reads instances and
 /// flushes the store).
-async fn blocking<T: Send + 'static>(
+async fn with_deployments<T: Send + 'static>(
     state: &ServerState,
     change: impl FnOnce(&Deployments) -> Result<T, DeployError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let deployments = state.deployments().clone();
-    Ok(tokio::task::spawn_blocking(move || change(&deployments))
-        .await
-        .map_err(|error| ApiError::Internal(format!("lifecycle task failed: {error}")))??)
+    super::error::blocking("lifecycle task", move || change(&deployments)).await
 }
 
 /// `{"versions": {"<number or id>": <weight>, ...}}` → the weights.
@@ -69,7 +67,7 @@ pub async fn put_alias(
 ) -> ApiResult {
     let weights = weights(&body)?;
     let (function, named) = (name.clone(), alias.clone());
-    let route = blocking(&state, move |deployments| {
+    let route = with_deployments(&state, move |deployments| {
         deployments.set_alias(&function, &named, &weights)
     })
     .await?;
@@ -79,7 +77,8 @@ pub async fn put_alias(
 
 pub async fn list_aliases(State(state): State<ServerState>, Path(name): Path<String>) -> ApiResult {
     let function = name.clone();
-    let catalog = blocking(&state, move |deployments| deployments.catalog(&function)).await?;
+    let catalog =
+        with_deployments(&state, move |deployments| deployments.catalog(&function)).await?;
     Ok(Json(json!({ "function": name, "aliases": catalog.aliases })).into_response())
 }
 
@@ -88,7 +87,7 @@ pub async fn delete_alias(
     Path((name, alias)): Path<(String, String)>,
 ) -> ApiResult {
     let (function, named) = (name.clone(), alias.clone());
-    blocking(&state, move |deployments| {
+    with_deployments(&state, move |deployments| {
         deployments.delete_alias(&function, &named)
     })
     .await?;
@@ -98,7 +97,8 @@ pub async fn delete_alias(
 
 pub async fn rollback(State(state): State<ServerState>, Path(name): Path<String>) -> ApiResult {
     let function = name.clone();
-    let version = blocking(&state, move |deployments| deployments.rollback(&function)).await?;
+    let version =
+        with_deployments(&state, move |deployments| deployments.rollback(&function)).await?;
     tracing::info!(function = %name, number = version.number, version = %version.version, "rolled back");
     Ok(Json(json!({ "function": name, "current": version })).into_response())
 }
@@ -108,7 +108,7 @@ pub async fn delete_version(
     Path((name, version)): Path<(String, String)>,
 ) -> ApiResult {
     let function = name.clone();
-    let deleted = blocking(&state, move |deployments| {
+    let deleted = with_deployments(&state, move |deployments| {
         deployments.delete_version(&function, &version)
     })
     .await?;

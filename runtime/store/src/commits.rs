@@ -58,15 +58,16 @@ pub(crate) enum Op {
     PutIfAbsent(TreeId, Vec<u8>, Vec<u8>),
 }
 
-/// The lock that orders commits.
+/// The lock that orders commits; it holds whether a failed commit left its
+/// value behind, half applied.
 #[derive(Default)]
 pub(crate) struct Commits {
-    lock: Mutex<()>,
+    lock: Mutex<bool>,
 }
 
 impl Commits {
     /// Held while a commit checks its conditions and writes.
-    pub fn lock(&self) -> MutexGuard<'_, ()> {
+    pub fn lock(&self) -> MutexGuard<'_, bool> {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -142,15 +143,23 @@ impl Store {
     }
 
     /// Writes `ops` atomically (see the module doc); the caller holds
-    /// [`Commits::lock`].
+    /// [`Commits::lock`]. A commit whose application failed (the disk is
+    /// full, say) stays pending and is finished before the next one, as
+    /// at open after a crash.
     pub(crate) fn commit(
         &self,
-        _locked: &MutexGuard<'_, ()>,
+        left: &mut MutexGuard<'_, bool>,
         ops: &[Op],
     ) -> Result<(), StoreError> {
+        if **left {
+            self.finish_pending()?;
+            **left = false;
+        }
         self.commits.insert(PENDING, self.stow(&encode(ops))?)?;
+        **left = true;
         self.apply(ops)?;
         self.commits.remove(PENDING)?;
+        **left = false;
         Ok(())
     }
 
@@ -174,11 +183,19 @@ impl Store {
         Ok(())
     }
 
-    /// Applies again the commit a crash left pending, if any. Called by
-    /// [`Store::open`].
+    /// Applies again the commit a crash left pending, if any, and makes
+    /// that durable. Called by [`Store::open`].
     pub(crate) fn replay_commit(&self) -> Result<(), StoreError> {
+        if self.finish_pending()? {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Applies the pending commit, if there is one, and removes it.
+    fn finish_pending(&self) -> Result<bool, StoreError> {
         let Some(stored) = self.commits.get(PENDING)? else {
-            return Ok(());
+            return Ok(false);
         };
         let ops = decode(&self.unstow(&stored)?).ok_or_else(|| StoreError::Corrupt {
             key: "commits/pending".into(),
@@ -186,7 +203,7 @@ impl Store {
         })?;
         self.apply(&ops)?;
         self.commits.remove(PENDING)?;
-        self.flush()
+        Ok(true)
     }
 }
 

@@ -175,7 +175,7 @@ impl Store {
             0 => None,
             _ => Some(self.stow(&write.history.join(&b'\n'))?),
         };
-        let locked = self.commit_lock.lock();
+        let mut locked = self.commit_lock.lock();
         if let Some(key) = &write.take_buffered {
             if self.buffered.get(key)?.is_none() {
                 return Ok(false);
@@ -189,7 +189,7 @@ impl Store {
             let key = history_key(write.instance, last.map_or(0, |n| n + 1) + count - 1);
             ops.push(Op::Put(TreeId::History, key, lines));
         }
-        self.commit(&locked, &ops)?;
+        self.commit(&mut locked, &ops)?;
         Ok(true)
     }
 
