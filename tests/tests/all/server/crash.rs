@@ -83,25 +83,10 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_event_and_duplicates_none(
     }
     // One instance per event, whatever happened.
     let mut per_event: BTreeMap<i64, usize> = BTreeMap::new();
-    let mut cursor = String::new();
-    loop {
-        let page = server
-            .get(&format!(
-                "/instances?workflow=jobs&limit=1000&cursor={cursor}"
-            ))
-            .await;
-        for instance in page.body["instances"].as_array().unwrap() {
-            let record = server
-                .wait_status(instance["id"].as_str().unwrap(), "completed")
-                .await;
-            *per_event
-                .entry(record["output"]["n"].as_i64().unwrap())
-                .or_default() += 1;
-        }
-        match page.body["nextCursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
-            None => break,
-        }
+    for record in server.all_instances("jobs", "completed").await {
+        *per_event
+            .entry(record["output"]["n"].as_i64().unwrap())
+            .or_default() += 1;
     }
     assert_eq!(per_event.len(), sent, "{per_event:?}");
     assert!(per_event.values().all(|count| *count == 1), "{per_event:?}");

@@ -188,25 +188,11 @@ async fn a_full_disk_is_503_until_space_returns_then_the_same_process_resumes_lo
     // The refused event took effect once: by the resend, or by its first
     // sending, whose commit a flush made durable once the disk had room
     // (then the resend finishes that delivery and answers a duplicate).
-    let mut found = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = server
-            .get(&format!(
-                "/instances?workflow=jobs&limit=1000&cursor={cursor}"
-            ))
-            .await;
-        for instance in page.body["instances"].as_array().unwrap() {
-            let id = instance["id"].as_str().unwrap();
-            let record: Value = server.wait_status(id, "completed").await;
-            if record["output"]["n"] == json!(first_refused) {
-                found.push(id.to_string());
-            }
-        }
-        match page.body["nextCursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
-            None => break,
-        }
-    }
+    let found: Vec<Value> = server
+        .all_instances("jobs", "completed")
+        .await
+        .into_iter()
+        .filter(|record| record["output"]["n"] == json!(first_refused))
+        .collect();
     assert_eq!(found.len(), 1, "{found:?} for {answer:?}");
 }

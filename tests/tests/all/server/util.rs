@@ -276,6 +276,28 @@ impl Server {
     }
 
     /// Polls instance `id` until it has `status`.
+    /// Every instance of `workflow`, each once it has `status`, through
+    /// every page of `GET /instances`.
+    pub async fn all_instances(&self, workflow: &str, status: &str) -> Vec<Value> {
+        let mut records = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self
+                .get(&format!(
+                    "/instances?workflow={workflow}&limit=1000&cursor={cursor}"
+                ))
+                .await;
+            for instance in page.body["instances"].as_array().unwrap() {
+                let id = instance["id"].as_str().unwrap();
+                records.push(self.wait_status(id, status).await);
+            }
+            match page.body["nextCursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => return records,
+            }
+        }
+    }
+
     pub async fn wait_status(&self, id: &str, status: &str) -> Value {
         for _ in 0..400 {
             let answer = self.get(&format!("/instances/{id}")).await;
