@@ -130,7 +130,9 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = if status.is_server_error() {
+        // Saturation is expected under load, not a failure to look into:
+        // no error id, no error line per refused request.
+        let body = if status.is_server_error() && !matches!(self, Self::Busy(_)) {
             let id = swirl_core::ids::new_id();
             let detail = match &self {
                 Self::Internal(detail) => detail.clone(),
