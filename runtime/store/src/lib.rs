@@ -153,27 +153,42 @@ impl Store {
         create_private_dir(data_dir)?;
         let path = data_dir.join("db");
         check_format(data_dir, &path)?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(&path)
             .segment_size(values::SEGMENT_BYTES)
             // Every write that is acknowledged is flushed by `durable`. sled's
-            // own flushing thread would only add flushes, and it holds the
-            // database for a moment after the last handle is dropped, so
-            // that reopening it at once could find it locked.
-            .flush_every_ms(None)
-            .open()
-            // sled reports a lock held elsewhere as a plain I/O error: ask
-            // the system who holds it.
-            .map_err(|source| match lock_holder(&path.join("db")) {
-                Some(holder) => StoreError::InUse {
-                    path: data_dir.to_path_buf(),
-                    holder,
-                },
-                None => StoreError::Open {
-                    path: path.clone(),
-                    source,
-                },
-            })?;
+            // own flushing thread would only add flushes.
+            .flush_every_ms(None);
+        let lock_file = path.join("db");
+        let mut waited = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                // A handle this process dropped a moment ago: sled's threads
+                // let go of its lock shortly after.
+                Err(_)
+                    if waited < OWN_LOCK_WAITS
+                        && lock_holder_pid(&lock_file) == Some(std::process::id()) =>
+                {
+                    waited += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                // sled reports a lock held elsewhere as a plain I/O error:
+                // ask the system who holds it.
+                Err(source) => {
+                    return Err(match lock_holder(&lock_file) {
+                        Some(holder) => StoreError::InUse {
+                            path: data_dir.to_path_buf(),
+                            holder,
+                        },
+                        None => StoreError::Open {
+                            path: path.clone(),
+                            source,
+                        },
+                    });
+                }
+            }
+        };
         let file_error = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::File { path, source }
@@ -253,7 +268,12 @@ impl Store {
 /// Who holds the lock sled takes on its database file `lock_file`, as
 /// "process PID (COMMAND LINE)": found in `/proc/locks` by the file's inode,
 /// so on Linux only.
-fn lock_holder(lock_file: &Path) -> Option<String> {
+/// Times [`Store::open`] waits 10 ms for this process's own dropped
+/// handle to let go of the database's lock.
+const OWN_LOCK_WAITS: u32 = 200;
+
+/// The process holding the lock on `lock_file`, when the system says.
+fn lock_holder_pid(lock_file: &Path) -> Option<u32> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::MetadataExt;
@@ -261,11 +281,23 @@ fn lock_holder(lock_file: &Path) -> Option<String> {
         let locks = std::fs::read_to_string("/proc/locks").ok()?;
         // "1: FLOCK  ADVISORY  WRITE 7130 fe:00:10027996 0 EOF": the pid,
         // then major:minor:inode of the locked file.
-        let pid = locks.lines().find_map(|line| {
+        locks.lines().find_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let locked = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
             (locked == inode).then(|| fields.get(4)?.parse::<u32>().ok())?
-        })?;
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = lock_file;
+        None
+    }
+}
+
+fn lock_holder(lock_file: &Path) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let pid = lock_holder_pid(lock_file)?;
         let command = std::fs::read(format!("/proc/{pid}/cmdline"))
             .map(|bytes| {
                 let words: Vec<String> = bytes
