@@ -104,6 +104,24 @@ pub struct StepWrite<'a> {
     pub consumed_event: Option<super::events::ConsumedEvent<'a>>,
 }
 
+#[cfg(test)]
+impl<'a> StepWrite<'a> {
+    /// A step that writes `record` and `history` and nothing else.
+    pub(crate) fn plain(instance: &'a str, record: &[u8], history: Vec<Vec<u8>>) -> Self {
+        StepWrite {
+            instance,
+            record: record.to_vec(),
+            history,
+            unsubscribe: vec![],
+            subscribe: vec![],
+            kv: Vec::new(),
+            outbox: vec![],
+            take_buffered: None,
+            consumed_event: None,
+        }
+    }
+}
+
 fn history_key(instance: &str, sequence: u64) -> Vec<u8> {
     let mut key = instance.as_bytes().to_vec();
     key.push(0);
@@ -322,15 +340,8 @@ mod tests {
             let id = format!("i{i}");
             store
                 .write_step(StepWrite {
-                    instance: &id,
-                    record: b"{}".to_vec(),
-                    history: vec![b"h".to_vec()],
-                    unsubscribe: vec![],
                     subscribe: vec![k.clone()],
-                    kv: Vec::new(),
-                    outbox: vec![],
-                    take_buffered: None,
-                    consumed_event: None,
+                    ..StepWrite::plain(&id, b"{}", vec![b"h".to_vec()])
                 })
                 .unwrap();
         }
@@ -350,15 +361,8 @@ mod tests {
 
     fn taking<'a>(instance: &'a str, key: &[u8]) -> StepWrite<'a> {
         StepWrite {
-            instance,
-            record: b"{}".to_vec(),
-            history: vec![b"took it".to_vec()],
-            unsubscribe: vec![],
-            subscribe: vec![],
-            kv: Vec::new(),
-            outbox: vec![],
             take_buffered: Some(key.to_vec()),
-            consumed_event: None,
+            ..StepWrite::plain(instance, b"{}", vec![b"took it".to_vec()])
         }
     }
 
@@ -369,19 +373,12 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let targets = ["a".to_string(), "b".to_string()];
         let consuming = |instance, at_ms| StepWrite {
-            instance,
-            record: b"{}".to_vec(),
-            history: vec![],
-            unsubscribe: vec![],
-            subscribe: vec![],
-            kv: Vec::new(),
-            outbox: vec![],
-            take_buffered: None,
             consumed_event: Some(ConsumedEvent {
                 key: b"shop\0e1",
                 at_ms,
                 targets: &targets,
             }),
+            ..StepWrite::plain(instance, b"{}", vec![])
         };
         assert!(store.write_step(consuming("a", 10)).unwrap());
         assert!(store.write_step(consuming("b", 20)).unwrap());
@@ -424,17 +421,11 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let write = |lines: &[&str]| {
             store
-                .write_step(StepWrite {
-                    instance: "x",
-                    record: b"{}".to_vec(),
-                    history: lines.iter().map(|line| line.as_bytes().to_vec()).collect(),
-                    unsubscribe: vec![],
-                    subscribe: vec![],
-                    kv: Vec::new(),
-                    outbox: vec![],
-                    take_buffered: None,
-                    consumed_event: None,
-                })
+                .write_step(StepWrite::plain(
+                    "x",
+                    b"{}",
+                    lines.iter().map(|line| line.as_bytes().to_vec()).collect(),
+                ))
                 .map(|_| ())
         };
         for step in [
@@ -457,17 +448,7 @@ mod tests {
         drop(store);
         let store = Store::open(dir.path()).unwrap();
         store
-            .write_step(StepWrite {
-                instance: "x",
-                record: b"{}".to_vec(),
-                history: vec![b"seven".to_vec()],
-                unsubscribe: vec![],
-                subscribe: vec![],
-                kv: Vec::new(),
-                outbox: vec![],
-                take_buffered: None,
-                consumed_event: None,
-            })
+            .write_step(StepWrite::plain("x", b"{}", vec![b"seven".to_vec()]))
             .unwrap();
         assert_eq!(store.history("x").unwrap().len(), 7);
         assert_eq!(store.history("x").unwrap()[6], b"seven");

@@ -115,17 +115,11 @@ mod tests {
             std::collections::BTreeMap::from([("big".to_string(), Some(vec![1u8; 1 << 20]))]);
         store.apply("f", &writes).unwrap();
         store
-            .write_step(crate::instances::StepWrite {
-                instance: "i",
-                record: vec![b'x'; 16 << 20],
-                history: vec![vec![b'h'; 1 << 20]],
-                unsubscribe: vec![],
-                subscribe: vec![],
-                kv: Vec::new(),
-                outbox: vec![],
-                take_buffered: None,
-                consumed_event: None,
-            })
+            .write_step(crate::instances::StepWrite::plain(
+                "i",
+                &vec![b'x'; 16 << 20],
+                vec![vec![b'h'; 1 << 20]],
+            ))
             .unwrap();
         store.flush().unwrap();
         let blobs: Vec<_> = std::fs::read_dir(dir.path().join("db/blobs"))
