@@ -2,7 +2,8 @@
 //! ([`codes`]), unique, time-ordered ids
 //! ([`ids`]), how a workflow names a function through an alias
 //! ([`function_ref`]), wall-clock time as records hold it and as it is shown
-//! ([`time`]), and the crash points of the crash tests ([`failpoint`]).
+//! ([`time`]), the crash points of the crash tests ([`failpoint`]), and
+//! the percentiles the metrics report ([`percentile`]).
 //!
 //! `ARCHITECTURE.md` at the repository root has the map of the crates.
 
@@ -18,4 +19,5 @@ pub mod codes;
 pub mod failpoint;
 pub mod function_ref;
 pub mod ids;
+pub mod percentile;
 pub mod time;

@@ -3,6 +3,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use swirl_core::percentile::percentile;
+
 /// Calls whose durations the percentiles are computed over.
 const WINDOW: usize = 1024;
 
@@ -99,14 +101,6 @@ impl Stats {
             total_micros: counters.total_micros,
         }
     }
-}
-
-fn percentile(sorted: &[u64], percent: usize) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (sorted.len() * percent).div_ceil(100).max(1);
-    sorted[rank - 1]
 }
 
 #[cfg(test)]

@@ -647,7 +647,10 @@ async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiE
         queued: state.sinks().queued(),
         dead_letters: state.sinks().dead_letter_count(),
     };
-    let text = state.metrics().render(&instances, sinks, &functions);
+    let store = state.store().clone();
+    let stats = blocking("store statistics", move || store.stats()).await?;
+    let mut text = state.metrics().render(&instances, sinks, &functions);
+    text.push_str(&metrics::render_store(&stats));
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -7,7 +7,10 @@
 //! Counters kept here are plain atomics; everything else is read at scrape
 //! time from counts its owner keeps (instances by status are kept by the
 //! engine's commits, not counted by reading records), so neither the hot
-//! paths nor a scrape grow with the number of instances. Names follow the
+//! paths nor a scrape grow with the number of instances; only the store's
+//! entries per tree are counted by walking them, at most once per
+//! [`swirl_store::stats::COUNT_TTL`]. The store's sync latency is the
+//! durable flush that group commit shares. Names follow the
 //! Prometheus conventions: counters end in `_total`, durations are in
 //! seconds, call durations are a summary (quantiles over the last 1,024
 //! calls, `_sum` and `_count` over all).
@@ -18,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use swirl_engine::record::Status;
 use swirl_function::FunctionStats;
+use swirl_store::stats::StoreStats;
 
 /// Every instance status, in the order the metrics and the console list them.
 pub const STATUSES: [Status; 6] = [
@@ -200,6 +204,46 @@ impl Metrics {
     }
 }
 
+/// The store's series: its size on disk, entries per tree, and its
+/// durable flushes (the group commit's sync) as a summary in seconds.
+pub fn render_store(stats: &StoreStats) -> String {
+    let mut out = String::new();
+    let name = "swirl_store_disk_bytes";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Bytes the data directory occupies on disk: sled's database and the store's own files.\n# TYPE {name} gauge"
+    );
+    let _ = writeln!(out, "{name}{{part=\"db\"}} {}", stats.db_bytes);
+    let _ = writeln!(out, "{name}{{part=\"files\"}} {}", stats.files_bytes);
+    let name = "swirl_store_entries";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Entries per tree of the store (counted at most every {} s).\n# TYPE {name} gauge",
+        swirl_store::stats::COUNT_TTL.as_secs()
+    );
+    for (tree, count) in &stats.trees {
+        let _ = writeln!(out, "{name}{{tree=\"{tree}\"}} {count}");
+    }
+    let name = "swirl_store_sync_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Durable flushes of the store (sled's flush and the syncs after it), shared by group commit; quantiles over the last {} flushes.\n# TYPE {name} summary",
+        swirl_store::stats::SYNC_WINDOW
+    );
+    let sync = &stats.sync;
+    let seconds = |micros: u64| micros as f64 / 1e6;
+    for (quantile, micros) in [("0.5", sync.p50_micros), ("0.99", sync.p99_micros)] {
+        let _ = writeln!(out, "{name}{{quantile=\"{quantile}\"}} {}", seconds(micros));
+    }
+    let _ = writeln!(
+        out,
+        "{name}_sum {}\n{name}_count {}",
+        seconds(sync.total_micros),
+        sync.count
+    );
+    out
+}
+
 /// The statistics of one loaded function version.
 #[derive(Debug, Clone)]
 pub struct VersionSeries {
@@ -311,6 +355,33 @@ mod tests {
                     "{line}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn store_series_are_gauges_and_a_sync_summary() {
+        let stats = StoreStats {
+            db_bytes: 4096,
+            files_bytes: 0,
+            trees: vec![("instances", 3), ("history", 7)],
+            sync: swirl_store::stats::SyncSummary {
+                p50_micros: 250,
+                p99_micros: 4_000,
+                count: 9,
+                total_micros: 9_000,
+            },
+        };
+        let text = render_store(&stats);
+        for line in [
+            "swirl_store_disk_bytes{part=\"db\"} 4096\n",
+            "swirl_store_entries{tree=\"history\"} 7\n",
+            "# TYPE swirl_store_sync_seconds summary\n",
+            "swirl_store_sync_seconds{quantile=\"0.5\"} 0.00025\n",
+            "swirl_store_sync_seconds{quantile=\"0.99\"} 0.004\n",
+            "swirl_store_sync_seconds_sum 0.009\n",
+            "swirl_store_sync_seconds_count 9\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
         }
     }
 

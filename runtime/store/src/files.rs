@@ -58,6 +58,11 @@ impl Files {
         })
     }
 
+    /// The directory the files live in.
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Stores `bytes` durably under their content hash, which it returns.
     pub(super) fn put(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let hash = content_hash(bytes);

@@ -52,6 +52,7 @@ mod files;
 mod group_commit;
 pub mod instances;
 pub mod outbox;
+pub mod stats;
 pub mod values;
 
 use group_commit::GroupCommit;
@@ -139,6 +140,8 @@ pub struct Store {
     db_dir: Arc<(PathBuf, Mutex<Option<SystemTime>>)>,
     group_commit: Arc<GroupCommit>,
     flush_policy: FlushPolicy,
+    sync_times: Arc<stats::SyncTimes>,
+    counts: Arc<stats::CountCache>,
 }
 
 impl Store {
@@ -228,6 +231,8 @@ impl Store {
             db_dir: Arc::new((path, Mutex::new(None))),
             group_commit: Arc::default(),
             flush_policy,
+            sync_times: Arc::default(),
+            counts: Arc::default(),
             db,
         };
         store.replay_commit()?;
@@ -237,12 +242,37 @@ impl Store {
     /// Makes every write so far durable: sled's flush, then the syncs that
     /// make it survive a power cut (see the module doc).
     pub fn flush(&self) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         self.db.flush()?;
         self.log.sync_data().map_err(|source| StoreError::File {
             path: self.db_dir.0.join("db"),
             source,
         })?;
-        self.sync_db_dir_if_changed()
+        self.sync_db_dir_if_changed()?;
+        self.sync_times.record(started.elapsed());
+        Ok(())
+    }
+
+    /// Every tree, by name.
+    fn named_trees(&self) -> [(&'static str, &sled::Tree); 16] {
+        [
+            ("kv", &self.kv),
+            ("instances", &self.instances),
+            ("history", &self.history),
+            ("subscriptions", &self.subscriptions),
+            ("definitions", &self.definitions),
+            ("event_ids", &self.event_ids),
+            ("buffered_events", &self.buffered),
+            ("outbox", &self.outbox),
+            ("sink_queue", &self.sink_queue),
+            ("dead_letters", &self.dead_letters),
+            ("function_versions", &self.function_versions),
+            ("functions", &self.functions),
+            ("function_aliases", &self.function_aliases),
+            ("workflows", &self.workflows),
+            ("apps", &self.apps),
+            ("commits", &self.commits),
+        ]
     }
 
     /// `fsync`s the database directory when its entries changed since the

@@ -360,13 +360,7 @@ async fn workflow_actions_show_in_the_function_logs() {
 }
 
 fn instance_count(metrics: &str, status: &str) -> u64 {
-    let prefix = format!("swirl_instances{{status=\"{status}\"}} ");
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"))
-        .parse()
-        .unwrap()
+    series(metrics, &format!("swirl_instances{{status=\"{status}\"}}")) as u64
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -423,6 +417,48 @@ async fn metrics_count_instances_by_status_before_and_after_a_restart() {
     server.kill();
     let server = Server::start(&app, &[], &[]);
     expect(&server.get("/metrics").await.text);
+}
+
+/// The value of the series `series` (name and labels) in `metrics`.
+fn series(metrics: &str, series: &str) -> f64 {
+    let prefix = format!("{series} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_the_stores_size_entries_and_sync_latency() {
+    let app = test_app(None);
+    let server = Server::start(&app, &[], &[]);
+    for _ in 0..3 {
+        let done = server
+            .post_json(
+                "/workflows/logged/instances?wait=true",
+                json!({"message": "m"}),
+            )
+            .await;
+        assert_eq!(done.body["status"], "completed", "{done:?}");
+    }
+    let metrics = server.get("/metrics").await.text;
+    assert_eq!(
+        series(&metrics, "swirl_store_entries{tree=\"instances\"}"),
+        3.0
+    );
+    assert!(series(&metrics, "swirl_store_entries{tree=\"history\"}") >= 3.0);
+    assert_eq!(
+        series(&metrics, "swirl_store_entries{tree=\"commits\"}"),
+        0.0
+    );
+    assert!(series(&metrics, "swirl_store_disk_bytes{part=\"db\"}") > 0.0);
+    // Each acknowledged instance waited for at least one durable flush.
+    assert!(series(&metrics, "swirl_store_sync_seconds_count") >= 3.0);
+    let p50 = series(&metrics, "swirl_store_sync_seconds{quantile=\"0.5\"}");
+    let p99 = series(&metrics, "swirl_store_sync_seconds{quantile=\"0.99\"}");
+    assert!(p50 > 0.0 && p99 >= p50, "p50 {p50}, p99 {p99}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
