@@ -27,6 +27,8 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path}: the component is larger than this host allows: {problem}")]
+    OverHostLimits { path: PathBuf, problem: String },
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
     #[error(
@@ -101,7 +103,7 @@ impl LoadedComponent {
                 // `precompile_component`.
                 let component =
                     unsafe { wasmtime::component::Component::deserialize(&engine.engine, &code) }
-                        .map_err(LoadError::engine)?;
+                        .map_err(|error| over_limits_or_engine(spec, error))?;
                 (component, false)
             }
         };
@@ -110,8 +112,11 @@ impl LoadedComponent {
             path: spec.source.clone(),
             problem: format!("{error:#}"),
         };
-        let instance_pre = engine
-            .linker
+        let extended = super::sandbox::linker_for(&engine.engine, &engine.linker, &component)
+            .map_err(wrong_world)?;
+        let instance_pre = extended
+            .as_ref()
+            .unwrap_or(&engine.linker)
             .instantiate_pre(&component)
             .map_err(wrong_world)?;
         let pre = FunctionPre::new(instance_pre).map_err(wrong_world)?;
@@ -120,6 +125,21 @@ impl LoadedComponent {
             version: content_hash[..12].to_string(),
             from_cache,
         })
+    }
+}
+
+/// The pooling allocator checks a component against its per-component
+/// maximums when the component is deserialized; a component over one is the
+/// function's problem, named as such, not the engine's.
+fn over_limits_or_engine(spec: &FunctionSpec, error: wasmtime::Error) -> LoadError {
+    let message = format!("{error:#}");
+    if message.contains("pooling allocator") {
+        LoadError::OverHostLimits {
+            path: spec.source.clone(),
+            problem: message,
+        }
+    } else {
+        LoadError::engine(error)
     }
 }
 

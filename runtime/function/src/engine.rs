@@ -2,7 +2,7 @@
 //! components, the pooling allocator, epoch interruption, and a linker that
 //! offers WASI (with nothing granted) plus swirl's `host` and `kv` imports.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -31,6 +31,10 @@ pub struct HostConfig {
     pub max_live_instances: u32,
     /// The largest `memory` any function may ask for, in bytes.
     pub max_function_memory: u64,
+    /// Core module instances one component may hold; a component with
+    /// more is refused when it loads. componentize-py's CPython built with
+    /// `--stub-wasi` holds 38.
+    pub max_core_instances_per_component: u32,
 }
 
 impl HostConfig {
@@ -40,6 +44,7 @@ impl HostConfig {
             cache_dir: cache_dir.into(),
             max_live_instances: 1000,
             max_function_memory: 4 * 1024 * 1024 * 1024,
+            max_core_instances_per_component: 64,
         }
     }
 }
@@ -50,6 +55,8 @@ pub(crate) struct WasmEngine {
     pub linker: Linker<HostState>,
     pub cache: CodeCache,
     pub config: HostConfig,
+    /// The empty directory every guest sees as `/`.
+    pub empty_root: Arc<Path>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -61,6 +68,11 @@ impl WasmEngine {
         super::sandbox::add_to_linker(&mut linker).map_err(LoadError::engine)?;
         super::host_api::add_to_linker(&mut linker).map_err(LoadError::engine)?;
         let cache = CodeCache::open(&config.cache_dir)?;
+        let empty_root: Arc<Path> = config.cache_dir.join("empty-root").into();
+        super::sandbox::make_empty_root(&empty_root).map_err(|source| LoadError::Cache {
+            path: empty_root.to_path_buf(),
+            source,
+        })?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), ticker_stop.clone())
             .map_err(|error| LoadError::engine(error.into()))?;
@@ -69,6 +81,7 @@ impl WasmEngine {
             linker,
             cache,
             config,
+            empty_root,
             ticker_stop,
         })
     }
@@ -98,11 +111,13 @@ fn engine_config(host: &HostConfig) -> Config {
     pooling.total_component_instances(instances);
     // A Rust wasm32-wasip2 component instantiates a few core instances (the
     // program plus the adapter shims wit-component adds), one memory and a
-    // few tables; leave headroom for other toolchains.
-    pooling.total_core_instances(instances.saturating_mul(8));
+    // few tables. componentize-py links CPython dynamically from a dozen
+    // or more core modules. A component over a per-component maximum is
+    // refused when it loads.
+    pooling.total_core_instances(instances.saturating_mul(16));
     pooling.total_memories(instances.saturating_mul(2));
     pooling.total_tables(instances.saturating_mul(4));
-    pooling.max_core_instances_per_component(16);
+    pooling.max_core_instances_per_component(host.max_core_instances_per_component);
     pooling.max_memories_per_component(4);
     pooling.max_tables_per_component(8);
     // Slots are reserved up front; a per-function limiter then enforces each

@@ -13,11 +13,11 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, format_err};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::KvStore;
 use super::emit_rules;
-use super::sandbox::Denied;
+use super::sandbox::{Denied, GUEST_ROOT};
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -86,6 +86,8 @@ pub struct EmittedEvent {
 /// What a function shares across its instances.
 pub(crate) struct FunctionShared {
     pub name: String,
+    /// The empty directory the guest sees as `/`.
+    pub empty_root: Arc<std::path::Path>,
     pub config: BTreeMap<String, String>,
     pub kv: Arc<dyn KvStore>,
 }
@@ -242,9 +244,11 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub fn new(function: Arc<FunctionShared>, memory_limit: u64) -> Self {
+    pub fn new(function: Arc<FunctionShared>, memory_limit: u64) -> wasmtime::Result<Self> {
         let log = Arc::new(Mutex::new(CallLog::default()));
-        let wasi = WasiCtxBuilder::new()
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.preopened_dir(&*function.empty_root, GUEST_ROOT, FsPerms::ReadOnly)?;
+        let wasi = wasi
             .stdout(CapturedOutput {
                 log: log.clone(),
                 stream: LogStream::Stdout,
@@ -257,7 +261,7 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        HostState {
+        Ok(HostState {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
@@ -267,7 +271,7 @@ impl HostState {
             function,
             call: CallState::default(),
             log,
-        }
+        })
     }
 
     /// Records an attempt the sandbox refused; the call then fails with `SYS.Permission`.

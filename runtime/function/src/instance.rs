@@ -46,7 +46,13 @@ impl Instance {
         timeout: Duration,
     ) -> Result<Self, Failure> {
         let engine = pre.instance_pre().engine();
-        let mut store = Store::new(engine, HostState::new(shared.clone(), memory_limit));
+        let state = HostState::new(shared.clone(), memory_limit).map_err(|error| {
+            Failure::new(
+                codes::FAIL,
+                format!("instantiation failed: cannot give the sandbox its root: {error:#}"),
+            )
+        })?;
+        let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
         // Start code (a Rust guest's static initialisers) gets the same
         // deadline as a call.
@@ -110,11 +116,10 @@ impl Instance {
         let call_state = std::mem::take(&mut data.call);
         let (outcome, reusable) = match (call_state.denied, outcome) {
             // Whatever the guest made of the refusal (an error, a panic), the
-            // cause is the sandbox. The instance is dropped because libc asks
-            // for preopens only once: a reused one would deny silently.
+            // cause is the sandbox. An instance that went on after it may serve again.
             (Some(denied), _) => (
                 Err(Failure::new(codes::PERMISSION, denied.message())),
-                false,
+                reusable,
             ),
             (None, Err(failure)) if !reusable => (Err(with_panic_message(failure, &logs)), false),
             (None, other) => (other, reusable),

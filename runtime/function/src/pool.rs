@@ -67,9 +67,9 @@ impl Pool {
         loaded: LoadedComponent,
     ) -> Self {
         Pool {
-            _engine: engine,
             shared: Arc::new(FunctionShared {
                 name: spec.name,
+                empty_root: engine.empty_root.clone(),
                 config: spec.config,
                 kv,
             }),
@@ -77,6 +77,7 @@ impl Pool {
             limits: spec.limits,
             version: loaded.version,
             from_cache: loaded.from_cache,
+            _engine: engine,
             state: Mutex::new(PoolState::default()),
             available: Condvar::new(),
             stats: Stats::default(),

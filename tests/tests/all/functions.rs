@@ -517,20 +517,29 @@ fn a_100_mb_output_fails_the_call_naming_the_limit() {
 }
 
 #[test]
-fn opening_a_file_or_listing_a_directory_fails_with_permission() {
+fn opening_a_file_fails_with_permission_naming_it_and_the_root_is_empty() {
     let host = Host::with_probe(limits());
-    let file = "the function tried to open a file; functions have no filesystem access";
+    let denied = |path: &str| {
+        (
+            "SYS.Permission".to_string(),
+            format!("the function tried to open '{path}'; functions have no filesystem access"),
+        )
+    };
     // Twice each: a reused instance must report the attempt as well as a new one.
-    for input in [
-        json!({"action": "read-file", "path": "/etc/passwd"}),
-        json!({"action": "list-dir", "path": "/"}),
-        json!({"action": "read-file", "path": "data.json"}),
-        json!({"action": "list-dir", "path": "."}),
-    ] {
+    for _ in 0..2 {
         assert_eq!(
-            host.failure(input),
-            ("SYS.Permission".to_string(), file.to_string())
+            host.failure(json!({"action": "read-file", "path": "/etc/passwd"})),
+            denied("/etc/passwd")
         );
+        assert_eq!(
+            host.failure(json!({"action": "read-file", "path": "data.json"})),
+            denied("/data.json")
+        );
+        // Looking at the root is no attempt: it is there, and empty.
+        assert_eq!(host.ok(json!({"action": "list-dir", "path": "/"})), 0);
+        assert_eq!(host.ok(json!({"action": "list-dir", "path": "."})), 0);
+        let (code, message) = host.failure(json!({"action": "list-dir", "path": "/etc"}));
+        assert_eq!(code, "Io", "{message}");
     }
     assert_eq!(
         host.ok(json!({"action": "add", "a": 1, "b": 2}))["sum"],
@@ -597,6 +606,10 @@ fn a_damaged_cache_entry_is_recompiled() {
     deploy();
     for entry in std::fs::read_dir(&cache).unwrap() {
         let path = entry.unwrap().path();
+        // The empty directory that functions see as their root.
+        if path.is_dir() {
+            continue;
+        }
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     }
@@ -732,5 +745,27 @@ fn a_component_whose_start_code_traps_fails_each_call_and_the_host_serves_others
     assert_eq!(
         host.ok(json!({"action": "add", "a": 1, "b": 2}))["sum"],
         3.0
+    );
+}
+
+#[test]
+fn a_component_over_the_hosts_core_instance_limit_is_a_named_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let config = HostConfig {
+        max_core_instances_per_component: 1,
+        ..HostConfig::new(dir.path().join("cache"))
+    };
+    let host = FunctionHost::new(config, Arc::new(store)).unwrap();
+    let error = host.deploy(probe_spec("probe", limits())).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, swirl_function::LoadError::OverHostLimits { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("the component is larger than this host allows")
+            && message.contains("core module instances, which exceeds the configured maximum of 1"),
+        "{message}"
     );
 }
