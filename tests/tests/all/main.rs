@@ -10,6 +10,7 @@ mod functions;
 mod functions_cli;
 mod ingress;
 mod interop;
+mod languages;
 mod server;
 mod soak;
 mod workflows;

@@ -1,0 +1,7 @@
+// The component's export: the world's `handle`, calling the function's own.
+import { handle as functionHandle } from "swirl-function";
+import { run } from "swirl";
+
+export async function handle(ctx, input) {
+  return run(functionHandle, ctx, input);
+}

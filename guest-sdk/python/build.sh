@@ -1,0 +1,28 @@
+#!/bin/sh
+# Builds a swirl function written in Python into a WebAssembly component:
+#   sh build.sh --install      (installs the toolchain only)
+#   sh build.sh <function's directory, holding app.py> <output.wasm>
+# componentize-py is installed on first use, pinned, into $SWIRL_TOOLCHAINS
+# (default ~/.cache/swirl/toolchains), one virtual environment per version;
+# Python 3.10 or later must be on the PATH as python3.
+set -eu
+COMPONENTIZE_PY=0.25.1
+here=$(cd "$(dirname "$0")" && pwd)
+toolchains=${SWIRL_TOOLCHAINS:-${XDG_CACHE_HOME:-$HOME/.cache}/swirl/toolchains}
+toolchain=$toolchains/componentize-py-$COMPONENTIZE_PY
+if [ ! -e "$toolchain/.installed" ]; then
+    command -v python3 >/dev/null || { echo "error: python3 not found; install Python 3.10 or later" >&2; exit 1; }
+    echo "installing componentize-py $COMPONENTIZE_PY into $toolchain (once)" >&2
+    python3 -m venv "$toolchain"
+    "$toolchain/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY" >&2
+    touch "$toolchain/.installed"
+fi
+[ "${1:-}" = --install ] && exit 0
+# The WIT world: beside this script in an app `swirl new` made, at the
+# repository's root in swirl's own tree.
+wit=$here/wit
+[ -d "$wit" ] || wit=$here/../../wit
+mkdir -p "$(dirname "$2")"
+echo "building $2 from $1/app.py" >&2
+exec "$toolchain/bin/componentize-py" -d "$wit" -w function componentize swirl \
+    -p "$1" -p "$here" -o "$2" >&2
