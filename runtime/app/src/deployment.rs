@@ -98,23 +98,23 @@ pub struct DeployReport {
 
 /// The record of an app's latest deployment (`apps` tree).
 #[derive(Debug, Serialize, Deserialize)]
-struct AppRecord {
+pub(crate) struct AppRecord {
     /// Blob of the manifest text.
-    manifest: String,
+    pub(crate) manifest: String,
     /// The manifest's file name, to locate messages.
     manifest_file: String,
     /// Each file the manifest names, by its path relative to the manifest, → blob.
-    files: BTreeMap<String, String>,
+    pub(crate) files: BTreeMap<String, String>,
 }
 
 /// What a function version is loaded from (`function_versions` tree).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct FunctionRecord {
     /// Blob of the manifest text that gave its limits and config.
-    manifest: String,
+    pub(crate) manifest: String,
     manifest_file: String,
     /// Blob of the component.
-    wasm: String,
+    pub(crate) wasm: String,
     /// The version's number among its function's versions, from 1 in
     /// deploy order; 0 in records written before numbers existed, which
     /// [`Deployments::restore`] numbers.

@@ -1,7 +1,8 @@
 //! Apps: what a manifest ([`manifest`]) declares, built and loaded into a
 //! function host and an engine ([`app`]), and the deployments a server keeps
 //! of them, checked whole before they become current ([`deployment`]), with
-//! their functions' numbered versions, aliases and rollback ([`lifecycle`]).
+//! their functions' numbered versions, aliases and rollback ([`lifecycle`]),
+//! and which stored files and compiled code they still need ([`retention`]).
 
 // Nothing a network peer, an event sender or a guest sends may panic the
 // server: outside tests, `unwrap`, `expect` and `panic!` are refused here, and
@@ -15,3 +16,4 @@ pub mod app;
 pub mod deployment;
 pub mod lifecycle;
 pub mod manifest;
+pub mod retention;

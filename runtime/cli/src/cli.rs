@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Run(run::Args),
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     Deploy(deploy::Args),
     Alias(lifecycle::AliasArgs),
     Rollback(lifecycle::RollbackArgs),
@@ -97,7 +97,7 @@ pub fn main() -> ExitCode {
     });
     let result = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Deploy(args) => deploy::run(args),
         Command::Alias(args) => lifecycle::alias(args),
         Command::Rollback(args) => lifecycle::rollback(args),

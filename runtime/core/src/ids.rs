@@ -34,6 +34,14 @@ pub fn new_id() -> String {
     id
 }
 
+/// The prefix every id created at `millis` starts with: every id created
+/// earlier sorts before it.
+pub fn prefix_at(millis: u64) -> String {
+    let mut prefix = String::with_capacity(12);
+    push_hex(&mut prefix, millis & 0xffff_ffff_ffff, 12);
+    prefix
+}
+
 /// Length of an id: 12 + 4 + 8 hex digits and two dashes.
 const ID_LEN: usize = 26;
 
@@ -54,6 +62,14 @@ mod tests {
         let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_id()).collect();
         assert_eq!(ids.len(), 10_000);
         assert!(ids.iter().all(|id| id.len() == ID_LEN));
+    }
+
+    #[test]
+    fn ids_created_before_a_time_sort_before_its_prefix() {
+        let now = crate::time::now_ms();
+        let id = new_id();
+        assert!(id.as_str() < prefix_at(now + 1).as_str(), "{id}");
+        assert!(id.as_str() >= prefix_at(now.saturating_sub(1000)).as_str());
     }
 
     #[test]

@@ -88,7 +88,12 @@ impl Engine {
                 received_ms: now,
                 event: event.clone(),
             };
-            let key = store.buffer_event(&event.event_type, &event.source, &encode(&buffered)?)?;
+            let limit = self.inner.config.buffer_max_events;
+            let Some(key) =
+                store.buffer_event(&event.event_type, &event.source, &encode(&buffered)?, limit)?
+            else {
+                return Err(EngineError::BufferFull(limit));
+            };
             // An instance may have started waiting between the lookup above
             // and the buffering: look again, and deliver if this call is the
             // one that takes the event back out.

@@ -39,6 +39,7 @@ mod pool;
 mod queries;
 pub mod record;
 mod recovery;
+mod retention;
 mod run;
 mod schedule;
 mod scheduled;
@@ -103,6 +104,10 @@ pub enum EngineError {
     NotDurable(Arc<StoreError>),
     #[error("cannot start the engine's threads: {0}")]
     Threads(std::io::Error),
+    #[error(
+        "{0} events that no instance waits for yet are kept already (the limit, --buffer-max-events); this one was not accepted: retry once instances take them or they expire"
+    )]
+    BufferFull(usize),
 }
 
 /// A CloudEvent as the engine matches it against event definitions.
@@ -144,6 +149,9 @@ pub struct Delivery {
     pub buffered: bool,
 }
 
+/// How many events no instance waits for yet are kept, by default.
+pub const DEFAULT_BUFFER_MAX_EVENTS: usize = 100_000;
+
 /// How long events are remembered and kept.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -151,6 +159,8 @@ pub struct EngineConfig {
     pub dedup_retention: std::time::Duration,
     /// An event no instance waits for is kept this long.
     pub buffer_retention: std::time::Duration,
+    /// At most this many such events are kept; one more is refused.
+    pub buffer_max_events: usize,
     /// Produced events stay in the outbox until an observer is set, so that
     /// the observer (a server's sinks) also gets those recovered at startup.
     pub hold_outbox: bool,
@@ -163,6 +173,7 @@ impl Default for EngineConfig {
         EngineConfig {
             dedup_retention: std::time::Duration::from_secs(24 * 60 * 60),
             buffer_retention: std::time::Duration::from_secs(60 * 60),
+            buffer_max_events: DEFAULT_BUFFER_MAX_EVENTS,
             hold_outbox: false,
             pool: PoolConfig::default(),
         }

@@ -12,6 +12,7 @@ impl Engine {
     pub fn recover(&self) -> Result<usize, EngineError> {
         let all = self.list(None, None)?;
         *self.inner.counts.lock().unwrap_or_else(|e| e.into_inner()) = Some(count_by_status(&all));
+        self.index_finished(&all)?;
         self.start_schedules();
         if !self.inner.config.hold_outbox {
             self.drain_outbox();

@@ -545,6 +545,7 @@ impl Engine {
                         targets,
                     }
                 }),
+                finished_ms: record.status.is_final().then_some(now),
             })?;
         if !written {
             return Ok(false);

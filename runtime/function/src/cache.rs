@@ -11,10 +11,12 @@
 //! component file by its [`SourceStamp`] (device, inode, size, times), so
 //! that a restart does not hash a file it has seen unchanged before.
 
+use std::collections::HashSet;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -47,6 +49,37 @@ impl CodeCache {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         self.dir
             .join(format!("{content_hash}-{:016x}.cwasm", hasher.finish()))
+    }
+
+    /// Removes the entries whose component's content hash is not in `keep`
+    /// and that were written before `written_before` (code of versions no
+    /// longer recorded, or compiled by another engine of the same hash);
+    /// returns how many.
+    pub fn forget_unused(
+        &self,
+        keep: &HashSet<String>,
+        written_before: SystemTime,
+    ) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(hash) = name
+                .strip_suffix(".cwasm")
+                .and_then(|stem| stem.split_once('-'))
+                .map(|(hash, _)| hash)
+            else {
+                continue;
+            };
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified < written_before);
+            if old && !keep.contains(hash) && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Loads a cached component; `None` when absent or damaged (a damaged
@@ -196,6 +229,32 @@ mod tests {
         fs::write(&path, [1, 2]).unwrap();
         assert!(!checksum_matches(&path).unwrap());
         assert!(checksum_matches(&dir.path().join("absent")).is_err());
+    }
+
+    #[test]
+    fn only_old_entries_of_components_not_kept_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CodeCache::open(dir.path()).unwrap();
+        let (kept, dropped) = ("aa".repeat(32), "bb".repeat(32));
+        for hash in [&kept, &dropped] {
+            let path = dir.path().join(format!("{hash}-0123456789abcdef.cwasm"));
+            cache.store(&path, b"code").unwrap();
+        }
+        fs::create_dir(dir.path().join("sources")).unwrap();
+        let keep = HashSet::from([kept.clone()]);
+        let past = SystemTime::now() - std::time::Duration::from_secs(60);
+        assert_eq!(cache.forget_unused(&keep, past).unwrap(), 0, "too young");
+        let future = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(cache.forget_unused(&keep, future).unwrap(), 1);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [format!("{kept}-0123456789abcdef.cwasm"), "sources".into()]
+        );
     }
 
     #[test]

@@ -384,6 +384,16 @@ impl FunctionHost {
         })
     }
 
+    /// Removes the code-cache entries of components not in `keep` (content
+    /// hashes) written before `written_before`; returns how many.
+    pub fn forget_cached_code(
+        &self,
+        keep: &std::collections::HashSet<String>,
+        written_before: std::time::SystemTime,
+    ) -> std::io::Result<usize> {
+        self.engine.cache.forget_unused(keep, written_before)
+    }
+
     /// Where versions that are not loaded come from (the server's stored deployments).
     pub fn set_version_source(&self, source: Arc<dyn VersionSource>) {
         *self.source.write().unwrap_or_else(|e| e.into_inner()) = Some(source);

@@ -78,7 +78,7 @@ impl From<EngineError> for ApiError {
             EngineError::WrongStatus { .. } => Self::Conflict(error.to_string()),
             EngineError::Store(store) => Self::Unavailable(Arc::new(store)),
             EngineError::NotDurable(store) => Self::Unavailable(store),
-            EngineError::Busy(_) => Self::Busy(error.to_string()),
+            EngineError::Busy(_) | EngineError::BufferFull(_) => Self::Busy(error.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -23,7 +23,7 @@ use serde_json::Value;
 use super::ServerState;
 use super::error::ApiError;
 use super::ingress::{self, EventError, IngressError};
-use swirl_engine::IncomingEvent;
+use swirl_engine::{EngineError, IncomingEvent};
 
 /// The answer to an accepted request.
 #[derive(Debug, Default, Serialize)]
@@ -70,7 +70,15 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
 async fn deliver_all(state: &ServerState, events: &[IncomingEvent]) -> Result<Accepted, ApiError> {
     let mut accepted = Accepted::default();
     for event in events {
-        let delivery = state.engine().deliver(event).await?;
+        let delivery = match state.engine().deliver(event).await {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                if matches!(error, EngineError::BufferFull(_)) {
+                    state.metrics().event_buffer_full();
+                }
+                return Err(error.into());
+            }
+        };
         tracing::info!(
             event_id = %event.id,
             source = %event.source,

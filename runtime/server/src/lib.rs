@@ -36,6 +36,7 @@ pub mod ingress;
 pub mod logs;
 pub mod metrics;
 pub mod openapi;
+pub mod retention;
 pub mod sinks;
 pub mod ui;
 pub mod versions;
@@ -86,6 +87,11 @@ pub struct ServerConfig {
     /// How often function versions nothing uses any more are looked for and
     /// unloaded (at least [`MIN_UNLOAD_INTERVAL`]).
     pub unload_interval: Duration,
+    /// How long finished instances, seen marks, buffered events and dead
+    /// letters are kept, and how often the sweep runs.
+    pub retention: retention::Retention,
+    /// Dead letters kept at most; the oldest go first.
+    pub max_dead_letters: usize,
 }
 
 /// The shortest `unload_interval`: each sweep that finds a candidate reads
@@ -101,6 +107,8 @@ impl Default for ServerConfig {
             deploy_body_bytes: apps::DEFAULT_DEPLOY_BODY_BYTES,
             connection_limits: ConnectionLimits::default(),
             unload_interval: Duration::from_secs(60),
+            retention: retention::Retention::default(),
+            max_dead_letters: sinks::DEFAULT_MAX_DEAD_LETTERS,
         }
     }
 }
@@ -151,14 +159,19 @@ impl ServerState {
             .map(|manifest| (manifest.app_name.clone(), manifest.sinks.clone()))
             .collect();
         let metrics = Arc::new(Metrics::default());
-        let sinks = Sinks::start(sink_list, store.clone(), metrics.clone())?;
+        let sinks = Sinks::start(
+            sink_list,
+            store.clone(),
+            metrics.clone(),
+            config.max_dead_letters,
+        )?;
         let logs = Arc::new(InvocationLogs::default());
         unload_periodically(deployments.clone(), config.unload_interval);
         engine.set_observer(Arc::new(Observer {
             sinks: sinks.clone(),
             logs: logs.clone(),
         }));
-        Ok(ServerState {
+        let state = ServerState {
             shared: Arc::new(Shared {
                 engine,
                 host,
@@ -170,7 +183,9 @@ impl ServerState {
                 sinks,
                 storage_lost: tokio::sync::Notify::new(),
             }),
-        })
+        };
+        retention::sweep_periodically(state.clone(), state.config().retention);
+        Ok(state)
     }
 
     pub fn engine(&self) -> &Engine {

@@ -42,6 +42,52 @@ pub struct Metrics {
     sink_delivered: AtomicU64,
     sink_failed_attempts: AtomicU64,
     sink_dead_lettered: AtomicU64,
+    events_buffer_full: AtomicU64,
+    retention_sweeps: AtomicU64,
+    retention_deleted: [AtomicU64; Deleted::ALL.len()],
+    dead_letters_dropped: [AtomicU64; 2],
+}
+
+/// What a retention sweep deletes, as the `kind` label names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Instances,
+    EventMarks,
+    BufferedEvents,
+    DeadLetters,
+    Files,
+    CodeCache,
+}
+
+impl Deleted {
+    pub const ALL: [Deleted; 6] = [
+        Deleted::Instances,
+        Deleted::EventMarks,
+        Deleted::BufferedEvents,
+        Deleted::DeadLetters,
+        Deleted::Files,
+        Deleted::CodeCache,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deleted::Instances => "instances",
+            Deleted::EventMarks => "event_marks",
+            Deleted::BufferedEvents => "buffered_events",
+            Deleted::DeadLetters => "dead_letters",
+            Deleted::Files => "files",
+            Deleted::CodeCache => "code_cache",
+        }
+    }
+}
+
+/// Why a dead letter was dropped without a replay or a delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// One more would pass `--dead-letter-max`: the oldest went.
+    Cap = 0,
+    /// Older than `--dead-letter-retention`.
+    Age = 1,
 }
 
 impl Metrics {
@@ -62,6 +108,18 @@ impl Metrics {
     }
     pub fn sink_dead_lettered(&self) {
         self.sink_dead_lettered.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn event_buffer_full(&self) {
+        self.events_buffer_full.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn retention_swept(&self) {
+        self.retention_sweeps.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn retention_deleted(&self, kind: Deleted, count: u64) {
+        self.retention_deleted[kind as usize].fetch_add(count, Ordering::Relaxed);
+    }
+    pub fn dead_letters_dropped(&self, reason: DropReason, count: u64) {
+        self.dead_letters_dropped[reason as usize].fetch_add(count, Ordering::Relaxed);
     }
 
     /// The exposition text, given the instance counts, the sink queue and
@@ -113,6 +171,36 @@ impl Metrics {
             "Produced events that exhausted their retries.",
             &self.sink_dead_lettered,
         );
+        counter(
+            &mut out,
+            "swirl_events_buffer_full_total",
+            "CloudEvents refused because --buffer-max-events events wait for an instance already.",
+            &self.events_buffer_full,
+        );
+        counter(
+            &mut out,
+            "swirl_retention_sweeps_total",
+            "Retention sweeps run (every --retention-interval).",
+            &self.retention_sweeps,
+        );
+        let name = "swirl_retention_deleted_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} What retention sweeps deleted, by kind.\n# TYPE {name} counter"
+        );
+        for kind in Deleted::ALL {
+            let value = self.retention_deleted[kind as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{kind=\"{}\"}} {value}", kind.as_str());
+        }
+        let name = "swirl_dead_letters_dropped_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Dead letters dropped unreplayed: beyond --dead-letter-max (cap) or older than --dead-letter-retention (age).\n# TYPE {name} counter"
+        );
+        for (reason, label) in [(DropReason::Cap, "cap"), (DropReason::Age, "age")] {
+            let value = self.dead_letters_dropped[reason as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{reason=\"{label}\"}} {value}");
+        }
         let _ = writeln!(
             out,
             "# HELP swirl_sink_queue Produced events waiting for a sink (being sent or between retries).\n# TYPE swirl_sink_queue gauge\nswirl_sink_queue {}",
@@ -224,6 +312,11 @@ pub fn render_store(stats: &StoreStats) -> String {
     for (tree, count) in &stats.trees {
         let _ = writeln!(out, "{name}{{tree=\"{tree}\"}} {count}");
     }
+    let _ = writeln!(
+        out,
+        "# HELP swirl_buffered_events Events kept until an instance waits for them (at most --buffer-max-events).\n# TYPE swirl_buffered_events gauge\nswirl_buffered_events {}",
+        stats.buffered_events
+    );
     let name = "swirl_store_sync_seconds";
     let _ = writeln!(
         out,
@@ -296,6 +389,8 @@ mod tests {
         metrics.events_accepted(3);
         metrics.events_duplicate(1);
         metrics.event_rejected();
+        metrics.retention_deleted(Deleted::Files, 4);
+        metrics.dead_letters_dropped(DropReason::Age, 2);
         let text = metrics.render(
             &HashMap::from([(Status::Waiting, 2)]),
             SinkGauges {
@@ -311,6 +406,9 @@ mod tests {
         assert!(text.contains("swirl_instances{status=\"failed\"} 0\n"));
         assert!(text.contains("swirl_dead_letters 3\n"));
         assert!(text.contains("swirl_sink_queue 1\n"));
+        assert!(text.contains("swirl_retention_deleted_total{kind=\"files\"} 4\n"));
+        assert!(text.contains("swirl_retention_deleted_total{kind=\"instances\"} 0\n"));
+        assert!(text.contains("swirl_dead_letters_dropped_total{reason=\"age\"} 2\n"));
     }
 
     #[test]
@@ -364,6 +462,7 @@ mod tests {
             db_bytes: 4096,
             files_bytes: 0,
             trees: vec![("instances", 3), ("history", 7)],
+            buffered_events: 2,
             sync: swirl_store::stats::SyncSummary {
                 p50_micros: 250,
                 p99_micros: 4_000,
@@ -375,6 +474,7 @@ mod tests {
         for line in [
             "swirl_store_disk_bytes{part=\"db\"} 4096\n",
             "swirl_store_entries{tree=\"history\"} 7\n",
+            "swirl_buffered_events 2\n",
             "# TYPE swirl_store_sync_seconds summary\n",
             "swirl_store_sync_seconds{quantile=\"0.5\"} 0.00025\n",
             "swirl_store_sync_seconds{quantile=\"0.99\"} 0.004\n",

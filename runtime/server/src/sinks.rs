@@ -38,7 +38,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::header_value;
-use super::metrics::Metrics;
+use super::metrics::{DropReason, Metrics};
 use swirl_app::manifest::{SinkManifest, SinkMode};
 use swirl_core::time::{now_ms, rfc3339};
 use swirl_engine::outbox::OutboxEvent;
@@ -52,8 +52,8 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Time allowed for one POST.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Dead letters kept; the oldest go first.
-pub const MAX_DEAD_LETTERS: usize = 10_000;
+/// Dead letters kept by default (`--dead-letter-max`); the oldest go first.
+pub const DEFAULT_MAX_DEAD_LETTERS: usize = 10_000;
 /// POSTs to sinks in flight at once; the rest of the queue waits its turn.
 pub const MAX_CONCURRENT_POSTS: usize = 64;
 
@@ -115,6 +115,8 @@ struct Inner {
     in_flight: Mutex<HashSet<Vec<u8>>>,
     posts: tokio::sync::Semaphore,
     dead_letters: AtomicUsize,
+    /// Dead letters kept at most; the oldest go first.
+    max_dead_letters: usize,
     metrics: Arc<Metrics>,
 }
 
@@ -136,11 +138,13 @@ impl Sinks {
         sinks: SinksByApp,
         store: Store,
         metrics: Arc<Metrics>,
+        max_dead_letters: usize,
     ) -> Result<Self, StoreError> {
         let (jobs, mut receive) = mpsc::unbounded_channel::<Job>();
         let this = Sinks {
             inner: Arc::new(Inner {
                 dead_letters: AtomicUsize::new(store.dead_letters()?.len()),
+                max_dead_letters,
                 sinks: std::sync::RwLock::new((
                     sinks.clone(),
                     Arc::new(sinks.into_values().flatten().collect()),
@@ -380,9 +384,10 @@ impl Sinks {
             .remove(key);
     }
 
-    /// Drops the oldest dead letters beyond [`MAX_DEAD_LETTERS`].
+    /// Drops the oldest dead letters beyond the limit.
     fn trim_dead_letters(&self) {
-        if self.inner.dead_letters.fetch_add(1, Ordering::Relaxed) < MAX_DEAD_LETTERS {
+        let limit = self.inner.max_dead_letters;
+        if self.inner.dead_letters.fetch_add(1, Ordering::Relaxed) < limit {
             return;
         }
         if let Ok(Some(oldest)) = self.inner.store.oldest_dead_letter()
@@ -393,11 +398,31 @@ impl Sinks {
                 .unwrap_or(false)
         {
             self.inner.dead_letters.fetch_sub(1, Ordering::Relaxed);
+            self.inner.metrics.dead_letters_dropped(DropReason::Cap, 1);
             tracing::warn!(
-                limit = MAX_DEAD_LETTERS,
-                "dropped the oldest dead letter: at most {MAX_DEAD_LETTERS} are kept"
+                limit,
+                "dropped the oldest dead letter: at most {limit} are kept (--dead-letter-max)"
             );
         }
+    }
+
+    /// Deletes up to `limit` dead letters given up on before `cutoff_ms`
+    /// (their ids are time-ordered); returns how many.
+    pub fn expire_dead_letters(&self, cutoff_ms: u64, limit: usize) -> Result<usize, StoreError> {
+        let bound = swirl_core::ids::prefix_at(cutoff_ms);
+        let expired = self
+            .inner
+            .store
+            .forget_dead_letters_before(bound.as_bytes(), limit)?;
+        if expired > 0 {
+            self.inner
+                .dead_letters
+                .fetch_sub(expired, Ordering::Relaxed);
+            self.inner
+                .metrics
+                .dead_letters_dropped(DropReason::Age, expired as u64);
+        }
+        Ok(expired)
     }
 }
 

@@ -124,6 +124,15 @@ impl Store {
             .collect()
     }
 
+    /// The record of every recorded version of every function.
+    pub fn all_function_versions(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.function_versions
+            .iter()
+            .values()
+            .map(|stored| self.unstow(&stored?))
+            .collect()
+    }
+
     /// Deletes the record of `version` of function `name`; durable on
     /// return. Its files stay: other versions may share them.
     pub fn remove_function_version(&self, name: &str, version: &str) -> Result<(), StoreError> {

@@ -16,6 +16,7 @@
 //! seen mark of an event), so that a commit's conditions still hold when
 //! it applies.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{Store, StoreError};
@@ -31,6 +32,8 @@ pub(crate) enum TreeId {
     Outbox = 4,
     Buffered = 5,
     EventIds = 6,
+    /// The index of finished instances by end time (see `retention.rs`).
+    Finished = 7,
 }
 
 impl TreeId {
@@ -43,6 +46,7 @@ impl TreeId {
             4 => TreeId::Outbox,
             5 => TreeId::Buffered,
             6 => TreeId::EventIds,
+            7 => TreeId::Finished,
             _ => return None,
         })
     }
@@ -139,6 +143,7 @@ impl Store {
             TreeId::Outbox => &self.outbox,
             TreeId::Buffered => &self.buffered,
             TreeId::EventIds => &self.event_ids,
+            TreeId::Finished => &self.finished,
         }
     }
 
@@ -170,7 +175,10 @@ impl Store {
                     self.tree(*tree).insert(key.as_slice(), value.as_slice())?;
                 }
                 Op::Remove(tree, key) => {
-                    self.tree(*tree).remove(key.as_slice())?;
+                    let removed = self.tree(*tree).remove(key.as_slice())?;
+                    if *tree == TreeId::Buffered && removed.is_some() {
+                        self.buffered_count.fetch_sub(1, Ordering::Relaxed);
+                    }
                 }
                 Op::PutIfAbsent(tree, key, value) => {
                     let tree = self.tree(*tree);

@@ -8,6 +8,8 @@
 //! subscribes and an event that arrives at the same moment, exactly one
 //! delivers it.
 
+use std::sync::atomic::Ordering;
+
 use super::{Store, StoreError};
 
 /// A record's key and its bytes.
@@ -43,8 +45,13 @@ pub(super) fn unfinished_mark(event: &ConsumedEvent<'_>) -> Vec<u8> {
     mark
 }
 
+/// When a mark was written.
+pub(super) fn mark_time(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
 fn decode_mark(bytes: &[u8]) -> Option<Seen> {
-    let at_ms = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+    let at_ms = mark_time(bytes)?;
     let unfinished = match &bytes[8..] {
         [] => None,
         targets => Some(serde_json::from_slice(targets).unwrap_or_default()),
@@ -88,32 +95,36 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets event ids seen before `cutoff_ms`; returns how many.
-    pub fn forget_events_before(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
-        let mut forgotten = 0;
-        for entry in self.event_ids.iter() {
-            let (key, stored) = entry?;
-            let seen = decode_mark(&self.unstow(&stored)?).map_or(0, |seen| seen.at_ms);
-            if seen < cutoff_ms {
-                self.event_ids.remove(key)?;
-                forgotten += 1;
-            }
-        }
-        Ok(forgotten)
-    }
-
-    /// Keeps an event until an instance waits for it; returns its key.
+    /// Keeps an event until an instance waits for it; returns its key, or
+    /// `None` (and keeps nothing) when `limit` events are kept already.
     pub fn buffer_event(
         &self,
         event_type: &str,
         source: &str,
         event: &[u8],
-    ) -> Result<Vec<u8>, StoreError> {
+        limit: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let mut key = buffer_prefix(event_type, source);
         key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
         super::values::check_key(&key)?;
-        self.buffered.insert(&key, self.stow(event)?)?;
-        Ok(key)
+        let stored = self.stow(event)?;
+        // Counted before the insert, so that racing callers cannot pass
+        // the limit together.
+        let kept = self.buffered_count.fetch_add(1, Ordering::Relaxed);
+        if kept >= limit as u64 {
+            self.buffered_count.fetch_sub(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        if let Err(error) = self.buffered.insert(&key, stored) {
+            self.buffered_count.fetch_sub(1, Ordering::Relaxed);
+            return Err(error.into());
+        }
+        Ok(Some(key))
+    }
+
+    /// How many events are buffered.
+    pub fn buffered_count(&self) -> u64 {
+        self.buffered_count.load(Ordering::Relaxed)
     }
 
     /// The buffered events of this type and source, oldest first.
@@ -135,10 +146,11 @@ impl Store {
     pub fn take_buffered_event(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         // Ordered with the run commits that take buffered events.
         let _locked = self.commit_lock.lock();
-        self.buffered
-            .remove(key)?
-            .map(|stored| self.unstow(&stored))
-            .transpose()
+        let taken = self.buffered.remove(key)?;
+        if taken.is_some() {
+            self.buffered_count.fetch_sub(1, Ordering::Relaxed);
+        }
+        taken.map(|stored| self.unstow(&stored)).transpose()
     }
 }
 
@@ -150,8 +162,13 @@ mod tests {
     fn a_buffered_event_is_taken_exactly_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.buffer_event("t", "s", b"one").unwrap();
-        store.buffer_event("t", "other", b"two").unwrap();
+        store.buffer_event("t", "s", b"one", 2).unwrap().unwrap();
+        store
+            .buffer_event("t", "other", b"two", 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.buffer_event("t", "s", b"three", 2).unwrap(), None);
+        assert_eq!(store.buffered_count(), 2);
         let found = store.buffered_events("t", "s").unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(
@@ -159,6 +176,7 @@ mod tests {
             Some(b"one".to_vec())
         );
         assert_eq!(store.take_buffered_event(&found[0].0).unwrap(), None);
+        assert_eq!(store.buffered_count(), 1);
     }
 
     #[test]
@@ -174,7 +192,10 @@ mod tests {
             })
         };
         assert_eq!(store.event_seen("s", "1").unwrap(), complete(100));
-        assert_eq!(store.forget_events_before(200).unwrap(), 1);
+        assert_eq!(
+            store.forget_events_before(200, None, 10).unwrap(),
+            (1, None)
+        );
         assert_eq!(store.event_seen("s", "1").unwrap(), None);
         assert_eq!(store.event_seen("s", "2").unwrap(), complete(300));
     }

@@ -15,7 +15,9 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -26,6 +28,9 @@ pub(super) struct Files {
     dir: PathBuf,
     /// Distinguishes the temporary names of concurrent writes.
     next_temporary: AtomicU64,
+    /// Orders a write that finds its file present (and marks it written
+    /// now) with the retention sweep's check-then-delete of that file.
+    removing: Mutex<()>,
 }
 
 /// Prefix of a file being written; one left by a crash is removed at open.
@@ -55,6 +60,7 @@ impl Files {
         Ok(Files {
             dir,
             next_temporary: AtomicU64::new(0),
+            removing: Mutex::new(()),
         })
     }
 
@@ -67,8 +73,18 @@ impl Files {
     pub(super) fn put(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let hash = content_hash(bytes);
         let path = self.dir.join(&hash);
-        if path.exists() {
-            return Ok(hash);
+        {
+            let _removing = self.removing.lock().unwrap_or_else(|e| e.into_inner());
+            if path.exists() {
+                // Written again, as far as retention is concerned: a record
+                // is about to name it.
+                fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| file.set_modified(SystemTime::now()))
+                    .map_err(|source| io_error(&path, source))?;
+                return Ok(hash);
+            }
         }
         let temporary = self.dir.join(format!(
             "{TEMPORARY}{}-{}",
@@ -87,6 +103,40 @@ impl Files {
             return Err(io_error(&path, source));
         }
         Ok(hash)
+    }
+
+    /// The files last written before `time`, by hash.
+    pub(super) fn older_than(&self, time: SystemTime) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|source| io_error(&self.dir, source))? {
+            let entry = entry.map_err(|source| io_error(&self.dir, source))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(TEMPORARY) {
+                continue;
+            }
+            if entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified < time)
+            {
+                found.push(name);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Removes the file `hash` if it was last written before `time`.
+    pub(super) fn remove_if_older(&self, hash: &str, time: SystemTime) -> Result<bool, StoreError> {
+        let path = self.dir.join(hash);
+        let _removing = self.removing.lock().unwrap_or_else(|e| e.into_inner());
+        let old = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified < time);
+        if !old {
+            return Ok(false);
+        }
+        fs::remove_file(&path).map_err(|source| io_error(&path, source))?;
+        Ok(true)
     }
 
     /// The bytes stored under `hash`.

@@ -102,6 +102,10 @@ pub struct StepWrite<'a> {
     /// after a crash before the delivery's final mark finishes that
     /// delivery (see [`super::events::Seen`]).
     pub consumed_event: Option<super::events::ConsumedEvent<'a>>,
+    /// When the instance reached a final status, if this step ended it:
+    /// indexed with the step, so that retention finds it by its end
+    /// (see `retention.rs`).
+    pub finished_ms: Option<u64>,
 }
 
 #[cfg(test)]
@@ -118,13 +122,20 @@ impl<'a> StepWrite<'a> {
             outbox: vec![],
             take_buffered: None,
             consumed_event: None,
+            finished_ms: None,
         }
     }
 }
 
+/// The prefix of every history key of instance `id`.
+pub(super) fn history_prefix(id: &str) -> Vec<u8> {
+    let mut prefix = id.as_bytes().to_vec();
+    prefix.push(0);
+    prefix
+}
+
 fn history_key(instance: &str, sequence: u64) -> Vec<u8> {
-    let mut key = instance.as_bytes().to_vec();
-    key.push(0);
+    let mut key = history_prefix(instance);
     key.extend_from_slice(&sequence.to_be_bytes());
     key
 }
@@ -189,6 +200,13 @@ impl Store {
                 self.stow(&super::events::unfinished_mark(event))?,
             ));
         }
+        if let Some(ended_ms) = write.finished_ms {
+            ops.push(Op::Put(
+                TreeId::Finished,
+                super::retention::finished_key(ended_ms, write.instance),
+                Vec::new(),
+            ));
+        }
         let history = match write.history.len() {
             0 => None,
             _ => Some(self.stow(&write.history.join(&b'\n'))?),
@@ -213,9 +231,7 @@ impl Store {
 
     /// The number of instance `id`'s last history line.
     fn last_history_line(&self, id: &str) -> Result<Option<u64>, StoreError> {
-        let mut prefix = id.as_bytes().to_vec();
-        prefix.push(0);
-        let Some(entry) = self.history.scan_prefix(&prefix).next_back() else {
+        let Some(entry) = self.history.scan_prefix(history_prefix(id)).next_back() else {
             return Ok(None);
         };
         let (key, _) = entry?;
@@ -255,10 +271,8 @@ impl Store {
 
     /// The history lines of instance `id`, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut prefix = id.as_bytes().to_vec();
-        prefix.push(0);
         let mut lines = Vec::new();
-        for entry in self.history.scan_prefix(&prefix) {
+        for entry in self.history.scan_prefix(history_prefix(id)) {
             let step = self.unstow(&entry?.1)?;
             lines.extend(step.split(|byte| *byte == b'\n').map(<[u8]>::to_vec));
         }
@@ -400,8 +414,13 @@ mod tests {
     fn a_buffered_event_leaves_the_buffer_in_the_step_that_consumes_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let key = store.buffer_event("order.paid", "shop", b"event").unwrap();
+        let key = store
+            .buffer_event("order.paid", "shop", b"event", 10)
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.buffered_count(), 1);
         assert!(store.write_step(taking("a", &key)).unwrap());
+        assert_eq!(store.buffered_count(), 0);
         assert!(
             store
                 .buffered_events("order.paid", "shop")

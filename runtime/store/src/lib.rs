@@ -12,6 +12,8 @@
 //!   kept until an instance waits for them ([`events`]);
 //! - `outbox`, `sink_queue`, `dead_letters`: produced events until they are
 //!   routed, delivered to the sinks, or given up on ([`outbox`]).
+//! - `finished`: finished instances by end time, for retention
+//!   ([`retention`], which also deletes old seen marks and unnamed files).
 //! - `function_versions`, `functions`, `function_aliases`, `workflows`, `apps`: what a server
 //!   deployed, restored after a restart ([`apps`]); the deployed files
 //!   themselves are content-addressed files ([`files`]).
@@ -52,6 +54,7 @@ mod files;
 mod group_commit;
 pub mod instances;
 pub mod outbox;
+pub mod retention;
 pub mod stats;
 pub mod values;
 
@@ -132,6 +135,10 @@ pub struct Store {
     apps: sled::Tree,
     /// The run commit a crash may have left half applied ([`commits`]).
     commits: sled::Tree,
+    /// Finished instances by end time ([`retention`]).
+    finished: sled::Tree,
+    /// Entries of `buffered`, kept by every insert and remove.
+    buffered_count: Arc<std::sync::atomic::AtomicU64>,
     commit_lock: Arc<commits::Commits>,
     files: Arc<files::Files>,
     /// sled's log file, synced after each flush (see the module doc).
@@ -225,6 +232,8 @@ impl Store {
             workflows: db.open_tree("workflows")?,
             apps: db.open_tree("apps")?,
             commits: db.open_tree("commits")?,
+            finished: db.open_tree("finished")?,
+            buffered_count: Arc::default(),
             commit_lock: Arc::default(),
             files: Arc::new(files::Files::open(data_dir.join("files"))?),
             log: Arc::new(log),
@@ -236,6 +245,10 @@ impl Store {
             db,
         };
         store.replay_commit()?;
+        store.buffered_count.store(
+            store.buffered.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(store)
     }
 
@@ -254,7 +267,7 @@ impl Store {
     }
 
     /// Every tree, by name.
-    fn named_trees(&self) -> [(&'static str, &sled::Tree); 16] {
+    fn named_trees(&self) -> [(&'static str, &sled::Tree); 17] {
         [
             ("kv", &self.kv),
             ("instances", &self.instances),
@@ -272,6 +285,7 @@ impl Store {
             ("workflows", &self.workflows),
             ("apps", &self.apps),
             ("commits", &self.commits),
+            ("finished", &self.finished),
         ]
     }
 

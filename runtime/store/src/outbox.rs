@@ -166,6 +166,23 @@ impl Store {
         Ok(moved)
     }
 
+    /// Deletes up to `limit` dead letters whose keys sort before `bound`
+    /// (the oldest, when keys are time-ordered ids); returns how many. Not
+    /// flushed: one that a crash brings back goes with the next batch.
+    pub fn forget_dead_letters_before(
+        &self,
+        bound: &[u8],
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut forgotten = 0;
+        for key in self.dead_letters.range(..bound).keys().take(limit) {
+            if self.dead_letters.remove(key?)?.is_some() {
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
     /// Deletes a dead letter; `false` when there was none. Durable on return.
     pub fn delete_dead_letter(&self, key: &[u8]) -> Result<bool, StoreError> {
         let removed = self.dead_letters.remove(key)?.is_some();
@@ -205,5 +222,11 @@ mod tests {
         assert_eq!(store.sink_queue().unwrap(), [entry("e1\0b", "again")]);
         assert!(store.dead_letters().unwrap().is_empty());
         assert!(!store.delete_dead_letter(b"d1").unwrap());
+        for key in ["a1", "a2", "b1"] {
+            store.bury(b"none", key.as_bytes(), b"letter").unwrap();
+        }
+        assert_eq!(store.forget_dead_letters_before(b"b", 1).unwrap(), 1);
+        assert_eq!(store.forget_dead_letters_before(b"b", 10).unwrap(), 1);
+        assert_eq!(store.dead_letters().unwrap(), [entry("b1", "letter")]);
     }
 }

@@ -78,6 +78,8 @@ pub struct StoreStats {
     pub files_bytes: u64,
     /// Entries per tree, by tree name.
     pub trees: TreeCounts,
+    /// Buffered events, counted as they come and go.
+    pub buffered_events: u64,
     pub sync: SyncSummary,
 }
 
@@ -116,6 +118,7 @@ impl Store {
             db_bytes: disk_bytes(&self.db_dir.0)?,
             files_bytes: disk_bytes(self.files.dir())?,
             trees,
+            buffered_events: self.buffered_count(),
             sync: self.sync_times.summary(),
         })
     }

@@ -69,6 +69,14 @@ impl Store {
     }
 }
 
+/// The file a stored value names, if it is kept in one.
+pub(super) fn file_named(stored: &[u8]) -> Option<String> {
+    match stored.split_first() {
+        Some((&IN_FILE, hash)) => Some(String::from_utf8_lossy(hash).into_owned()),
+        _ => None,
+    }
+}
+
 /// Refuses a key longer than [`KEY_MAX`].
 pub(super) fn check_key(key: &[u8]) -> Result<(), StoreError> {
     if key.len() > KEY_MAX {

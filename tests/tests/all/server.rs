@@ -11,6 +11,7 @@ mod events;
 mod hostile;
 mod lifecycle;
 mod outbox;
+mod retention;
 mod runs;
 mod security;
 mod sinks;

@@ -14,6 +14,7 @@ use swirl_function::FunctionHost;
 use swirl_server::auth::Tokens;
 use swirl_server::connections::ConnectionLimits;
 use swirl_server::ingress::IngressLimits;
+use swirl_server::retention::Retention;
 use swirl_server::{ServerConfig, ServerState, Stopped};
 use swirl_store::{FlushPolicy, Store};
 
@@ -47,12 +48,27 @@ pub struct Args {
     /// Most events in one batch-mode request
     #[arg(long, value_name = "N", default_value_t = IngressLimits::DEFAULT_BATCH_EVENTS)]
     max_batch_events: usize,
-    /// How long a (source, id) pair is remembered: a redelivery within it is a duplicate
+    /// How long a (source, id) pair is remembered: a redelivery within it is a duplicate; then its mark is deleted
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     dedup_retention: Duration,
-    /// How long an event that no instance waits for yet is kept
+    /// How long an event that no instance waits for yet is kept; then it is deleted
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
     buffer_retention: Duration,
+    /// Most events kept until an instance waits for them; one more is answered 503
+    #[arg(long, value_name = "N", default_value_t = swirl_engine::DEFAULT_BUFFER_MAX_EVENTS)]
+    buffer_max_events: usize,
+    /// How long a finished (completed, failed, cancelled) instance and its history are kept after it ended
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
+    instance_retention: Duration,
+    /// How long a dead letter is kept after its sink gave up
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
+    dead_letter_retention: Duration,
+    /// Most dead letters kept; one more drops the oldest
+    #[arg(long, value_name = "N", default_value_t = swirl_server::sinks::DEFAULT_MAX_DEAD_LETTERS)]
+    dead_letter_max: usize,
+    /// How often retention deletes what is past its time, in bounded batches
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    retention_interval: Duration,
     /// Largest `POST /apps` body in bytes (a manifest with its components)
     #[arg(long, value_name = "BYTES", default_value_t = swirl_server::apps::DEFAULT_DEPLOY_BODY_BYTES)]
     max_deploy_bytes: usize,
@@ -207,6 +223,14 @@ fn server_config(args: &Args) -> ServerConfig {
         deploy_body_bytes: args.max_deploy_bytes,
         connection_limits: connection_limits(args),
         unload_interval: args.unload_interval,
+        retention: Retention {
+            instances: args.instance_retention,
+            dedup: args.dedup_retention,
+            buffer: args.buffer_retention,
+            dead_letters: args.dead_letter_retention,
+            interval: args.retention_interval,
+        },
+        max_dead_letters: args.dead_letter_max,
     }
 }
 
@@ -341,6 +365,7 @@ fn restore(args: &Args, store: Store) -> anyhow::Result<(Opened, Vec<Manifest>)>
     let engine_config = EngineConfig {
         dedup_retention: args.dedup_retention,
         buffer_retention: args.buffer_retention,
+        buffer_max_events: args.buffer_max_events,
         // The server's sinks take the events recovered at startup too.
         hold_outbox: true,
         pool: PoolConfig {

@@ -85,7 +85,7 @@ fn workflows() -> Vec<(&'static str, Value)> {
     ]
 }
 
-fn test_app(sink: Option<std::net::SocketAddr>) -> App {
+pub(super) fn test_app(sink: Option<std::net::SocketAddr>) -> App {
     let extra = match sink {
         Some(addr) => format!("\n[[sinks]]\nurl = \"http://{addr}/in\"\ntype = \"job.done\"\n"),
         None => String::new(),
@@ -420,7 +420,7 @@ async fn metrics_count_instances_by_status_before_and_after_a_restart() {
 }
 
 /// The value of the series `series` (name and labels) in `metrics`.
-fn series(metrics: &str, series: &str) -> f64 {
+pub(super) fn series(metrics: &str, series: &str) -> f64 {
     let prefix = format!("{series} ");
     metrics
         .lines()

@@ -1,0 +1,203 @@
+//! Retention: what `swirl serve` deletes once it is past its time (finished
+//! instances with their history, seen-event marks, buffered events, dead
+//! letters), what it keeps, the refusal of an event beyond the buffer's
+//! cap, and the counts of it all in `/metrics`. Retentions of a second and
+//! sweeps every 200 ms stand for the days and minutes of the defaults.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::outbox::{series, test_app};
+use super::sinks::{Receiver, start_receiver};
+use super::util::{Answer, Server};
+
+/// Waits until `metrics` of `server` satisfy `done`; returns the last text.
+async fn metrics_until(server: &Server, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let mut metrics = String::new();
+    for _ in 0..200 {
+        metrics = server.get("/metrics").await.text;
+        if done(&metrics) {
+            return metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}:\n{metrics}");
+}
+
+/// Sends an `order.*` event of the shop for order `order`.
+async fn shop(server: &Server, id: &str, ty: &str, order: &str) -> Answer {
+    server
+        .event(id, "shop", ty, &[("orderid", order)], json!({}))
+        .await
+}
+
+fn deleted(metrics: &str, kind: &str) -> f64 {
+    series(
+        metrics,
+        &format!("swirl_retention_deleted_total{{kind=\"{kind}\"}}"),
+    )
+}
+
+const FAST: [&str; 8] = [
+    "--instance-retention",
+    "1s",
+    "--dedup-retention",
+    "1s",
+    "--buffer-retention",
+    "1s",
+    "--retention-interval",
+    "200ms",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_instances_seen_marks_and_buffered_events_go_after_their_retention() {
+    let app = test_app(None);
+    let server = Server::start(&app, &FAST, &[]);
+    let mut finished = Vec::new();
+    for _ in 0..2 {
+        let done = server
+            .post_json(
+                "/workflows/logged/instances?wait=true",
+                json!({"message": "m"}),
+            )
+            .await;
+        assert_eq!(done.body["status"], "completed", "{done:?}");
+        finished.push(done.body["id"].as_str().unwrap().to_string());
+    }
+    // One instance waits (for its order to ship); one event waits for an
+    // instance (no order o2 was paid).
+    let paid = shop(&server, "paid-o1", "order.paid", "o1").await;
+    assert_eq!(paid.status, 202, "{paid:?}");
+    let waiting = paid.body["started"][0].as_str().unwrap().to_string();
+    let shipped = shop(&server, "ship-o2", "order.shipped", "o2").await;
+    assert_eq!(shipped.body["buffered"], 1, "{shipped:?}");
+
+    let metrics = metrics_until(&server, "everything past its time is deleted", |m| {
+        deleted(m, "instances") >= 2.0
+            && deleted(m, "event_marks") >= 2.0
+            && deleted(m, "buffered_events") >= 1.0
+    })
+    .await;
+    assert_eq!(deleted(&metrics, "instances"), 2.0, "{metrics}");
+    assert_eq!(deleted(&metrics, "buffered_events"), 1.0, "{metrics}");
+    assert!(series(&metrics, "swirl_retention_sweeps_total") >= 1.0);
+    assert_eq!(series(&metrics, "swirl_buffered_events"), 0.0);
+    assert_eq!(
+        series(&metrics, "swirl_instances{status=\"completed\"}"),
+        0.0
+    );
+    assert_eq!(series(&metrics, "swirl_instances{status=\"waiting\"}"), 1.0);
+    for id in &finished {
+        for path in [
+            format!("/instances/{id}"),
+            format!("/instances/{id}/history"),
+        ] {
+            let gone = server.get(&path).await;
+            assert_eq!(gone.status, 404, "{path}: {gone:?}");
+        }
+    }
+    // The unfinished instance stays, whatever its age, with its history.
+    let kept = server.get(&format!("/instances/{waiting}")).await;
+    assert_eq!(kept.body["status"], "waiting", "{kept:?}");
+    let history = server.get(&format!("/instances/{waiting}/history")).await;
+    assert_eq!(history.status, 200, "{history:?}");
+    // Its mark deleted, the event counts as new (and is buffered again);
+    // the waiting instance still takes its own order's event.
+    let again = shop(&server, "ship-o2", "order.shipped", "o2").await;
+    assert_eq!(again.body["duplicates"], 0, "{again:?}");
+    let shipped = shop(&server, "ship-o1", "order.shipped", "o1").await;
+    assert_eq!(
+        shipped.body["delivered"][0],
+        waiting.as_str(),
+        "{shipped:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_beyond_the_buffers_cap_is_refused_with_503_naming_the_limit() {
+    let app = test_app(None);
+    let server = Server::start(&app, &["--buffer-max-events", "1"], &[]);
+    let ship = |order: &'static str| {
+        let server = &server;
+        async move { shop(server, &format!("ship-{order}"), "order.shipped", order).await }
+    };
+    assert_eq!(ship("o2").await.body["buffered"], 1);
+    let refused = ship("o3").await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(
+        refused.error().contains("--buffer-max-events"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let metrics = server.get("/metrics").await.text;
+    assert_eq!(series(&metrics, "swirl_events_buffer_full_total"), 1.0);
+    assert_eq!(series(&metrics, "swirl_buffered_events"), 1.0);
+    // An instance takes the buffered event: there is room again, and the
+    // refused event, sent again, is accepted.
+    let paid = shop(&server, "paid-o2", "order.paid", "o2").await;
+    let id = paid.body["started"][0].as_str().unwrap().to_string();
+    server.wait_status(&id, "completed").await;
+    let accepted = ship("o3").await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    assert_eq!(accepted.body["buffered"], 1, "{accepted:?}");
+}
+
+/// Sends `count` jobs whose `job.done` the failing sink never takes, and
+/// waits until they are dead letters or dropped ones.
+async fn bury(server: &Server, count: usize, dropped: &str) -> String {
+    for n in 1..=count {
+        let answer = server
+            .event(
+                &format!("dl-{n}"),
+                "jobs",
+                "job.created",
+                &[],
+                json!({"a": n, "b": 0, "n": n}),
+            )
+            .await;
+        assert_eq!(answer.status, 202, "{answer:?}");
+    }
+    let label = format!("swirl_dead_letters_dropped_total{{reason=\"{dropped}\"}}");
+    metrics_until(server, "the dead letters are dropped", |m| {
+        series(m, "swirl_sink_dead_lettered_total") == count as f64 && series(m, &label) >= 1.0
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_letters_past_their_age_or_the_cap_are_dropped_and_counted() {
+    let receiver = Receiver::default();
+    *receiver.failing.lock().unwrap() = true;
+    let sink = start_receiver(receiver.clone()).await;
+    let app = test_app(Some(sink));
+    let aged = Server::start(
+        &app,
+        &[
+            "--dead-letter-retention",
+            "1s",
+            "--retention-interval",
+            "200ms",
+        ],
+        &[],
+    );
+    let metrics = bury(&aged, 1, "age").await;
+    assert_eq!(
+        series(&metrics, "swirl_dead_letters_dropped_total{reason=\"age\"}"),
+        1.0
+    );
+    assert_eq!(series(&metrics, "swirl_dead_letters"), 0.0, "{metrics}");
+    assert_eq!(aged.get("/dead-letters").await.body, json!([]));
+    drop(aged);
+
+    let app = test_app(Some(sink));
+    let capped = Server::start(&app, &["--dead-letter-max", "1"], &[]);
+    let metrics = bury(&capped, 2, "cap").await;
+    assert_eq!(
+        series(&metrics, "swirl_dead_letters_dropped_total{reason=\"cap\"}"),
+        1.0
+    );
+    let letters = capped.get("/dead-letters").await.body;
+    assert_eq!(letters.as_array().map(Vec::len), Some(1), "{letters}");
+    assert_eq!(series(&metrics, "swirl_dead_letters"), 1.0, "{metrics}");
+}
