@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand. Data goes to stdout,
 //! everything else (logs, errors, progress) to stderr.
 
+mod backup;
 mod build;
 mod catalog;
 mod completions;
@@ -52,6 +53,8 @@ enum Command {
     Validate(validate::Args),
     Graph(graph::Args),
     Build(build::Args),
+    Backup(backup::BackupArgs),
+    Restore(backup::RestoreArgs),
     Completions(completions::Args),
 }
 
@@ -118,6 +121,8 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Build(args) => build::run(args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

@@ -9,6 +9,7 @@
 //!  /functions/{name}/aliases, rollback, versions ──▶ versions ──▶ Deployments (lifecycle)
 //!  engine outbox (produced / emitted events) ──▶ sinks (durable queue, HTTP binary mode, dead letters)
 //!  /metrics, /healthz, /openapi.json
+//!  GET /backup           ──▶ backup (the store's backup, streamed)
 //!  /ui/                  ──▶ ui (the web console's embedded assets; it reads the admin API)
 //! ```
 //!
@@ -28,6 +29,7 @@
 pub mod admin;
 pub mod apps;
 pub mod auth;
+pub mod backup;
 pub mod connections;
 pub mod error;
 pub mod events;
@@ -309,6 +311,7 @@ pub fn routes() -> Vec<Route> {
         route(Ingress, Method::POST, "/events", post(events::receive)),
         route(Ingress, Method::POST, "/", post(events::receive)),
         route(Admin, Method::GET, "/metrics", get(metrics_text)),
+        route(Admin, Method::GET, "/backup", get(backup::backup)),
         route(
             Admin,
             Method::POST,

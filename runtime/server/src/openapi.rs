@@ -100,6 +100,8 @@ pub fn document() -> Value {
                 json!({ "200": answer("OpenAPI 3 document", "Any") })) },
             "/metrics": { "get": operation("Prometheus metrics", "operations", json!([]), None,
                 json!({ "200": { "description": "Prometheus text exposition", "content": { "text/plain": {} } } })) },
+            "/backup": { "get": operation("a backup of the store, taken while the server serves (run commits wait meanwhile); swirl restore brings it back into an empty data directory", "operations", json!([]), None,
+                json!({ "200": { "description": "the backup", "content": { "application/octet-stream": {} } }, "503": error("the backup could not be written (the data directory is full?)") })) },
             "/events": { "post": events_operation() },
             "/": { "post": events_operation() },
             "/workflows": { "get": operation("list workflows", "workflows", json!([]), None,

@@ -201,7 +201,7 @@ impl Store {
     }
 
     /// Applies the pending commit, if there is one, and removes it.
-    fn finish_pending(&self) -> Result<bool, StoreError> {
+    pub(crate) fn finish_pending(&self) -> Result<bool, StoreError> {
         let Some(stored) = self.commits.get(PENDING)? else {
             return Ok(false);
         };

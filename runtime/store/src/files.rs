@@ -105,6 +105,16 @@ impl Files {
         Ok(hash)
     }
 
+    /// Every file, by hash.
+    pub(super) fn all(&self) -> Result<Vec<String>, StoreError> {
+        self.older_than(SystemTime::now() + std::time::Duration::from_secs(365 * 24 * 3600))
+    }
+
+    /// Held, no file is removed (a backup copies them all).
+    pub(super) fn removal_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.removing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The files last written before `time`, by hash.
     pub(super) fn older_than(&self, time: SystemTime) -> Result<Vec<String>, StoreError> {
         let mut found = Vec::new();

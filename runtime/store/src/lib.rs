@@ -28,6 +28,9 @@
 //! (sled's snapshots are created and renamed there). Every commit that is
 //! acknowledged goes through it, shared by group commit.
 //!
+//! A backup ([`backup`]) is every tree's entries and every file, taken
+//! under the commit lock, and restores into an empty directory.
+//!
 //! **Format.** `<data-dir>/FORMAT` names the layout of the directory; a
 //! directory of another format is refused at open, never misread.
 
@@ -48,6 +51,7 @@ use std::time::SystemTime;
 use swirl_function::{KvError, KvStore};
 
 pub mod apps;
+pub mod backup;
 mod commits;
 pub mod events;
 mod files;
@@ -92,6 +96,8 @@ pub enum StoreError {
         values::KEY_MAX
     )]
     KeyTooLong { start: String, bytes: usize },
+    #[error("{0}")]
+    Backup(String),
     #[error(
         "the data directory {path} holds {found}; this swirl reads format {FORMAT} only: start it on an empty data directory (or use the swirl that wrote this one)"
     )]
@@ -264,6 +270,11 @@ impl Store {
         self.sync_db_dir_if_changed()?;
         self.sync_times.record(started.elapsed());
         Ok(())
+    }
+
+    /// The data directory the store lives in.
+    pub fn data_dir(&self) -> &Path {
+        self.db_dir.0.parent().unwrap_or(&self.db_dir.0)
     }
 
     /// Every tree, by name.

@@ -3,6 +3,7 @@
 //! `util` starts servers and talks to them.
 
 mod api;
+mod backup;
 mod cli;
 mod crash;
 mod deploy;

@@ -132,7 +132,7 @@ pub struct ControlArgs {
     remote: Remote,
 }
 
-fn token(ingress: bool) -> Option<String> {
+pub(super) fn token(ingress: bool) -> Option<String> {
     let read = |name| std::env::var(name).ok().filter(|t: &String| !t.is_empty());
     if ingress {
         read("SWIRL_INGRESS_TOKEN").or_else(|| read("SWIRL_ADMIN_TOKEN"))
