@@ -20,9 +20,9 @@ if [ ! -e "$toolchain/.installed" ]; then
     touch "$toolchain/.installed"
 fi
 [ "${1:-}" = --install ] && exit 0
-# The WIT world: beside this script in an app `swirl new` made, at the
-# repository's root in swirl's own tree.
-wit=$here/wit
+# The WIT world: sdk/wit in an app `swirl new` made, the repository's wit/
+# in swirl's own tree.
+wit=$here/../wit
 [ -d "$wit" ] || wit=$here/../../wit
 mkdir -p "$(dirname "$2")"
 exec node "$here/build.mjs" "$toolchain" "$wit" "$1" "$2"

@@ -16,7 +16,8 @@ pub fn workspace_root() -> &'static Path {
         .expect("the tests crate lives in the workspace root")
 }
 
-fn target_dir() -> PathBuf {
+/// Where cargo builds: `CARGO_TARGET_DIR` or the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))

@@ -11,6 +11,7 @@ mod graph;
 mod instances;
 mod invoke;
 mod lifecycle;
+mod new;
 mod remote;
 mod run;
 mod serve;
@@ -55,6 +56,7 @@ enum Command {
     Build(build::Args),
     Backup(backup::BackupArgs),
     Restore(backup::RestoreArgs),
+    New(new::Args),
     Completions(completions::Args),
 }
 
@@ -123,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
+        Command::New(args) => new::run(args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

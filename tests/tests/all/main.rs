@@ -11,6 +11,7 @@ mod functions_cli;
 mod ingress;
 mod interop;
 mod languages;
+mod new_app;
 mod server;
 mod soak;
 mod workflows;
