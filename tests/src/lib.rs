@@ -2,6 +2,7 @@
 //! the test functions (real wasm32-wasip2 components, built from source in
 //! `tests/guests/`) once per test process, and runs the binary.
 
+pub mod bounded_disk;
 pub mod lang;
 pub mod soak;
 

@@ -209,13 +209,15 @@ impl SplitMix {
 }
 
 /// A `swirl serve` child whose stderr goes to a log file.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl ServerProcess {
-    fn start(app: &Path, log: &Path) -> Result<ServerProcess, String> {
+    /// `swirl serve swirl.toml` in `app` with its data in `app/data` and
+    /// `extra` arguments, its log appended to `log`; once it listens.
+    pub(crate) fn start(app: &Path, log: &Path, extra: &[&str]) -> Result<ServerProcess, String> {
         let mut child = swirl(app)
             .args([
                 "serve",
@@ -225,6 +227,7 @@ impl ServerProcess {
                 "--data-dir",
                 "data",
             ])
+            .args(extra)
             .env_remove("SWIRL_ADMIN_TOKEN")
             .env_remove("SWIRL_INGRESS_TOKEN")
             .env("SWIRL_LOG", "warn")
@@ -297,15 +300,15 @@ const MAX_IDLE_BEFORE_CUT: Duration = Duration::from_secs(2);
 /// One request in this many is a deployment.
 const DEPLOY_ONE_IN: u64 = 60;
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// One answer: status and JSON body (`Null` when not JSON).
-struct Reply {
-    status: u16,
-    body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
 }
 
-async fn send(
+pub(crate) async fn send(
     client: &HttpClient,
     addr: SocketAddr,
     method: &str,
@@ -528,7 +531,7 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
             }
         }
     }
-    let mut server = match ServerProcess::start(app.path(), &log) {
+    let mut server = match ServerProcess::start(app.path(), &log, &[]) {
         Ok(server) => server,
         Err(error) => {
             summary.violations.push(error);
@@ -640,7 +643,7 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
             if opening > 1 {
                 server.kill();
             }
-            server = match ServerProcess::start(app.path(), &log) {
+            server = match ServerProcess::start(app.path(), &log, &[]) {
                 Ok(server) => server,
                 Err(error) => {
                     summary.violations.push(format!(
