@@ -158,6 +158,13 @@ impl Deployments {
         })
     }
 
+    /// Runs `work` while no deployment, delete, alias change or rollback
+    /// writes: a backup is then consistent with the deployments too.
+    pub fn exclusive<T>(&self, work: impl FnOnce() -> T) -> T {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        work()
+    }
+
     /// Makes what the store recorded current again (after a restart).
     /// Returns the manifests of the recorded apps (their sinks) and the
     /// problems of what could not be restored, which stays undeployed.

@@ -1,6 +1,7 @@
 //! `GET /backup`: a backup of the running server's store, taken while it
 //! serves (see `swirl_store::backup` for what it holds and what waits
-//! meanwhile), streamed to the client.
+//! meanwhile; deployments, deletes and alias changes wait too), streamed
+//! to the client.
 //!
 //! The backup is first written to an unlinked file in the data directory,
 //! so that the commits it holds back wait for the local disk, never for a
@@ -25,7 +26,7 @@ use swirl_store::StoreError;
 const CHUNK_BYTES: usize = 256 * 1024;
 
 pub async fn backup(State(state): State<ServerState>) -> Result<Response, ApiError> {
-    let store = state.store().clone();
+    let (store, deployments) = (state.store().clone(), state.deployments().clone());
     let (file, summary) = blocking("backup", move || {
         let path = store
             .data_dir()
@@ -42,7 +43,7 @@ pub async fn backup(State(state): State<ServerState>) -> Result<Response, ApiErr
             .map_err(file_error)?;
         // The open handle keeps it until the answer is sent.
         std::fs::remove_file(&path).map_err(file_error)?;
-        let summary = store.backup(&file)?;
+        let summary = deployments.exclusive(|| store.backup(&file))?;
         file.seek(SeekFrom::Start(0)).map_err(file_error)?;
         Ok::<_, StoreError>((file, summary))
     })

@@ -5,9 +5,10 @@
 //! it holds every run commit (and the other writers that take the lock)
 //! from before its first entry to after its last; what it copies is the
 //! state between two commits, every commit acknowledged before it started
-//! included. Writers that do not take the commit lock (deployments, direct
-//! calls' kv writes, dead-letter moves) each write atomically in sled, but
-//! one that lands during the copy may be in it in part. It also holds the
+//! included. Writers that do not take the commit lock each write
+//! atomically in sled, but one that lands during the copy may be in it in
+//! part: the server holds its deployments meanwhile too, which leaves the
+//! kv writes of direct calls and dead-letter replays. It also holds the
 //! files' removal lock, so that no file a copied record names is deleted
 //! before it is copied. Commits wait meanwhile: back up to a local file.
 //!

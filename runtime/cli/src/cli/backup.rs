@@ -57,7 +57,14 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
     let outcome = match &args.server {
         Some(server) => download(server, &partial)?,
         None => {
-            let store = super::open_store(&args.data_dir.data_dir)?;
+            let data_dir = &args.data_dir.data_dir;
+            if !data_dir.join("db").is_dir() {
+                anyhow::bail!(
+                    "{} holds no swirl data (no db/ in it); give --data-dir the directory swirl serve used, or --server a running server",
+                    data_dir.display()
+                );
+            }
+            let store = super::open_store(data_dir)?;
             let file = fs::File::create(&partial)
                 .with_context(|| format!("cannot create {}", partial.display()))?;
             store.backup(&file)?;

@@ -145,4 +145,13 @@ fn a_restore_goes_into_an_empty_directory_only() {
         std::fs::read_to_string(app.path().join("data/keep")).unwrap(),
         "mine"
     );
+    let output = swirl_tests::swirl(app.path())
+        .args(["backup", "--data-dir", "nowhere", "x.backup"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("holds no swirl data"), "{stderr}");
+    assert!(!app.path().join("nowhere").exists());
+    assert!(!app.path().join("x.backup").exists());
 }
