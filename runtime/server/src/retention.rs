@@ -7,8 +7,8 @@
 //! | seen-event marks (the dedup window)    | `--dedup-retention` (24 h)      |
 //! | buffered events                        | `--buffer-retention` (1 h)      |
 //! | dead letters                           | `--dead-letter-retention` (7 d) |
-//! | files no record names                  | [`FILE_GRACE`] after last write |
-//! | code-cache entries no version uses     | [`FILE_GRACE`] after last write |
+//! | files no record names                  | `--file-grace` (1 h) after their last write |
+//! | code-cache entries no version uses     | `--file-grace` (1 h) after their last write |
 //!
 //! Every `--retention-interval` a sweep deletes each kind in batches of
 //! [`SWEEP_BATCH`] on the blocking pool, yielding between batches, so that a
@@ -27,11 +27,6 @@ use super::metrics::Deleted;
 /// Items one batch deletes at most.
 pub const SWEEP_BATCH: usize = 1_000;
 
-/// How long an unnamed file (or code-cache entry) is kept after it was last
-/// written: a value's file is written just before the record that names
-/// it commits, and a component is compiled before its version is recorded.
-pub const FILE_GRACE: Duration = Duration::from_secs(60 * 60);
-
 /// How long things are kept, as `swirl serve` resolved its flags.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -43,6 +38,11 @@ pub struct Retention {
     pub buffer: Duration,
     /// Dead letters, after they were given up on.
     pub dead_letters: Duration,
+    /// Files and code-cache entries no record needs, after they were last
+    /// written: a value's file is written just before the record that
+    /// names it commits, and a component is compiled before its version
+    /// is recorded, so this must be far longer than a commit or a deploy.
+    pub files: Duration,
     /// How often a sweep runs.
     pub interval: Duration,
 }
@@ -54,6 +54,7 @@ impl Default for Retention {
             dedup: Duration::from_secs(24 * 60 * 60),
             buffer: Duration::from_secs(60 * 60),
             dead_letters: Duration::from_secs(7 * 24 * 60 * 60),
+            files: Duration::from_secs(60 * 60),
             interval: Duration::from_secs(60),
         }
     }
@@ -105,9 +106,10 @@ pub(crate) async fn sweep(state: &ServerState, retention: &Retention) {
     })
     .await;
     let (store, deployments) = (state.store().clone(), state.deployments().clone());
+    let grace = retention.files;
     drain(state, Deleted::Files, move |_| {
         let referenced: HashSet<String> = deployments.referenced_files()?;
-        let written_before = SystemTime::now() - FILE_GRACE;
+        let written_before = SystemTime::now() - grace;
         Ok((
             store.forget_files(&referenced, written_before, SWEEP_BATCH)?,
             None,
@@ -116,7 +118,7 @@ pub(crate) async fn sweep(state: &ServerState, retention: &Retention) {
     .await;
     let deployments = state.deployments().clone();
     drain(state, Deleted::CodeCache, move |_| {
-        Ok((deployments.forget_unused_code(FILE_GRACE)?, None))
+        Ok((deployments.forget_unused_code(grace)?, None))
     })
     .await;
     metrics.retention_swept();

@@ -66,6 +66,9 @@ pub struct Args {
     /// Most dead letters kept; one more drops the oldest
     #[arg(long, value_name = "N", default_value_t = swirl_server::sinks::DEFAULT_MAX_DEAD_LETTERS)]
     dead_letter_max: usize,
+    /// How long a stored file or compiled code that no record needs any more is kept after its last write
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    file_grace: Duration,
     /// How often retention deletes what is past its time, in bounded batches
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     retention_interval: Duration,
@@ -228,6 +231,7 @@ fn server_config(args: &Args) -> ServerConfig {
             dedup: args.dedup_retention,
             buffer: args.buffer_retention,
             dead_letters: args.dead_letter_retention,
+            files: args.file_grace,
             interval: args.retention_interval,
         },
         max_dead_letters: args.dead_letter_max,

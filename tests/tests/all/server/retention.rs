@@ -201,3 +201,69 @@ async fn dead_letters_past_their_age_or_the_cap_are_dropped_and_counted() {
     assert_eq!(letters.as_array().map(Vec::len), Some(1), "{letters}");
     assert_eq!(series(&metrics, "swirl_dead_letters"), 1.0, "{metrics}");
 }
+
+/// Calls function `f` as the greet component takes it.
+async fn greet(server: &Server) -> Answer {
+    server
+        .post_json("/functions/f/invoke", json!({"name": "files"}))
+        .await
+}
+
+/// Entries of `dir` under the app's data directory whose names end with
+/// `suffix`.
+fn entries(app: &swirl_tests::App, dir: &str, suffix: &str) -> usize {
+    std::fs::read_dir(app.data_dir().join(dir))
+        .unwrap()
+        .filter(|entry| {
+            let entry = entry.as_ref().unwrap();
+            entry.file_type().unwrap().is_file()
+                && entry.file_name().to_string_lossy().ends_with(suffix)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_files_and_code_of_a_deleted_version_go_and_the_current_versions_stay() {
+    let manifest = |component: &std::path::Path| {
+        format!(
+            "[app]\nname = \"files\"\n\n[functions.f]\nsource = \"{}\"\n",
+            component.display()
+        )
+    };
+    let app = swirl_tests::App::new(&manifest(&swirl_tests::guest("probe")));
+    let mut first = Server::start(&app, &[], &[]);
+    first.terminate();
+    // Version 2 of `f` is another component, with another manifest text.
+    std::fs::write(app.manifest(), manifest(&swirl_tests::guest("greet"))).unwrap();
+    let args = ["--file-grace", "1s", "--retention-interval", "200ms"];
+    let server = Server::start(&app, &args, &[]);
+    assert_eq!(
+        entries(&app, "files", ""),
+        4,
+        "two manifests, two components"
+    );
+    assert_eq!(entries(&app, "cache", ".cwasm"), 2);
+    let removed = server
+        .request("DELETE", "/functions/f/versions/1", &[], "")
+        .await;
+    assert_eq!(removed.status, 200, "{removed:?}");
+    metrics_until(&server, "version 1's files and code are deleted", |m| {
+        deleted(m, "files") >= 2.0 && deleted(m, "code_cache") >= 1.0
+    })
+    .await;
+    assert_eq!(entries(&app, "files", ""), 2);
+    assert_eq!(entries(&app, "cache", ".cwasm"), 1);
+    let answer = greet(&server).await;
+    assert_eq!(
+        answer.body["output"]["message"], "Hello, files!",
+        "{answer:?}"
+    );
+    // What the current version needs is all there after a restart.
+    drop(server);
+    let restarted = Server::start_recorded(&app, &[]);
+    let answer = greet(&restarted).await;
+    assert_eq!(
+        answer.body["output"]["message"], "Hello, files!",
+        "{answer:?}"
+    );
+}
