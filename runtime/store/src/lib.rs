@@ -104,6 +104,11 @@ pub enum StoreError {
     Format { path: PathBuf, found: String },
 }
 
+/// How often sled's flushing thread runs: a flush (an extra one; the
+/// acknowledged writes have their own) and then the segment cleaning that
+/// keeps the log from growing without end.
+const SLED_GC_EVERY_MS: u64 = 1000;
+
 /// The layout of a data directory, written to `<data-dir>/FORMAT`.
 /// Format 1 (no `FORMAT` file) kept large values in sled's own blob files.
 pub const FORMAT: u32 = 2;
@@ -172,9 +177,13 @@ impl Store {
         let config = sled::Config::new()
             .path(&path)
             .segment_size(values::SEGMENT_BYTES)
-            // Every write that is acknowledged is flushed by `durable`. sled's
-            // own flushing thread would only add flushes.
-            .flush_every_ms(None);
+            // Every write that is acknowledged is flushed by `durable`; sled's
+            // own flushing thread is on for what else it does: after each of
+            // its flushes it rewrites the live pages of mostly-dead log
+            // segments so that they can be reused. Without it the log grows
+            // with every write, however much retention deletes
+            // (RELIABILITY.md, "Bounded disk").
+            .flush_every_ms(Some(SLED_GC_EVERY_MS));
         let lock_file = path.join("db");
         let mut waited = 0;
         let db = loop {
@@ -324,7 +333,8 @@ impl Store {
 /// "process PID (COMMAND LINE)": found in `/proc/locks` by the file's inode,
 /// so on Linux only.
 /// Times [`Store::open`] waits 10 ms for this process's own dropped
-/// handle to let go of the database's lock.
+/// handle to let go of the database's lock (sled's flushing thread holds it
+/// until its next round, at most [`SLED_GC_EVERY_MS`] later).
 const OWN_LOCK_WAITS: u32 = 200;
 
 /// The process holding the lock on `lock_file`, when the system says.
