@@ -71,17 +71,17 @@ impl Engine {
         Ok((forgotten, next))
     }
 
-    /// Indexes the finished instances among `all` when the store has no
-    /// index of them yet (a data directory from before retention): each
-    /// as ended at its last update.
+    /// Indexes the finished instances among `all` unless the store says
+    /// they are (a data directory from before retention): each as ended at
+    /// its last update.
     pub(crate) fn index_finished(&self, all: &[InstanceRecord]) -> Result<(), EngineError> {
         let store = &self.inner.store;
-        if !store.finished_index_is_empty() {
+        if store.finished_indexed()? {
             return Ok(());
         }
         for record in all.iter().filter(|record| record.status.is_final()) {
             store.index_finished(record.updated_ms, &record.id)?;
         }
-        Ok(())
+        Ok(store.mark_finished_indexed()?)
     }
 }

@@ -44,6 +44,10 @@ fn decode_finished_key(key: &[u8]) -> Option<(u64, String)> {
     ))
 }
 
+/// The key that says every finished instance is indexed: after every end
+/// time, so that no scan for instances that ended before a time reaches it.
+const INDEXED: &[u8] = b"\xff\xff\xff\xff\xff\xff\xff\xffindexed";
+
 /// Where a batched scan stopped: the last key it visited, or the end.
 pub type Cursor = Option<Vec<u8>>;
 
@@ -65,11 +69,19 @@ impl Store {
         Ok(found)
     }
 
-    /// True when no finished instance is indexed: a data directory written
-    /// before the index existed, whose finished instances the engine
-    /// indexes at startup with [`Store::index_finished`].
-    pub fn finished_index_is_empty(&self) -> bool {
-        self.finished.is_empty()
+    /// True once every finished instance is indexed: always, but in a data
+    /// directory written before the index existed, whose finished
+    /// instances the engine indexes at startup with
+    /// [`Store::index_finished`], then [`Store::mark_finished_indexed`].
+    pub fn finished_indexed(&self) -> Result<bool, StoreError> {
+        Ok(self.finished.contains_key(INDEXED)?)
+    }
+
+    /// Records, durably, that every finished instance is indexed: until
+    /// then a crash halfway through the indexing leaves it to be done again.
+    pub fn mark_finished_indexed(&self) -> Result<(), StoreError> {
+        self.finished.insert(INDEXED, &[])?;
+        self.flush()
     }
 
     /// Indexes instance `id` as finished at `ended_ms`.
@@ -266,6 +278,10 @@ mod tests {
             store.finished_before(6_000, 10).unwrap(),
             [(5_000, "b".to_string())]
         );
+        assert!(!store.finished_indexed().unwrap());
+        store.mark_finished_indexed().unwrap();
+        assert!(store.finished_indexed().unwrap());
+        assert_eq!(store.finished_before(u64::MAX, 10).unwrap().len(), 1);
     }
 
     #[test]
