@@ -17,6 +17,7 @@
 //!   to store a value, creating objects on the way (the draft's `ResultPath`).
 
 mod cost;
+pub mod jq;
 
 use std::fmt;
 
@@ -83,6 +84,8 @@ pub enum ExpressionError {
         "'{source_text}' has a root query inside a filter that can select more than one node, and a filter runs it once per candidate, so the work grows with the square of the data: inside a filter, refer to the root only with a singular path like $.limit (member names and indexes only)"
     )]
     PluralRootQueryInFilter { source_text: String },
+    #[error("'{source_text}' is not a valid jq expression: {reason}")]
+    InvalidJq { source_text: String, reason: String },
     #[error("evaluating '{source_text}' failed: {reason}")]
     Evaluation { source_text: String, reason: String },
     #[error("cannot store at '{source_text}': {reason}")]
