@@ -42,6 +42,23 @@ pub fn prefix_at(millis: u64) -> String {
     prefix
 }
 
+/// An id in the same form, made from its parts instead of the clock and the
+/// process: the same `millis`, `salt` and `sequence` give the same id, so a
+/// pure state machine can name what it produces and a re-run names it alike.
+pub fn derived_id(millis: u64, salt: &str, sequence: u64) -> String {
+    // FNV-1a: stable across processes and builds, unlike the std hashers.
+    let hash = salt.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut id = String::with_capacity(ID_LEN);
+    push_hex(&mut id, millis & 0xffff_ffff_ffff, 12);
+    id.push('-');
+    push_hex(&mut id, hash, 4);
+    id.push('-');
+    push_hex(&mut id, sequence, 8);
+    id
+}
+
 /// Length of an id: 12 + 4 + 8 hex digits and two dashes.
 const ID_LEN: usize = 26;
 

@@ -79,6 +79,13 @@ impl Engine {
         ids
     }
 
+    /// Whether workflow `id` is a 1.0 document (its data may be any JSON).
+    pub fn is_v10(&self, id: &str) -> bool {
+        read(&self.inner.workflows).get(id).is_some_and(|w| {
+            w.definition.expression_language == swirl_workflow::model::ExpressionLanguage::Jq
+        })
+    }
+
     pub(crate) fn workflow(&self, id: &str) -> Result<Arc<Workflow>, EngineError> {
         read(&self.inner.workflows)
             .get(id)

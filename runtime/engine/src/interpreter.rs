@@ -27,6 +27,8 @@ use swirl_workflow::model::{
 
 pub use swirl_core::codes::{FAIL, TIMEOUT};
 
+mod tasks;
+
 /// A definition prepared for execution: states by name, functions and events
 /// by name. Built once when a definition is registered.
 pub struct Workflow {
@@ -130,6 +132,12 @@ fn collect_states(states: &[State], into: &mut HashMap<String, State>) {
                 }
             }
             StateKind::ForEach(foreach) => collect_states(&foreach.states, into),
+            StateKind::Scope(scope) => collect_states(&scope.states, into),
+            StateKind::For(for_state) => collect_states(&for_state.states, into),
+            StateKind::Try(try_state) => {
+                collect_states(&try_state.states, into);
+                collect_states(&try_state.catch.states, into);
+            }
             _ => {}
         }
     }
@@ -192,8 +200,10 @@ impl<'a> Step<'a> {
         self.log(HistoryKind::InstanceStarted);
         let thread = self.record.fresh_id();
         let start = self.workflow.start.clone();
-        let input = self.record.input.clone();
-        self.spawn_thread(thread, &start, input, None);
+        match self.workflow_input() {
+            Ok(input) => self.spawn_thread(thread, &start, input, None, BTreeMap::new()),
+            Err(error) => self.fail_instance(error, &start),
+        }
         self.settle();
     }
 
@@ -288,6 +298,7 @@ impl<'a> Step<'a> {
                 }
                 self.advance_foreach(timer.thread)
             }
+            TimerPurpose::TryRetry => self.retry_try(timer.thread),
         };
         if let Err(error) = result {
             self.state_failed(timer.thread, error);
@@ -328,9 +339,20 @@ impl<'a> Step<'a> {
         if self.record.children.remove(&thread).is_none() || self.record.status.is_final() {
             return;
         }
+        let workflow = self.workflow;
         let outcome = result.and_then(|output| {
+            let replaces = self
+                .record
+                .threads
+                .get(&thread)
+                .and_then(|t| workflow.state(&t.state).ok())
+                .is_some_and(|s| s.task.is_some());
             if let Some(t) = self.record.threads.get_mut(&thread) {
-                data::merge(&mut t.data, output);
+                if replaces {
+                    t.data = output;
+                } else {
+                    data::merge(&mut t.data, output);
+                }
             }
             self.exit_state(thread)
         });
@@ -407,13 +429,21 @@ impl<'a> Step<'a> {
             .ok_or_else(|| WorkflowError::new(FAIL, format!("thread {id} is gone")))
     }
 
-    fn spawn_thread(&mut self, id: ThreadId, state: &str, input: Value, join: Option<Join>) {
+    fn spawn_thread(
+        &mut self,
+        id: ThreadId,
+        state: &str,
+        input: Value,
+        join: Option<Join>,
+        locals: BTreeMap<String, Value>,
+    ) {
         self.record.threads.insert(
             id,
             Thread {
                 state: state.to_string(),
                 data: Value::Null,
                 raw_input: None,
+                locals,
                 phase: Phase::Delay,
                 join,
                 entered_ms: self.now_ms,
@@ -433,6 +463,32 @@ impl<'a> Step<'a> {
     ) -> Result<(), WorkflowError> {
         let workflow = self.workflow;
         let state = workflow.state(name)?;
+        if let Some(task) = &state.task {
+            self.log(HistoryKind::TaskStarted {
+                task: task.name.clone(),
+                reference: task.reference.clone(),
+            });
+            let now = self.now_ms;
+            {
+                let thread = self.thread(thread_id)?;
+                thread.state = name.to_string();
+                thread.entered_ms = now;
+                thread.phase = Phase::Delay;
+            }
+            return match self.task_input(thread_id, task, input)? {
+                Some(data) => {
+                    let thread = self.thread(thread_id)?;
+                    thread.raw_input = Some(data.clone());
+                    thread.data = data;
+                    self.begin(thread_id, state)
+                }
+                // `if` was false: the task is skipped, its input is its output.
+                None => {
+                    let input = self.thread(thread_id)?.data.clone();
+                    self.follow(thread_id, state, state.exit(), input)
+                }
+            };
+        }
         self.log(HistoryKind::StateEntered {
             state: name.to_string(),
         });
@@ -453,7 +509,12 @@ impl<'a> Step<'a> {
         }
         let data = data?;
         self.thread(thread_id)?.data = data;
+        self.begin(thread_id, state)
+    }
 
+    /// Starts the work of `state`, whose data the thread now holds.
+    fn begin(&mut self, thread_id: ThreadId, state: &'a State) -> Result<(), WorkflowError> {
+        let name = state.name.as_str();
         match &state.kind {
             StateKind::Operation(_) => self.run_actions(thread_id, ActionList::Operation),
             StateKind::Event(event_state) => {
@@ -515,6 +576,7 @@ impl<'a> Step<'a> {
             }
             StateKind::Parallel(parallel) => {
                 let data = self.thread(thread_id)?.data.clone();
+                let locals = self.thread(thread_id)?.locals.clone();
                 let mut running = BTreeMap::new();
                 let mut children = Vec::new();
                 for (slot, branch) in parallel.branches.iter().enumerate() {
@@ -545,6 +607,7 @@ impl<'a> Step<'a> {
                             parent: thread_id,
                             slot,
                         }),
+                        locals.clone(),
                     );
                 }
                 Ok(())
@@ -588,7 +651,13 @@ impl<'a> Step<'a> {
                 }
                 let sequence = self.record.fresh_id();
                 let child_id = format!("{}.{sequence}", self.record.id);
-                let input = self.thread(thread_id)?.data.clone();
+                let data = self.thread(thread_id)?.data.clone();
+                let input = match (&state.task, &subflow.input) {
+                    (Some(task), Some(input)) => {
+                        self.eval(thread_id, task, input, &data, &Value::Null)?
+                    }
+                    _ => data,
+                };
                 self.log(HistoryKind::ChildStarted {
                     state: name.to_string(),
                     child: child_id.clone(),
@@ -609,6 +678,23 @@ impl<'a> Step<'a> {
                 }
             }
             StateKind::Callback(_) => self.run_actions(thread_id, ActionList::Callback),
+            StateKind::Set(set) => self.begin_set(thread_id, state, set),
+            StateKind::Raise(raise) => self.begin_raise(thread_id, state, raise),
+            StateKind::Emit(emit) => self.begin_emit(thread_id, state, emit),
+            StateKind::Cases(cases) => self.begin_cases(thread_id, state, cases),
+            StateKind::Scope(scope) => {
+                self.thread(thread_id)?.phase = Phase::Scope;
+                self.run_scope(thread_id, &scope.states, None)
+            }
+            StateKind::Try(try_state) => {
+                self.thread(thread_id)?.phase = Phase::Try {
+                    attempt: 1,
+                    catching: false,
+                    first_failure_ms: 0,
+                };
+                self.run_scope(thread_id, &try_state.states, None)
+            }
+            StateKind::For(for_state) => self.begin_for(thread_id, state, for_state),
         }
     }
 
@@ -717,7 +803,10 @@ impl<'a> Step<'a> {
                     format!("function '{}' is not defined", action.function_ref.ref_name),
                 )
             })?;
-        let input = data::action_input(action, &self.thread(thread_id)?.data)?;
+        let input = match &state.task {
+            Some(task) => self.call_input(thread_id, task, action)?,
+            None => data::action_input(action, &self.thread(thread_id)?.data)?,
+        };
         let task_id = self.record.fresh_id();
         self.log(HistoryKind::ActionStarted {
             state: state.name.clone(),
@@ -763,6 +852,8 @@ impl<'a> Step<'a> {
         };
         pending.remove(&index);
         match mode {
+            // A 1.0 call's output replaces the data.
+            ActionMode::Sequential if state.task.is_some() => thread.data = output,
             ActionMode::Sequential => {
                 if let Some(action) = actions.get(index) {
                     data::merge_result(action, &mut thread.data, output)?;
@@ -868,7 +959,15 @@ impl<'a> Step<'a> {
             .iter()
             .find(|h| h.expression.0.eval(&with_error).unwrap_or(false));
         let Some(handler) = handler else {
-            return self.fail_instance(error, &state_name);
+            let error = self.located(error, state);
+            return match self.composite_parent(thread_id) {
+                Some(parent) => {
+                    self.abandon_state_work(thread_id);
+                    self.record.threads.remove(&thread_id);
+                    self.child_failed(parent, error)
+                }
+                None => self.fail_instance(error, &state_name),
+            };
         };
         self.abandon_state_work(thread_id);
         let error_data = error.to_data();
@@ -938,6 +1037,16 @@ impl<'a> Step<'a> {
         let workflow = self.workflow;
         let thread = self.thread(thread_id)?;
         let state = workflow.state(&thread.state)?;
+        if let Some(task) = &state.task {
+            let raw = thread.data.clone();
+            let output = self.task_output(thread_id, task, raw)?;
+            self.unsubscribe(thread_id);
+            self.log(HistoryKind::TaskCompleted {
+                task: task.name.clone(),
+                reference: task.reference.clone(),
+            });
+            return self.follow(thread_id, state, state.exit(), output);
+        }
         let filter = state.state_data_filter.as_ref();
         let mut output = thread.data.clone();
         if let (Some(result_path), Some(raw)) = (
@@ -959,7 +1068,19 @@ impl<'a> Step<'a> {
         self.log(HistoryKind::StateLeft {
             state: state.name.clone(),
         });
-        match state.exit() {
+        self.follow(thread_id, state, state.exit(), output)
+    }
+
+    /// Takes `exit` out of `state` with `output`.
+    fn follow(
+        &mut self,
+        thread_id: ThreadId,
+        state: &'a State,
+        exit: Option<&'a Exit>,
+        output: Value,
+    ) -> Result<(), WorkflowError> {
+        let workflow = self.workflow;
+        match exit {
             Some(Exit::Transition(transition)) => {
                 self.enter_state_checked(thread_id, transition, output)
             }
@@ -999,6 +1120,7 @@ impl<'a> Step<'a> {
                             event_type: definition.event_type.clone(),
                         });
                         self.record.outbox.push(ProducedEvent {
+                            id: None,
                             event_type: definition.event_type.clone(),
                             source: definition.source.clone(),
                             data,
@@ -1062,6 +1184,17 @@ impl<'a> Step<'a> {
         };
         match &mut parent.phase {
             Phase::Parallel { outputs, running } => {
+                let compete = matches!(
+                    &workflow.state(&parent.state)?.kind,
+                    StateKind::Parallel(p) if p.compete
+                );
+                if compete {
+                    // The first branch to end decides; the others stop.
+                    parent.data = output;
+                    let parent_id = join.parent;
+                    self.abandon_state_work(parent_id);
+                    return self.exit_state(parent_id);
+                }
                 outputs.insert(join.slot, output);
                 running.remove(&join.slot);
                 if running.is_empty() {
@@ -1093,6 +1226,15 @@ impl<'a> Step<'a> {
                 running.remove(&join.slot);
                 outputs.insert(join.slot, output);
                 self.advance_foreach(join.parent)
+            }
+            Phase::Scope | Phase::Try { .. } => {
+                parent.data = output;
+                self.exit_state(join.parent)
+            }
+            Phase::For { index, .. } => {
+                *index += 1;
+                parent.data = output;
+                self.advance_for(join.parent)
             }
             _ => Ok(()),
         }
@@ -1174,6 +1316,7 @@ impl<'a> Step<'a> {
             if let Phase::ForEach { running, .. } = &mut self.thread(thread_id)?.phase {
                 running.insert(slot, child);
             }
+            let locals = self.thread(thread_id)?.locals.clone();
             self.spawn_thread(
                 child,
                 &start,
@@ -1182,6 +1325,7 @@ impl<'a> Step<'a> {
                     parent: thread_id,
                     slot,
                 }),
+                locals,
             );
         }
         if let Some(after) = time_delay
@@ -1193,6 +1337,19 @@ impl<'a> Step<'a> {
     }
 
     fn complete_instance(&mut self, output: Value) {
+        let output = match self.workflow_output(output) {
+            Ok(output) => output,
+            Err(error) => {
+                let state = self
+                    .workflow
+                    .definition
+                    .states
+                    .first()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                return self.fail_instance(error, &state);
+            }
+        };
         self.record.output = Some(output);
         self.record.status = Status::Completed;
         self.log(HistoryKind::InstanceCompleted);

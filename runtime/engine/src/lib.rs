@@ -61,6 +61,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use swirl_workflow::model::ExpressionLanguage;
 use tokio::sync::{Notify, oneshot};
 
 use interpreter::{ChildStart, Step, Workflow};
@@ -309,10 +310,13 @@ impl Engine {
         admission: Admission,
         answer_by: Instant,
     ) -> Result<InstanceRecord, EngineError> {
-        if !input.is_object() {
+        let workflow = self.workflow(workflow_id)?;
+        // v0.1 and the draft merge results into their data, which needs an
+        // object; 1.0 data may be any JSON value.
+        let any_input = workflow.definition.expression_language == ExpressionLanguage::Jq;
+        if !input.is_object() && !any_input {
             return Err(EngineError::InputNotObject(kind_name(&input)));
         }
-        let workflow = self.workflow(workflow_id)?;
         let id = id.unwrap_or_else(swirl_core::ids::new_id);
         let begin = Begin::Start {
             workflow,

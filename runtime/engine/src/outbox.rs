@@ -42,7 +42,7 @@ impl OutboxEvent {
     /// An event a workflow produced (`end.kind = EVENT`).
     pub fn produced(event: ProducedEvent, now_ms: u64) -> Self {
         OutboxEvent {
-            id: swirl_core::ids::new_id(),
+            id: event.id.unwrap_or_else(swirl_core::ids::new_id),
             source: if event.source.is_empty() {
                 DEFAULT_SOURCE.to_string()
             } else {

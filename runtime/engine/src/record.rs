@@ -74,6 +74,10 @@ pub struct WorkflowError {
     /// The state where it happened, once it fails the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// 1.0: the error as an RFC 7807 problem (`type`, `status`, `title`,
+    /// `detail`, `instance`), once a 1.0 task raised or met it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Box<Value>>,
 }
 
 impl WorkflowError {
@@ -83,6 +87,7 @@ impl WorkflowError {
             message: message.into(),
             details: None,
             state: None,
+            problem: None,
         }
     }
 
@@ -147,6 +152,9 @@ pub struct InstanceRecord {
     /// written before pinning existed have none and call the current version.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub function_versions: BTreeMap<String, String>,
+    /// 1.0: the workflow's `$context`, replaced by each task's `export.as`.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
 }
 
 /// Events an instance remembers having consumed; older keys are forgotten
@@ -185,9 +193,13 @@ pub struct Thread {
     pub state: String,
     /// The state data.
     pub data: Value,
-    /// The state's raw input, kept for the draft's ResultPath.
+    /// The state's raw input, kept for the draft's ResultPath; for a 1.0
+    /// task, its transformed input (`$input`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_input: Option<Value>,
+    /// 1.0: the `for` and `catch` variables in scope, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub locals: BTreeMap<String, Value>,
     pub phase: Phase,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<Join>,
@@ -253,6 +265,19 @@ pub enum Phase {
     SubFlow { child: String },
     /// A callback state ran its action and waits for the event.
     CallbackWait,
+    /// A 1.0 `do` task waits for its tasks.
+    Scope,
+    /// A 1.0 `try` task runs its tasks (`attempt` counts from 1), or, once
+    /// it caught an error, its `catch.do` tasks.
+    Try {
+        attempt: u32,
+        catching: bool,
+        /// When the first caught error came, for the retry's duration limit.
+        #[serde(default)]
+        first_failure_ms: u64,
+    },
+    /// A 1.0 `for` task runs iteration `index` of `items`.
+    For { items: Vec<Value>, index: usize },
 }
 
 /// An action in flight.
@@ -293,6 +318,8 @@ pub enum TimerPurpose {
     Retry,
     /// A foreach state's `timeDelay` between the starts of its iterations.
     IterationDelay,
+    /// A 1.0 `try` waits to run its tasks again.
+    TryRetry,
 }
 
 /// An event a waiting thread accepts.
@@ -313,6 +340,10 @@ pub struct Subscription {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProducedEvent {
+    /// The id the producer chose (1.0 `emit`, whose output shows it); the
+    /// outbox assigns one otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub event_type: String,
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,6 +370,16 @@ pub enum HistoryKind {
     },
     StateLeft {
         state: String,
+    },
+    /// A 1.0 task began: its name and JSON pointer.
+    TaskStarted {
+        task: String,
+        reference: String,
+    },
+    /// A 1.0 task ended with an output.
+    TaskCompleted {
+        task: String,
+        reference: String,
     },
     ActionStarted {
         state: String,

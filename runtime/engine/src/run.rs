@@ -427,6 +427,7 @@ impl Engine {
             next_id: 0,
             consumed_events: Vec::new(),
             function_versions: self.pin_functions(workflow),
+            context: Value::Null,
         }
     }
 

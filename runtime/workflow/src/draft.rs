@@ -109,6 +109,8 @@ pub fn read_definition(
         states: states?,
         extensions: Vec::new(),
         metadata: Metadata::new(),
+        input_from: None,
+        output_as: None,
     })
 }
 
@@ -569,6 +571,7 @@ fn read_state(
             StateKind::Parallel(ParallelState {
                 branches: branches?,
                 retry,
+                compete: false,
                 exit,
             })
         }
@@ -582,6 +585,7 @@ fn read_state(
         state_data_filter: filter?,
         on_error,
         metadata: Metadata::new(),
+        task: None,
     })
 }
 
@@ -798,6 +802,7 @@ fn read_actions(
                     ref_name,
                     parameters,
                 },
+                arguments: None,
                 action_data_filter: None,
                 timeout,
             }),

@@ -157,6 +157,19 @@ impl IsoDuration {
         }
     }
 
+    /// A duration of milliseconds, as 1.0 documents may write them.
+    pub fn from_millis(millis: u64) -> Self {
+        let (seconds, rest) = (millis / 1000, millis % 1000);
+        IsoDuration {
+            text: if rest == 0 {
+                format!("PT{seconds}S")
+            } else {
+                format!("PT{seconds}.{rest:03}S")
+            },
+            duration: Duration::from_millis(millis),
+        }
+    }
+
     pub fn duration(&self) -> Duration {
         self.duration
     }

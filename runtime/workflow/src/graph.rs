@@ -161,7 +161,30 @@ fn add_scope(graph: &mut Graph, states: &[State], scope: Option<&str>) -> Option
                 node.waits.push(callback.event_ref.clone());
                 node.notes.push(format!("timeout {}", callback.timeout));
             }
-            StateKind::Parallel(_) | StateKind::ForEach(_) => {}
+            StateKind::Cases(cases) => {
+                for case in &cases.cases {
+                    let label = case.when.as_ref().map(|w| w.as_str().to_string());
+                    let kind = if label.is_some() {
+                        EdgeKind::Choice
+                    } else {
+                        EdgeKind::Default
+                    };
+                    if let Exit::Transition(to) = &case.then {
+                        edge(to, kind, label.or_else(|| Some(case.name.clone())));
+                    }
+                }
+                if let Exit::Transition(to) = &cases.otherwise {
+                    edge(to, EdgeKind::Default, None);
+                }
+            }
+            StateKind::Raise(_) => node.end = Some("failure"),
+            StateKind::Emit(_) => node.notes.push("emits an event".to_string()),
+            StateKind::Set(_)
+            | StateKind::Scope(_)
+            | StateKind::Try(_)
+            | StateKind::For(_)
+            | StateKind::Parallel(_)
+            | StateKind::ForEach(_) => {}
         }
         for handler in &state.on_error {
             let label = Some(handler.expression.0.as_str().to_string());
@@ -200,6 +223,45 @@ fn add_scope(graph: &mut Graph, states: &[State], scope: Option<&str>) -> Option
                     }
                 }
             }
+            StateKind::Scope(scope) => {
+                if let Some(first) = add_scope(graph, &scope.states, Some(&node_id)) {
+                    graph.edges.push(Edge {
+                        from: node_id.clone(),
+                        to: first,
+                        kind: EdgeKind::Branch,
+                        label: None,
+                    });
+                }
+            }
+            StateKind::Try(try_state) => {
+                if let Some(first) = add_scope(graph, &try_state.states, Some(&node_id)) {
+                    graph.edges.push(Edge {
+                        from: node_id.clone(),
+                        to: first,
+                        kind: EdgeKind::Branch,
+                        label: Some("try".to_string()),
+                    });
+                }
+                let inner = format!("{node_id}/catch");
+                if let Some(first) = add_scope(graph, &try_state.catch.states, Some(&inner)) {
+                    graph.edges.push(Edge {
+                        from: node_id.clone(),
+                        to: first,
+                        kind: EdgeKind::Error,
+                        label: Some("catch".to_string()),
+                    });
+                }
+            }
+            StateKind::For(for_state) => {
+                if let Some(first) = add_scope(graph, &for_state.states, Some(&node_id)) {
+                    graph.edges.push(Edge {
+                        from: node_id.clone(),
+                        to: first,
+                        kind: EdgeKind::Iteration,
+                        label: Some(format!("each of {}", for_state.collection.as_str())),
+                    });
+                }
+            }
             StateKind::ForEach(for_each) => {
                 if let Some(first) = add_scope(graph, &for_each.states, Some(&node_id)) {
                     graph.edges.push(Edge {
@@ -227,6 +289,13 @@ fn state_type(kind: &StateKind) -> &'static str {
         StateKind::Relay(_) => "RELAY",
         StateKind::ForEach(_) => "FOREACH",
         StateKind::Callback(_) => "CALLBACK",
+        StateKind::Set(_) => "set",
+        StateKind::Raise(_) => "raise",
+        StateKind::Scope(_) => "do",
+        StateKind::Try(_) => "try",
+        StateKind::For(_) => "for",
+        StateKind::Emit(_) => "emit",
+        StateKind::Cases(_) => "switch",
     }
 }
 

@@ -2,7 +2,7 @@
 //! read from JSON or YAML in either dialect and validated with precise errors.
 //!
 //! ```text
-//!  text ──source──▶ Node tree ──v01 / draft──▶ model + Facts ──validate──▶ Loaded
+//!  text ──source──▶ Node tree ──v10 / v01 / draft──▶ model + Facts ──validate──▶ Loaded
 //!        (positions,           (types, required      (names, scopes,
 //!         limits)               fields, compiled      references,
 //!                               paths)                reachability)
@@ -13,7 +13,7 @@
 //! - [`duration`]: ISO 8601 durations, repeating and schedule intervals.
 //! - [`graph`]: a definition as nodes and edges, and as a Mermaid flowchart.
 //! - [`source`]: the position-tracking JSON/YAML reader and its input limits.
-//! - [`v01`] and [`draft`]: the two dialect readers; [`validate`]: the
+//! - [`v10`], [`v01`] and [`draft`]: the dialect readers; [`validate`]: the
 //!   cross-reference checks; [`diagnostic`]: what is reported.
 //!
 //! Nothing here does IO except [`load_file`].
@@ -35,6 +35,7 @@ pub mod model;
 mod reader;
 pub mod source;
 pub mod v01;
+pub mod v10;
 pub mod validate;
 
 use std::collections::HashSet;
@@ -46,9 +47,12 @@ pub use model::WorkflowDefinition;
 use diagnostic::Pointer;
 use source::{Node, NodeValue};
 
-/// The two dialects of the language.
+/// The dialects of the language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// Serverless Workflow 1.0 (`spec/serverless-workflow-1.0`), now the
+    /// Open Workflow Specification: a `document` and a `do` list.
+    V10,
     /// `spec/serverless-workflow-v0.1`.
     V01,
     /// The handbook's earlier draft (`trigger-defs`, `next-state`, ...).
@@ -105,6 +109,7 @@ pub fn parse(
     let definition = match dialect {
         Dialect::V01 => v01::read_definition(&mut reader, &root, stem),
         Dialect::Draft => draft::read_definition(&mut reader, &root, stem),
+        Dialect::V10 => v10::read_definition(&mut reader, &root),
     };
     let predicate;
     let known: Option<&dyn Fn(&str) -> bool> = match known_functions {
@@ -187,8 +192,12 @@ const DRAFT_KEYS: &[&str] = &[
     "OutputPath",
 ];
 
-/// Tells the dialect from markers the user wrote, never from a flag.
+/// Tells the dialect from markers the user wrote, never from a flag: a
+/// top-level `document` is 1.0.
 pub fn detect_dialect(root: &Node) -> Dialect {
+    if root.get("document").is_some() {
+        return Dialect::V10;
+    }
     fn walk(node: &Node) -> bool {
         match &node.value {
             NodeValue::Object(members) => members.iter().any(|(key, value)| {

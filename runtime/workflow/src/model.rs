@@ -1,7 +1,8 @@
 //! The typed workflow model: the vocabulary the engine executes.
 //!
-//! Both dialects (v0.1 and the handbook's earlier draft) load into these
-//! types, named as the v0.1 spec names them. Shapes the spec forbids cannot be
+//! Every dialect (1.0, v0.1 and the handbook's earlier draft) loads into these
+//! types, named as the v0.1 spec names them; [`tasks`] holds what 1.0 adds
+//! and says how its tasks lower into states. Shapes the spec forbids cannot be
 //! built: a state ends *or* transitions ([`Exit`]), a switch has a `default`
 //! and no end, an `EVENT` end carries its `produceEvent`, a scheduled start
 //! carries its schedule. Every path and expression is already compiled.
@@ -17,7 +18,11 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::duration::{IsoDuration, RepeatingInterval, ScheduleInterval};
+use super::expression::jq::Template;
 use super::expression::{Condition, JsonPath, WritePath};
+
+mod tasks;
+pub use tasks::*;
 
 /// Free-form key/value information that does not affect execution.
 pub type Metadata = Map<String, Value>;
@@ -50,14 +55,22 @@ pub struct WorkflowDefinition {
     pub extensions: Vec<Value>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub metadata: Metadata,
+    /// 1.0: the workflow's `input.from` and `output.as`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_from: Option<Template>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_as: Option<Template>,
 }
 
-/// The language of every path and expression; only JSONPath is executed.
+/// The language of every path and expression: JSONPath for v0.1 and the
+/// draft, jq for 1.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum ExpressionLanguage {
     #[default]
     #[serde(rename = "jsonpath")]
     JsonPath,
+    #[serde(rename = "jq")]
+    Jq,
 }
 
 /// A reusable function; `resource` names a function of the manifest.
@@ -114,11 +127,15 @@ pub struct State {
     pub on_error: Vec<ErrorHandler>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub metadata: Metadata,
+    /// 1.0 tasks: the task's name, pointer and data flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskFlow>,
 }
 
 impl State {
-    /// Where the state goes when it completes; `None` for a switch, whose
-    /// choices and default decide.
+    /// Where the state goes when it completes; `None` for a v0.1 switch,
+    /// whose choices and default decide (a 1.0 switch's is where it goes
+    /// when no case matches; a raise's, where it goes when `if` skips it).
     pub fn exit(&self) -> Option<&Exit> {
         match &self.kind {
             StateKind::Event(s) => Some(&s.exit),
@@ -130,6 +147,13 @@ impl State {
             StateKind::Relay(s) => Some(&s.exit),
             StateKind::ForEach(s) => Some(&s.exit),
             StateKind::Callback(s) => Some(&s.exit),
+            StateKind::Set(s) => Some(&s.exit),
+            StateKind::Scope(s) => Some(&s.exit),
+            StateKind::Try(s) => Some(&s.exit),
+            StateKind::For(s) => Some(&s.exit),
+            StateKind::Emit(s) => Some(&s.exit),
+            StateKind::Raise(s) => Some(&s.exit),
+            StateKind::Cases(s) => Some(&s.otherwise),
         }
     }
 
@@ -168,6 +192,20 @@ pub enum StateKind {
     ForEach(ForEachState),
     #[serde(rename = "CALLBACK")]
     Callback(CallbackState),
+    #[serde(rename = "set")]
+    Set(SetState),
+    #[serde(rename = "raise")]
+    Raise(RaiseState),
+    #[serde(rename = "do")]
+    Scope(ScopeState),
+    #[serde(rename = "try")]
+    Try(TryState),
+    #[serde(rename = "for")]
+    For(ForState),
+    #[serde(rename = "emit")]
+    Emit(EmitState),
+    #[serde(rename = "switch")]
+    Cases(CasesState),
 }
 
 /// How a state finishes: it transitions, or it ends the workflow (or branch).
@@ -246,6 +284,10 @@ pub struct DelayState {
 #[serde(rename_all = "camelCase")]
 pub struct ParallelState {
     pub branches: Vec<Branch>,
+    /// 1.0 `fork.compete`: the first branch to end decides the output and
+    /// the others stop.
+    #[serde(skip_serializing_if = "is_false")]
+    pub compete: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retry>,
     #[serde(flatten)]
@@ -267,6 +309,9 @@ pub struct Branch {
 #[serde(rename_all = "camelCase")]
 pub struct SubFlowState {
     pub workflow_id: String,
+    /// 1.0 `run.workflow.input`: the child's input, else the state data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Template>,
     #[serde(skip_serializing_if = "is_false")]
     pub wait_for_completion: bool,
     #[serde(flatten)]
@@ -335,6 +380,9 @@ pub struct Action {
     /// How long to wait for the function (the draft's action `timeout`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<IsoDuration>,
+    /// 1.0 `call`'s `with`: the function's input, evaluated on the task input.
+    #[serde(rename = "with", skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Template>,
 }
 
 /// Names a function definition and the parameters to pass.

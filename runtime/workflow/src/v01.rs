@@ -128,6 +128,8 @@ pub fn read_definition(
         states: states?,
         extensions: extensions?,
         metadata: metadata?,
+        input_from: None,
+        output_as: None,
     })
 }
 
@@ -480,6 +482,7 @@ fn read_state(reader: &mut Reader, node: &Node, p: &Pointer, scope: usize) -> Op
             };
             StateKind::Parallel(ParallelState {
                 branches: branches?,
+                compete: false,
                 retry: retries,
                 exit: exit?,
             })
@@ -491,6 +494,7 @@ fn read_state(reader: &mut Reader, node: &Node, p: &Pointer, scope: usize) -> Op
                 .unwrap_or(false);
             StateKind::SubFlow(SubFlowState {
                 workflow_id: workflow_id?,
+                input: None,
                 wait_for_completion,
                 exit: exit?,
             })
@@ -581,6 +585,7 @@ fn read_state(reader: &mut Reader, node: &Node, p: &Pointer, scope: usize) -> Op
         state_data_filter,
         on_error: on_error?,
         metadata: metadata?,
+        task: None,
     };
     Some(state)
 }
@@ -1082,6 +1087,7 @@ fn read_action(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<Action> 
         function_ref: function_ref?,
         action_data_filter,
         timeout,
+        arguments: None,
     })
 }
 

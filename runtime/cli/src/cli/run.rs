@@ -11,7 +11,9 @@ use super::{DataDir, Outcome, embedded};
 /// Run a workflow instance in-process until it ends and print its output
 ///
 /// The instance's output JSON goes to stdout (exit 0); a failed or cancelled
-/// instance prints its error JSON on stderr (exit 1). Delays and retries are
+/// instance prints its error as one JSON object on the last line of stderr
+/// (exit 1): for a 1.0 workflow, an RFC 7807 problem (`type`, `status`,
+/// `title`, `instance`). Delays and retries are
 /// honoured; unfinished instances of earlier runs in the same data directory
 /// are resumed alongside.
 ///
@@ -22,9 +24,10 @@ pub struct Args {
     manifest: PathBuf,
     /// The workflow definition's id
     workflow: String,
-    /// The workflow input, a JSON object
-    #[arg(long, value_name = "JSON", default_value = "{}")]
-    input: String,
+    /// The workflow input: a JSON object, or any JSON value for a 1.0
+    /// workflow [default: {}, or null for 1.0]
+    #[arg(long, value_name = "JSON")]
+    input: Option<String>,
     /// An id for the instance; running again with the same id returns the same instance
     #[arg(long)]
     id: Option<String>,
@@ -36,9 +39,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let input: Value = match serde_json::from_str(&args.input) {
-        Ok(input) => input,
-        Err(error) => {
+    let input: Option<Value> = match args.input.as_deref().map(serde_json::from_str) {
+        None => None,
+        Some(Ok(input)) => Some(input),
+        Some(Err(error)) => {
             eprintln!("error: --input is not JSON: {error}");
             return Ok(Outcome::Invalid);
         }
@@ -57,6 +61,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             );
             return Ok(Outcome::Invalid);
         }
+        let input = input.unwrap_or_else(|| match app.engine.is_v10(&args.workflow) {
+            true => Value::Null,
+            false => Value::Object(Default::default()),
+        });
         let started = match app.engine.start(&args.workflow, input, args.id).await {
             Ok(record) => record,
             Err(error @ swirl_engine::EngineError::InputNotObject(_)) => {
@@ -73,7 +81,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 Outcome::Success
             }
             _ => {
-                let error = serde_json::to_value(&record.error)?;
+                let error = match &record.error {
+                    Some(error) => match &error.problem {
+                        Some(problem) => Value::clone(problem),
+                        None => serde_json::to_value(error)?,
+                    },
+                    None => Value::Null,
+                };
                 eprintln!(
                     "{}",
                     if error.is_null() {

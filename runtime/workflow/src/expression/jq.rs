@@ -71,50 +71,59 @@ pub struct Jq {
     variables: Arc<[String]>,
 }
 
-/// The values of the variables an expression can read.
+/// The values of the variables an expression can read. `$workflow`, `$task`,
+/// `$runtime` and `$secrets` are built only for expressions that read them.
 #[derive(Debug, Clone, Copy)]
 pub struct Bindings<'a> {
     pub context: &'a Value,
     pub input: &'a Value,
     pub output: &'a Value,
-    pub secrets: &'a Value,
-    pub task: &'a Value,
-    pub workflow: &'a Value,
-    pub runtime: &'a Value,
+    pub workflow_id: &'a str,
+    pub workflow_input: &'a Value,
+    /// The task's name and JSON pointer.
+    pub task: (&'a str, &'a str),
     /// `for` and `catch` variables, by name without the `$`.
     pub locals: &'a BTreeMap<String, Value>,
 }
 
-impl Bindings<'_> {
+static NULL: Value = Value::Null;
+
+impl<'a> Bindings<'a> {
+    /// Every variable null or empty, `locals` aside.
+    pub fn empty(locals: &'a BTreeMap<String, Value>) -> Self {
+        Bindings {
+            context: &NULL,
+            input: &NULL,
+            output: &NULL,
+            workflow_id: "",
+            workflow_input: &NULL,
+            task: ("", ""),
+            locals,
+        }
+    }
+
     fn get(&self, name: &str) -> Value {
         match name {
             "$context" => self.context.clone(),
             "$input" => self.input.clone(),
             "$output" => self.output.clone(),
-            "$secrets" => self.secrets.clone(),
-            "$task" => self.task.clone(),
-            "$workflow" => self.workflow.clone(),
-            "$runtime" => self.runtime.clone(),
+            // Secrets are not supported yet: every expression sees none.
+            "$secrets" => Value::Object(Map::new()),
+            "$task" => serde_json::json!({"name": self.task.0, "reference": self.task.1}),
+            "$workflow" => serde_json::json!({
+                "id": self.workflow_id,
+                "input": self.workflow_input,
+            }),
+            "$runtime" => serde_json::json!({
+                "name": "swirl",
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
             local => self
                 .locals
                 .get(local.trim_start_matches('$'))
                 .cloned()
                 .unwrap_or(Value::Null),
         }
-    }
-}
-
-/// Variables shared by every evaluation that binds nothing.
-pub fn no_bindings<'a>(null: &'a Value, locals: &'a BTreeMap<String, Value>) -> Bindings<'a> {
-    Bindings {
-        context: null,
-        input: null,
-        output: null,
-        secrets: null,
-        task: null,
-        workflow: null,
-        runtime: null,
-        locals,
     }
 }
 
@@ -505,11 +514,10 @@ mod tests {
 
     fn eval(source: &str, input: Value) -> Result<Value, ExpressionError> {
         let locals = BTreeMap::from([("color".to_string(), json!("red"))]);
-        let null = Value::Null;
         let context = json!({"seen": 2});
         let bindings = Bindings {
             context: &context,
-            ..no_bindings(&null, &locals)
+            ..Bindings::empty(&locals)
         };
         Jq::compile(source, &["color".to_string()])?.eval(&input, &bindings)
     }
@@ -578,10 +586,9 @@ mod tests {
         )
         .unwrap();
         let locals = BTreeMap::new();
-        let null = Value::Null;
         assert_eq!(
             template
-                .eval(&json!({"size": 3}), &no_bindings(&null, &locals))
+                .eval(&json!({"size": 3}), &Bindings::empty(&locals))
                 .unwrap(),
             json!({"shape": "circle", "size": 3, "list": [6, 1]})
         );

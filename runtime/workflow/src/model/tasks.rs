@@ -1,0 +1,166 @@
+//! The parts of the model that Serverless Workflow 1.0 documents add.
+//!
+//! A 1.0 task list lowers into a scope of states: each task is a [`State`]
+//! named by its JSON pointer (`/do/0/setRed`, unique in the document) whose
+//! [`TaskFlow`] says how data flows through it: the task's output *replaces*
+//! the data (v0.1 states merge into it), shaped by `input.from`, `output.as`
+//! and `export.as`. Flow directives are exits: `continue` and a task name
+//! are transitions, `exit` ends the scope (an end of the branch), `end` ends
+//! the workflow (a terminating end). Composite tasks (`do`, `try`, `for`)
+//! hold their own scopes of states; `fork` is a parallel state.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Exit, State};
+use crate::duration::IsoDuration;
+use crate::expression::jq::{Jq, Template};
+
+/// How data flows through a 1.0 task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskFlow {
+    /// The task's name as written.
+    pub name: String,
+    /// The task's JSON pointer in the document, `/do/0/name`.
+    pub reference: String,
+    /// `if`: the task runs only when this is true; otherwise its input is its output.
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    pub when: Option<Jq>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_from: Option<Template>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_as: Option<Template>,
+    /// Replaces the workflow's `$context`, evaluated on the transformed output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_as: Option<Template>,
+}
+
+/// `set`: the output is the evaluated value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetState {
+    pub set: Template,
+    #[serde(flatten)]
+    pub exit: Exit,
+}
+
+/// `raise`: fails with the evaluated error (`type`, `status`, `title`,
+/// `detail`); the exit is taken only when `if` skips the task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RaiseState {
+    pub error: Template,
+    #[serde(flatten)]
+    pub exit: Exit,
+}
+
+/// `do` inside a task list: runs its own scope; its output is the last task's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScopeState {
+    pub states: Vec<State>,
+    #[serde(flatten)]
+    pub exit: Exit,
+}
+
+/// `try`: runs its scope; an error from it that `catch` matches is handled
+/// (retried, or replaced by the catch's own tasks), others go up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TryState {
+    pub states: Vec<State>,
+    pub catch: Catch,
+    #[serde(flatten)]
+    pub exit: Exit,
+}
+
+/// What a `try` catches and what it does then.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Catch {
+    /// `errors.with`: properties the error must have (`type`, `status`, ...).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub with: serde_json::Map<String, Value>,
+    /// `as`: the variable holding the error, `error` unless named.
+    #[serde(rename = "as")]
+    pub variable: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<Jq>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub except_when: Option<Jq>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// `do`: tasks run with the error instead of the failed ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<State>,
+}
+
+/// How a `try` retries its tasks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<Jq>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub except_when: Option<Jq>,
+    pub delay: IsoDuration,
+    pub backoff: Backoff,
+    /// Attempts in all, the first included; `None` means no bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_attempts: Option<u32>,
+    /// How long retrying may go on, from the first failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_duration: Option<IsoDuration>,
+    /// A random extra delay between these two, added to each wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<(IsoDuration, IsoDuration)>,
+}
+
+/// How the delay grows from one retry to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backoff {
+    Constant,
+    Linear,
+    Exponential,
+}
+
+/// `for`: runs its scope once per element, in order, each iteration's
+/// output being the next one's input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForState {
+    /// The element's variable name (without `$`), `item` unless named.
+    pub each: String,
+    /// The index's variable name, `index` unless named.
+    pub at: String,
+    #[serde(rename = "in")]
+    pub collection: Jq,
+    #[serde(rename = "while", skip_serializing_if = "Option::is_none")]
+    pub while_: Option<Jq>,
+    pub states: Vec<State>,
+    #[serde(flatten)]
+    pub exit: Exit,
+}
+
+/// `emit`: produces the evaluated CloudEvent; the output is the event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmitState {
+    pub event: Template,
+    #[serde(flatten)]
+    pub exit: Exit,
+}
+
+/// The 1.0 `switch`: the first case whose `when` holds (or that has none)
+/// decides; when none does, the task's own exit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CasesState {
+    pub cases: Vec<Case>,
+    pub otherwise: Exit,
+}
+
+/// One case of a 1.0 switch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<Jq>,
+    pub then: Exit,
+}

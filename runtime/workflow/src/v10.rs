@@ -1,0 +1,975 @@
+//! The Serverless Workflow 1.0 reader (the Open Workflow Specification):
+//! `document` + `do`, lowered into the one model (see `model/tasks.rs`).
+//!
+//! Each task becomes a state named by its JSON pointer; a task list becomes
+//! a scope whose first task starts it; `then` becomes the state's exit.
+//! Every expression is compiled here, with the `for` and `catch` variables in
+//! scope at that task. What swirl does not run yet is refused with an error
+//! naming the task, never skipped: `listen`, `call: http`/`openapi` and the
+//! other protocol calls, `run` of containers, shells and scripts, task and
+//! workflow `timeout`, `schedule`, and data `schema`s.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::diagnostic::{Pointer, did_you_mean};
+use super::duration::IsoDuration;
+use super::expression::jq::{Jq, Template};
+use super::model::*;
+use super::reader::{NameFact, Reader, Site, article};
+use super::source::{Node, NodeValue};
+
+/// Task types, for messages.
+const TASK_TYPES: &[&str] = &[
+    "call", "do", "emit", "for", "fork", "listen", "raise", "run", "set", "switch", "try", "wait",
+];
+
+/// Call types that are protocols rather than functions.
+const PROTOCOL_CALLS: &[&str] = &["http", "openapi", "grpc", "asyncapi", "a2a", "mcp"];
+
+/// What the whole document declares that tasks refer to.
+struct Uses {
+    errors: HashMap<String, Value>,
+    retries: HashMap<String, Node>,
+    /// Functions named in `call`, in first-use order: (name, resource).
+    functions: Vec<(String, String)>,
+}
+
+/// Reads a 1.0 document (its root has `document`).
+pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefinition> {
+    let p = Pointer::root();
+    reader.unknown_keys(
+        root,
+        &p,
+        &[
+            "document", "input", "output", "use", "do", "timeout", "schedule", "evaluate",
+        ],
+        "the workflow",
+    );
+    let document = reader.required(root, &p, "document", "the workflow")?;
+    let dp = p.key("document");
+    reader.object(document, &dp, "'document'")?;
+    let dsl = reader.required_string(document, &dp, "dsl", "'document'");
+    if let Some(dsl) = &dsl
+        && !dsl.starts_with("1.")
+    {
+        reader.error(
+            &dp.key("dsl"),
+            document
+                .get("dsl")
+                .map_or(document.position, |n| n.position),
+            format!("dsl version '{dsl}' is not supported; swirl reads 1.0.x documents"),
+        );
+    }
+    let name = reader.required_string(document, &dp, "name", "'document'");
+    let namespace = reader.required_string(document, &dp, "namespace", "'document'");
+    let version = reader.required_string(document, &dp, "version", "'document'");
+    let title = reader.optional_string(document, &dp, "title", "'document'");
+    let summary = reader.optional_string(document, &dp, "summary", "'document'");
+    for unsupported in ["timeout", "schedule"] {
+        refuse(reader, root, &p, unsupported, "the workflow");
+    }
+    if let Some(evaluate) = root.get("evaluate")
+        && let Some(language) = evaluate.get("language").and_then(Node::as_str)
+        && language != "jq"
+    {
+        reader.error(
+            &p.key("evaluate").key("language"),
+            evaluate.position,
+            format!("expression language '{language}' is not supported; swirl evaluates jq"),
+        );
+    }
+    let mut uses = Uses {
+        errors: HashMap::new(),
+        retries: HashMap::new(),
+        functions: Vec::new(),
+    };
+    if let Some(node) = root.get("use") {
+        read_use(reader, node, &p.key("use"), &mut uses);
+    }
+    let (input_from, _) = read_io(reader, root, &p, "input", "from", &[]);
+    let (output_as, _) = read_io(reader, root, &p, "output", "as", &[]);
+    let tasks = reader.required(root, &p, "do", "the workflow")?;
+    let states = read_tasks(reader, tasks, &p.key("do"), &[], &mut uses);
+    let mut metadata = Metadata::new();
+    if let Some(namespace) = &namespace {
+        metadata.insert("namespace".into(), Value::String(namespace.clone()));
+    }
+    Some(WorkflowDefinition {
+        id: name.clone()?,
+        name: title.or(name),
+        version,
+        description: summary,
+        schema_version: dsl,
+        expression_language: ExpressionLanguage::Jq,
+        events: Vec::new(),
+        functions: uses
+            .functions
+            .into_iter()
+            .map(|(name, resource)| FunctionDefinition {
+                name,
+                resource,
+                function_type: None,
+                metadata: Metadata::new(),
+            })
+            .collect(),
+        states: states?,
+        extensions: Vec::new(),
+        metadata,
+        input_from: input_from?,
+        output_as: output_as?,
+    })
+}
+
+/// Errors for a member swirl does not run yet.
+fn refuse(reader: &mut Reader, node: &Node, p: &Pointer, member: &str, what: &str) {
+    if let Some(found) = node.get(member) {
+        reader.error(
+            &p.key(member),
+            found.position,
+            format!("'{member}' on {what} is not supported yet; remove it"),
+        );
+    }
+}
+
+fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
+    let Some(members) = reader.object(node, p, "'use'") else {
+        return;
+    };
+    for (key, value) in members {
+        let kp = p.key(&key.name);
+        match key.name.as_str() {
+            "errors" => {
+                if let Some(errors) = reader.object(value, &kp, "'use.errors'") {
+                    for (name, error) in errors {
+                        uses.errors.insert(name.name.clone(), error.to_value());
+                    }
+                }
+            }
+            "retries" => {
+                if let Some(retries) = reader.object(value, &kp, "'use.retries'") {
+                    for (name, retry) in retries {
+                        uses.retries.insert(name.name.clone(), retry.clone());
+                    }
+                }
+            }
+            "functions" | "authentications" | "extensions" | "secrets" | "timeouts"
+            | "catalogs" => reader.error(
+                &kp,
+                key.position,
+                format!(
+                    "'use.{}' is not supported yet; call the app's functions by name",
+                    key.name
+                ),
+            ),
+            other => reader.warning(
+                &kp,
+                key.position,
+                format!("unknown field '{other}' in 'use' is ignored"),
+            ),
+        }
+    }
+}
+
+/// `input.from` / `output.as` / `export.as` of a workflow or task: the
+/// compiled template (`Some(None)` when absent, `None` when it failed).
+fn read_io(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    member: &str,
+    field: &str,
+    locals: &[String],
+) -> (Option<Option<Template>>, bool) {
+    let Some(io) = node.get(member) else {
+        return (Some(None), false);
+    };
+    let ip = p.key(member);
+    if reader.object(io, &ip, &format!("'{member}'")).is_none() {
+        return (None, true);
+    }
+    refuse(reader, io, &ip, "schema", &format!("'{member}'"));
+    let Some(value) = io.get(field) else {
+        return (Some(None), true);
+    };
+    (
+        template_field(reader, value, &ip.key(field), locals).map(Some),
+        true,
+    )
+}
+
+/// A field that is an expression when it is a string.
+fn template_field(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    locals: &[String],
+) -> Option<Template> {
+    Template::compile_field(&node.to_value(), locals)
+        .map_err(|e| reader.error(p, node.position, e.to_string()))
+        .ok()
+}
+
+/// A value whose `${ }` strings are expressions.
+fn template(reader: &mut Reader, node: &Node, p: &Pointer, locals: &[String]) -> Option<Template> {
+    Template::compile(&node.to_value(), locals)
+        .map_err(|e| reader.error(p, node.position, e.to_string()))
+        .ok()
+}
+
+/// A member that is always an expression (`if`, `when`, `in`, ...).
+fn expression(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    member: &str,
+    locals: &[String],
+) -> Option<Option<Jq>> {
+    let Some(value) = node.get(member) else {
+        return Some(None);
+    };
+    let mp = p.key(member);
+    let text = match &value.value {
+        NodeValue::String(text) => text.clone(),
+        NodeValue::Bool(b) => b.to_string(),
+        _ => {
+            reader.error(
+                &mp,
+                value.position,
+                format!("'{member}' must be a jq expression, not {}", article(value)),
+            );
+            return None;
+        }
+    };
+    match Jq::compile_field(&text, locals) {
+        Ok(jq) => Some(Some(jq)),
+        Err(error) => {
+            reader.error(&mp, value.position, error.to_string());
+            None
+        }
+    }
+}
+
+/// One entry of a task list: `{name: task}`.
+struct Entry<'n> {
+    name: String,
+    task: &'n Node,
+    pointer: Pointer,
+}
+
+/// Reads a task list into a scope of states; the first starts the scope.
+fn read_tasks(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    locals: &[String],
+    uses: &mut Uses,
+) -> Option<Vec<State>> {
+    let items = reader.array(node, p, "a task list")?;
+    if items.is_empty() {
+        reader.error(
+            p,
+            node.position,
+            "a task list needs at least one task".to_string(),
+        );
+        return None;
+    }
+    let mut entries = Vec::new();
+    let mut failed = false;
+    for (index, item) in items.iter().enumerate() {
+        let ip = p.index(index);
+        match &item.value {
+            NodeValue::Object(members) if members.len() == 1 => {
+                let (key, task) = &members[0];
+                entries.push(Entry {
+                    name: key.name.clone(),
+                    task,
+                    pointer: ip.key(&key.name),
+                });
+            }
+            _ => {
+                reader.error(
+                    &ip,
+                    item.position,
+                    format!(
+                        "each item of a task list must be an object with one member, the task's name, not {}",
+                        article(item)
+                    ),
+                );
+                failed = true;
+            }
+        }
+    }
+    let references: HashMap<&str, String> = entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.pointer.to_string()))
+        .collect();
+    let mut states = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let next = entries.get(index + 1).map(|e| e.pointer.to_string());
+        let scope = Scope {
+            references: &references,
+            next: next.as_deref(),
+        };
+        match read_task(reader, entry, &scope, locals, uses) {
+            Some(mut state) => {
+                if index == 0 {
+                    state.start = Some(Start::Default);
+                }
+                states.push(state);
+            }
+            None => failed = true,
+        }
+    }
+    (!failed).then_some(states)
+}
+
+/// The task list a task sits in, for resolving its flow directives.
+struct Scope<'a> {
+    references: &'a HashMap<&'a str, String>,
+    next: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    /// The exit a flow directive means here.
+    fn exit(&self, reader: &mut Reader, then: Option<&Node>, p: &Pointer) -> Option<Exit> {
+        let directive = match then {
+            None => "continue",
+            Some(node) => match node.as_str() {
+                Some(text) => text,
+                None => {
+                    reader.error(
+                        p,
+                        node.position,
+                        format!(
+                            "'then' must be a task name or continue, exit or end, not {}",
+                            article(node)
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        let end = |kind| {
+            Some(Exit::End(End {
+                kind,
+                status: CompletionStatus::Success,
+            }))
+        };
+        match directive {
+            "continue" => match self.next {
+                Some(next) => Some(transition(next)),
+                None => end(EndKind::Default),
+            },
+            "exit" => end(EndKind::Default),
+            "end" => end(EndKind::Terminate),
+            name => match self.references.get(name) {
+                Some(reference) => Some(transition(reference)),
+                None => {
+                    let position = then.map_or_else(Default::default, |n| n.position);
+                    let hint = did_you_mean(name, self.references.keys().copied());
+                    reader.error(
+                        p,
+                        position,
+                        format!(
+                            "'then' names '{name}', which is no task of this list (nor continue, exit or end){hint}"
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    }
+}
+
+fn transition(to: &str) -> Exit {
+    Exit::Transition(Transition {
+        next_state: to.to_string(),
+        expression: None,
+    })
+}
+
+fn read_task(
+    reader: &mut Reader,
+    entry: &Entry<'_>,
+    scope: &Scope<'_>,
+    locals: &[String],
+    uses: &mut Uses,
+) -> Option<State> {
+    let (node, p) = (entry.task, &entry.pointer);
+    let what = format!("task '{}'", entry.name);
+    reader.object(node, p, &what)?;
+    // `for` tasks also have a `do`: the plain `do` task is the last guess.
+    let Some(kind_name) = TASK_TYPES
+        .iter()
+        .copied()
+        .filter(|t| *t != "do")
+        .chain(["do"])
+        .find(|t| node.get(t).is_some())
+    else {
+        reader.error(
+            p,
+            node.position,
+            format!(
+                "{what} has no task type; give it one of {}",
+                TASK_TYPES.join(", ")
+            ),
+        );
+        return None;
+    };
+    refuse(reader, node, p, "timeout", &what);
+    let when = expression(reader, node, p, "if", locals);
+    let (input_from, _) = read_io(reader, node, p, "input", "from", locals);
+    let (output_as, _) = read_io(reader, node, p, "output", "as", locals);
+    let (export_as, _) = read_io(reader, node, p, "export", "as", locals);
+    let exit = scope.exit(reader, node.get("then"), &p.key("then"));
+    let body = node.get(kind_name)?;
+    let bp = p.key(kind_name);
+    let kind = match kind_name {
+        "set" => StateKind::Set(SetState {
+            set: template(reader, body, &bp, locals)?,
+            exit: exit?,
+        }),
+        "do" => StateKind::Scope(ScopeState {
+            states: read_tasks(reader, body, &bp, locals, uses)?,
+            exit: exit?,
+        }),
+        "raise" => StateKind::Raise(RaiseState {
+            error: read_raise(reader, body, &bp, locals, uses)?,
+            exit: exit?,
+        }),
+        "call" => read_call(reader, node, p, body, locals, uses, exit?)?,
+        "for" => read_for(reader, node, p, body, locals, uses, exit?)?,
+        "fork" => read_fork(reader, body, &bp, locals, uses, exit?)?,
+        "switch" => read_switch(reader, body, &bp, scope, locals, exit?)?,
+        "try" => read_try(reader, node, p, body, locals, uses, exit?)?,
+        "wait" => StateKind::Delay(DelayState {
+            time_delay: read_duration(reader, body, &bp)?,
+            exit: exit?,
+        }),
+        "emit" => read_emit(reader, body, &bp, locals, exit?)?,
+        "run" => read_run(reader, body, &bp, locals, exit?)?,
+        _ => {
+            reader.error(
+                &bp,
+                body.position,
+                format!("'{kind_name}' tasks are not supported yet"),
+            );
+            return None;
+        }
+    };
+    Some(State {
+        name: p.to_string(),
+        id: None,
+        kind,
+        start: None,
+        state_data_filter: None,
+        on_error: Vec::new(),
+        metadata: node
+            .get("metadata")
+            .map(|m| match m.to_value() {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            })
+            .unwrap_or_default(),
+        task: Some(TaskFlow {
+            name: entry.name.clone(),
+            reference: p.to_string(),
+            when: when?,
+            input_from: input_from?,
+            output_as: output_as?,
+            export_as: export_as?,
+        }),
+    })
+}
+
+fn read_raise(
+    reader: &mut Reader,
+    body: &Node,
+    p: &Pointer,
+    locals: &[String],
+    uses: &Uses,
+) -> Option<Template> {
+    let error = reader.required(body, p, "error", "'raise'")?;
+    let ep = p.key("error");
+    match &error.value {
+        NodeValue::String(name) => match uses.errors.get(name) {
+            Some(value) => Template::compile(value, locals)
+                .map_err(|e| reader.error(&ep, error.position, e.to_string()))
+                .ok(),
+            None => {
+                let hint = did_you_mean(name, uses.errors.keys().map(String::as_str));
+                reader.error(
+                    &ep,
+                    error.position,
+                    format!("error '{name}' is not defined in 'use.errors'{hint}"),
+                );
+                None
+            }
+        },
+        _ => {
+            reader.object(error, &ep, "'raise.error'")?;
+            for required in ["type", "status"] {
+                reader.required(error, &ep, required, "'raise.error'")?;
+            }
+            template(reader, error, &ep, locals)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_call(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    body: &Node,
+    locals: &[String],
+    uses: &mut Uses,
+    exit: Exit,
+) -> Option<StateKind> {
+    let cp = p.key("call");
+    let name = reader.string(body, &cp, "'call'")?;
+    if PROTOCOL_CALLS.contains(&name.as_str()) {
+        reader.error(
+            &cp,
+            body.position,
+            format!("'call: {name}' is not supported yet; call a function of the app instead"),
+        );
+        return None;
+    }
+    // The manifest is the default catalog: `f`, `f@default`, `f:2@default`.
+    let resource = match name.split_once('@') {
+        None => name.clone(),
+        Some((function, "default")) => match function.split_once(':') {
+            Some((function, version)) => format!("{function}@{version}"),
+            None => function.to_string(),
+        },
+        Some((_, catalog)) => {
+            reader.error(
+                &cp,
+                body.position,
+                format!(
+                    "catalog '{catalog}' is not supported; swirl's catalog is the app's manifest ('{}@default')",
+                    name.split('@').next().unwrap_or_default()
+                ),
+            );
+            return None;
+        }
+    };
+    reader.facts.resources.push(NameFact {
+        name: resource.split('@').next().unwrap_or_default().to_string(),
+        site: Site {
+            pointer: cp.clone(),
+            position: body.position,
+        },
+    });
+    if !uses.functions.iter().any(|(n, _)| *n == name) {
+        uses.functions.push((name.clone(), resource));
+    }
+    let arguments = match node.get("with") {
+        Some(with) => Some(template(reader, with, &p.key("with"), locals)?),
+        None => None,
+    };
+    Some(StateKind::Operation(OperationState {
+        action_mode: ActionMode::Sequential,
+        actions: vec![Action {
+            name: None,
+            function_ref: FunctionRef {
+                ref_name: name,
+                parameters: Parameters::default(),
+            },
+            action_data_filter: None,
+            timeout: None,
+            arguments,
+        }],
+        retry: Vec::new(),
+        exit,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_for(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    body: &Node,
+    locals: &[String],
+    uses: &mut Uses,
+    exit: Exit,
+) -> Option<StateKind> {
+    let fp = p.key("for");
+    reader.object(body, &fp, "'for'")?;
+    let each = reader
+        .optional_string(body, &fp, "each", "'for'")
+        .unwrap_or_else(|| "item".into());
+    let at = reader
+        .optional_string(body, &fp, "at", "'for'")
+        .unwrap_or_else(|| "index".into());
+    let collection = expression(reader, body, &fp, "in", locals)?;
+    let Some(collection) = collection else {
+        reader.required(body, &fp, "in", "'for'");
+        return None;
+    };
+    let mut inner: Vec<String> = locals.to_vec();
+    inner.extend([each.clone(), at.clone()]);
+    let while_ = expression(reader, node, p, "while", &inner)?;
+    let tasks = reader.required(node, p, "do", "a 'for' task")?;
+    Some(StateKind::For(ForState {
+        each,
+        at,
+        collection,
+        while_,
+        states: read_tasks(reader, tasks, &p.key("do"), &inner, uses)?,
+        exit,
+    }))
+}
+
+fn read_fork(
+    reader: &mut Reader,
+    body: &Node,
+    p: &Pointer,
+    locals: &[String],
+    uses: &mut Uses,
+    exit: Exit,
+) -> Option<StateKind> {
+    reader.object(body, p, "'fork'")?;
+    let compete = reader
+        .optional_bool(body, p, "compete", false)
+        .unwrap_or(false);
+    let list = reader.required(body, p, "branches", "'fork'")?;
+    let bp = p.key("branches");
+    let items = reader.array(list, &bp, "'fork.branches'")?;
+    let mut branches = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        // Each branch is one task: a task list of its own, of length one.
+        let single = Node {
+            value: NodeValue::Array(vec![item.clone()]),
+            position: item.position,
+        };
+        let name = match &item.value {
+            NodeValue::Object(members) if members.len() == 1 => members[0].0.name.clone(),
+            _ => index.to_string(),
+        };
+        let states = read_branch(reader, &single, &bp, index, locals, uses)?;
+        branches.push(Branch {
+            name,
+            states,
+            wait_for_completion: true,
+        });
+    }
+    Some(StateKind::Parallel(ParallelState {
+        branches,
+        compete,
+        retry: Vec::new(),
+        exit,
+    }))
+}
+
+/// A fork branch: its one task at `/fork/branches/<index>/<name>`.
+fn read_branch(
+    reader: &mut Reader,
+    single: &Node,
+    branches: &Pointer,
+    index: usize,
+    locals: &[String],
+    uses: &mut Uses,
+) -> Option<Vec<State>> {
+    let NodeValue::Array(items) = &single.value else {
+        return None;
+    };
+    let mut states = read_tasks(reader, single, branches, locals, uses)?;
+    // read_tasks numbered the lone task 0; its pointer is the branch's index.
+    if let (Some(state), Some(NodeValue::Object(members))) =
+        (states.first_mut(), items.first().map(|i| &i.value))
+    {
+        let pointer = branches.index(index).key(&members[0].0.name).to_string();
+        state.name = pointer.clone();
+        if let Some(task) = &mut state.task {
+            task.reference = pointer;
+        }
+    }
+    Some(states)
+}
+
+fn read_switch(
+    reader: &mut Reader,
+    body: &Node,
+    p: &Pointer,
+    scope: &Scope<'_>,
+    locals: &[String],
+    exit: Exit,
+) -> Option<StateKind> {
+    let items = reader.array(body, p, "'switch'")?;
+    let mut cases = Vec::new();
+    let mut failed = false;
+    for (index, item) in items.iter().enumerate() {
+        let ip = p.index(index);
+        let NodeValue::Object(members) = &item.value else {
+            reader.error(
+                &ip,
+                item.position,
+                "each case of a switch must be an object with one member, the case's name",
+            );
+            failed = true;
+            continue;
+        };
+        let Some((key, case)) = members.first() else {
+            failed = true;
+            continue;
+        };
+        let cp = ip.key(&key.name);
+        let when = expression(reader, case, &cp, "when", locals);
+        let then = scope.exit(reader, case.get("then"), &cp.key("then"));
+        match (when, then) {
+            (Some(when), Some(then)) => cases.push(Case {
+                name: key.name.clone(),
+                when,
+                then,
+            }),
+            _ => failed = true,
+        }
+    }
+    (!failed).then_some(StateKind::Cases(CasesState {
+        cases,
+        otherwise: exit,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_try(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    body: &Node,
+    locals: &[String],
+    uses: &mut Uses,
+    exit: Exit,
+) -> Option<StateKind> {
+    let states = read_tasks(reader, body, &p.key("try"), locals, uses);
+    let catch = reader.required(node, p, "catch", "a 'try' task")?;
+    let cp = p.key("catch");
+    reader.object(catch, &cp, "'catch'")?;
+    let variable = reader
+        .optional_string(catch, &cp, "as", "'catch'")
+        .unwrap_or_else(|| "error".into());
+    let mut inner = locals.to_vec();
+    inner.push(variable.clone());
+    let with = match catch.get("errors").and_then(|e| e.get("with")) {
+        Some(with) => match with.to_value() {
+            Value::Object(map) => map,
+            _ => {
+                reader.error(
+                    &cp.key("errors").key("with"),
+                    with.position,
+                    "'errors.with' must be an object of error properties",
+                );
+                return None;
+            }
+        },
+        None => Map::new(),
+    };
+    let when = expression(reader, catch, &cp, "when", &inner);
+    let except_when = expression(reader, catch, &cp, "exceptWhen", &inner);
+    let retry = match catch.get("retry") {
+        None => Some(None),
+        Some(retry) => read_retry(reader, retry, &cp.key("retry"), &inner, uses).map(Some),
+    };
+    let catch_states = match catch.get("do") {
+        None => Some(Vec::new()),
+        Some(tasks) => read_tasks(reader, tasks, &cp.key("do"), &inner, uses),
+    };
+    Some(StateKind::Try(TryState {
+        states: states?,
+        catch: Catch {
+            with,
+            variable,
+            when: when?,
+            except_when: except_when?,
+            retry: retry?,
+            states: catch_states?,
+        },
+        exit,
+    }))
+}
+
+fn read_retry(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    locals: &[String],
+    uses: &Uses,
+) -> Option<RetryPolicy> {
+    if let Some(name) = node.as_str() {
+        let Some(defined) = uses.retries.get(name).cloned() else {
+            let hint = did_you_mean(name, uses.retries.keys().map(String::as_str));
+            reader.error(
+                p,
+                node.position,
+                format!("retry policy '{name}' is not defined in 'use.retries'{hint}"),
+            );
+            return None;
+        };
+        return read_retry(reader, &defined, p, locals, uses);
+    }
+    reader.object(node, p, "'retry'")?;
+    let when = expression(reader, node, p, "when", locals)?;
+    let except_when = expression(reader, node, p, "exceptWhen", locals)?;
+    let delay = match node.get("delay") {
+        Some(delay) => read_duration(reader, delay, &p.key("delay"))?,
+        None => IsoDuration::from_millis(0),
+    };
+    let backoff = match node.get("backoff") {
+        None => Backoff::Constant,
+        Some(backoff) => {
+            let bp = p.key("backoff");
+            reader.object(backoff, &bp, "'backoff'")?;
+            if backoff.get("exponential").is_some() {
+                Backoff::Exponential
+            } else if backoff.get("linear").is_some() {
+                Backoff::Linear
+            } else {
+                Backoff::Constant
+            }
+        }
+    };
+    let limit = node.get("limit");
+    let limit_attempts = match limit
+        .and_then(|l| l.get("attempt"))
+        .and_then(|a| a.get("count"))
+    {
+        Some(count) => match count.to_value().as_u64() {
+            Some(n) => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+            None => {
+                reader.error(
+                    &p.key("limit").key("attempt").key("count"),
+                    count.position,
+                    "'limit.attempt.count' must be a whole number",
+                );
+                return None;
+            }
+        },
+        None => None,
+    };
+    let limit_duration = match limit.and_then(|l| l.get("duration")) {
+        Some(d) => Some(read_duration(reader, d, &p.key("limit").key("duration"))?),
+        None => None,
+    };
+    let jitter = match node.get("jitter") {
+        Some(jitter) => {
+            let jp = p.key("jitter");
+            let from = reader.required(jitter, &jp, "from", "'jitter'")?;
+            let to = reader.required(jitter, &jp, "to", "'jitter'")?;
+            Some((
+                read_duration(reader, from, &jp.key("from"))?,
+                read_duration(reader, to, &jp.key("to"))?,
+            ))
+        }
+        None => None,
+    };
+    Some(RetryPolicy {
+        when,
+        except_when,
+        delay,
+        backoff,
+        limit_attempts,
+        limit_duration,
+        jitter,
+    })
+}
+
+/// A 1.0 duration: an ISO 8601 string or `{days, hours, minutes, seconds, milliseconds}`.
+fn read_duration(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<IsoDuration> {
+    if let Some(text) = node.as_str() {
+        return IsoDuration::parse(text)
+            .map_err(|e| reader.error(p, node.position, format!("invalid duration: {e}")))
+            .ok();
+    }
+    let members = reader.object(node, p, "a duration")?;
+    let mut millis: u64 = 0;
+    for (key, value) in members {
+        let unit: u64 = match key.name.as_str() {
+            "days" => 86_400_000,
+            "hours" => 3_600_000,
+            "minutes" => 60_000,
+            "seconds" => 1_000,
+            "milliseconds" => 1,
+            other => {
+                reader.error(
+                    &p.key(other),
+                    key.position,
+                    format!(
+                        "'{other}' is no unit of a duration; use days, hours, minutes, seconds or milliseconds"
+                    ),
+                );
+                return None;
+            }
+        };
+        let Some(count) = value.to_value().as_u64() else {
+            reader.error(
+                &p.key(&key.name),
+                value.position,
+                format!("'{}' must be a whole number", key.name),
+            );
+            return None;
+        };
+        millis = millis.saturating_add(count.saturating_mul(unit));
+    }
+    Some(IsoDuration::from_millis(millis))
+}
+
+fn read_emit(
+    reader: &mut Reader,
+    body: &Node,
+    p: &Pointer,
+    locals: &[String],
+    exit: Exit,
+) -> Option<StateKind> {
+    let event = reader.required(body, p, "event", "'emit'")?;
+    let ep = p.key("event");
+    let with = reader.required(event, &ep, "with", "'emit.event'")?;
+    let wp = ep.key("with");
+    reader.object(with, &wp, "'emit.event.with'")?;
+    for required in ["source", "type"] {
+        reader.required(with, &wp, required, "'emit.event.with'")?;
+    }
+    Some(StateKind::Emit(EmitState {
+        event: template(reader, with, &wp, locals)?,
+        exit,
+    }))
+}
+
+fn read_run(
+    reader: &mut Reader,
+    body: &Node,
+    p: &Pointer,
+    locals: &[String],
+    exit: Exit,
+) -> Option<StateKind> {
+    reader.object(body, p, "'run'")?;
+    let Some(workflow) = body.get("workflow") else {
+        let what = ["container", "shell", "script"]
+            .into_iter()
+            .find(|k| body.get(k).is_some())
+            .unwrap_or("this process");
+        reader.error(
+            p,
+            body.position,
+            format!("'run: {what}' is not supported; swirl runs workflows ('run: workflow') and the app's functions ('call')"),
+        );
+        return None;
+    };
+    let wp = p.key("workflow");
+    let name = reader.required_string(workflow, &wp, "name", "'run.workflow'")?;
+    let input = match workflow.get("input") {
+        Some(input) => Some(template(reader, input, &wp.key("input"), locals)?),
+        None => None,
+    };
+    let wait = reader.optional_bool(body, p, "await", true).unwrap_or(true);
+    Some(StateKind::SubFlow(SubFlowState {
+        workflow_id: name,
+        input,
+        wait_for_completion: wait,
+        exit,
+    }))
+}
