@@ -28,6 +28,7 @@ use swirl_workflow::model::{
 pub use swirl_core::codes::{FAIL, TIMEOUT};
 
 mod tasks;
+pub use tasks::{problem_of, standard_error};
 
 /// A definition prepared for execution: states by name, functions and events
 /// by name. Built once when a definition is registered.
@@ -74,7 +75,10 @@ impl Workflow {
 
     /// The functions (their `resource`) this workflow's actions call.
     pub fn function_resources(&self) -> impl Iterator<Item = &str> {
-        self.functions.values().map(String::as_str)
+        self.functions
+            .values()
+            .map(String::as_str)
+            .filter(|r| !r.starts_with(swirl_workflow::model::PROTOCOL_PREFIX))
     }
 
     /// The top-level start state.

@@ -190,6 +190,8 @@ pub struct Engine {
 struct Inner {
     store: Store,
     host: Arc<FunctionHost>,
+    /// Makes 1.0's `call: http` and `call: openapi` requests.
+    calls: swirl_calls::Caller,
     config: EngineConfig,
     /// Registered definitions by id (the newest) and by version.
     workflows: RwLock<HashMap<String, Arc<Workflow>>>,
@@ -247,6 +249,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 store,
                 host,
+                calls: swirl_calls::Caller::new(),
                 pool: RunPool::new(config.pool).map_err(EngineError::Threads)?,
                 durability: Durability::new().map_err(EngineError::Threads)?,
                 config,

@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use super::pool::Admission;
 use super::*;
+use swirl_workflow::model::PROTOCOL_PREFIX;
 
 /// Calls one commit holds at most.
 pub const MAX_SEGMENT_CALLS: usize = 256;
@@ -443,6 +444,21 @@ impl Engine {
         swirl_function::KvWrites,
         Vec<OutboxEvent>,
     ) {
+        if let Some(protocol) = task.function.strip_prefix(PROTOCOL_PREFIX) {
+            let started = Instant::now();
+            let result = match protocol {
+                "openapi" => self.inner.calls.openapi(&task.input),
+                _ => swirl_calls::HttpRequest::from_with(&task.input, &Value::Null)
+                    .and_then(|request| self.inner.calls.http(&request)),
+            };
+            let duration_ms = started.elapsed().as_millis() as u64;
+            return (
+                result.map_err(call_error),
+                duration_ms,
+                Default::default(),
+                Vec::new(),
+            );
+        }
         let call = Call {
             input: serde_json::to_vec(&task.input).unwrap_or_default(),
             workflow_id: Some(record.workflow_id.clone()),
@@ -766,4 +782,17 @@ fn answer_none(ack: &mut Option<Ack>) -> Result<(), EngineError> {
         }));
     }
     Ok(())
+}
+
+/// A failed outbound call as the 1.0 error it is.
+fn call_error(error: swirl_calls::CallError) -> WorkflowError {
+    use swirl_calls::CallError;
+    let detail = error.to_string();
+    match error {
+        CallError::Invalid(_) => interpreter::standard_error("validation", 400, detail),
+        CallError::Status { status, .. } => {
+            interpreter::standard_error("communication", status, detail)
+        }
+        CallError::Transport { .. } => interpreter::standard_error("communication", 500, detail),
+    }
 }

@@ -25,8 +25,10 @@ const TASK_TYPES: &[&str] = &[
     "call", "do", "emit", "for", "fork", "listen", "raise", "run", "set", "switch", "try", "wait",
 ];
 
-/// Call types that are protocols rather than functions.
-const PROTOCOL_CALLS: &[&str] = &["http", "openapi", "grpc", "asyncapi", "a2a", "mcp"];
+/// Call types that are protocols rather than functions: those the host
+/// makes, then those it refuses.
+const PROTOCOL_CALLS: &[&str] = &["http", "openapi"];
+const REFUSED_CALLS: &[&str] = &["grpc", "asyncapi", "a2a", "mcp"];
 
 /// What the whole document declares that tasks refer to.
 struct Uses {
@@ -530,16 +532,17 @@ fn read_call(
 ) -> Option<StateKind> {
     let cp = p.key("call");
     let name = reader.string(body, &cp, "'call'")?;
-    if PROTOCOL_CALLS.contains(&name.as_str()) {
+    if REFUSED_CALLS.contains(&name.as_str()) {
         reader.error(
             &cp,
             body.position,
-            format!("'call: {name}' is not supported yet; call a function of the app instead"),
+            format!("'call: {name}' is not supported; call http, openapi or a function of the app"),
         );
         return None;
     }
     // The manifest is the default catalog: `f`, `f@default`, `f:2@default`.
     let resource = match name.split_once('@') {
+        _ if PROTOCOL_CALLS.contains(&name.as_str()) => format!("{PROTOCOL_PREFIX}{name}"),
         None => name.clone(),
         Some((function, "default")) => match function.split_once(':') {
             Some((function, version)) => format!("{function}@{version}"),
@@ -557,13 +560,15 @@ fn read_call(
             return None;
         }
     };
-    reader.facts.resources.push(NameFact {
-        name: resource.split('@').next().unwrap_or_default().to_string(),
-        site: Site {
-            pointer: cp.clone(),
-            position: body.position,
-        },
-    });
+    if !resource.starts_with(PROTOCOL_PREFIX) {
+        reader.facts.resources.push(NameFact {
+            name: resource.split('@').next().unwrap_or_default().to_string(),
+            site: Site {
+                pointer: cp.clone(),
+                position: body.position,
+            },
+        });
+    }
     if !uses.functions.iter().any(|(n, _)| *n == name) {
         uses.functions.push((name.clone(), resource));
     }

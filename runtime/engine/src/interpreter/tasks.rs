@@ -203,10 +203,14 @@ impl<'a> Step<'a> {
             .threads
             .get(&thread_id)
             .map_or(Value::Null, |t| t.data.clone());
-        match &action.arguments {
-            Some(with) => self.eval(thread_id, task, with, &data, &Value::Null),
-            None => Ok(data),
+        let input = match &action.arguments {
+            Some(with) => self.eval(thread_id, task, with, &data, &Value::Null)?,
+            None => data.clone(),
+        };
+        if action.function_ref.ref_name == "http" {
+            return Ok(expand_endpoint(input, &data));
         }
+        Ok(input)
     }
 
     pub(super) fn begin_set(
@@ -438,10 +442,16 @@ impl<'a> Step<'a> {
 
     /// `error` with its RFC 7807 form, located at the 1.0 task that met it.
     pub(super) fn located(&self, mut error: WorkflowError, state: &State) -> WorkflowError {
-        if let Some(task) = &state.task
-            && error.problem.is_none()
-        {
-            error.problem = Some(Box::new(problem_of(&error, &task.reference)));
+        if let Some(task) = &state.task {
+            match &mut error.problem {
+                Some(problem) => {
+                    if let Value::Object(map) = problem.as_mut() {
+                        map.entry("instance")
+                            .or_insert_with(|| Value::String(task.reference.clone()));
+                    }
+                }
+                None => error.problem = Some(Box::new(problem_of(&error, &task.reference))),
+            }
         }
         error
     }
@@ -593,6 +603,28 @@ impl<'a> Step<'a> {
         }
         self.run_scope(thread_id, &try_state.states, None)
     }
+}
+
+/// An http call's `with` with its endpoint's `{name}`s filled from the task input.
+fn expand_endpoint(mut with: Value, input: &Value) -> Value {
+    let endpoint = match with.get_mut("endpoint") {
+        Some(Value::Object(endpoint)) => endpoint.get_mut("uri"),
+        other => other,
+    };
+    if let Some(Value::String(uri)) = endpoint {
+        *uri = swirl_calls::expand_uri(uri, input);
+    }
+    with
+}
+
+/// A 1.0 standard error (`kind` under the spec's error types) with `detail`.
+pub fn standard_error(kind: &str, status: u16, detail: String) -> WorkflowError {
+    let (type_uri, status) = standard(kind, status);
+    let mut error = WorkflowError::new(type_uri.clone(), detail.clone());
+    error.problem = Some(Box::new(json!({
+        "type": type_uri, "status": status, "title": format!("{kind} error"), "detail": detail,
+    })));
+    error
 }
 
 fn task_of(state: &State) -> Result<&TaskFlow, WorkflowError> {

@@ -16,6 +16,10 @@ use super::{Exit, State};
 use crate::duration::IsoDuration;
 use crate::expression::jq::{Jq, Template};
 
+/// The resource of a function that is a call the host makes itself:
+/// `swirl:http`, `swirl:openapi` (1.0's protocol calls).
+pub const PROTOCOL_PREFIX: &str = "swirl:";
+
 /// How data flows through a 1.0 task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

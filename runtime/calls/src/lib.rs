@@ -1,0 +1,507 @@
+//! Calls a workflow makes to the outside world: 1.0's `call: http` and
+//! `call: openapi`, made by the host (functions themselves have no network).
+//!
+//! The interpreter evaluates a call's `with` into JSON; [`Caller::call`]
+//! reads that JSON ([`HttpRequest::from_with`]), makes the request with
+//! certificate verification for https, and shapes the answer as the task's
+//! `output` asks: `content` (the body, JSON decoded when it says it is
+//! JSON), `response` (request, status, headers and content) or `raw` (the
+//! body in base64). A status of 400 or more is a [`CallError::Status`].
+//!
+//! Limits: [`CALL_TIMEOUT`] per request, [`MAX_RESPONSE_BYTES`] per body,
+//! [`MAX_REDIRECTS`] when `redirect` allows them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+/// How long one request may take, connection to last byte.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest response body read; a larger one fails the call.
+pub const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// Redirects followed when the call allows them.
+pub const MAX_REDIRECTS: u32 = 10;
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The call's arguments are unusable (a 1.0 `validation` error).
+    #[error("{0}")]
+    Invalid(String),
+    /// The server answered with an error status (`communication`, with it).
+    #[error("{method} {uri} answered {status}")]
+    Status {
+        method: String,
+        uri: String,
+        status: u16,
+    },
+    /// No answer: connection, TLS, timeout or a body too large (`communication`).
+    #[error("{method} {uri} failed: {reason}")]
+    Transport {
+        method: String,
+        uri: String,
+        reason: String,
+    },
+}
+
+/// What a call's output is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Content,
+    Response,
+    Raw,
+}
+
+/// An HTTP request as a 1.0 `call: http` describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+    pub output: Output,
+    pub redirect: bool,
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn pairs(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, CallError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(map)) => Ok(map.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+        Some(other) => Err(CallError::Invalid(format!(
+            "'{what}' must be an object of names and values, not {other}"
+        ))),
+    }
+}
+
+/// Replaces `{name}` in a URI template with the matching member of `data`.
+pub fn expand_uri(template: &str, data: &Value) -> String {
+    let mut uri = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        uri.push_str(&rest[..open]);
+        let name = &rest[open + 1..open + close];
+        match data.get(name) {
+            Some(value) => uri.push_str(&percent_encode(&text(value))),
+            None => uri.push_str(&rest[open..=open + close]),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    uri.push_str(rest);
+    uri
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+impl HttpRequest {
+    /// Reads an evaluated `with` of `call: http`; `{name}`s in the endpoint
+    /// are filled from `input`, the task's input.
+    pub fn from_with(with: &Value, input: &Value) -> Result<Self, CallError> {
+        let method = with
+            .get("method")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CallError::Invalid("'with.method' is required".into()))?
+            .to_ascii_uppercase();
+        let endpoint = with
+            .get("endpoint")
+            .ok_or_else(|| CallError::Invalid("'with.endpoint' is required".into()))?;
+        let (template, authentication) = match endpoint {
+            Value::String(uri) => (uri.as_str(), None),
+            Value::Object(map) => (
+                map.get("uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| CallError::Invalid("'with.endpoint.uri' is required".into()))?,
+                map.get("authentication"),
+            ),
+            other => {
+                return Err(CallError::Invalid(format!(
+                    "'with.endpoint' must be a URI or an object with 'uri', not {other}"
+                )));
+            }
+        };
+        let mut headers = pairs(with.get("headers"), "with.headers")?;
+        if let Some(header) = authorization(authentication)? {
+            headers.push(("authorization".into(), header));
+        }
+        let output = match with.get("output").and_then(Value::as_str) {
+            None | Some("content") => Output::Content,
+            Some("response") => Output::Response,
+            Some("raw") => Output::Raw,
+            Some(other) => {
+                return Err(CallError::Invalid(format!(
+                    "'with.output' is '{other}'; use content, response or raw"
+                )));
+            }
+        };
+        Ok(HttpRequest {
+            method,
+            uri: expand_uri(template, input),
+            headers,
+            query: pairs(with.get("query"), "with.query")?,
+            body: with.get("body").filter(|b| !b.is_null()).cloned(),
+            output,
+            redirect: with
+                .get("redirect")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// The `authorization` header of a `basic` or `bearer` authentication.
+fn authorization(authentication: Option<&Value>) -> Result<Option<String>, CallError> {
+    let Some(authentication) = authentication else {
+        return Ok(None);
+    };
+    if let Some(basic) = authentication.get("basic") {
+        let field = |name: &str| basic.get(name).map(text).unwrap_or_default();
+        let token = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            field("username"),
+            field("password")
+        ));
+        return Ok(Some(format!("Basic {token}")));
+    }
+    if let Some(bearer) = authentication.get("bearer") {
+        let token = bearer.get("token").map(text).unwrap_or_default();
+        return Ok(Some(format!("Bearer {token}")));
+    }
+    Err(CallError::Invalid(
+        "only 'basic' and 'bearer' authentications are supported".into(),
+    ))
+}
+
+/// Makes calls; one per server, shared by every run thread.
+pub struct Caller {
+    following: ureq::Agent,
+    direct: ureq::Agent,
+    /// OpenAPI documents by URL, fetched once.
+    documents: Mutex<HashMap<String, Value>>,
+}
+
+impl Default for Caller {
+    fn default() -> Self {
+        Caller::new()
+    }
+}
+
+impl Caller {
+    pub fn new() -> Self {
+        let agent = |redirects| {
+            ureq::Agent::config_builder()
+                .timeout_global(Some(CALL_TIMEOUT))
+                .max_redirects(redirects)
+                .http_status_as_error(false)
+                .build()
+                .into()
+        };
+        Caller {
+            following: agent(MAX_REDIRECTS),
+            direct: agent(0),
+            documents: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Makes `request` and shapes its answer.
+    pub fn http(&self, request: &HttpRequest) -> Result<Value, CallError> {
+        let failed = |reason: String| CallError::Transport {
+            method: request.method.clone(),
+            uri: request.uri.clone(),
+            reason,
+        };
+        let mut uri = request.uri.clone();
+        if !request.query.is_empty() {
+            let query: Vec<String> = request
+                .query
+                .iter()
+                .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+                .collect();
+            uri.push(if uri.contains('?') { '&' } else { '?' });
+            uri.push_str(&query.join("&"));
+        }
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method.as_str())
+            .uri(uri.as_str());
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let body = match &request.body {
+            None => Vec::new(),
+            Some(Value::String(text)) => text.clone().into_bytes(),
+            Some(json) => {
+                if !request
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                {
+                    builder = builder.header("content-type", "application/json");
+                }
+                json.to_string().into_bytes()
+            }
+        };
+        let http_request = builder
+            .body(body)
+            .map_err(|e| CallError::Invalid(format!("the request to {uri} is invalid: {e}")))?;
+        let agent = if request.redirect {
+            &self.following
+        } else {
+            &self.direct
+        };
+        let mut response = agent.run(http_request).map_err(|e| failed(e.to_string()))?;
+        let status = response.status().as_u16();
+        let headers: Map<String, Value> = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+                )
+            })
+            .collect();
+        let is_json = headers
+            .get("content-type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.contains("json"));
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec()
+            .map_err(|e| failed(format!("reading the body failed: {e}")))?;
+        // Without `redirect`, a 3xx is an error too.
+        if status >= 400 || (!request.redirect && (300..400).contains(&status)) {
+            return Err(CallError::Status {
+                method: request.method.clone(),
+                uri,
+                status,
+            });
+        }
+        let content = if is_json {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        } else if bytes.is_empty() {
+            Value::Null
+        } else {
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        Ok(match request.output {
+            Output::Content => content,
+            Output::Raw => Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+            Output::Response => json!({
+                "request": {
+                    "method": request.method,
+                    "uri": uri,
+                    "headers": request
+                        .headers
+                        .iter()
+                        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                        .collect::<Map<String, Value>>(),
+                },
+                "statusCode": status,
+                "headers": headers,
+                "content": content,
+            }),
+        })
+    }
+
+    /// Makes the OpenAPI operation an evaluated `call: openapi` `with` names.
+    pub fn openapi(&self, with: &Value) -> Result<Value, CallError> {
+        let document_uri = with
+            .get("document")
+            .and_then(|d| d.get("endpoint"))
+            .and_then(|e| e.as_str().or_else(|| e.get("uri").and_then(Value::as_str)))
+            .ok_or_else(|| CallError::Invalid("'with.document.endpoint' is required".into()))?;
+        let operation_id = with
+            .get("operationId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CallError::Invalid("'with.operationId' is required".into()))?;
+        let document = self.document(document_uri)?;
+        let (method, path, operation) =
+            find_operation(&document, operation_id).ok_or_else(|| {
+                CallError::Invalid(format!(
+                    "the OpenAPI document at {document_uri} has no operation '{operation_id}'"
+                ))
+            })?;
+        let base = base_uri(&document, document_uri);
+        let arguments = with.get("parameters").cloned().unwrap_or(Value::Null);
+        let mut query = Vec::new();
+        let mut headers = Vec::new();
+        let mut body = None;
+        for parameter in operation
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(name), place) = (
+                parameter.get("name").and_then(Value::as_str),
+                parameter.get("in").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let Some(value) = arguments.get(name) else {
+                continue;
+            };
+            match place {
+                Some("query") => match value {
+                    Value::Array(items) => {
+                        query.extend(items.iter().map(|i| (name.into(), text(i))))
+                    }
+                    other => query.push((name.into(), text(other))),
+                },
+                Some("header") => headers.push((name.into(), text(value))),
+                Some("body") => body = Some(value.clone()),
+                _ => {}
+            }
+        }
+        if body.is_none() {
+            body = arguments.get("body").cloned();
+        }
+        let request = HttpRequest {
+            method: method.to_ascii_uppercase(),
+            uri: expand_uri(&format!("{base}{path}"), &arguments),
+            headers,
+            query,
+            body,
+            output: match with.get("output").and_then(Value::as_str) {
+                Some("response") => Output::Response,
+                Some("raw") => Output::Raw,
+                _ => Output::Content,
+            },
+            redirect: with
+                .get("redirect")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        };
+        self.http(&request)
+    }
+
+    fn document(&self, uri: &str) -> Result<Value, CallError> {
+        if let Some(document) = self.documents.lock().ok().and_then(|d| d.get(uri).cloned()) {
+            return Ok(document);
+        }
+        let document = self.http(&HttpRequest {
+            method: "GET".into(),
+            uri: uri.into(),
+            headers: vec![("accept".into(), "application/json".into())],
+            query: Vec::new(),
+            body: None,
+            output: Output::Content,
+            redirect: true,
+        })?;
+        if !document.is_object() {
+            return Err(CallError::Invalid(format!(
+                "{uri} is not a JSON OpenAPI document"
+            )));
+        }
+        if let Ok(mut documents) = self.documents.lock() {
+            documents.insert(uri.to_string(), document.clone());
+        }
+        Ok(document)
+    }
+}
+
+/// The method, path and operation object of `operation_id`.
+fn find_operation<'d>(
+    document: &'d Value,
+    operation_id: &str,
+) -> Option<(String, String, &'d Value)> {
+    document
+        .get("paths")?
+        .as_object()?
+        .iter()
+        .find_map(|(path, item)| {
+            item.as_object()?.iter().find_map(|(method, operation)| {
+                (operation.get("operationId").and_then(Value::as_str) == Some(operation_id))
+                    .then(|| (method.clone(), path.clone(), operation))
+            })
+        })
+}
+
+/// Where an OpenAPI document's paths live: OpenAPI 3's first server, or
+/// Swagger 2's scheme, host and base path, else the document's own origin.
+fn base_uri(document: &Value, document_uri: &str) -> String {
+    if let Some(url) = document.pointer("/servers/0/url").and_then(Value::as_str) {
+        return url.trim_end_matches('/').to_string();
+    }
+    let origin = document_uri
+        .find("://")
+        .and_then(|at| {
+            document_uri[at + 3..]
+                .find('/')
+                .map(|slash| &document_uri[..at + 3 + slash])
+        })
+        .unwrap_or(document_uri);
+    let scheme = document
+        .pointer("/schemes/0")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| origin.split("://").next().unwrap_or("https").to_string());
+    let host = document.get("host").and_then(Value::as_str);
+    let base_path = document
+        .get("basePath")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim_end_matches('/');
+    match host {
+        Some(host) => format!("{scheme}://{host}{base_path}"),
+        None => format!("{origin}{base_path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_templates_take_the_input_members() {
+        assert_eq!(
+            expand_uri(
+                "https://x/pet/{petId}?s={status}&q={none}",
+                &json!({"petId": 1, "status": "a b"})
+            ),
+            "https://x/pet/1?s=a%20b&q={none}"
+        );
+    }
+
+    #[test]
+    fn a_with_without_method_or_endpoint_is_invalid() {
+        assert!(matches!(
+            HttpRequest::from_with(&json!({"endpoint": "http://x"}), &Value::Null),
+            Err(CallError::Invalid(_))
+        ));
+        let request = HttpRequest::from_with(
+            &json!({"method": "get", "endpoint": {"uri": "http://x/{a}", "authentication": {"basic": {"username": "u", "password": "p"}}}}),
+            &json!({"a": "b"}),
+        )
+        .unwrap();
+        assert_eq!(request.uri, "http://x/b");
+        assert_eq!(
+            request.headers,
+            vec![("authorization".into(), "Basic dTpw".into())]
+        );
+    }
+}
