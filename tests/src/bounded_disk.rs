@@ -12,8 +12,8 @@
 //! `tick` event, one call, then the end).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyper_util::client::legacy::Client;
@@ -80,6 +80,11 @@ pub struct DiskSample {
     pub data_dir_bytes: u64,
     /// Instances the server holds (`GET /instance-counts`, summed).
     pub stored_instances: u64,
+    /// The 99th percentile and the longest answer time of the requests
+    /// answered since the sample before, in microseconds: retention's
+    /// deletions must not hold the commits up.
+    pub p99_micros: u64,
+    pub max_micros: u64,
 }
 
 /// What a bounded-disk run did and saw.
@@ -133,16 +138,21 @@ impl std::fmt::Display for DiskSummary {
             self.late_growth(),
             self.load_growth()
         )?;
-        writeln!(f, "seconds  instances  events  stored  data-dir-MiB")?;
+        writeln!(
+            f,
+            "seconds  instances  events  stored  data-dir-MiB  p99-ms  max-ms"
+        )?;
         for sample in &self.samples {
             writeln!(
                 f,
-                "{:>7}  {:>9}  {:>6}  {:>6}  {:>12.1}",
+                "{:>7}  {:>9}  {:>6}  {:>6}  {:>12.1}  {:>6.1}  {:>6.1}",
                 sample.elapsed.as_secs(),
                 sample.instances,
                 sample.events,
                 sample.stored_instances,
-                sample.data_dir_bytes as f64 / (1024.0 * 1024.0)
+                sample.data_dir_bytes as f64 / (1024.0 * 1024.0),
+                sample.p99_micros as f64 / 1000.0,
+                sample.max_micros as f64 / 1000.0
             )?;
         }
         for problem in &self.problems {
@@ -208,16 +218,19 @@ async fn soak(config: &DiskConfig) -> DiskSummary {
     let addr = server.addr;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let counts = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
     let (instances, events, failures) = (0, 1, 2);
     let until = Instant::now() + config.duration;
     let mut clients = tokio::task::JoinSet::new();
     for client_index in 0..config.clients {
         let (client, counts, event_one_in) = (client.clone(), counts.clone(), config.event_one_in);
+        let latencies = latencies.clone();
         clients.spawn(async move {
             let mut n = 0u64;
             while Instant::now() < until {
                 n += 1;
                 let event = n.is_multiple_of(event_one_in);
+                let sent = Instant::now();
                 let reply = if event {
                     let headers = [
                         ("ce-specversion", "1.0".to_string()),
@@ -238,6 +251,11 @@ async fn soak(config: &DiskConfig) -> DiskSummary {
                     _ => failures,
                 };
                 counts[counter].fetch_add(1, Ordering::Relaxed);
+                let micros = sent.elapsed().as_micros() as u64;
+                latencies
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(micros);
             }
         });
     }
@@ -245,7 +263,11 @@ async fn soak(config: &DiskConfig) -> DiskSummary {
     loop {
         let elapsed = started.elapsed();
         let stored = stored_instances(&client, addr).await;
+        let mut window = std::mem::take(&mut *latencies.lock().unwrap_or_else(|e| e.into_inner()));
+        window.sort_unstable();
         summary.samples.push(DiskSample {
+            p99_micros: swirl_core::percentile::percentile(&window, 99),
+            max_micros: window.last().copied().unwrap_or(0),
             elapsed,
             instances: counts[instances].load(Ordering::Relaxed),
             events: counts[events].load(Ordering::Relaxed),
