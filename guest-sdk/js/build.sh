@@ -24,5 +24,17 @@ fi
 # in swirl's own tree.
 wit=$here/../wit
 [ -d "$wit" ] || wit=$here/../../wit
+# A built component is kept by a hash of everything it is built from (the
+# function's directory, this SDK, the WIT world): unchanged sources are copied.
+key=$( (echo "$COMPONENTIZE_JS $ROLLDOWN"; find "$(dirname "$1")" "$here" "$wit" -type f ! -path '*/__pycache__/*' |
+    LC_ALL=C sort | while IFS= read -r file; do cat "$file"; done) | sha256sum | cut -c1-32)
+built=$toolchain/components/$key.wasm
+if [ ! -e "$built" ]; then
+    mkdir -p "$toolchain/components"
+    node "$here/build.mjs" "$toolchain" "$wit" "$1" "$built.partial"
+    mv "$built.partial" "$built"
+else
+    echo "$2: sources unchanged, built before" >&2
+fi
 mkdir -p "$(dirname "$2")"
-exec node "$here/build.mjs" "$toolchain" "$wit" "$1" "$2"
+cp "$built" "$2"

@@ -22,7 +22,19 @@ fi
 # in swirl's own tree.
 wit=$here/../wit
 [ -d "$wit" ] || wit=$here/../../wit
+# A built component is kept by a hash of everything it is built from (the
+# function's directory, this SDK, the WIT world): unchanged sources are copied.
+key=$( (echo "$COMPONENTIZE_PY"; find "$1" "$here" "$wit" -type f ! -path '*/__pycache__/*' |
+    LC_ALL=C sort | while IFS= read -r file; do cat "$file"; done) | sha256sum | cut -c1-32)
+built=$toolchain/components/$key.wasm
+if [ ! -e "$built" ]; then
+    mkdir -p "$toolchain/components"
+    echo "building $2 from $1/app.py" >&2
+    "$toolchain/bin/componentize-py" -d "$wit" -w function componentize swirl \
+        -p "$1" -p "$here" -o "$built.partial" >&2
+    mv "$built.partial" "$built"
+else
+    echo "$2: sources unchanged, built before" >&2
+fi
 mkdir -p "$(dirname "$2")"
-echo "building $2 from $1/app.py" >&2
-exec "$toolchain/bin/componentize-py" -d "$wit" -w function componentize swirl \
-    -p "$1" -p "$here" -o "$2" >&2
+cp "$built" "$2"

@@ -3,11 +3,9 @@
 //! own build scripts, as a user's `build` command runs them.
 //!
 //! The scripts install their toolchain, pinned, into a cache on first use
-//! (`.ci/run` does it up front). A built component is kept under
-//! `target/lang-components/`, named by a hash of everything it is built
-//! from, so a rerun with unchanged sources builds nothing.
+//! (`.ci/run` does it up front), and keep each component they built by a
+//! hash of its sources, so a rerun with unchanged sources builds nothing.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -40,7 +38,7 @@ impl Lang {
 }
 
 /// The component built from the function in `dir` (holding `app.py` or
-/// `index.js`), from the cache when its sources are unchanged.
+/// `index.js`), as `target/lang-components/<dir's name>.wasm`.
 pub fn build(lang: Lang, dir: &Path) -> PathBuf {
     // One build at a time: the tests that want the same component wait for it.
     static BUILDING: Mutex<()> = Mutex::new(());
@@ -49,20 +47,13 @@ pub fn build(lang: Lang, dir: &Path) -> PathBuf {
         .file_name()
         .and_then(|name| name.to_str())
         .unwrap_or("function");
-    let mut inputs = vec![workspace_root().join("wit")];
-    inputs.push(lang.sdk());
-    inputs.push(dir.to_path_buf());
-    let cache = target_dir().join("lang-components");
-    let path = cache.join(format!("{name}-{:016x}.wasm", hash_files(&inputs)));
-    if path.exists() {
-        return path;
-    }
-    std::fs::create_dir_all(&cache).expect("create target/lang-components");
-    let partial = path.with_extension("partial");
+    let path = target_dir()
+        .join("lang-components")
+        .join(format!("{name}.wasm"));
     let output = Command::new("sh")
         .arg(lang.sdk().join("build.sh"))
         .arg(lang.source_argument(dir))
-        .arg(&partial)
+        .arg(&path)
         .output()
         .unwrap_or_else(|error| panic!("cannot run sh for the {lang:?} build: {error}"));
     assert!(
@@ -74,43 +65,5 @@ pub fn build(lang: Lang, dir: &Path) -> PathBuf {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    std::fs::rename(&partial, &path).expect("move the built component into the cache");
     path
-}
-
-/// A hash of the names and contents of every file under `paths`, in order.
-fn hash_files(paths: &[PathBuf]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    for path in paths {
-        let mut files = Vec::new();
-        collect(path, &mut files);
-        files.sort();
-        for file in files {
-            file.strip_prefix(workspace_root())
-                .unwrap_or(&file)
-                .hash(&mut hasher);
-            std::fs::read(&file)
-                .unwrap_or_else(|error| panic!("read {}: {error}", file.display()))
-                .hash(&mut hasher);
-        }
-    }
-    hasher.finish()
-}
-
-fn collect(path: &Path, files: &mut Vec<PathBuf>) {
-    if path.is_file() {
-        files.push(path.to_path_buf());
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        // Bytecode Python leaves beside a module is not a source.
-        if path.file_name().is_some_and(|name| name == "__pycache__") {
-            continue;
-        }
-        collect(&path, files);
-    }
 }
