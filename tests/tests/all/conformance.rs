@@ -188,21 +188,36 @@ struct Outcome {
     tasks: Vec<String>,
 }
 
-fn execute(definition: &str, input: Option<&Value>, services: &str) -> Outcome {
-    let definition = SERVICES
-        .iter()
-        .fold(definition.to_string(), |text, service| {
+/// Runs the first of `definitions` (the others are there for it to run as
+/// children) in an app that has the test functions `functions`.
+fn execute(
+    definitions: &[String],
+    functions: &[String],
+    input: Option<&Value>,
+    services: &str,
+) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (index, definition) in definitions.iter().enumerate() {
+        let definition = SERVICES.iter().fold(definition.clone(), |text, service| {
             text.replace(service, services)
         });
-    let definition = definition.as_str();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("workflow.yaml"), definition).unwrap();
-    std::fs::write(
-        dir.path().join("swirl.toml"),
-        "[app]\nname = \"ctk\"\nworkflows = [\"workflow.yaml\"]\n",
-    )
-    .unwrap();
-    let id = yaml(definition)["document"]["name"]
+        let file = format!("workflow-{index}.yaml");
+        std::fs::write(dir.path().join(&file), definition).unwrap();
+        files.push(format!("{file:?}"));
+    }
+    let mut manifest = format!(
+        "[app]\nname = \"ctk\"\nworkflows = [{}]\n",
+        files.join(", ")
+    );
+    for function in functions {
+        manifest.push_str(&format!(
+            "\n[functions.{function}]\nsource = {:?}\ntimeout = \"5s\"\n",
+            swirl_tests::guest(function).display().to_string()
+        ));
+    }
+    std::fs::write(dir.path().join("swirl.toml"), manifest).unwrap();
+    let id = yaml(&definitions[0])["document"]["name"]
         .as_str()
         .expect("document.name")
         .to_string();
@@ -250,7 +265,8 @@ fn quoted(text: &str) -> Vec<&str> {
 
 /// Runs one scenario; `Err` says which step failed and why.
 fn check(scenario: &Scenario, services: &str) -> Result<(), String> {
-    let mut definition = None;
+    let mut definitions = Vec::new();
+    let mut functions = Vec::new();
     let mut input = None;
     let mut outcome = None;
     for step in &scenario.steps {
@@ -261,15 +277,17 @@ fn check(scenario: &Scenario, services: &str) -> Result<(), String> {
                 .as_ref()
                 .ok_or_else(|| format!("'{text}' before the workflow was executed"))
         }
-        if text == "a workflow with definition:" {
-            definition = doc.map(str::to_owned);
+        if text == "a workflow with definition:" || text == "another workflow with definition:" {
+            definitions.extend(doc.map(str::to_owned));
+        } else if let Some(rest) = text.strip_prefix("the app has the test function ") {
+            functions.extend(quoted(rest).into_iter().map(str::to_owned));
         } else if text == "given the workflow input is:" || text == "the workflow input is:" {
             input = doc.map(yaml);
         } else if text == "the workflow is executed" {
-            let definition = definition
-                .as_deref()
-                .ok_or("no workflow definition given")?;
-            outcome = Some(execute(definition, input.as_ref(), services));
+            if definitions.is_empty() {
+                return Err("no workflow definition given".into());
+            }
+            outcome = Some(execute(&definitions, &functions, input.as_ref(), services));
         } else if text.starts_with("the workflow should complete") {
             let outcome = got(&outcome, text)?;
             if outcome.code != 0 {
@@ -356,20 +374,37 @@ fn check(scenario: &Scenario, services: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn the_conformance_kit_passes() {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(features_dir())
+fn scenarios_in(dir: &Path) -> Vec<Scenario> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "feature"))
         .collect();
     paths.sort();
-    let scenarios: Vec<Scenario> = paths.iter().flat_map(|p| parse_feature(p)).collect();
+    paths.iter().flat_map(|p| parse_feature(p)).collect()
+}
+
+#[test]
+fn the_conformance_kit_passes() {
+    let scenarios = scenarios_in(&features_dir());
     assert!(
         scenarios.len() >= 21,
         "the kit has {} scenarios",
         scenarios.len()
     );
+    run_scenarios(&scenarios);
+}
+
+/// Our own scenarios in the kit's phrasing, for what it does not cover
+/// (`tests/features/`).
+#[test]
+fn our_own_features_pass() {
+    let scenarios = scenarios_in(&workspace_root().join("tests/features"));
+    assert!(!scenarios.is_empty());
+    run_scenarios(&scenarios);
+}
+
+fn run_scenarios(scenarios: &[Scenario]) {
     let services = start_services();
     let results =
         swirl_tests::in_parallel(scenarios.iter().collect(), |s| (s, check(s, &services)));
@@ -392,7 +427,7 @@ fn the_conformance_kit_passes() {
         }
     }
     eprintln!(
-        "conformance kit: {passed} of {} scenarios pass, {} not supported yet",
+        "{passed} of {} scenarios pass, {} not supported yet",
         scenarios.len(),
         NOT_YET.len()
     );
