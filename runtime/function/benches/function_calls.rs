@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
-use swirl_function::InstanceMode;
+use swirl_function::{FunctionLimits, InstanceMode};
 
 use support::{Environment, Guest, call, deploy, trap};
 
@@ -188,7 +188,7 @@ fn bench_calls(
     // the reaper instead would take 50 ms a call.
     let mut cold = Group::new(criterion, "cold_pool_zero");
     short(&mut cold);
-    for guest in guests {
+    for guest in guests.iter().filter(|guest| guest.trap_input.is_some()) {
         let host = env.deployed(guest, InstanceMode::Reuse);
         cold.measure(
             figures,
@@ -307,13 +307,14 @@ fn bench_throughput(
 
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
-    let guests = support::guests();
+    let guests = support::guests_from_env().unwrap_or_else(|| support::guests().into());
     let env = Environment::new(None);
     let mut figures = Vec::new();
     bench_calls(&mut criterion, &env, &guests, &mut figures);
     bench_starts(&mut criterion, &env, &guests, &mut figures);
     bench_throughput(&mut criterion, &env, &guests, &mut figures);
     criterion.final_summary();
+    let memory = warm_instance_memory(&env, &guests);
 
     if !figures.is_empty() {
         println!("\nEvery timed call, warm-up included (warm_2_threads: throughput only):\n");
@@ -323,4 +324,41 @@ fn main() {
             println!("{}", figure.row());
         }
     }
+    println!(
+        "\nResident memory per warm instance ({WARM_INSTANCES} kept warm, code mapping included):\n"
+    );
+    println!("| function | per instance |");
+    println!("|---|---:|");
+    for (label, bytes) in memory {
+        println!("| {label} | {:.1} MiB |", bytes as f64 / f64::from(1 << 20));
+    }
+}
+
+/// Instances `warm_instance_memory` keeps warm.
+const WARM_INSTANCES: u32 = 20;
+
+/// What a warm instance costs in resident memory: the growth of this
+/// process when a host keeps `WARM_INSTANCES` of a function warm (its code
+/// comes from the code cache, which the figures above filled), divided by
+/// their number.
+fn warm_instance_memory(env: &Environment, guests: &[Guest]) -> Vec<(&'static str, u64)> {
+    guests
+        .iter()
+        .map(|guest| {
+            let host = env.host(&env.cache);
+            let before = support::resident_bytes();
+            support::deploy_with(
+                &host,
+                guest,
+                FunctionLimits {
+                    min_instances: WARM_INSTANCES,
+                    max_instances: WARM_INSTANCES,
+                    ..FunctionLimits::default()
+                },
+            );
+            let grown = support::resident_bytes().saturating_sub(before);
+            drop(host);
+            (guest.label, grown / u64::from(WARM_INSTANCES))
+        })
+        .collect()
 }

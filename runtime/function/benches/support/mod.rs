@@ -26,8 +26,9 @@ pub struct Guest {
     pub source: PathBuf,
     /// A call that succeeds without touching kv.
     pub input: &'static [u8],
-    /// A call that traps, so that the pool drops the instance it ran on.
-    pub trap_input: &'static [u8],
+    /// A call that traps, so that the pool drops the instance it ran on;
+    /// `None` for a function that has none (the cold-pool figure is skipped).
+    pub trap_input: Option<&'static [u8]>,
 }
 
 fn workspace_root() -> &'static Path {
@@ -69,15 +70,49 @@ pub fn guests() -> [Guest; 2] {
             label: "trivial",
             source: built.join("probe.wasm"),
             input: br#"{"action":"count"}"#,
-            trap_input: br#"{"action":"trap"}"#,
+            trap_input: Some(br#"{"action":"trap"}"#),
         },
         Guest {
             label: "bigdata",
             source: bigdata,
             input: br#"{"offset":5242880}"#,
-            trap_input: br#"{"offset":4294967295}"#,
+            trap_input: Some(br#"{"offset":4294967295}"#),
         },
     ]
+}
+
+/// The functions `SWIRL_BENCH_GUESTS` names (`label=path.wasm,...`), each
+/// called with `{"name":"World"}`, as the greeters `swirl new` writes take:
+/// to set functions in different languages side by side (BENCHMARKS.md).
+pub fn guests_from_env() -> Option<Vec<Guest>> {
+    let list = std::env::var("SWIRL_BENCH_GUESTS").ok()?;
+    let guests = list
+        .split(',')
+        .map(|entry| {
+            let (label, path) = entry
+                .split_once('=')
+                .expect("SWIRL_BENCH_GUESTS holds label=path.wasm entries");
+            Guest {
+                label: Box::leak(label.to_string().into_boxed_str()),
+                source: PathBuf::from(path),
+                input: br#"{"name":"World"}"#,
+                trap_input: None,
+            }
+        })
+        .collect();
+    Some(guests)
+}
+
+/// Resident memory of this process, from `/proc/self/status`.
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .expect("VmRSS in /proc/self/status")
+        * 1024
 }
 
 /// What one process has: a sled store behind kv and a code cache directory.
@@ -130,16 +165,25 @@ impl Environment {
 
 /// Deploys `guest` on `host`, reading its file as a starting process would.
 pub fn deploy(host: &FunctionHost, guest: &Guest, instance_mode: InstanceMode) {
+    deploy_with(
+        host,
+        guest,
+        FunctionLimits {
+            instance_mode,
+            ..FunctionLimits::default()
+        },
+    );
+}
+
+/// Deploys `guest` on `host` with `limits`.
+pub fn deploy_with(host: &FunctionHost, guest: &Guest, limits: FunctionLimits) {
     let (wasm, source_stamp) = read_component(&guest.source).expect("read the component");
     host.deploy(FunctionSpec {
         name: guest.label.to_string(),
         source: guest.source.clone(),
         wasm,
         source_stamp,
-        limits: FunctionLimits {
-            instance_mode,
-            ..FunctionLimits::default()
-        },
+        limits,
         config: BTreeMap::new(),
     })
     .expect("deploy");
@@ -161,7 +205,10 @@ pub fn call(host: &FunctionHost, guest: &Guest, expect_cold: Option<bool>) {
 /// Calls `guest` so that it traps, which makes its pool drop the instance.
 pub fn trap(host: &FunctionHost, guest: &Guest) {
     let invocation = host
-        .invoke(guest.label, Call::new(guest.trap_input))
+        .invoke(
+            guest.label,
+            Call::new(guest.trap_input.expect("a guest that can trap")),
+        )
         .expect("the function is deployed");
     assert!(invocation.outcome.is_err(), "{} should trap", guest.label);
 }
