@@ -108,6 +108,11 @@ impl Workflow {
 
     /// Event definitions whose events start a new instance.
     pub fn start_events(&self) -> Vec<&EventDefinition> {
+        // A 1.0 `listen` first waits in a started instance; 1.0 starts
+        // instances by event only through `schedule.on`.
+        if self.start_state().task.is_some() {
+            return Vec::new();
+        }
         match &self.start_state().kind {
             StateKind::Event(state) => state
                 .events_actions
@@ -1405,11 +1410,16 @@ impl<'a> Step<'a> {
                         return Ok(());
                     };
                     let filter = event_state.events_actions[index].event_data_filter.as_ref();
-                    merge_event_data(
-                        thread,
-                        filter.and_then(|f| f.data_output_path.as_ref()),
-                        data,
-                    )?;
+                    if state.task.is_some() {
+                        // A 1.0 listen's output is the array of the events it consumed.
+                        thread.data = Value::Array(vec![data]);
+                    } else {
+                        merge_event_data(
+                            thread,
+                            filter.and_then(|f| f.data_output_path.as_ref()),
+                            data,
+                        )?;
+                    }
                     self.unsubscribe(thread_id);
                     self.record.timers.retain(|_, t| t.thread != thread_id);
                     return self.run_actions(thread_id, ActionList::EventActions(index));
@@ -1426,8 +1436,21 @@ impl<'a> Step<'a> {
                         .retain(|s| !(s.thread == thread_id && s.event == event));
                     return Ok(());
                 }
-                let received = std::mem::take(received);
-                for entry in &event_state.events_actions {
+                let mut received = std::mem::take(received);
+                if state.task.is_some() {
+                    let consumed = event_state
+                        .events_actions
+                        .iter()
+                        .flat_map(|entry| entry.event_refs.iter())
+                        .filter_map(|name| received.remove(name))
+                        .collect();
+                    self.thread(thread_id)?.data = Value::Array(consumed);
+                }
+                for entry in event_state
+                    .events_actions
+                    .iter()
+                    .filter(|_| state.task.is_none())
+                {
                     for name in &entry.event_refs {
                         if let Some(data) = received.get(name) {
                             let path = entry

@@ -5,9 +5,11 @@
 //! a scope whose first task starts it; `then` becomes the state's exit.
 //! Every expression is compiled here, with the `for` and `catch` variables in
 //! scope at that task. What swirl does not run yet is refused with an error
-//! naming the task, never skipped: `listen`, `call: http`/`openapi` and the
-//! other protocol calls, `run` of containers, shells and scripts, task and
-//! workflow `timeout`, `schedule`, and data `schema`s.
+//! naming the task, never skipped: `listen` beyond one/any/all of events
+//! named by type and source (`until`, `foreach`, `correlate`, other
+//! attributes, `read: envelope|raw`), the protocol calls other than http and
+//! openapi, `run` of containers, shells and scripts, task and workflow
+//! `timeout`, `schedule`, and data `schema`s.
 
 use std::collections::HashMap;
 
@@ -36,6 +38,8 @@ struct Uses {
     retries: HashMap<String, Node>,
     /// Functions named in `call`, in first-use order: (name, resource).
     functions: Vec<(String, String)>,
+    /// The events `listen` tasks wait for, one per filter.
+    events: Vec<EventDefinition>,
 }
 
 /// Reads a 1.0 document (its root has `document`).
@@ -86,6 +90,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         errors: HashMap::new(),
         retries: HashMap::new(),
         functions: Vec::new(),
+        events: Vec::new(),
     };
     if let Some(node) = root.get("use") {
         read_use(reader, node, &p.key("use"), &mut uses);
@@ -105,7 +110,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         description: summary,
         schema_version: dsl,
         expression_language: ExpressionLanguage::Jq,
-        events: Vec::new(),
+        events: uses.events,
         functions: uses
             .functions
             .into_iter()
@@ -452,6 +457,7 @@ fn read_task(
         }),
         "emit" => read_emit(reader, body, &bp, locals, exit?)?,
         "run" => read_run(reader, body, &bp, locals, exit?)?,
+        "listen" => read_listen(reader, node, p, body, uses, exit?)?,
         _ => {
             reader.error(
                 &bp,
@@ -611,10 +617,23 @@ fn read_for(
     let at = reader
         .optional_string(body, &fp, "at", "'for'")
         .unwrap_or_else(|| "index".into());
-    let collection = expression(reader, body, &fp, "in", locals)?;
-    let Some(collection) = collection else {
-        reader.required(body, &fp, "in", "'for'");
-        return None;
+    // An inline array is JSON, which is also the jq expression yielding it.
+    let collection = match body.get("in") {
+        Some(
+            array @ Node {
+                value: NodeValue::Array(_),
+                ..
+            },
+        ) => Jq::compile(&array.to_value().to_string(), locals)
+            .map_err(|e| reader.error(&fp.key("in"), array.position, e.to_string()))
+            .ok()?,
+        _ => {
+            let Some(collection) = expression(reader, body, &fp, "in", locals)? else {
+                reader.required(body, &fp, "in", "'for'");
+                return None;
+            };
+            collection
+        }
     };
     let mut inner: Vec<String> = locals.to_vec();
     inner.extend([each.clone(), at.clone()]);
@@ -975,6 +994,121 @@ fn read_run(
         workflow_id: name,
         input,
         wait_for_completion: wait,
+        exit,
+    }))
+}
+
+/// `listen`: an event state over event definitions made from its filters,
+/// named `<task pointer>/listen/to/<strategy>[/<index>]`.
+fn read_listen(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    body: &Node,
+    uses: &mut Uses,
+    exit: Exit,
+) -> Option<StateKind> {
+    let lp = p.key("listen");
+    reader.object(body, &lp, "'listen'")?;
+    refuse(reader, node, p, "foreach", "a 'listen' task");
+    if let Some(read) = body.get("read")
+        && read.as_str() != Some("data")
+    {
+        reader.error(
+            &lp.key("read"),
+            read.position,
+            "'read' other than data is not supported yet; listen reads the events' data",
+        );
+        return None;
+    }
+    let to = reader.required(body, &lp, "to", "'listen'")?;
+    let tp = lp.key("to");
+    reader.object(to, &tp, "'listen.to'")?;
+    refuse(reader, to, &tp, "until", "'listen.to'");
+    let (strategy, filters): (&str, Vec<(Pointer, &Node)>) = if let Some(one) = to.get("one") {
+        ("one", vec![(tp.key("one"), one)])
+    } else if let Some((name, list)) = ["any", "all"]
+        .into_iter()
+        .find_map(|name| to.get(name).map(|list| (name, list)))
+    {
+        let items = reader.array(list, &tp.key(name), &format!("'listen.to.{name}'"))?;
+        if items.is_empty() {
+            reader.error(
+                &tp.key(name),
+                list.position,
+                format!("an empty 'listen.to.{name}' (every event) is not supported yet; name the events' type and source"),
+            );
+            return None;
+        }
+        (
+            name,
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (tp.key(name).index(i), item))
+                .collect(),
+        )
+    } else {
+        reader.error(&tp, to.position, "'listen.to' needs one of one, any or all");
+        return None;
+    };
+    let mut names = Vec::new();
+    for (fp, filter) in filters {
+        refuse(reader, filter, &fp, "correlate", "an event filter");
+        let with = reader.required(filter, &fp, "with", "an event filter")?;
+        let wp = fp.key("with");
+        reader.object(with, &wp, "'with'")?;
+        let event_type = reader.required_string(with, &wp, "type", "an event filter");
+        // Subscriptions are indexed by type and source, as v0.1's events are.
+        let source = match with.get("source") {
+            Some(_) => reader.required_string(with, &wp, "source", "an event filter"),
+            None => {
+                reader.error(
+                    &wp,
+                    with.position,
+                    "listening to events of any source is not supported yet; add their 'source'",
+                );
+                None
+            }
+        };
+        if let NodeValue::Object(members) = &with.value {
+            for (key, _) in members
+                .iter()
+                .filter(|(k, _)| k.name != "type" && k.name != "source")
+            {
+                reader.error(
+                    &wp.key(&key.name),
+                    key.position,
+                    format!(
+                        "filtering events on '{}' is not supported yet; filter on type and source",
+                        key.name
+                    ),
+                );
+            }
+        }
+        let name = fp.to_string();
+        uses.events.push(EventDefinition {
+            name: name.clone(),
+            source: source?,
+            event_type: event_type?,
+            correlation_token: None,
+            metadata: Metadata::new(),
+        });
+        names.push(name);
+    }
+    Some(StateKind::Event(EventState {
+        exclusive: strategy != "all",
+        events_actions: names
+            .into_iter()
+            .map(|name| EventActions {
+                event_refs: vec![name],
+                action_mode: ActionMode::Sequential,
+                actions: Vec::new(),
+                event_data_filter: None,
+            })
+            .collect(),
+        timeout: None,
+        retry: Vec::new(),
         exit,
     }))
 }

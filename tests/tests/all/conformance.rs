@@ -433,3 +433,46 @@ fn run_scenarios(scenarios: &[Scenario]) {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every example of the 1.0 specification either loads or is refused with
+/// errors that each name something swirl does not run yet; none is
+/// misread (an error of any other kind) and none panics the reader.
+#[test]
+fn the_specification_examples_load_or_are_refused_by_name() {
+    let dir = features_dir().join("../../examples");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() > 50, "{} examples", paths.len());
+    let (mut loaded, mut refused, mut misread) = (Vec::new(), Vec::new(), Vec::new());
+    for path in &paths {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(path).unwrap();
+        match swirl_workflow::parse(
+            &text,
+            Some(&name),
+            swirl_workflow::KnownFunctions::Unchecked,
+        ) {
+            Ok(_) => loaded.push(name),
+            Err(diagnostics) => {
+                let errors: Vec<_> = diagnostics
+                    .0
+                    .iter()
+                    .filter(|d| d.severity == swirl_workflow::Severity::Error)
+                    .map(|d| d.message.clone())
+                    .collect();
+                if errors.iter().all(|m| m.contains("not supported")) {
+                    refused.push(format!("{name}: {}", errors.join("; ")));
+                } else {
+                    misread.push(format!("{name}: {}", errors.join("; ")));
+                }
+            }
+        }
+    }
+    eprintln!("{} examples load: {}", loaded.len(), loaded.join(", "));
+    eprintln!("{} are refused:\n  {}", refused.len(), refused.join("\n  "));
+    assert!(misread.is_empty(), "misread:\n{}", misread.join("\n"));
+}

@@ -1,0 +1,93 @@
+Feature: Emitting and listening
+  As a user of swirl
+  I want 1.0 workflows to wait for CloudEvents and to produce them
+  So that instances react to events, including each other's
+
+  # The emitted event reaches the listening branch of the same instance
+  # (kept until the listen subscribes, if it comes first); a listen's output
+  # is the array of the events' data
+  Scenario: Listen To One Event
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-one
+      version: '1.0.0'
+    do:
+      - pingPong:
+          fork:
+            branches:
+              - waitForPing:
+                  listen:
+                    to:
+                      one:
+                        with:
+                          type: com.example.ping
+                          source: https://example.com/pinger
+              - sendPing:
+                  emit:
+                    event:
+                      with:
+                        source: https://example.com/pinger
+                        type: com.example.ping
+                        data:
+                          hello: ${ .name }
+          output:
+            as: .[0]
+    """
+    And given the workflow input is:
+    """yaml
+    name: world
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    - hello: world
+    """
+
+  # `all` waits for every filter's event and outputs them in filter order
+  Scenario: Listen To All Events
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-all
+      version: '1.0.0'
+    do:
+      - gather:
+          fork:
+            branches:
+              - waitForBoth:
+                  listen:
+                    to:
+                      all:
+                        - with:
+                            type: com.example.first
+                            source: https://example.com/a
+                        - with:
+                            type: com.example.second
+                            source: https://example.com/b
+              - sendSecond:
+                  emit:
+                    event:
+                      with:
+                        source: https://example.com/b
+                        type: com.example.second
+                        data: 2
+              - sendFirst:
+                  emit:
+                    event:
+                      with:
+                        source: https://example.com/a
+                        type: com.example.first
+                        data: 1
+          output:
+            as: .[0]
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    [ 1, 2 ]
+    """
