@@ -397,6 +397,16 @@ fn transition(to: &str) -> Exit {
     })
 }
 
+/// A task being read: its node and pointer, the member under its type's
+/// key, and the `for` and `catch` variables in scope.
+#[derive(Clone, Copy)]
+struct TaskSite<'a> {
+    node: &'a Node,
+    p: &'a Pointer,
+    body: &'a Node,
+    locals: &'a [String],
+}
+
 fn read_task(
     reader: &mut Reader,
     entry: &Entry<'_>,
@@ -433,6 +443,12 @@ fn read_task(
     let exit = scope.exit(reader, node.get("then"), &p.key("then"));
     let body = node.get(kind_name)?;
     let bp = p.key(kind_name);
+    let site = TaskSite {
+        node,
+        p,
+        body,
+        locals,
+    };
     let kind = match kind_name {
         "set" => StateKind::Set(SetState {
             set: template(reader, body, &bp, locals)?,
@@ -446,11 +462,11 @@ fn read_task(
             error: read_raise(reader, body, &bp, locals, uses)?,
             exit: exit?,
         }),
-        "call" => read_call(reader, node, p, body, locals, uses, exit?)?,
-        "for" => read_for(reader, node, p, body, locals, uses, exit?)?,
+        "call" => read_call(reader, site, uses, exit?)?,
+        "for" => read_for(reader, site, uses, exit?)?,
         "fork" => read_fork(reader, body, &bp, locals, uses, exit?)?,
         "switch" => read_switch(reader, body, &bp, scope, locals, exit?)?,
-        "try" => read_try(reader, node, p, body, locals, uses, exit?)?,
+        "try" => read_try(reader, site, uses, exit?)?,
         "wait" => StateKind::Delay(DelayState {
             time_delay: read_duration(reader, body, &bp)?,
             exit: exit?,
@@ -526,16 +542,18 @@ fn read_raise(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn read_call(
     reader: &mut Reader,
-    node: &Node,
-    p: &Pointer,
-    body: &Node,
-    locals: &[String],
+    task: TaskSite<'_>,
     uses: &mut Uses,
     exit: Exit,
 ) -> Option<StateKind> {
+    let TaskSite {
+        node,
+        p,
+        body,
+        locals,
+    } = task;
     let cp = p.key("call");
     let name = reader.string(body, &cp, "'call'")?;
     if REFUSED_CALLS.contains(&name.as_str()) {
@@ -599,16 +617,18 @@ fn read_call(
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn read_for(
     reader: &mut Reader,
-    node: &Node,
-    p: &Pointer,
-    body: &Node,
-    locals: &[String],
+    task: TaskSite<'_>,
     uses: &mut Uses,
     exit: Exit,
 ) -> Option<StateKind> {
+    let TaskSite {
+        node,
+        p,
+        body,
+        locals,
+    } = task;
     let fp = p.key("for");
     reader.object(body, &fp, "'for'")?;
     let each = reader
@@ -760,16 +780,18 @@ fn read_switch(
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn read_try(
     reader: &mut Reader,
-    node: &Node,
-    p: &Pointer,
-    body: &Node,
-    locals: &[String],
+    task: TaskSite<'_>,
     uses: &mut Uses,
     exit: Exit,
 ) -> Option<StateKind> {
+    let TaskSite {
+        node,
+        p,
+        body,
+        locals,
+    } = task;
     let states = read_tasks(reader, body, &p.key("try"), locals, uses);
     let catch = reader.required(node, p, "catch", "a 'try' task")?;
     let cp = p.key("catch");
