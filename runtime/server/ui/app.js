@@ -258,6 +258,12 @@ function spans(history, end, ended) {
         open.set(`s:${entry.state}`, span); out.push(span); break;
       }
       case "stateLeft": close(`s:${entry.state}`, at); break;
+      // A 1.0 task: its state is named by the task's pointer.
+      case "taskStarted": {
+        const span = { label: entry.task, kind: "state", start: at, state: entry.reference };
+        open.set(`s:${entry.reference}`, span); out.push(span); break;
+      }
+      case "taskCompleted": close(`s:${entry.reference}`, at); break;
       case "actionStarted": {
         const span = { label: `${entry.function} #${entry.attempt}`, kind: "action", start: at, state: entry.state };
         open.set(`a:${entry.state}:${entry.function}:${entry.attempt}`, span); out.push(span); break;
@@ -328,7 +334,9 @@ async function instancePage(id, _query, mine) {
     h("dt", {}, "Started"), h("dd", {}, when(instance.createdAt)),
     h("dt", {}, "Updated"), h("dd", {}, when(instance.updatedAt)),
     instance.parentId ? [h("dt", {}, "Parent"), h("dd", {}, link(uiPath("instances", instance.parentId), instance.parentId))] : null);
-  const past = history.filter((e) => e.kind === "stateEntered").map((e) => e.state);
+  const past = history
+    .filter((e) => e.kind === "stateEntered" || e.kind === "taskStarted")
+    .map((e) => e.state || e.reference);
   const marks = { current: final ? [] : instance.states || [], past, failed: instance.error && instance.error.state };
   const error = instance.error
     ? h("section", { id: "error", "aria-label": "error" }, h("h2", {}, "Error"),
