@@ -258,15 +258,20 @@ impl Sinks {
         self.inner.dead_letters.load(Ordering::Relaxed)
     }
 
-    /// The dead letters, oldest first.
+    /// The dead letters, oldest first. What it shows is durable: a letter is
+    /// readable as soon as its move commits, before the flush that follows
+    /// it, so the listing waits for a flush after reading (the listing is
+    /// an observation; a SIGKILL must not take back what someone saw).
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
-        Ok(self
+        let letters = self
             .inner
             .store
             .dead_letters()?
             .into_iter()
             .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())
-            .collect())
+            .collect();
+        self.inner.store.durable()?;
+        Ok(letters)
     }
 
     /// Moves dead letter `id` back to its sink's queue (durably) and
