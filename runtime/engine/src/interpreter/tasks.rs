@@ -80,6 +80,28 @@ fn same_type(wanted: &str, actual: &str) -> bool {
 }
 
 impl<'a> Step<'a> {
+    /// What an expression of `task` in `thread_id` sees, with `$output`
+    /// bound to `output`.
+    fn bindings<'b>(
+        &'b self,
+        thread_id: ThreadId,
+        task: &'b TaskFlow,
+        output: &'b Value,
+    ) -> Bindings<'b> {
+        static NULL: Value = Value::Null;
+        static NO_LOCALS: BTreeMap<String, Value> = BTreeMap::new();
+        let thread = self.record.threads.get(&thread_id);
+        Bindings {
+            context: &self.record.context,
+            input: thread.and_then(|t| t.raw_input.as_ref()).unwrap_or(&NULL),
+            output,
+            workflow_id: &self.record.workflow_id,
+            workflow_input: &self.record.input,
+            task: (&task.name, &task.reference),
+            locals: thread.map_or(&NO_LOCALS, |t| &t.locals),
+        }
+    }
+
     /// Evaluates `template` for `task` in `thread_id` on `input`, with
     /// `$output` bound to `output`.
     pub(super) fn eval(
@@ -90,22 +112,12 @@ impl<'a> Step<'a> {
         input: &Value,
         output: &Value,
     ) -> Result<Value, WorkflowError> {
-        let null = Value::Null;
-        let empty = BTreeMap::new();
-        let thread = self.record.threads.get(&thread_id);
-        let bindings = Bindings {
-            context: &self.record.context,
-            input: thread.and_then(|t| t.raw_input.as_ref()).unwrap_or(&null),
-            output,
-            workflow_id: &self.record.workflow_id,
-            workflow_input: &self.record.input,
-            task: (&task.name, &task.reference),
-            locals: thread.map_or(&empty, |t| &t.locals),
-        };
-        template.eval(input, &bindings).map_err(expression_error)
+        template
+            .eval(input, &self.bindings(thread_id, task, output))
+            .map_err(expression_error)
     }
 
-    /// Evaluates a condition like [`Step::eval`].
+    /// Evaluates a condition like [`Step::eval`], `$output` being null.
     fn test(
         &self,
         thread_id: ThreadId,
@@ -113,14 +125,8 @@ impl<'a> Step<'a> {
         jq: &Jq,
         input: &Value,
     ) -> Result<bool, WorkflowError> {
-        let result = self.eval(
-            thread_id,
-            task,
-            &Template::Expression(jq.clone()),
-            input,
-            &Value::Null,
-        )?;
-        Ok(!matches!(result, Value::Null | Value::Bool(false)))
+        jq.test(input, &self.bindings(thread_id, task, &Value::Null))
+            .map_err(expression_error)
     }
 
     /// The instance's input after the workflow's `input.from`.
@@ -358,13 +364,10 @@ impl<'a> Step<'a> {
     ) -> Result<(), WorkflowError> {
         let task = task_of(state)?;
         let data = self.thread(thread_id)?.data.clone();
-        let collection = self.eval(
-            thread_id,
-            task,
-            &Template::Expression(for_state.collection.clone()),
-            &data,
-            &Value::Null,
-        )?;
+        let collection = for_state
+            .collection
+            .eval(&data, &self.bindings(thread_id, task, &Value::Null))
+            .map_err(expression_error)?;
         let items = match collection {
             Value::Array(items) => items,
             Value::Null => Vec::new(),
