@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::invoker::AppInvoker;
 use crate::manifest::{Manifest, ManifestError, ManifestErrors};
-use swirl_engine::{Engine, EngineError};
+use swirl_engine::{Engine, EngineConfig, EngineError};
 use swirl_function::{FunctionHost, HostConfig, KvStore};
 use swirl_workflow::{self as workflow, Diagnostics, KnownFunctions, Loaded};
 
@@ -189,6 +190,20 @@ pub fn deploy(manifest: &Manifest, host: &FunctionHost) -> Result<(), ManifestEr
     } else {
         Err(ManifestErrors(errors))
     }
+}
+
+/// The engine of one data directory: its instances in `store`, its calls
+/// through `host` and the outside world.
+pub fn engine(
+    store: &swirl_store::Store,
+    host: &Arc<FunctionHost>,
+    config: EngineConfig,
+) -> Result<Engine, EngineError> {
+    Engine::with_config(
+        Arc::new(store.clone()),
+        Arc::new(AppInvoker::new(host.clone())),
+        config,
+    )
 }
 
 /// A host for the apps of one data directory: code cache under `<data-dir>/cache`.

@@ -14,6 +14,7 @@
 
 pub mod app;
 pub mod deployment;
+pub mod invoker;
 pub mod lifecycle;
 pub mod manifest;
 pub mod retention;

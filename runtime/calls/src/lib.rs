@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use swirl_core::uri_template::{self, percent_encode, text};
 
 /// How long one request may take, connection to last byte.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -67,13 +68,6 @@ pub struct HttpRequest {
     pub redirect: bool,
 }
 
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn pairs(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, CallError> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
@@ -82,37 +76,6 @@ fn pairs(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, Cal
             "'{what}' must be an object of names and values, not {other}"
         ))),
     }
-}
-
-/// Replaces `{name}` in a URI template with the matching member of `data`.
-pub fn expand_uri(template: &str, data: &Value) -> String {
-    let mut uri = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        uri.push_str(&rest[..open]);
-        let name = &rest[open + 1..open + close];
-        match data.get(name) {
-            Some(value) => uri.push_str(&percent_encode(&text(value))),
-            None => uri.push_str(&rest[open..=open + close]),
-        }
-        rest = &rest[open + close + 1..];
-    }
-    uri.push_str(rest);
-    uri
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 impl HttpRequest {
@@ -157,7 +120,7 @@ impl HttpRequest {
         };
         Ok(HttpRequest {
             method,
-            uri: expand_uri(template, input),
+            uri: uri_template::expand(template, input),
             headers,
             query: pairs(with.get("query"), "with.query")?,
             body: with.get("body").filter(|b| !b.is_null()).cloned(),
@@ -221,6 +184,18 @@ impl Caller {
             following: agent(MAX_REDIRECTS),
             direct: agent(0),
             documents: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Makes a task's `protocol` call (`http` or `openapi`) with its
+    /// evaluated `with`.
+    pub fn request(&self, protocol: &str, with: &Value) -> Result<Value, CallError> {
+        match protocol {
+            "http" => self.http(&HttpRequest::from_with(with, &Value::Null)?),
+            "openapi" => self.openapi(with),
+            other => Err(CallError::Invalid(format!(
+                "'call: {other}' is not a protocol swirl calls; use http or openapi"
+            ))),
         }
     }
 
@@ -382,7 +357,7 @@ impl Caller {
         }
         let request = HttpRequest {
             method: method.to_ascii_uppercase(),
-            uri: expand_uri(&format!("{base}{path}"), &arguments),
+            uri: uri_template::expand(&format!("{base}{path}"), &arguments),
             headers,
             query,
             body,
@@ -475,17 +450,6 @@ fn base_uri(document: &Value, document_uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uri_templates_take_the_input_members() {
-        assert_eq!(
-            expand_uri(
-                "https://x/pet/{petId}?s={status}&q={none}",
-                &json!({"petId": 1, "status": "a b"})
-            ),
-            "https://x/pet/1?s=a%20b&q={none}"
-        );
-    }
 
     #[test]
     fn a_with_without_method_or_endpoint_is_invalid() {

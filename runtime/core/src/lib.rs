@@ -21,3 +21,4 @@ pub mod function_ref;
 pub mod ids;
 pub mod percentile;
 pub mod time;
+pub mod uri_template;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use swirl_store::instances::SubscriptionKey;
+use swirl_ports::store::SubscriptionKey;
 
 use crate::IncomingEvent;
 

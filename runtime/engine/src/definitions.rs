@@ -68,8 +68,8 @@ impl Engine {
     /// not deployed now are left out and fail when called, as before.
     pub(crate) fn pin_functions(&self, workflow: &Workflow) -> BTreeMap<String, String> {
         self.inner
-            .host
-            .current_versions(workflow.function_resources())
+            .invoker
+            .current_versions(&mut workflow.function_resources())
     }
 
     /// Ids of the registered workflows, sorted.

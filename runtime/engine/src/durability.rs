@@ -9,17 +9,17 @@
 
 use std::sync::{Arc, Condvar, Mutex};
 
-use swirl_store::{FlushPolicy, Store};
+use swirl_ports::store::{FlushPolicy, InstanceStore, StoreFailure};
 
 /// What to do once a commit is durable, or cannot be made so.
-pub(crate) type Then = Box<dyn FnOnce(Result<(), Arc<swirl_store::StoreError>>) + Send>;
+pub(crate) type Then = Box<dyn FnOnce(Result<(), StoreFailure>) + Send>;
 
 #[derive(Default)]
 struct Pending {
     /// Each with the store to flush (always the engine's own): the thread
     /// holds no store while idle, so a dropped engine releases its
     /// database.
-    waiting: Vec<(Store, Then)>,
+    waiting: Vec<(Arc<dyn InstanceStore>, Then)>,
     closed: bool,
 }
 
@@ -45,7 +45,7 @@ impl Durability {
     }
 
     /// Runs `then` once everything `store` holds now is durable.
-    pub fn after_flush(&self, store: &Store, then: Then) {
+    pub fn after_flush(&self, store: &Arc<dyn InstanceStore>, then: Then) {
         self.shared.lock().waiting.push((store.clone(), then));
         self.shared.ready.notify_one();
     }
@@ -84,11 +84,11 @@ impl Shared {
             };
             if store.flush_policy() == FlushPolicy::EachCommit {
                 for (store, then) in batch {
-                    then(store.durable().map_err(Arc::new));
+                    then(store.durable());
                 }
                 continue;
             }
-            let result = store.durable().map_err(Arc::new);
+            let result = store.durable();
             for (_, then) in batch {
                 then(result.clone());
             }

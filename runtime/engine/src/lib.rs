@@ -71,10 +71,8 @@ use record::{
     WorkflowError,
 };
 use swirl_core::time::now_ms;
-use swirl_function::{Call, FunctionHost};
-use swirl_store::events::ConsumedEvent;
-use swirl_store::instances::{StepWrite, SubscriptionKey};
-use swirl_store::{Store, StoreError};
+use swirl_ports::invoke::{Call, Invoker};
+use swirl_ports::store::{ConsumedEvent, InstanceStore, StepWrite, StoreFailure, SubscriptionKey};
 use swirl_workflow::{self as workflow, Diagnostics, KnownFunctions};
 
 /// Why the engine refused a request.
@@ -96,13 +94,13 @@ pub enum EngineError {
     #[error("{0}")]
     Definition(Diagnostics),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] StoreFailure),
     #[error("instance record '{id}' cannot be read: {reason}")]
     Corrupt { id: String, reason: String },
     #[error("the engine is saturated: {0}; retry shortly")]
     Busy(#[from] Busy),
     #[error("the commit could not be made durable: {0}")]
-    NotDurable(Arc<StoreError>),
+    NotDurable(StoreFailure),
     #[error("cannot start the engine's threads: {0}")]
     Threads(std::io::Error),
     #[error(
@@ -188,10 +186,9 @@ pub struct Engine {
 }
 
 struct Inner {
-    store: Store,
-    host: Arc<FunctionHost>,
-    /// Makes 1.0's `call: http` and `call: openapi` requests.
-    calls: swirl_calls::Caller,
+    store: Arc<dyn InstanceStore>,
+    /// Calls the app's functions and makes 1.0's protocol requests.
+    invoker: Arc<dyn Invoker>,
     config: EngineConfig,
     /// Registered definitions by id (the newest) and by version.
     workflows: RwLock<HashMap<String, Arc<Workflow>>>,
@@ -236,20 +233,22 @@ fn kind_name(value: &Value) -> &'static str {
 }
 
 impl Engine {
-    pub fn new(store: Store, host: Arc<FunctionHost>) -> Result<Self, EngineError> {
-        Self::with_config(store, host, EngineConfig::default())
+    pub fn new(
+        store: Arc<dyn InstanceStore>,
+        invoker: Arc<dyn Invoker>,
+    ) -> Result<Self, EngineError> {
+        Self::with_config(store, invoker, EngineConfig::default())
     }
 
     pub fn with_config(
-        store: Store,
-        host: Arc<FunctionHost>,
+        store: Arc<dyn InstanceStore>,
+        invoker: Arc<dyn Invoker>,
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
-                host,
-                calls: swirl_calls::Caller::new(),
+                invoker,
                 pool: RunPool::new(config.pool).map_err(EngineError::Threads)?,
                 durability: Durability::new().map_err(EngineError::Threads)?,
                 config,

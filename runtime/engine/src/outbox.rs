@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::IncomingEvent;
 use super::record::ProducedEvent;
-use swirl_function::{EmittedEvent, Invocation};
+use swirl_ports::invoke::{EmittedEvent, Invocation};
 
 /// The source of workflow-produced events whose definition named none.
 pub const DEFAULT_SOURCE: &str = "swirl";

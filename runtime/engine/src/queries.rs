@@ -34,7 +34,7 @@ impl Engine {
 
     /// History of instance `id`, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, EngineError> {
-        history(&self.inner.store, id)
+        history(&*self.inner.store, id)
     }
 
     /// Instances, optionally of one workflow and one status, newest first
@@ -44,7 +44,7 @@ impl Engine {
         workflow_id: Option<&str>,
         status: Option<Status>,
     ) -> Result<Vec<InstanceRecord>, EngineError> {
-        list(&self.inner.store, workflow_id, status)
+        list(&*self.inner.store, workflow_id, status)
     }
 }
 
@@ -52,7 +52,7 @@ impl Engine {
 /// status, newest first (see [`InstanceRecord::start_order`]); needs no
 /// running engine.
 pub fn list(
-    store: &Store,
+    store: &dyn InstanceStore,
     workflow_id: Option<&str>,
     status: Option<Status>,
 ) -> Result<Vec<InstanceRecord>, EngineError> {
@@ -82,7 +82,7 @@ pub(crate) fn count_by_status(records: &[InstanceRecord]) -> HashMap<Status, u64
 }
 
 /// History of instance `id`, oldest first; needs no running engine.
-pub fn history(store: &Store, id: &str) -> Result<Vec<HistoryEntry>, EngineError> {
+pub fn history(store: &dyn InstanceStore, id: &str) -> Result<Vec<HistoryEntry>, EngineError> {
     if store.instance(id)?.is_none() {
         return Err(EngineError::UnknownInstance(id.to_string()));
     }

@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use super::pool::Admission;
 use super::*;
+use swirl_ports::invoke::{KvWrites, RequestError};
 use swirl_workflow::model::PROTOCOL_PREFIX;
 
 /// Calls one commit holds at most.
@@ -88,7 +89,7 @@ struct Segment {
     children: Vec<ChildStart>,
     orphans: Vec<String>,
     produced: Vec<OutboxEvent>,
-    kv: Vec<(String, swirl_function::KvWrites)>,
+    kv: Vec<(String, KvWrites)>,
     consumes: Consumes,
     calls: usize,
 }
@@ -441,16 +442,12 @@ impl Engine {
     ) -> (
         Result<Value, WorkflowError>,
         u64,
-        swirl_function::KvWrites,
+        KvWrites,
         Vec<OutboxEvent>,
     ) {
         if let Some(protocol) = task.function.strip_prefix(PROTOCOL_PREFIX) {
             let started = Instant::now();
-            let result = match protocol {
-                "openapi" => self.inner.calls.openapi(&task.input),
-                _ => swirl_calls::HttpRequest::from_with(&task.input, &Value::Null)
-                    .and_then(|request| self.inner.calls.http(&request)),
-            };
+            let result = self.inner.invoker.request(protocol, &task.input);
             let duration_ms = started.elapsed().as_millis() as u64;
             return (
                 result.map_err(call_error),
@@ -470,10 +467,10 @@ impl Engine {
         };
         let version = record.function_versions.get(&task.function);
         let started = Instant::now();
-        let invoked =
-            self.inner
-                .host
-                .invoke_version(&task.function, version.map(String::as_str), call);
+        let invoked = self
+            .inner
+            .invoker
+            .invoke(&task.function, version.map(String::as_str), call);
         let duration_ms = started.elapsed().as_millis() as u64;
         let mut invocation = match invoked {
             Ok(invocation) => invocation,
@@ -785,14 +782,13 @@ fn answer_none(ack: &mut Option<Ack>) -> Result<(), EngineError> {
 }
 
 /// A failed outbound call as the 1.0 error it is.
-fn call_error(error: swirl_calls::CallError) -> WorkflowError {
-    use swirl_calls::CallError;
+fn call_error(error: RequestError) -> WorkflowError {
     let detail = error.to_string();
     match error {
-        CallError::Invalid(_) => interpreter::standard_error("validation", 400, detail),
-        CallError::Status { status, .. } => {
+        RequestError::Invalid(_) => interpreter::standard_error("validation", 400, detail),
+        RequestError::Status { status, .. } => {
             interpreter::standard_error("communication", status, detail)
         }
-        CallError::Transport { .. } => interpreter::standard_error("communication", 500, detail),
+        RequestError::Transport(_) => interpreter::standard_error("communication", 500, detail),
     }
 }

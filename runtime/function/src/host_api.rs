@@ -15,9 +15,9 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::KvStore;
 use super::emit_rules;
 use super::sandbox::{Denied, GUEST_ROOT};
+use super::{EmittedEvent, KvStore, LogLevel, LogLine, LogStream};
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -43,45 +43,6 @@ pub const MAX_KV_KEY_BYTES: usize = 1024;
 pub const MAX_KV_VALUE_BYTES: usize = 1024 * 1024;
 /// Distinct keys one call may write.
 pub const MAX_KV_WRITES_PER_CALL: usize = 1_000;
-
-/// Severity of a log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-/// Where a log line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogStream {
-    /// `host.log`.
-    Host,
-    Stdout,
-    Stderr,
-}
-
-/// One log line of an invocation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LogLine {
-    pub level: LogLevel,
-    pub stream: LogStream,
-    pub message: String,
-}
-
-/// A CloudEvent a function emitted, before the runtime gives it an id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmittedEvent {
-    pub event_type: String,
-    pub source: String,
-    pub subject: Option<String>,
-    pub data: Option<Vec<u8>>,
-    pub extensions: Vec<(String, String)>,
-}
 
 /// What a function shares across its instances.
 pub(crate) struct FunctionShared {

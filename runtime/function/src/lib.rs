@@ -45,9 +45,12 @@ use std::time::Duration;
 
 pub use component::LoadError;
 pub use engine::HostConfig;
-pub use host_api::{EmittedEvent, LogLevel, LogLine, LogStream};
 pub use route::{MAX_ROUTE_VERSIONS, Route, RouteError};
 pub use stats::FunctionStats;
+pub use swirl_ports::invoke::{
+    Call, EmittedEvent, Failure, Invocation, KvWrites, LogLevel, LogLine, LogStream,
+};
+pub use swirl_ports::kv::{KvError, KvStore};
 
 use component::LoadedComponent;
 use engine::WasmEngine;
@@ -172,91 +175,6 @@ pub fn read_component(path: &std::path::Path) -> std::io::Result<(Vec<u8>, Optio
     Ok((wasm, stamp))
 }
 
-/// One call of a function: its JSON input and where it comes from.
-#[derive(Debug, Clone, Default)]
-pub struct Call {
-    /// The JSON input document.
-    pub input: Vec<u8>,
-    /// The workflow definition that calls, if any.
-    pub workflow_id: Option<String>,
-    /// The workflow instance that calls, if any.
-    pub instance_id: Option<String>,
-    /// The state whose action calls, if any.
-    pub state_name: Option<String>,
-    /// Attempt number, from 1; 0 is read as 1.
-    pub attempt: u32,
-    /// Hand a successful call's kv writes back in [`Invocation::kv_writes`]
-    /// instead of applying them, so the caller can commit them atomically
-    /// with its own record of the call (the engine does, per action).
-    pub defer_kv_writes: bool,
-    /// A shorter timeout for this call (a workflow action's own `timeout`);
-    /// the function's manifest timeout still bounds it.
-    pub timeout: Option<Duration>,
-}
-
-impl Call {
-    /// A direct call with `input` as its JSON input.
-    pub fn new(input: impl Into<Vec<u8>>) -> Self {
-        Call {
-            input: input.into(),
-            attempt: 1,
-            ..Call::default()
-        }
-    }
-}
-
-/// Why a call failed: a code that workflows match on and a message.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Failure {
-    pub code: String,
-    pub message: String,
-    /// JSON details the function attached.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<serde_json::Value>,
-}
-
-impl Failure {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Failure {
-            code: code.into(),
-            message: message.into(),
-            details: None,
-        }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-/// What one call produced.
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    /// Unique id of the call, as the function saw it in its context.
-    pub id: String,
-    /// The function version that ran.
-    pub version: String,
-    /// The JSON output, or why the call failed.
-    pub outcome: Result<Vec<u8>, Failure>,
-    /// Log lines of the call: host logs and captured stdout/stderr.
-    pub logs: Vec<LogLine>,
-    /// Log lines dropped because the call went past the per-call log limit.
-    pub dropped_log_lines: u64,
-    /// CloudEvents the function emitted.
-    pub emitted: Vec<EmittedEvent>,
-    /// Time spent in the call, from acquiring an instance to its result.
-    pub duration: Duration,
-    /// True when no warm instance was available and one was instantiated.
-    pub cold_start: bool,
-    /// A successful call's kv writes, when the call asked to defer them.
-    pub kv_writes: KvWrites,
-}
-
-/// Writes of one call to its function's kv namespace: a value, or `None` to delete.
-pub type KvWrites = BTreeMap<String, Option<Vec<u8>>>;
-
 /// A deployed function version, as deploy reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployed {
@@ -291,24 +209,6 @@ impl PreparedFunction {
 pub trait VersionSource: Send + Sync {
     fn spec(&self, name: &str, version: &str) -> Option<FunctionSpec>;
 }
-
-/// The durable key-value store that functions import, one namespace per function.
-pub trait KvStore: Send + Sync {
-    /// Reads `key` of `function`'s namespace.
-    fn get(&self, function: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
-    /// Applies `writes` (a value, or `None` to delete) to `function`'s
-    /// namespace atomically and durably.
-    fn apply(
-        &self,
-        function: &str,
-        writes: &BTreeMap<String, Option<Vec<u8>>>,
-    ) -> Result<(), KvError>;
-}
-
-/// A failure of the key-value store behind functions.
-#[derive(Debug, thiserror::Error)]
-#[error("key-value store: {0}")]
-pub struct KvError(pub String);
 
 /// Errors of calling into the host, as opposed to failures of the function.
 #[derive(Debug, thiserror::Error)]

@@ -6,8 +6,6 @@
 //! with an id that the answer carries, so an operator can find the log line
 //! a user reports.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,6 +14,7 @@ use serde_json::json;
 use swirl_app::deployment::DeployError;
 use swirl_engine::EngineError;
 use swirl_function::InvokeError;
+use swirl_ports::store::StoreFailure;
 use swirl_store::StoreError;
 
 /// Why a request failed.
@@ -39,7 +38,7 @@ pub enum ApiError {
     /// The store cannot take writes (disk full, unwritable data directory):
     /// the client may retry later.
     #[error("storage is unavailable; retry later")]
-    Unavailable(#[source] Arc<StoreError>),
+    Unavailable(#[source] StoreFailure),
     /// The engine's runs are saturated: the client should retry after a
     /// second.
     #[error("{0}")]
@@ -76,8 +75,7 @@ impl From<EngineError> for ApiError {
                 Self::BadRequest(error.to_string())
             }
             EngineError::WrongStatus { .. } => Self::Conflict(error.to_string()),
-            EngineError::Store(store) => Self::Unavailable(Arc::new(store)),
-            EngineError::NotDurable(store) => Self::Unavailable(store),
+            EngineError::Store(store) | EngineError::NotDurable(store) => Self::Unavailable(store),
             EngineError::Busy(_) | EngineError::BufferFull(_) => Self::Busy(error.to_string()),
             other => Self::Internal(other.to_string()),
         }
@@ -104,7 +102,7 @@ impl From<DeployError> for ApiError {
             }
             DeployError::Missing(_) => Self::NotFound(error.to_string()),
             DeployError::BadInput(_) => Self::BadRequest(error.to_string()),
-            DeployError::Store(store) => Self::Unavailable(Arc::new(store)),
+            DeployError::Store(store) => Self::Unavailable(store.into()),
             DeployError::Engine(engine) => engine.into(),
         }
     }
@@ -115,7 +113,7 @@ impl From<super::sinks::DeadLetterError> for ApiError {
         use super::sinks::DeadLetterError;
         match error {
             DeadLetterError::Unknown(_) => Self::NotFound(error.to_string()),
-            DeadLetterError::Store(store) => Self::Unavailable(Arc::new(store)),
+            DeadLetterError::Store(store) => Self::Unavailable(store.into()),
             DeadLetterError::Corrupt(..) => Self::Internal(error.to_string()),
         }
     }
@@ -123,7 +121,7 @@ impl From<super::sinks::DeadLetterError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::Unavailable(Arc::new(error))
+        Self::Unavailable(error.into())
     }
 }
 

@@ -239,7 +239,7 @@ impl<R: Read> Reader<R> {
 mod tests {
     use super::*;
     use crate::instances::StepWrite;
-    use swirl_function::KvStore;
+    use swirl_ports::kv::KvStore;
 
     fn filled(dir: &Path) -> Store {
         let store = Store::open(dir).unwrap();

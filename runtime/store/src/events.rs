@@ -10,31 +10,9 @@
 
 use std::sync::atomic::Ordering;
 
+pub use swirl_ports::store::{ConsumedEvent, KeyedBytes, Seen};
+
 use super::{Store, StoreError};
-
-/// A record's key and its bytes.
-pub type KeyedBytes = (Vec<u8>, Vec<u8>);
-
-/// An event's seen mark.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
-    /// When the event was first seen, in Unix milliseconds.
-    pub at_ms: u64,
-    /// While the delivery may be unfinished, the instances it was for: one
-    /// of them consumed the event (the mark was written with that step) but
-    /// the delivery did not reach its final mark. A resend finishes it.
-    pub unfinished: Option<Vec<String>>,
-}
-
-/// The event a step consumes, for the seen mark written with the step.
-#[derive(Debug, Clone, Copy)]
-pub struct ConsumedEvent<'a> {
-    /// Its `(source, id)` key, as `IncomingEvent::key` spells it (`source \0 id`).
-    pub key: &'a [u8],
-    pub at_ms: u64,
-    /// Every instance the delivery is for.
-    pub targets: &'a [String],
-}
 
 /// A mark is the time as 8 big-endian bytes; an unfinished one continues
 /// with its targets as a JSON array.

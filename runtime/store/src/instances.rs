@@ -15,116 +15,52 @@
 //!   so finding the instances waiting for an event is a prefix scan per
 //!   correlation attribute, whatever the number of waiting instances.
 
+pub use swirl_ports::store::{StepWrite, SubscriptionKey};
+
 use super::{Store, StoreError};
 
-/// An index entry: instance `instance`'s thread `thread` waits for event
-/// definition `event` with this type and source, and (when correlated)
-/// this attribute value; an empty value accepts any value of the attribute.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SubscriptionKey {
-    pub event_type: String,
-    pub source: String,
-    pub attribute: String,
-    pub value: String,
-    pub instance: String,
-    pub thread: u64,
-    pub event: String,
+/// A subscription's key in the index.
+fn encode_subscription(key: &SubscriptionKey) -> Vec<u8> {
+    let thread = key.thread.to_string();
+    join(&[
+        &key.event_type,
+        &key.source,
+        &key.attribute,
+        &key.value,
+        &key.instance,
+        &thread,
+        &key.event,
+    ])
 }
 
-impl SubscriptionKey {
-    fn encode(&self) -> Vec<u8> {
-        let thread = self.thread.to_string();
-        join(&[
-            &self.event_type,
-            &self.source,
-            &self.attribute,
-            &self.value,
-            &self.instance,
-            &thread,
-            &self.event,
-        ])
-    }
-
-    fn decode(bytes: &[u8]) -> Option<Self> {
-        let text = std::str::from_utf8(bytes).ok()?;
-        let parts: Vec<&str> = text.split('\0').collect();
-        let [
-            event_type,
-            source,
-            attribute,
-            value,
-            instance,
-            thread,
-            event,
-        ] = parts.as_slice()
-        else {
-            return None;
-        };
-        Some(SubscriptionKey {
-            event_type: event_type.to_string(),
-            source: source.to_string(),
-            attribute: attribute.to_string(),
-            value: value.to_string(),
-            instance: instance.to_string(),
-            thread: thread.parse().ok()?,
-            event: event.to_string(),
-        })
-    }
+fn decode_subscription(bytes: &[u8]) -> Option<SubscriptionKey> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let parts: Vec<&str> = text.split('\0').collect();
+    let [
+        event_type,
+        source,
+        attribute,
+        value,
+        instance,
+        thread,
+        event,
+    ] = parts.as_slice()
+    else {
+        return None;
+    };
+    Some(SubscriptionKey {
+        event_type: event_type.to_string(),
+        source: source.to_string(),
+        attribute: attribute.to_string(),
+        value: value.to_string(),
+        instance: instance.to_string(),
+        thread: thread.parse().ok()?,
+        event: event.to_string(),
+    })
 }
 
 fn join(parts: &[&str]) -> Vec<u8> {
     parts.join("\0").into_bytes()
-}
-
-/// Everything one interpreter step writes.
-pub struct StepWrite<'a> {
-    pub instance: &'a str,
-    /// The record after the step.
-    pub record: Vec<u8>,
-    /// History lines the step added, in order; none holds a newline (JSON
-    /// does not): a step's lines are stored as one value, joined by
-    /// newlines, under the sequence number of its last line.
-    pub history: Vec<Vec<u8>>,
-    pub unsubscribe: Vec<SubscriptionKey>,
-    pub subscribe: Vec<SubscriptionKey>,
-    /// Function kv writes of the actions the step completed, by function,
-    /// committed with them so a completed action's effects are stored
-    /// exactly once.
-    pub kv: Vec<(&'a str, &'a swirl_function::KvWrites)>,
-    /// Events the step produced, into the outbox with the step, so that a
-    /// committed step's events are never lost.
-    pub outbox: Vec<super::events::KeyedBytes>,
-    /// The key of the buffered event the step consumes: removed in the
-    /// step's commit; if it is already gone, nothing is written.
-    pub take_buffered: Option<Vec<u8>>,
-    /// The live event the step consumes: marked seen, unfinished, in the
-    /// step's commit unless it has a mark already, so that a resend
-    /// after a crash before the delivery's final mark finishes that
-    /// delivery (see [`super::events::Seen`]).
-    pub consumed_event: Option<super::events::ConsumedEvent<'a>>,
-    /// When the instance reached a final status, if this step ended it:
-    /// indexed with the step, so that retention finds it by its end
-    /// (see `retention.rs`).
-    pub finished_ms: Option<u64>,
-}
-
-#[cfg(test)]
-impl<'a> StepWrite<'a> {
-    /// A step that writes `record` and `history` and nothing else.
-    pub(crate) fn plain(instance: &'a str, record: &[u8], history: Vec<Vec<u8>>) -> Self {
-        StepWrite {
-            instance,
-            record: record.to_vec(),
-            history,
-            unsubscribe: vec![],
-            subscribe: vec![],
-            kv: Vec::new(),
-            outbox: vec![],
-            take_buffered: None,
-            consumed_event: None,
-            finished_ms: None,
-        }
-    }
 }
 
 /// The prefix of every history key of instance `id`.
@@ -171,10 +107,10 @@ impl Store {
             self.stow(&write.record)?,
         )];
         for key in &write.unsubscribe {
-            ops.push(Op::Remove(TreeId::Subscriptions, key.encode()));
+            ops.push(Op::Remove(TreeId::Subscriptions, encode_subscription(key)));
         }
         for key in &write.subscribe {
-            let key = key.encode();
+            let key = encode_subscription(key);
             super::values::check_key(&key)?;
             ops.push(Op::Put(TreeId::Subscriptions, key, Vec::new()));
         }
@@ -297,7 +233,7 @@ impl Store {
         for prefix in prefixes {
             for entry in self.subscriptions.scan_prefix(&prefix) {
                 let (key, _) = entry?;
-                if let Some(key) = SubscriptionKey::decode(&key) {
+                if let Some(key) = decode_subscription(&key) {
                     found.push(key);
                 }
             }

@@ -48,7 +48,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use swirl_function::{KvError, KvStore};
+use swirl_ports::kv::{KvError, KvStore};
+pub use swirl_ports::store::FlushPolicy;
 
 pub mod apps;
 pub mod backup;
@@ -58,6 +59,7 @@ mod files;
 mod group_commit;
 pub mod instances;
 pub mod outbox;
+mod port;
 pub mod retention;
 pub mod stats;
 pub mod values;
@@ -112,18 +114,6 @@ const SLED_GC_EVERY_MS: u64 = 1000;
 /// The layout of a data directory, written to `<data-dir>/FORMAT`.
 /// Format 1 (no `FORMAT` file) kept large values in sled's own blob files.
 pub const FORMAT: u32 = 2;
-
-/// How commits reach the disk. Both are durable: a commit returns only after
-/// its flush; they differ in whether concurrent commits share one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum FlushPolicy {
-    /// Concurrent commits share one flush (group commit).
-    #[default]
-    Group,
-    /// Every commit flushes on its own: the baseline that shows what group
-    /// commit saves (`swirl serve --flush each`).
-    EachCommit,
-}
 
 /// The durable store of one data directory.
 #[derive(Clone)]

@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn sled_writes_no_blob_file_whatever_the_sizes() {
-        use swirl_function::KvStore;
+        use swirl_ports::kv::KvStore;
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         // Full leaves of the longest inline values and keys, in one tree.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use swirl_engine::record::{HistoryKind, InstanceRecord, Status};
-use swirl_engine::{Engine, IncomingEvent};
+use swirl_engine::{Engine, EngineConfig, IncomingEvent};
 use swirl_function::{FunctionHost, FunctionLimits, FunctionSpec, HostConfig};
 use swirl_store::Store;
 use swirl_tests::guest;
@@ -44,7 +44,8 @@ impl App {
             config: BTreeMap::new(),
         })
         .unwrap();
-        let engine = Engine::new(store.clone(), Arc::new(host)).unwrap();
+        let engine =
+            swirl_app::app::engine(&store, &Arc::new(host), EngineConfig::default()).unwrap();
         for text in workflows {
             engine
                 .register(text, None, KnownFunctions::Unchecked)

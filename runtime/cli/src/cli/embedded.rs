@@ -72,7 +72,7 @@ pub fn open_all(
     if !valid {
         return Ok(None);
     }
-    let engine = Engine::with_config(store.clone(), host.clone(), config)?;
+    let engine = swirl_app::app::engine(&store, &host, config)?;
     for manifest in &manifests {
         if let Err(failures) = swirl_app::app::register_workflows(manifest, &engine) {
             for (path, diagnostics) in failures {

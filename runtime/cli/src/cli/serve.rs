@@ -379,7 +379,7 @@ fn restore(args: &Args, store: Store) -> anyhow::Result<(Opened, Vec<Manifest>)>
     };
     let data_dir = &args.data_dir.data_dir;
     let host = Arc::new(swirl_app::app::host(data_dir, Arc::new(store.clone()))?);
-    let engine = Engine::with_config(store.clone(), host.clone(), engine_config)?;
+    let engine = swirl_app::app::engine(&store, &host, engine_config)?;
     let deployments = Deployments::new(store.clone(), host.clone(), engine.clone());
     let (recorded, problems) = deployments.restore()?;
     for problem in problems {

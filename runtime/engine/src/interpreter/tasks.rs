@@ -615,7 +615,7 @@ fn expand_endpoint(mut with: Value, input: &Value) -> Value {
         other => other,
     };
     if let Some(Value::String(uri)) = endpoint {
-        *uri = swirl_calls::expand_uri(uri, input);
+        *uri = swirl_core::uri_template::expand(uri, input);
     }
     with
 }

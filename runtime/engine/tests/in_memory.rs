@@ -1,0 +1,180 @@
+//! The engine alone, on its in-memory ports: functions are Rust closures,
+//! the store is maps. No wasm, no disk, no HTTP: the fast tier, which
+//! shows the interpreter and the driver right before the real tier shows
+//! the whole server right.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use swirl_engine::record::{InstanceRecord, Status};
+use swirl_engine::{Engine, IncomingEvent};
+use swirl_ports::invoke::Failure;
+use swirl_ports::memory::{MemoryStore, NativeInvoker};
+use swirl_workflow::KnownFunctions;
+
+fn functions() -> NativeInvoker {
+    NativeInvoker::new()
+        .with("double", |input| {
+            let n = input["n"].as_i64().unwrap_or(0);
+            Ok(json!({ "n": n * 2 }))
+        })
+        .with("reserve", |_| {
+            Err(Failure::new("OutOfStock", "nothing left to reserve"))
+        })
+}
+
+fn engine(store: &MemoryStore, definitions: &[&str]) -> Engine {
+    let engine = Engine::new(Arc::new(store.clone()), Arc::new(functions())).unwrap();
+    for text in definitions {
+        engine
+            .register(text, None, KnownFunctions::Unchecked)
+            .unwrap_or_else(|d| panic!("{d}\n{text}"));
+    }
+    engine
+}
+
+async fn ended(engine: &Engine, id: &str) -> InstanceRecord {
+    tokio::time::timeout(Duration::from_secs(10), engine.wait(id))
+        .await
+        .expect("the instance ends in time")
+        .unwrap()
+}
+
+async fn output(engine: &Engine, workflow: &str, input: Value) -> Value {
+    let started = engine.start(workflow, input, None).await.unwrap();
+    let record = ended(engine, &started.id).await;
+    assert_eq!(record.status, Status::Completed, "{:?}", record.error);
+    record.output.unwrap()
+}
+
+const STEPS_V10: &str = r#"
+document: { dsl: '1.0.0', namespace: test, name: steps, version: '1.0.0' }
+do:
+  - first:
+      call: double
+      with:
+        n: ${ .n }
+  - second:
+      call: double
+      with:
+        n: ${ .n }
+"#;
+
+const STEPS_V01: &str = r#"{
+  "id": "steps01", "version": "1.0", "name": "steps01",
+  "functions": [{ "name": "double", "resource": "double" }],
+  "states": [{
+    "name": "Twice", "type": "OPERATION", "start": { "kind": "DEFAULT" },
+    "actionMode": "SEQUENTIAL",
+    "actions": [
+      { "functionRef": { "refName": "double", "parameters": { "n": "$.n" } } },
+      { "functionRef": { "refName": "double", "parameters": { "n": "$.n" } } }
+    ],
+    "end": { "kind": "DEFAULT" }
+  }]
+}"#;
+
+const CAUGHT: &str = r#"
+document: { dsl: '1.0.0', namespace: test, name: caught, version: '1.0.0' }
+do:
+  - order:
+      try:
+        - reserve:
+            call: reserve
+      catch:
+        as: failure
+        do:
+          - report:
+              set:
+                failed: ${ $failure.type }
+"#;
+
+const LISTENS: &str = r#"
+document: { dsl: '1.0.0', namespace: test, name: listens, version: '1.0.0' }
+do:
+  - paid:
+      listen:
+        to:
+          one:
+            with: { type: order.paid, source: shop }
+"#;
+
+fn paid(id: &str, amount: u64) -> IncomingEvent {
+    IncomingEvent {
+        id: id.into(),
+        event_type: "order.paid".into(),
+        source: "shop".into(),
+        data: json!({ "amount": amount }),
+        extensions: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_1_0_document_calls_functions_in_sequence() {
+    let engine = engine(&MemoryStore::new(), &[STEPS_V10]);
+    assert_eq!(
+        output(&engine, "steps", json!({ "n": 3 })).await,
+        json!({ "n": 12 })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_v0_1_workflow_runs_on_the_same_core() {
+    let engine = engine(&MemoryStore::new(), &[STEPS_V01]);
+    let out = output(&engine, "steps01", json!({ "n": 3 })).await;
+    assert_eq!(out["n"], json!(12), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caught_function_failure_is_the_catch_blocks_data() {
+    let engine = engine(&MemoryStore::new(), &[CAUGHT]);
+    let out = output(&engine, "caught", json!({})).await;
+    let failed = out["failed"].as_str().unwrap_or_default();
+    assert!(failed.contains("OutOfStock"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_waiting_instance_takes_the_event_it_listens_for() {
+    let engine = engine(&MemoryStore::new(), &[LISTENS]);
+    let started = engine.start("listens", json!({}), None).await.unwrap();
+    let delivery = engine.deliver(&paid("p1", 5)).await.unwrap();
+    assert_eq!(delivery.delivered, vec![started.id.clone()], "{delivery:?}");
+    let record = ended(&engine, &started.id).await;
+    assert_eq!(record.output, Some(json!([{ "amount": 5 }])));
+    // The same event again is a duplicate, and changes nothing.
+    assert!(engine.deliver(&paid("p1", 5)).await.unwrap().duplicate);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_before_its_listener_is_kept_until_it_listens() {
+    let engine = engine(&MemoryStore::new(), &[LISTENS]);
+    assert!(engine.deliver(&paid("early", 7)).await.unwrap().buffered);
+    let record = ended(
+        &engine,
+        &engine.start("listens", json!({}), None).await.unwrap().id,
+    )
+    .await;
+    assert_eq!(record.output, Some(json!([{ "amount": 7 }])));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_engine_over_the_same_store_resumes_a_waiting_instance() {
+    let store = MemoryStore::new();
+    let id = {
+        let first = engine(&store, &[LISTENS]);
+        let started = first.start("listens", json!({}), None).await.unwrap();
+        assert_eq!(first.get(&started.id).unwrap().status, Status::Waiting);
+        started.id
+    };
+    let second = engine(&store, &[LISTENS]);
+    second.recover().unwrap();
+    assert_eq!(
+        second.deliver(&paid("p2", 9)).await.unwrap().delivered,
+        vec![id.clone()]
+    );
+    assert_eq!(
+        ended(&second, &id).await.output,
+        Some(json!([{ "amount": 9 }]))
+    );
+}
