@@ -209,6 +209,15 @@ impl<'a> Step<'a> {
         self.log(HistoryKind::InstanceStarted);
         let thread = self.record.fresh_id();
         let start = self.workflow.start.clone();
+        // Set first, so that the first task's calls are bounded by it too.
+        if let Some(timeout) = &self.workflow.definition.timeout {
+            self.set_timer(
+                thread,
+                timeout.duration(),
+                TimerPurpose::WorkflowTimeout,
+                None,
+            );
+        }
         match self.workflow_input() {
             Ok(input) => self.spawn_thread(thread, &start, input, None, BTreeMap::new()),
             Err(error) => self.fail_instance(error, &start),
@@ -252,7 +261,20 @@ impl<'a> Step<'a> {
                     duration_ms,
                     error: error.clone(),
                 });
-                self.action_failed(task.thread, task.list, task.action, task.attempt, error);
+                // A call cut short by a 1.0 timeout ends as that timeout.
+                let ended_ms = self.now_ms.saturating_add(duration_ms);
+                let overdue = task.deadline.filter(|id| {
+                    self.record
+                        .timers
+                        .get(id)
+                        .is_some_and(|timer| timer.due_ms <= ended_ms)
+                });
+                match overdue {
+                    Some(timer) => return self.timer_fired(timer),
+                    None => {
+                        self.action_failed(task.thread, task.list, task.action, task.attempt, error)
+                    }
+                }
             }
         }
         self.settle();
@@ -265,6 +287,13 @@ impl<'a> Step<'a> {
         };
         if self.record.status.is_final() {
             return;
+        }
+        if timer.purpose == TimerPurpose::WorkflowTimeout {
+            self.log(HistoryKind::TimerFired {
+                state: String::new(),
+                purpose: timer.purpose,
+            });
+            return self.workflow_timed_out();
         }
         let Some(state) = self
             .record
@@ -308,6 +337,9 @@ impl<'a> Step<'a> {
                 self.advance_foreach(timer.thread)
             }
             TimerPurpose::TryRetry => self.retry_try(timer.thread),
+            TimerPurpose::TaskTimeout => Err(self.task_timed_out(&state)),
+            // Handled above: it needs no thread.
+            TimerPurpose::WorkflowTimeout => Ok(()),
         };
         if let Err(error) = result {
             self.state_failed(timer.thread, error);
@@ -489,6 +521,14 @@ impl<'a> Step<'a> {
                     let thread = self.thread(thread_id)?;
                     thread.raw_input = Some(data.clone());
                     thread.data = data;
+                    if let Some(timeout) = &task.timeout {
+                        self.set_timer(
+                            thread_id,
+                            timeout.duration(),
+                            TimerPurpose::TaskTimeout,
+                            None,
+                        );
+                    }
                     self.begin(thread_id, state)
                 }
                 // `if` was false: the task is skipped, its input is its output.
@@ -816,6 +856,19 @@ impl<'a> Step<'a> {
             Some(task) => self.call_input(thread_id, task, action)?,
             None => data::action_input(action, &self.thread(thread_id)?.data)?,
         };
+        let own_ms = action
+            .timeout
+            .as_ref()
+            .map(|t| t.duration().as_millis() as u64);
+        let deadline = self.deadline(thread_id);
+        let timeout_ms = match deadline {
+            // At least a millisecond: an overdue timer fires in its own run.
+            Some((_, due_ms)) => {
+                let left = due_ms.saturating_sub(self.now_ms).max(1);
+                Some(own_ms.map_or(left, |own| own.min(left)))
+            }
+            None => own_ms,
+        };
         let task_id = self.record.fresh_id();
         self.log(HistoryKind::ActionStarted {
             state: state.name.clone(),
@@ -832,10 +885,8 @@ impl<'a> Step<'a> {
                 input,
                 attempt,
                 state: state.name.clone(),
-                timeout_ms: action
-                    .timeout
-                    .as_ref()
-                    .map(|t| t.duration().as_millis() as u64),
+                timeout_ms,
+                deadline: deadline.map(|(timer, _)| timer),
             },
         );
         Ok(())
@@ -1009,9 +1060,9 @@ impl<'a> Step<'a> {
     /// subscriptions and child threads.
     fn abandon_state_work(&mut self, thread_id: ThreadId) {
         self.record.tasks.retain(|_, task| task.thread != thread_id);
-        self.record
-            .timers
-            .retain(|_, timer| timer.thread != thread_id);
+        self.record.timers.retain(|_, timer| {
+            timer.thread != thread_id || timer.purpose == TimerPurpose::WorkflowTimeout
+        });
         self.unsubscribe(thread_id);
         if let Some(child) = self.record.children.remove(&thread_id) {
             self.orphans.push(child);
@@ -1089,6 +1140,10 @@ impl<'a> Step<'a> {
         output: Value,
     ) -> Result<(), WorkflowError> {
         let workflow = self.workflow;
+        // The task is over: so is its timeout.
+        self.record.timers.retain(|_, timer| {
+            timer.thread != thread_id || timer.purpose != TimerPurpose::TaskTimeout
+        });
         match exit {
             Some(Exit::Transition(transition)) => {
                 self.enter_state_checked(thread_id, transition, output)
@@ -1421,7 +1476,7 @@ impl<'a> Step<'a> {
                         )?;
                     }
                     self.unsubscribe(thread_id);
-                    self.record.timers.retain(|_, t| t.thread != thread_id);
+                    self.clear_wait_timers(thread_id);
                     return self.run_actions(thread_id, ActionList::EventActions(index));
                 }
                 received.insert(event.to_string(), data);
@@ -1462,7 +1517,7 @@ impl<'a> Step<'a> {
                     }
                 }
                 self.unsubscribe(thread_id);
-                self.record.timers.retain(|_, t| t.thread != thread_id);
+                self.clear_wait_timers(thread_id);
                 self.run_actions(thread_id, ActionList::EventActions(0))
             }
             StateKind::Callback(callback) => {
@@ -1475,7 +1530,7 @@ impl<'a> Step<'a> {
                     .as_ref()
                     .and_then(|f| f.data_output_path.as_ref());
                 merge_event_data(thread, path, data)?;
-                self.record.timers.retain(|_, t| t.thread != thread_id);
+                self.clear_wait_timers(thread_id);
                 self.exit_state(thread_id)
             }
             _ => Ok(()),
@@ -1503,6 +1558,13 @@ impl<'a> Step<'a> {
 
     fn unsubscribe(&mut self, thread_id: ThreadId) {
         self.record.subscriptions.retain(|s| s.thread != thread_id);
+    }
+
+    /// The thread's wait is over: its timeouts go, its deadlines stay.
+    fn clear_wait_timers(&mut self, thread_id: ThreadId) {
+        self.record
+            .timers
+            .retain(|_, t| t.thread != thread_id || t.purpose.is_deadline());
     }
 
     fn set_timer(

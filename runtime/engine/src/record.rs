@@ -292,9 +292,14 @@ pub struct Task {
     pub input: Value,
     pub attempt: u32,
     pub state: String,
-    /// The action's own timeout in milliseconds (the draft's action `timeout`).
+    /// The action's own timeout in milliseconds (the draft's action
+    /// `timeout`), or what is left of the nearest 1.0 timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// The 1.0 timeout timer that set `timeout_ms`: when the call fails
+    /// after that timer's due time, the timeout is what happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<TimerId>,
 }
 
 /// A durable timer.
@@ -320,6 +325,22 @@ pub enum TimerPurpose {
     IterationDelay,
     /// A 1.0 `try` waits to run its tasks again.
     TryRetry,
+    /// A 1.0 task's `timeout`: while the task runs, on the thread running it.
+    TaskTimeout,
+    /// The 1.0 workflow's `timeout`: on the instance's first thread, for its
+    /// whole life.
+    WorkflowTimeout,
+}
+
+impl TimerPurpose {
+    /// Whether the timer bounds a task or the workflow rather than one
+    /// wait: it stays when the wait ends (an event arrives).
+    pub fn is_deadline(self) -> bool {
+        matches!(
+            self,
+            TimerPurpose::TaskTimeout | TimerPurpose::WorkflowTimeout
+        )
+    }
 }
 
 /// An event a waiting thread accepts.

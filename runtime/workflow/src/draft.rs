@@ -111,6 +111,7 @@ pub fn read_definition(
         metadata: Metadata::new(),
         input_from: None,
         output_as: None,
+        timeout: None,
     })
 }
 

@@ -60,6 +60,10 @@ pub struct WorkflowDefinition {
     pub input_from: Option<Template>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_as: Option<Template>,
+    /// 1.0: the workflow's `timeout.after`; past it the instance faults
+    /// with a `timeout` error (408).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<IsoDuration>,
 }
 
 /// The language of every path and expression: JSONPath for v0.1 and the

@@ -130,6 +130,7 @@ pub fn read_definition(
         metadata: metadata?,
         input_from: None,
         output_as: None,
+        timeout: None,
     })
 }
 

@@ -8,8 +8,8 @@
 //! naming the task, never skipped: `listen` beyond one/any/all of events
 //! named by type and source (`until`, `foreach`, `correlate`, other
 //! attributes, `read: envelope|raw`), the protocol calls other than http and
-//! openapi, `run` of containers, shells and scripts, task and workflow
-//! `timeout`, `schedule`, and data `schema`s.
+//! openapi, `run` of containers, shells and scripts, `schedule`, and data
+//! `schema`s.
 
 use std::collections::HashMap;
 
@@ -36,6 +36,8 @@ const REFUSED_CALLS: &[&str] = &["grpc", "asyncapi", "a2a", "mcp"];
 struct Uses {
     errors: HashMap<String, Value>,
     retries: HashMap<String, Node>,
+    /// `use.timeouts`, read once: tasks and the workflow name them.
+    timeouts: HashMap<String, IsoDuration>,
     /// Functions named in `call`, in first-use order: (name, resource).
     functions: Vec<(String, String)>,
     /// The events `listen` tasks wait for, one per filter.
@@ -73,9 +75,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     let version = reader.required_string(document, &dp, "version", "'document'");
     let title = reader.optional_string(document, &dp, "title", "'document'");
     let summary = reader.optional_string(document, &dp, "summary", "'document'");
-    for unsupported in ["timeout", "schedule"] {
-        refuse(reader, root, &p, unsupported, "the workflow");
-    }
+    refuse(reader, root, &p, "schedule", "the workflow");
     if let Some(evaluate) = root.get("evaluate")
         && let Some(language) = evaluate.get("language").and_then(Node::as_str)
         && language != "jq"
@@ -89,6 +89,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     let mut uses = Uses {
         errors: HashMap::new(),
         retries: HashMap::new(),
+        timeouts: HashMap::new(),
         functions: Vec::new(),
         events: Vec::new(),
     };
@@ -97,6 +98,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     }
     let (input_from, _) = read_io(reader, root, &p, "input", "from", &[]);
     let (output_as, _) = read_io(reader, root, &p, "output", "as", &[]);
+    let timeout = read_timeout(reader, root, &p, &uses);
     let tasks = reader.required(root, &p, "do", "the workflow")?;
     let states = read_tasks(reader, tasks, &p.key("do"), &[], &mut uses);
     let mut metadata = Metadata::new();
@@ -126,6 +128,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         metadata,
         input_from: input_from?,
         output_as: output_as?,
+        timeout: timeout?,
     })
 }
 
@@ -161,15 +164,26 @@ fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
                     }
                 }
             }
-            "functions" | "authentications" | "extensions" | "secrets" | "timeouts"
-            | "catalogs" => reader.error(
-                &kp,
-                key.position,
-                format!(
-                    "'use.{}' is not supported yet; call the app's functions by name",
-                    key.name
+            "timeouts" => {
+                if let Some(timeouts) = reader.object(value, &kp, "'use.timeouts'") {
+                    for (name, timeout) in timeouts {
+                        if let Some(after) =
+                            read_timeout_definition(reader, timeout, &kp.key(&name.name))
+                        {
+                            uses.timeouts.insert(name.name.clone(), after);
+                        }
+                    }
+                }
+            }
+            "functions" | "authentications" | "extensions" | "secrets" | "catalogs" => reader
+                .error(
+                    &kp,
+                    key.position,
+                    format!(
+                        "'use.{}' is not supported yet; call the app's functions by name",
+                        key.name
+                    ),
                 ),
-            ),
             other => reader.warning(
                 &kp,
                 key.position,
@@ -435,7 +449,7 @@ fn read_task(
         );
         return None;
     };
-    refuse(reader, node, p, "timeout", &what);
+    let timeout = read_timeout(reader, node, p, uses);
     let when = expression(reader, node, p, "if", locals);
     let (input_from, _) = read_io(reader, node, p, "input", "from", locals);
     let (output_as, _) = read_io(reader, node, p, "output", "as", locals);
@@ -504,8 +518,55 @@ fn read_task(
             input_from: input_from?,
             output_as: output_as?,
             export_as: export_as?,
+            timeout: timeout?,
         }),
     })
+}
+
+/// The `timeout` of a task or the workflow: `{after: duration}` or the name
+/// of one in `use.timeouts` (`Some(None)` when absent, `None` when wrong).
+fn read_timeout(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    uses: &Uses,
+) -> Option<Option<IsoDuration>> {
+    let Some(timeout) = node.get("timeout") else {
+        return Some(None);
+    };
+    let tp = p.key("timeout");
+    let Some(name) = timeout.as_str() else {
+        return read_timeout_definition(reader, timeout, &tp).map(Some);
+    };
+    match uses.timeouts.get(name) {
+        Some(after) => Some(Some(after.clone())),
+        None => {
+            let hint = did_you_mean(name, uses.timeouts.keys().map(String::as_str));
+            reader.error(
+                &tp,
+                timeout.position,
+                format!("timeout '{name}' is not defined in 'use.timeouts'{hint}"),
+            );
+            None
+        }
+    }
+}
+
+/// A timeout definition, `{after: duration}`.
+fn read_timeout_definition(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<IsoDuration> {
+    reader.object(node, p, "a timeout")?;
+    reader.unknown_keys(node, p, &["after"], "a timeout");
+    let node = reader.required(node, p, "after", "a timeout")?;
+    let after = read_duration(reader, node, &p.key("after"))?;
+    if after.duration().is_zero() {
+        reader.error(
+            &p.key("after"),
+            node.position,
+            "a timeout of zero would time out at once; give a positive duration",
+        );
+        return None;
+    }
+    Some(after)
 }
 
 fn read_raise(
@@ -927,6 +988,14 @@ fn read_retry(
 /// A 1.0 duration: an ISO 8601 string or `{days, hours, minutes, seconds, milliseconds}`.
 fn read_duration(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<IsoDuration> {
     if let Some(text) = node.as_str() {
+        if text.trim_start().starts_with("${") {
+            reader.error(
+                p,
+                node.position,
+                "a duration computed by an expression is not supported yet; write it in ISO 8601 ('PT30S') or as {seconds: 30}",
+            );
+            return None;
+        }
         return IsoDuration::parse(text)
             .map_err(|e| reader.error(p, node.position, format!("invalid duration: {e}")))
             .ok();

@@ -17,3 +17,4 @@ mod runs;
 mod security;
 mod sinks;
 pub mod util;
+mod v10;

@@ -15,7 +15,9 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::{FAIL, Step, start_state};
-use crate::record::{HistoryKind, Phase, ProducedEvent, ThreadId, TimerPurpose, WorkflowError};
+use crate::record::{
+    HistoryKind, Phase, ProducedEvent, ThreadId, TimerId, TimerPurpose, WorkflowError,
+};
 use swirl_workflow::expression::ExpressionError;
 use swirl_workflow::expression::jq::{Bindings, Jq, Template};
 use swirl_workflow::model::{
@@ -592,6 +594,68 @@ impl<'a> Step<'a> {
             *catching = true;
         }
         self.run_scope(thread_id, &catch.states, Some(locals))
+    }
+
+    /// The nearest 1.0 timeout over what `thread_id` runs: its own task's,
+    /// an enclosing task's or the workflow's; the timer and its due time.
+    pub(super) fn deadline(&self, thread_id: ThreadId) -> Option<(TimerId, u64)> {
+        let mut chain = Vec::new();
+        let mut next = Some(thread_id);
+        while let Some(id) = next {
+            chain.push(id);
+            next = self
+                .record
+                .threads
+                .get(&id)
+                .and_then(|t| t.join)
+                .map(|j| j.parent);
+        }
+        self.record
+            .timers
+            .iter()
+            .filter(|(_, t)| t.purpose.is_deadline() && chain.contains(&t.thread))
+            .map(|(id, t)| (*id, t.due_ms))
+            .min_by_key(|(_, due)| *due)
+    }
+
+    /// The `timeout` error of the task in state `state`, whose time is up.
+    pub(super) fn task_timed_out(&self, state: &str) -> WorkflowError {
+        let task = self
+            .workflow
+            .state(state)
+            .ok()
+            .and_then(|s| s.task.as_ref());
+        let detail = match task {
+            Some(TaskFlow {
+                name,
+                timeout: Some(after),
+                ..
+            }) => format!("task '{name}' timed out after {after}"),
+            _ => format!("state '{state}' timed out"),
+        };
+        standard_error("timeout", 408, detail)
+    }
+
+    /// The workflow's `timeout` passed: the instance faults, whatever runs.
+    pub(super) fn workflow_timed_out(&mut self) {
+        let after = self
+            .workflow
+            .definition
+            .timeout
+            .as_ref()
+            .map_or_else(String::new, |t| format!(" after {t}"));
+        let mut error = standard_error("timeout", 408, format!("the workflow timed out{after}"));
+        if let Some(Value::Object(problem)) = error.problem.as_deref_mut() {
+            problem.insert("instance".into(), Value::String("/".into()));
+        }
+        let state = self
+            .record
+            .threads
+            .values()
+            .next()
+            .map(|t| t.state.clone())
+            .unwrap_or_default();
+        self.fail_instance(error, &state);
     }
 
     /// A `try`'s retry delay passed: run its tasks again on its input.

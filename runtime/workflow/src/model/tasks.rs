@@ -38,6 +38,9 @@ pub struct TaskFlow {
     /// Replaces the workflow's `$context`, evaluated on the transformed output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_as: Option<Template>,
+    /// `timeout.after`: past it the task fails with a `timeout` error (408).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<IsoDuration>,
 }
 
 /// `set`: the output is the evaluated value.

@@ -1,0 +1,162 @@
+Feature: Timeouts
+  As a user of swirl
+  I want tasks and workflows that take too long to stop with a timeout error
+  So that a stuck step never holds an instance forever
+
+  # Past its timeout a task faults with the standard timeout error, located
+  # at the task
+  Scenario: A Task Times Out
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: task-timeout
+      version: '1.0.0'
+    do:
+      - slowWait:
+          wait:
+            seconds: 30
+          timeout:
+            after:
+              milliseconds: 200
+    """
+    When the workflow is executed
+    Then the workflow should fault with error:
+    """yaml
+    type: https://open-workflow-specification.org/spec/1.0.0/errors/timeout
+    status: 408
+    instance: /do/0/slowWait
+    """
+
+  # A try catches a timeout like any error; a timeout named in use.timeouts
+  # is the same as one written inline
+  Scenario: A Try Catches A Timeout By Its Name
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: caught-timeout
+      version: '1.0.0'
+    use:
+      timeouts:
+        brief:
+          after: PT0.2S
+    do:
+      - guarded:
+          try:
+            - slowWait:
+                wait: PT30S
+                timeout: brief
+          catch:
+            errors:
+              with:
+                type: https://serverlessworkflow.io/spec/1.0.0/errors/timeout
+            as: failure
+            do:
+              - report:
+                  set:
+                    timedOut: ${ $failure.status }
+                    where: ${ $failure.instance }
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    timedOut: 408
+    where: /do/0/guarded/try/0/slowWait
+    """
+
+  # The function call runs only as long as its task's timeout allows: a
+  # function that never returns is stopped at the task's timeout, not at its
+  # own (5 s), and the error says which timeout it was
+  Scenario: A Timeout Stops A Function Call
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: call-timeout
+      version: '1.0.0'
+    do:
+      - bounded:
+          do:
+            - spin:
+                call: probe
+                with:
+                  action: spin
+          timeout:
+            after:
+              milliseconds: 300
+    """
+    And the app has the test function 'probe'
+    When the workflow is executed
+    Then the workflow should fault with error:
+    """yaml
+    type: https://open-workflow-specification.org/spec/1.0.0/errors/timeout
+    status: 408
+    instance: /do/0/bounded
+    detail: task 'bounded' timed out after PT0.300S
+    """
+
+  # The workflow's timeout covers every task: it faults the instance
+  Scenario: A Workflow Times Out
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: workflow-timeout
+      version: '1.0.0'
+    timeout:
+      after:
+        milliseconds: 300
+    do:
+      - first:
+          set:
+            started: true
+      - slowWait:
+          wait:
+            seconds: 30
+    """
+    When the workflow is executed
+    Then the workflow should fault with error:
+    """yaml
+    type: https://open-workflow-specification.org/spec/1.0.0/errors/timeout
+    status: 408
+    instance: /
+    """
+
+  # A task that ends in time takes its timeout with it: the next, longer
+  # task is not cut short by it
+  Scenario: A Finished Task's Timeout Does Not Fire
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: timeout-cleared
+      version: '1.0.0'
+    do:
+      - quick:
+          wait:
+            milliseconds: 50
+          timeout:
+            after:
+              milliseconds: 200
+      - longer:
+          wait:
+            milliseconds: 500
+      - done:
+          set:
+            value: ${ .value + 1 }
+    """
+    And given the workflow input is:
+    """yaml
+    value: 1
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    value: 2
+    """
