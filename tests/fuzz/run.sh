@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of swirl for a bounded time.
 #
-#   tests/fuzz/run.sh [seconds-per-target]      (default 60)
+#   tests/fuzz/run.sh [--core] [seconds-per-target]      (default 60)
+#
+# --core runs the targets that link neither wasmtime nor sled (the parsers
+# and the engine): their instrumented build takes minutes, where the
+# server's targets (manifest_parse, cloudevents_decode) take a quarter of an
+# hour more. CI runs --core; the long runs of RELIABILITY.md run them all.
 #
 # Targets (tests/fuzz/fuzz_targets/):
 #   workflow_parse   bytes -> swirl_workflow::parse, as JSON/YAML, plus the round trip
@@ -9,6 +14,9 @@
 #   jsonpath_filter  "<expression>\n<JSON document>" -> JsonPath / Condition / WritePath
 #   cloudevents_decode  "<header lines>\n\n<body>" -> the ingress decoder (binary,
 #                    structured, batch) and the engine's view of each event
+#   engine_run       a definition and operations (start, deliver, cancel,
+#                    suspend, resume) -> the engine on in-memory ports; every
+#                    record must keep the engine's invariants
 #
 # Toolchain: cargo-fuzz passes nightly-only rustc flags (-Zsanitizer,
 # sanitizer-coverage options), and swirl builds with the stable toolchain that
@@ -34,9 +42,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+core=
+if [[ ${1:-} == --core ]]; then
+    core=1
+    shift
+fi
 seconds="${1:-60}"
 sanitizer="${SANITIZER:-address}"
-targets=(workflow_parse manifest_parse jsonpath_filter cloudevents_decode)
+if [[ -n $core ]]; then
+    targets=(workflow_parse jsonpath_filter engine_run)
+else
+    targets=(workflow_parse manifest_parse jsonpath_filter cloudevents_decode engine_run)
+fi
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -47,6 +64,9 @@ fi
 # swirl, wasmtime included, and one unit per crate makes the build several
 # times slower for a barely faster fuzzer.
 fuzz_flags=(--fuzz-dir . --sanitizer "$sanitizer" --codegen-units 16)
+if [[ -n $core ]]; then
+    fuzz_flags+=(--no-default-features)
+fi
 nice -n 10 cargo fuzz build "${fuzz_flags[@]}"
 
 # Copies seed files into a target's corpus under names that keep them apart.
@@ -65,6 +85,7 @@ seed workflow_parse "${workflow_seeds[@]}"
 seed manifest_parse "${manifest_seeds[@]}" seeds/manifest_parse/*
 seed jsonpath_filter seeds/jsonpath_filter/*
 seed cloudevents_decode seeds/cloudevents_decode/*
+seed engine_run seeds/engine_run/*
 
 # Logs go next to the build, wherever CARGO_TARGET_DIR puts it.
 logs="${CARGO_TARGET_DIR:-target}"

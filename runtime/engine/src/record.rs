@@ -172,6 +172,46 @@ impl InstanceRecord {
         self.next_id += 1;
         self.next_id
     }
+
+    /// What is wrong with a committed record, if anything: a finished
+    /// instance holds no pending work; every task, timer and subscription
+    /// belongs to a live thread; a waiting instance waits for something.
+    /// The fuzz target and the engine's own tests check every record with it.
+    pub fn invariant_violations(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let pending = [
+            ("tasks", self.tasks.len()),
+            ("timers", self.timers.len()),
+            ("subscriptions", self.subscriptions.len()),
+            ("children", self.children.len()),
+            ("outbox events", self.outbox.len()),
+        ];
+        if self.status.is_final() {
+            for (what, count) in pending.iter().filter(|(_, count)| *count > 0) {
+                found.push(format!("{:?} with {count} pending {what}", self.status));
+            }
+        }
+        let owners = self.tasks.values().map(|task| ("a task", task.thread));
+        let owners = owners
+            .chain(self.timers.values().map(|timer| ("a timer", timer.thread)))
+            .chain(
+                self.subscriptions
+                    .iter()
+                    .map(|s| ("a subscription", s.thread)),
+            )
+            .chain(self.children.keys().map(|thread| ("a child", *thread)));
+        for (what, thread) in owners {
+            if !self.threads.contains_key(&thread) {
+                found.push(format!("{what} of thread {thread:?}, which does not exist"));
+            }
+        }
+        let waits_for_something =
+            self.timers.len() + self.subscriptions.len() + self.children.len();
+        if self.status == Status::Waiting && waits_for_something == 0 && self.tasks.is_empty() {
+            found.push("waiting for nothing: no timer, subscription, child or task".into());
+        }
+        found
+    }
 }
 
 /// Where a subflow instance reports its end.

@@ -35,10 +35,16 @@ fn engine(store: &MemoryStore, definitions: &[&str]) -> Engine {
 }
 
 async fn ended(engine: &Engine, id: &str) -> InstanceRecord {
-    tokio::time::timeout(Duration::from_secs(10), engine.wait(id))
+    let record = tokio::time::timeout(Duration::from_secs(10), engine.wait(id))
         .await
         .expect("the instance ends in time")
-        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.invariant_violations(),
+        Vec::<String>::new(),
+        "{record:?}"
+    );
+    record
 }
 
 async fn output(engine: &Engine, workflow: &str, input: Value) -> Value {
@@ -164,7 +170,9 @@ async fn a_new_engine_over_the_same_store_resumes_a_waiting_instance() {
     let id = {
         let first = engine(&store, &[LISTENS]);
         let started = first.start("listens", json!({}), None).await.unwrap();
-        assert_eq!(first.get(&started.id).unwrap().status, Status::Waiting);
+        let waiting = first.get(&started.id).unwrap();
+        assert_eq!(waiting.status, Status::Waiting);
+        assert_eq!(waiting.invariant_violations(), Vec::<String>::new());
         started.id
     };
     let second = engine(&store, &[LISTENS]);
@@ -176,5 +184,24 @@ async fn a_new_engine_over_the_same_store_resumes_a_waiting_instance() {
     assert_eq!(
         ended(&second, &id).await.output,
         Some(json!([{ "amount": 9 }]))
+    );
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |tasks| tasks.count())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_engine_lets_go_of_its_threads() {
+    let before = threads();
+    for _ in 0..20 {
+        let engine = engine(&MemoryStore::new(), &[LISTENS]);
+        engine.start("listens", json!({}), None).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        threads() <= before + 2,
+        "{before} threads before, {} after",
+        threads()
     );
 }
