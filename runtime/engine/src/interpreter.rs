@@ -1240,6 +1240,18 @@ impl<'a> Step<'a> {
             self.complete_instance(output);
             return Ok(());
         };
+        // The parent goes on from here, and what fails on its way (a raise
+        // after a try, say) is the parent's failure: the ended thread is gone
+        // and its caller could not place the error.
+        if let Err(error) = self.collect_output(join, output) {
+            self.state_failed(join.parent, error);
+        }
+        Ok(())
+    }
+
+    /// The parent state of an ended thread takes its `output` and goes on
+    /// when it has all it waits for.
+    fn collect_output(&mut self, join: Join, output: Value) -> Result<(), WorkflowError> {
         let workflow = self.workflow;
         let parent = self.thread(join.parent)?;
         let branches = match &workflow.state(&parent.state)?.kind {

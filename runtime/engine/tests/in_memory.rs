@@ -205,3 +205,36 @@ async fn a_dropped_engine_lets_go_of_its_threads() {
         threads()
     );
 }
+
+/// What fails after a composite task ended (here a raise after a try) fails
+/// the thread that went on, not the ended one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_raise_after_a_try_fails_the_instance() {
+    let doc = r#"
+document: { dsl: '1.0.0', namespace: test, name: late, version: '1.0.0' }
+do:
+  - attempt:
+      try:
+        - first:
+            call: double
+            with:
+              n: 1
+      catch:
+        retry:
+          limit:
+            attempt: { count: 3 }
+  - tooLate:
+      raise:
+        error:
+          type: https://example.com/errors/too-late
+          status: 409
+          title: it took too many attempts
+"#;
+    let engine = engine(&MemoryStore::new(), &[doc]);
+    let started = engine.start("late", json!({}), None).await.unwrap();
+    let record = ended(&engine, &started.id).await;
+    assert_eq!(record.status, Status::Failed);
+    let error = record.error.unwrap();
+    assert_eq!(error.message, "it took too many attempts");
+    assert_eq!(error.state.as_deref(), Some("/do/1/tooLate"));
+}

@@ -134,6 +134,24 @@ pub struct Invocation {
     pub kv_writes: KvWrites,
 }
 
+impl Invocation {
+    /// A call of `version` that produced `outcome` at once, with no logs,
+    /// emitted events or kv writes: what an in-process stand-in answers.
+    pub fn immediate(id: String, version: &str, outcome: Result<Vec<u8>, Failure>) -> Self {
+        Invocation {
+            id,
+            version: version.to_string(),
+            outcome,
+            logs: Vec::new(),
+            dropped_log_lines: 0,
+            emitted: Vec::new(),
+            duration: Duration::ZERO,
+            cold_start: false,
+            kv_writes: KvWrites::new(),
+        }
+    }
+}
+
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

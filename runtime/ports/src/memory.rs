@@ -356,17 +356,11 @@ impl Invoker for NativeInvoker {
             .ok_or_else(|| InvokeError(format!("no function named '{function}'")))?;
         let input = serde_json::from_slice(&call.input).unwrap_or(Value::Null);
         let outcome = body(input).map(|output| output.to_string().into_bytes());
-        Ok(Invocation {
-            id: format!("{function}-{}", call.attempt),
-            version: "1".into(),
+        Ok(Invocation::immediate(
+            format!("{function}-{}", call.attempt),
+            "1",
             outcome,
-            logs: Vec::new(),
-            dropped_log_lines: 0,
-            emitted: Vec::new(),
-            duration: std::time::Duration::ZERO,
-            cold_start: false,
-            kv_writes: KvWrites::new(),
-        })
+        ))
     }
 
     fn current_versions(

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use swirl_engine::record::Status;
 use swirl_engine::{Engine, EngineConfig, IncomingEvent, PoolConfig};
 use swirl_ports::invoke::{
-    Call, Failure, Invocation, InvokeError, Invoker, KvWrites, RequestError,
+    Call, Failure, Invocation, InvokeError, Invoker, RequestError,
 };
 use swirl_ports::memory::MemoryStore;
 use swirl_workflow::KnownFunctions;
@@ -115,17 +115,11 @@ impl Invoker for HashedFunctions {
             2 => Ok(b"[1, 2]".to_vec()),
             _ => Ok(serde_json::to_vec(&json!({ "ok": true, "n": call.input.len() })).unwrap()),
         };
-        Ok(Invocation {
-            id: format!("{function}-{}", call.attempt),
-            version: "1".into(),
+        Ok(Invocation::immediate(
+            format!("{function}-{}", call.attempt),
+            "1",
             outcome,
-            logs: Vec::new(),
-            dropped_log_lines: 0,
-            emitted: Vec::new(),
-            duration: Duration::ZERO,
-            cold_start: false,
-            kv_writes: KvWrites::new(),
-        })
+        ))
     }
 
     fn current_versions(
