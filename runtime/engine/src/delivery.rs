@@ -10,7 +10,7 @@ impl Engine {
     /// no instance waits for yet is kept until one does (or its retention
     /// ends). Returns once every effect is durable.
     pub async fn deliver(&self, event: &IncomingEvent) -> Result<Delivery, EngineError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let store = &self.inner.store;
         let seen = store.event_seen(&event.source, &event.id)?.filter(|seen| {
             now.saturating_sub(seen.at_ms) < self.inner.config.dedup_retention.as_millis() as u64
@@ -200,7 +200,7 @@ impl Engine {
                         let _ = store.take_buffered_event(&key);
                         continue;
                     };
-                    if now_ms().saturating_sub(buffered.received_ms) > retention {
+                    if engine.now_ms().saturating_sub(buffered.received_ms) > retention {
                         let _ = store.take_buffered_event(&key);
                         continue;
                     }

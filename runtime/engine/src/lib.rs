@@ -71,6 +71,7 @@ use record::{
     WorkflowError,
 };
 use swirl_core::time::now_ms;
+use swirl_ports::clock::{Clock, SystemClock};
 use swirl_ports::invoke::{Call, Invoker};
 use swirl_ports::store::{ConsumedEvent, InstanceStore, StepWrite, StoreFailure, SubscriptionKey};
 use swirl_workflow::{self as workflow, Diagnostics, KnownFunctions};
@@ -189,6 +190,8 @@ struct Inner {
     store: Arc<dyn InstanceStore>,
     /// Calls the app's functions and makes 1.0's protocol requests.
     invoker: Arc<dyn Invoker>,
+    /// The time the engine records, and what its timers wait on.
+    clock: Arc<dyn Clock>,
     config: EngineConfig,
     /// Registered definitions by id (the newest) and by version.
     workflows: RwLock<HashMap<String, Arc<Workflow>>>,
@@ -245,10 +248,21 @@ impl Engine {
         invoker: Arc<dyn Invoker>,
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
+        Self::with_clock(store, invoker, Arc::new(SystemClock), config)
+    }
+
+    /// An engine whose times and timers come from `clock`.
+    pub fn with_clock(
+        store: Arc<dyn InstanceStore>,
+        invoker: Arc<dyn Invoker>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
                 invoker,
+                clock,
                 pool: RunPool::new(config.pool).map_err(EngineError::Threads)?,
                 durability: Durability::new().map_err(EngineError::Threads)?,
                 config,
@@ -262,6 +276,11 @@ impl Engine {
                 schedules: StdMutex::default(),
             }),
         })
+    }
+
+    /// Now, by the engine's clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
     }
 
     /// Starts an instance of `workflow_id`. With `id`, a second start with

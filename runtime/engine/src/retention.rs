@@ -17,7 +17,7 @@ impl Engine {
             if let Some(record) = self.load(&id)?
                 && self.awaited(&record)?
             {
-                store.postpone_finished(ended_ms, now_ms(), &id)?;
+                store.postpone_finished(ended_ms, self.now_ms(), &id)?;
                 continue;
             }
             let Some(bytes) = store.forget_instance(ended_ms, &id)? else {

@@ -211,7 +211,7 @@ impl Engine {
         ack: &mut Option<Ack>,
         runtime: &tokio::runtime::Handle,
     ) -> Result<(), EngineError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut segment = Segment::default();
         let (mut before, mut record, workflow) = match begin {
             Begin::Start {
@@ -342,7 +342,7 @@ impl Engine {
             }
             calls += 1;
             segment.calls += 1;
-            let now = now_ms();
+            let now = self.now_ms();
             let (result, duration_ms, kv, emitted) = self.call(&record, &task);
             if self.inner.pool.interrupted(id) {
                 // A control request (a cancel, a suspend) came during the
@@ -487,7 +487,7 @@ impl Engine {
                 invocation: &invocation,
             });
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let emitted = std::mem::take(&mut invocation.emitted)
             .into_iter()
             .map(|event| OutboxEvent::emitted(&task.function, event, now))
@@ -523,7 +523,7 @@ impl Engine {
         runtime: &tokio::runtime::Handle,
     ) -> Result<bool, EngineError> {
         let segment = std::mem::take(segment);
-        let now = now_ms();
+        let now = self.now_ms();
         record.updated_ms = now;
         let outbox = segment
             .produced
@@ -654,9 +654,9 @@ impl Engine {
             let engine = self.clone();
             let due_ms = timer.due_ms;
             let timer_id = *timer_id;
+            let due = self.inner.clock.sleep_until(due_ms);
             tokio::spawn(async move {
-                let wait = due_ms.saturating_sub(now_ms());
-                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                due.await;
                 engine
                     .inner
                     .scheduled_timers

@@ -5,7 +5,13 @@
 //! (`*.workflow.yaml` or `*.workflow.json`), a `script.yaml` of operations,
 //! and `expected.json`: every instance the script made (named `i1`, `i2`,
 //! … in the order they started), with its status, output, error and
-//! history (times and durations left out), and what each delivery did.
+//! history, and what each delivery did.
+//!
+//! Time is the engine's [`ManualClock`]: it stands still while runs go on
+//! and moves only to the next due timer when the script waits for an
+//! instance, so history times (`at=+ms`, `due=+ms`, from the clock's start)
+//! are exact and a one-hour timeout takes no time. Call durations are the
+//! process's own and are left out.
 //! Set `SWIRL_BLESS=1` to rewrite the `expected.json` files after a change
 //! that is meant to change them, and review the diff.
 //!
@@ -13,7 +19,8 @@
 //! - `start: {workflow: ID, input: …}`;
 //! - `event: {type, source, id, data, extensions}` delivers a CloudEvent;
 //! - `cancel: iN`, `suspend: iN`, `resume: iN`;
-//! - `wait: iN` waits until instance `iN` ends.
+//! - `wait: iN` waits until instance `iN` ends, moving the clock from one
+//!   due timer to the next.
 //!
 //! After each operation the script waits until no instance is running.
 //!
@@ -30,8 +37,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use swirl_engine::record::{InstanceRecord, Status};
 use swirl_engine::{Engine, IncomingEvent};
+use swirl_ports::clock::Clock;
 use swirl_ports::invoke::{Call, Failure, Invocation, InvokeError, Invoker, RequestError};
-use swirl_ports::memory::MemoryStore;
+use swirl_ports::memory::{ManualClock, MemoryStore};
 use swirl_workflow::KnownFunctions;
 
 struct TraceFunctions;
@@ -114,26 +122,81 @@ fn instance(known: &[String], name: &str) -> String {
         .clone()
 }
 
+/// Where the scripts' clock starts: 2027-01-15T08:00:00Z.
+const EPOCH_MS: u64 = 1_800_000_000_000;
+
 /// A history entry as one line: its kind, then its fields as `name=value`
-/// (times and durations left out, child instances by their names).
+/// (times from the clock's start, call durations left out, child instances
+/// by their names).
 fn history_line(entry: &Value, names: &BTreeMap<String, String>) -> String {
+    let since =
+        |value: &Value| format!("+{}", value.as_u64().unwrap_or(0).saturating_sub(EPOCH_MS));
     let mut line = entry["kind"].as_str().unwrap_or("?").to_string();
+    if let Some(at) = entry.get("atMs") {
+        line.push_str(&format!(" at={}", since(at)));
+    }
     for (field, value) in entry.as_object().into_iter().flatten() {
-        if ["kind", "atMs", "duration_ms", "due_ms"].contains(&field.as_str()) {
-            continue;
-        }
-        let value = match value {
-            Value::String(text) if field == "child" => names.get(text).cloned().unwrap_or_default(),
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
+        let value = match (field.as_str(), value) {
+            ("kind" | "atMs" | "duration_ms", _) => continue,
+            ("due_ms", due) => {
+                line.push_str(&format!(" due={}", since(due)));
+                continue;
+            }
+            ("child", Value::String(text)) => names.get(text).cloned().unwrap_or_default(),
+            (_, Value::String(text)) => text.clone(),
+            (_, other) => other.to_string(),
         };
         line.push_str(&format!(" {field}={value}"));
     }
     line
 }
 
+/// Waits until instance `id` ends, moving `clock` to each due timer in turn
+/// and waiting for that timer to fire.
+async fn wait_for_end(engine: &Engine, clock: &ManualClock, id: &str, known: &mut Vec<String>) {
+    let by = Instant::now() + Duration::from_secs(10);
+    loop {
+        let records = settle(engine, known).await;
+        let record = records
+            .iter()
+            .find(|r| r.id == id)
+            .expect("a known instance");
+        if record.status.is_final() {
+            return;
+        }
+        let next = records
+            .iter()
+            .filter(|r| !r.status.is_final())
+            .flat_map(|r| {
+                r.timers
+                    .iter()
+                    .map(move |(timer, t)| (t.due_ms, r.id.clone(), *timer))
+            })
+            .min();
+        let Some((due_ms, holder, timer)) = next else {
+            panic!("{id} waits for nothing the script gives: {record:#?}");
+        };
+        clock.advance(Duration::from_millis(due_ms.saturating_sub(clock.now_ms())));
+        // The timer is gone from its record once its run committed.
+        while engine
+            .get(&holder)
+            .is_ok_and(|r| r.timers.contains_key(&timer))
+        {
+            assert!(Instant::now() < by, "{id} did not end in 10 s: {record:#?}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
 async fn run(dir: &Path) -> Value {
-    let engine = Engine::new(Arc::new(MemoryStore::new()), Arc::new(TraceFunctions)).unwrap();
+    let clock = ManualClock::at(EPOCH_MS);
+    let engine = Engine::with_clock(
+        Arc::new(MemoryStore::new()),
+        Arc::new(TraceFunctions),
+        Arc::new(clock.clone()),
+        Default::default(),
+    )
+    .unwrap();
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -195,13 +258,7 @@ async fn run(dir: &Path) -> Value {
             "resume" => drop(engine.resume(&instance(arg)).await),
             "wait" => {
                 let id = instance(arg);
-                let waited = tokio::time::timeout(Duration::from_secs(10), engine.wait(&id)).await;
-                assert!(
-                    waited.is_ok(),
-                    "{}: {arg} did not end: {:#?}",
-                    dir.display(),
-                    engine.get(&id)
-                );
+                wait_for_end(&engine, &clock, &id, &mut known).await;
             }
             other => panic!("{}: unknown operation '{other}'", dir.display()),
         }

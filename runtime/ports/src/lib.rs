@@ -6,6 +6,7 @@
 //! - [`store`]: the durable instance store ([`store::InstanceStore`]): a
 //!   run's commit is one atomic write; records are opaque bytes.
 //! - [`kv`]: the key-value store functions import.
+//! - [`clock`]: the time the engine records and its timers wait on.
 //! - [`memory`]: all of them in memory, for tests of the engine alone and
 //!   for runs that keep nothing.
 //!
@@ -19,6 +20,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod clock;
 pub mod invoke;
 pub mod kv;
 pub mod memory;

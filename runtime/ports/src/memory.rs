@@ -1,5 +1,6 @@
 //! The ports in memory: a store that keeps everything in maps (and loses
-//! it with the process), and an invoker whose functions are Rust closures.
+//! it with the process), an invoker whose functions are Rust closures, and
+//! a clock that moves only when told.
 //! For tests of the engine alone (no wasm, no disk) and for runs that keep
 //! nothing.
 
@@ -7,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
+use tokio::sync::watch;
 
+use crate::clock::{Clock, Sleep};
 use crate::invoke::{Call, Failure, Invocation, InvokeError, Invoker, RequestError};
 use crate::kv::{KvError, KvStore, KvWrites};
 use crate::store::{
@@ -377,5 +380,44 @@ impl Invoker for NativeInvoker {
         Err(RequestError::Transport(format!(
             "{protocol} requests are not made in memory"
         )))
+    }
+}
+
+/// A [`Clock`] that stands still until [`ManualClock::advance`] moves it:
+/// what waits on it wakes when the clock passes its due time, at once and in
+/// order, however long the wait. Clones share one time.
+#[derive(Clone)]
+pub struct ManualClock {
+    now: Arc<watch::Sender<u64>>,
+}
+
+impl ManualClock {
+    /// A clock showing `now_ms`.
+    pub fn at(now_ms: u64) -> Self {
+        ManualClock {
+            now: Arc::new(watch::Sender::new(now_ms)),
+        }
+    }
+
+    /// Moves the clock forward by `by`, waking what came due.
+    pub fn advance(&self, by: std::time::Duration) {
+        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.now.send_modify(|now| *now = now.saturating_add(by));
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        *self.now.borrow()
+    }
+
+    fn sleep_until(&self, due_ms: u64) -> Sleep {
+        let mut now = self.now.subscribe();
+        Box::pin(async move {
+            // An error means the clock is gone: nothing will come due.
+            if now.wait_for(|now| *now >= due_ms).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
     }
 }

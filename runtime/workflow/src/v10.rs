@@ -287,6 +287,19 @@ fn read_tasks(
     locals: &[String],
     uses: &mut Uses,
 ) -> Option<Vec<State>> {
+    read_tasks_from(reader, node, p, 0, locals, uses)
+}
+
+/// A task list whose first task is item `first` of the list at `p`: a fork
+/// branch is a list of one task, the branch's, at its index.
+fn read_tasks_from(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    first: usize,
+    locals: &[String],
+    uses: &mut Uses,
+) -> Option<Vec<State>> {
     let items = reader.array(node, p, "a task list")?;
     if items.is_empty() {
         reader.error(
@@ -299,7 +312,7 @@ fn read_tasks(
     let mut entries = Vec::new();
     let mut failed = false;
     for (index, item) in items.iter().enumerate() {
-        let ip = p.index(index);
+        let ip = p.index(first + index);
         match &item.value {
             NodeValue::Object(members) if members.len() == 1 => {
                 let (key, task) = &members[0];
@@ -756,7 +769,7 @@ fn read_fork(
             NodeValue::Object(members) if members.len() == 1 => members[0].0.name.clone(),
             _ => index.to_string(),
         };
-        let states = read_branch(reader, &single, &bp, index, locals, uses)?;
+        let states = read_tasks_from(reader, &single, &bp, index, locals, uses)?;
         branches.push(Branch {
             name,
             states,
@@ -769,32 +782,6 @@ fn read_fork(
         retry: Vec::new(),
         exit,
     }))
-}
-
-/// A fork branch: its one task at `/fork/branches/<index>/<name>`.
-fn read_branch(
-    reader: &mut Reader,
-    single: &Node,
-    branches: &Pointer,
-    index: usize,
-    locals: &[String],
-    uses: &mut Uses,
-) -> Option<Vec<State>> {
-    let NodeValue::Array(items) = &single.value else {
-        return None;
-    };
-    let mut states = read_tasks(reader, single, branches, locals, uses)?;
-    // read_tasks numbered the lone task 0; its pointer is the branch's index.
-    if let (Some(state), Some(NodeValue::Object(members))) =
-        (states.first_mut(), items.first().map(|i| &i.value))
-    {
-        let pointer = branches.index(index).key(&members[0].0.name).to_string();
-        state.name = pointer.clone();
-        if let Some(task) = &mut state.task {
-            task.reference = pointer;
-        }
-    }
-    Some(states)
 }
 
 fn read_switch(
