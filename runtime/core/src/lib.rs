@@ -2,8 +2,9 @@
 //! ([`codes`]), unique, time-ordered ids
 //! ([`ids`]), how a workflow names a function through an alias
 //! ([`function_ref`]), wall-clock time as records hold it and as it is shown
-//! ([`time`]), the crash points of the crash tests ([`failpoint`]), and
-//! the percentiles the metrics report ([`percentile`]).
+//! ([`time`]), the crash points of the crash tests ([`failpoint`]), the
+//! percentiles the metrics report ([`percentile`]), and the W3C trace
+//! context that traces travel with ([`trace_context`]).
 //!
 //! `ARCHITECTURE.md` at the repository root has the map of the crates.
 
@@ -21,4 +22,5 @@ pub mod function_ref;
 pub mod ids;
 pub mod percentile;
 pub mod time;
+pub mod trace_context;
 pub mod uri_template;

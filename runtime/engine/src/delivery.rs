@@ -73,6 +73,7 @@ impl Engine {
                     Some(id),
                     None,
                     Some(event),
+                    None,
                     Admission::External,
                     std::time::Instant::now(),
                 )
@@ -156,6 +157,7 @@ impl Engine {
                 data: event.data.clone(),
                 correlation,
                 targets: targets.clone(),
+                link: self.event_link(event),
             };
             if self
                 .apply(&key.instance, input, Admission::External)
@@ -221,6 +223,7 @@ impl Engine {
                         data: event.data.clone(),
                         correlation,
                         targets: Arc::from([]),
+                        link: engine.event_link(&event),
                     };
                     // The event leaves the buffer in the commit of the step
                     // that consumes it: a crash keeps it in one or the other.

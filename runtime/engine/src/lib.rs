@@ -43,6 +43,7 @@ mod retention;
 mod run;
 mod schedule;
 mod scheduled;
+pub mod tracer;
 
 pub use drain::OUTBOX_RETRY;
 pub use pool::{Busy, PoolConfig};
@@ -71,6 +72,7 @@ use record::{
     WorkflowError,
 };
 use swirl_core::time::now_ms;
+use swirl_core::trace_context::TraceContext;
 use swirl_ports::clock::{Clock, SystemClock};
 use swirl_ports::invoke::{Call, Invoker};
 use swirl_ports::store::{ConsumedEvent, InstanceStore, StepWrite, StoreFailure, SubscriptionKey};
@@ -206,6 +208,8 @@ struct Inner {
     finished: StdMutex<HashMap<String, Arc<Notify>>>,
     /// Who hears about actions and takes produced events (the server).
     observer: RwLock<Option<Arc<dyn EngineObserver>>>,
+    /// Who takes the runs' traces, when traces are on.
+    tracer: std::sync::OnceLock<Arc<dyn tracer::Tracer>>,
     /// Outbox keys this process drains now, so none is drained twice at once.
     draining: StdMutex<HashSet<Vec<u8>>>,
     /// Instances by status: counted once, then kept by every commit.
@@ -271,6 +275,7 @@ impl Engine {
                 scheduled_timers: StdMutex::default(),
                 finished: StdMutex::default(),
                 observer: RwLock::default(),
+                tracer: std::sync::OnceLock::new(),
                 draining: StdMutex::default(),
                 counts: StdMutex::default(),
                 schedules: StdMutex::default(),
@@ -291,31 +296,35 @@ impl Engine {
         input: Value,
         id: Option<String>,
     ) -> Result<InstanceRecord, EngineError> {
+        self.start_and_run(workflow_id, input, id, None, std::time::Duration::ZERO)
+            .await
+    }
+
+    /// Starts an instance, a child of the span `trace` when traces are
+    /// on, and answers once its first run is durable: at its end (it waits
+    /// or ended), or with its first commit after `limit` (a long run; a
+    /// zero `limit` answers with its receipt, as [`Self::start`] does).
+    /// `POST /workflows/{id}/instances` starts with this.
+    pub async fn start_and_run(
+        &self,
+        workflow_id: &str,
+        input: Value,
+        id: Option<String>,
+        trace: Option<TraceContext>,
+        limit: std::time::Duration,
+    ) -> Result<InstanceRecord, EngineError> {
+        let by = Instant::now() + limit;
         self.start_with(
             workflow_id,
             input,
             id,
             None,
             None,
+            trace,
             Admission::External,
-            Instant::now(),
+            by,
         )
         .await
-    }
-
-    /// Starts an instance and answers once its first run is durable: at
-    /// its end (it waits or ended), or with its first commit after `limit`
-    /// (a long run). `?wait=true` starts with this.
-    pub async fn start_and_run(
-        &self,
-        workflow_id: &str,
-        input: Value,
-        id: Option<String>,
-        limit: std::time::Duration,
-    ) -> Result<InstanceRecord, EngineError> {
-        let by = Instant::now() + limit;
-        self.start_with(workflow_id, input, id, None, None, Admission::External, by)
-            .await
     }
 
     /// Starts an instance in a run of its own; answers once the commit
@@ -328,6 +337,7 @@ impl Engine {
         id: Option<String>,
         parent: Option<ParentLink>,
         first_event: Option<&IncomingEvent>,
+        trace: Option<TraceContext>,
         admission: Admission,
         answer_by: Instant,
     ) -> Result<InstanceRecord, EngineError> {
@@ -339,11 +349,14 @@ impl Engine {
             return Err(EngineError::InputNotObject(kind_name(&input)));
         }
         let id = id.unwrap_or_else(swirl_core::ids::new_id);
+        // An instance an event starts is a child of the event's span.
+        let trace = trace.or_else(|| first_event.and_then(|event| self.event_link(event)));
         let begin = Begin::Start {
             workflow,
             input,
             parent,
             first_event: first_event.cloned(),
+            trace,
         };
         self.execute(&id, begin, admission, answer_by)
             .await?
@@ -561,6 +574,8 @@ pub(crate) enum Input {
         /// Every instance the delivery is for (empty for a buffered event,
         /// whose delivery finished when it was buffered).
         targets: Arc<[String]>,
+        /// The event's span, which the run links to (traces on only).
+        link: Option<TraceContext>,
     },
     Child {
         thread: ThreadId,

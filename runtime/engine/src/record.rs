@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use swirl_core::trace_context::{SpanId, TraceContext};
 
 pub type ThreadId = u64;
 pub type TaskId = u64;
@@ -155,6 +156,47 @@ pub struct InstanceRecord {
     /// 1.0: the workflow's `$context`, replaced by each task's `export.as`.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub context: Value,
+    /// Where the instance sits in a distributed trace, when traces are on
+    /// or its start carried a trace context: kept so that every run of it,
+    /// across waits and restarts, belongs to the same trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<InstanceTrace>,
+}
+
+/// An instance's place in a trace, as W3C trace context text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceTrace {
+    /// The instance's own span: its trace id, span id and flags.
+    pub traceparent: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tracestate: String,
+    /// The span the instance was started from (its starter's, its event's
+    /// delivery, its parent instance's); none for a trace of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+impl InstanceTrace {
+    /// A new span in `parent`'s trace, or in a new trace.
+    pub fn start(parent: Option<&TraceContext>) -> Self {
+        let own = parent.map_or_else(TraceContext::root, TraceContext::child);
+        InstanceTrace {
+            traceparent: own.traceparent(),
+            tracestate: own.state,
+            parent: parent.map(|parent| parent.span_id.to_string()),
+        }
+    }
+
+    /// The instance's span as a context; `None` for a damaged record.
+    pub fn context(&self) -> Option<TraceContext> {
+        TraceContext::parse(&self.traceparent, Some(&self.tracestate))
+    }
+
+    /// The span it was started from.
+    pub fn parent_span(&self) -> Option<SpanId> {
+        self.parent.as_deref().and_then(SpanId::parse)
+    }
 }
 
 /// Events an instance remembers having consumed; older keys are forgotten

@@ -28,6 +28,8 @@
 use std::time::Instant;
 
 use super::pool::Admission;
+use super::record::InstanceTrace;
+use super::tracer::{self, Trigger};
 use super::*;
 use swirl_ports::invoke::{KvWrites, RequestError};
 use swirl_workflow::model::PROTOCOL_PREFIX;
@@ -44,6 +46,8 @@ pub(crate) enum Begin {
         input: Value,
         parent: Option<ParentLink>,
         first_event: Option<IncomingEvent>,
+        /// The span it starts from, when traces are on.
+        trace: Option<TraceContext>,
     },
     Apply {
         input: Input,
@@ -212,6 +216,8 @@ impl Engine {
         runtime: &tokio::runtime::Handle,
     ) -> Result<(), EngineError> {
         let now = self.now_ms();
+        let trigger = self.tracer().map(|_| Trigger::of(&begin));
+        let started_ns = trigger.as_ref().map_or(0, |_| tracer::now_ns());
         let mut segment = Segment::default();
         let (mut before, mut record, workflow) = match begin {
             Begin::Start {
@@ -219,11 +225,13 @@ impl Engine {
                 input,
                 parent,
                 first_event,
+                trace,
             } => {
                 if let Some(existing) = self.load(id)? {
                     return answer(ack, existing, false);
                 }
                 let mut record = self.new_record(id, &workflow, input, parent, now);
+                record.trace = self.trace_instance(trace.as_ref());
                 let mut step = Step::new(&workflow, &mut record, now);
                 step.start();
                 if let Some(event) = &first_event {
@@ -288,6 +296,7 @@ impl Engine {
                                 data,
                                 correlation,
                                 targets: _,
+                                link: _,
                             } => step.event(thread, &event, &key, data, &correlation),
                             Input::Child { thread, result } => step.child_done(thread, result),
                         }
@@ -306,6 +315,7 @@ impl Engine {
                 (Some(found), record, workflow)
             }
         };
+        let mut trace = self.trace_run(trigger, started_ns, &mut record);
 
         let mut calls = 0;
         let mut interrupted = false;
@@ -327,6 +337,9 @@ impl Engine {
                 || segment.calls >= MAX_SEGMENT_CALLS
             {
                 let reply = answer_now.then_some(&mut *ack);
+                if let Some(trace) = &mut trace {
+                    trace.commit(&segment.history, &mut segment.produced);
+                }
                 if !self.write(&mut before, &mut record, &mut segment, true, reply, runtime)? {
                     return answer_untaken(ack, before);
                 }
@@ -343,7 +356,11 @@ impl Engine {
             calls += 1;
             segment.calls += 1;
             let now = self.now_ms();
+            let call_ns = trace.as_ref().map_or(0, |_| tracer::now_ns());
             let (result, duration_ms, kv, emitted) = self.call(&record, &task);
+            if let Some(trace) = &mut trace {
+                trace.call(&record, &task, call_ns, &result);
+            }
             if self.inner.pool.interrupted(id) {
                 // A control request (a cancel, a suspend) came during the
                 // call: it goes first, and the call's result is dropped as
@@ -368,6 +385,9 @@ impl Engine {
             let unchanged = before.unwrap_or(record);
             return answer(ack, unchanged, false);
         }
+        if let Some(trace) = &mut trace {
+            trace.commit(&segment.history, &mut segment.produced);
+        }
         if !self.write(
             &mut before,
             &mut record,
@@ -377,6 +397,9 @@ impl Engine {
             runtime,
         )? {
             return answer_untaken(ack, before);
+        }
+        if let Some(trace) = trace {
+            trace.finish(&record);
         }
         Ok(())
     }
@@ -430,6 +453,7 @@ impl Engine {
             consumed_events: Vec::new(),
             function_versions: self.pin_functions(workflow),
             context: Value::Null,
+            trace: None,
         }
     }
 
@@ -680,6 +704,8 @@ impl Engine {
             waits: child.waits,
             depth: parent.parent.as_ref().map_or(0, |p| p.depth) + 1,
         };
+        // A child instance's span is a child of its parent instance's.
+        let trace = parent.trace.as_ref().and_then(InstanceTrace::context);
         tokio::spawn(async move {
             let started = engine
                 .start_with(
@@ -688,6 +714,7 @@ impl Engine {
                     Some(child.child_id.clone()),
                     Some(link.clone()),
                     None,
+                    trace,
                     Admission::Internal,
                     Instant::now(),
                 )

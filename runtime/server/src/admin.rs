@@ -7,14 +7,14 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ServerState;
 use super::error::{ApiError, blocking};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use swirl_core::time::rfc3339;
 use swirl_engine::record::{InstanceRecord, Status};
 use swirl_function::Call;
@@ -137,6 +137,7 @@ pub async fn start_instance(
     State(state): State<ServerState>,
     Path(workflow_id): Path<String>,
     Query(query): Query<StartQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
     let wait = flag(query.wait.as_deref(), "wait")?;
@@ -145,15 +146,21 @@ pub async fn start_instance(
     }
     let input = json_body(&body)?;
     let engine = state.engine();
+    // The instance continues the caller's trace.
+    let trace = state
+        .telemetry()
+        .and_then(|_| super::traces::of_headers(&headers));
     if !wait {
-        let record = engine.start(&workflow_id, input, query.id.clone()).await?;
+        let record = engine
+            .start_and_run(&workflow_id, input, query.id.clone(), trace, Duration::ZERO)
+            .await?;
         tracing::info!(instance_id = %record.id, workflow_id = %workflow_id, "instance started");
         return Ok((StatusCode::CREATED, Json(instance_view(&record))).into_response());
     }
     let limit = state.config().wait_limit;
     let started = Instant::now();
     let record = engine
-        .start_and_run(&workflow_id, input, query.id.clone(), limit)
+        .start_and_run(&workflow_id, input, query.id.clone(), trace, limit)
         .await?;
     tracing::info!(instance_id = %record.id, workflow_id = %workflow_id, "instance started");
     if record.status.is_final() {
@@ -451,6 +458,7 @@ pub async fn invoke_function(
     let number = state
         .deployments()
         .version_number(&name, &invocation.version);
+    super::logs::to_server_log(&name, &invocation, None);
     state.logs().record(&name, &invocation);
     state.emitted(&name, &invocation.emitted).await?;
     tracing::info!(

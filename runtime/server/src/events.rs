@@ -23,6 +23,8 @@ use serde_json::Value;
 use super::ServerState;
 use super::error::ApiError;
 use super::ingress::{self, EventError, IngressError};
+use super::traces;
+use swirl_core::trace_context::TraceContext;
 use swirl_engine::{EngineError, IncomingEvent};
 
 /// The answer to an accepted request.
@@ -37,6 +39,9 @@ pub struct Accepted {
 
 pub async fn receive(State(state): State<ServerState>, request: Request) -> Response {
     let limits = state.config().ingress_limits;
+    let trace = state
+        .telemetry()
+        .and_then(|_| traces::of_headers(request.headers()));
     let events = match ingress::decode(request, &limits).await {
         Ok(events) => events,
         Err(error) => {
@@ -58,19 +63,32 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
             return IngressError::InvalidEvent { index, error }.into_response();
         }
     };
-    match deliver_all(&state, &incoming).await {
+    match deliver_all(&state, incoming, trace.as_ref()).await {
         Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
         Err(error) => error.into_response(),
     }
 }
 
-/// Delivers the events in order; stops at the first failure (the client
-/// sends the request again, and the events already delivered count as
-/// duplicates).
-async fn deliver_all(state: &ServerState, events: &[IncomingEvent]) -> Result<Accepted, ApiError> {
+/// Delivers the events in order, each in a span when traces are on
+/// (`request` is the request's trace context); stops at the first failure
+/// (the client sends the request again, and the events already delivered
+/// count as duplicates).
+async fn deliver_all(
+    state: &ServerState,
+    events: Vec<IncomingEvent>,
+    request: Option<&TraceContext>,
+) -> Result<Accepted, ApiError> {
     let mut accepted = Accepted::default();
-    for event in events {
-        let delivery = match state.engine().deliver(event).await {
+    for mut event in events {
+        let span = state
+            .telemetry()
+            .map(|telemetry| (telemetry, traces::begin_delivery(&mut event, request)));
+        let delivered = state.engine().deliver(&event).await;
+        if let Some((telemetry, mut span)) = span {
+            traces::end_delivery(&mut span, &delivered);
+            telemetry.record(span);
+        }
+        let delivery = match delivered {
             Ok(delivery) => delivery,
             Err(error) => {
                 if matches!(error, EngineError::BufferFull(_)) {

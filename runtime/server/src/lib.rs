@@ -40,6 +40,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod retention;
 pub mod sinks;
+pub mod traces;
 pub mod ui;
 pub mod versions;
 
@@ -71,6 +72,7 @@ use swirl_engine::Engine;
 use swirl_engine::outbox::{ActionCall, EngineObserver, OutboxEvent};
 use swirl_function::{EmittedEvent, FunctionHost};
 use swirl_store::{Store, StoreError};
+use swirl_telemetry::Telemetry;
 use swirl_workflow::WorkflowDefinition;
 
 /// Largest admin request body (a workflow's or a function's input).
@@ -94,6 +96,9 @@ pub struct ServerConfig {
     pub retention: retention::Retention,
     /// Dead letters kept at most; the oldest go first.
     pub max_dead_letters: usize,
+    /// Where spans go, when traces are on (`OTEL_EXPORTER_OTLP_*`); the
+    /// engine's tracer too, set by whoever made the engine.
+    pub telemetry: Option<Arc<Telemetry>>,
 }
 
 /// The shortest `unload_interval`: each sweep that finds a candidate reads
@@ -111,6 +116,7 @@ impl Default for ServerConfig {
             unload_interval: Duration::from_secs(60),
             retention: retention::Retention::default(),
             max_dead_letters: sinks::DEFAULT_MAX_DEAD_LETTERS,
+            telemetry: None,
         }
     }
 }
@@ -166,6 +172,7 @@ impl ServerState {
             store.clone(),
             metrics.clone(),
             config.max_dead_letters,
+            config.telemetry.clone(),
         )?;
         let logs = Arc::new(InvocationLogs::default());
         unload_periodically(deployments.clone(), config.unload_interval);
@@ -213,6 +220,10 @@ impl ServerState {
     }
     pub fn deployments(&self) -> &Deployments {
         &self.shared.deployments
+    }
+    /// Where spans go, when traces are on.
+    pub fn telemetry(&self) -> Option<&Telemetry> {
+        self.shared.config.telemetry.as_deref()
     }
     /// The definitions new instances start with, by workflow id.
     pub fn definitions(&self) -> BTreeMap<String, WorkflowDefinition> {
@@ -266,6 +277,11 @@ impl EngineObserver for Observer {
     fn action(&self, call: ActionCall<'_>) {
         // A call through an alias (`greet@canary`) is a call of its function.
         let function = swirl_core::function_ref::split(call.function).0;
+        logs::to_server_log(
+            function,
+            call.invocation,
+            Some((call.instance_id, call.state)),
+        );
         self.logs
             .record_action(function, call.invocation, call.instance_id, call.state);
     }
@@ -669,6 +685,9 @@ async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiE
     let stats = blocking("store statistics", move || store.stats()).await?;
     let mut text = state.metrics().render(&instances, sinks, &functions);
     text.push_str(&metrics::render_store(&stats));
+    text.push_str(&metrics::render_traces(
+        state.telemetry().map(Telemetry::stats),
+    ));
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -113,6 +113,36 @@ impl InvocationLogs {
     }
 }
 
+/// Writes the log lines of `invocation` of `function` to the server's log
+/// (target `swirl::function`), at their level, with the invocation's id and,
+/// for a workflow action, its instance and state as fields.
+pub fn to_server_log(function: &str, invocation: &Invocation, action: Option<(&str, &str)>) {
+    let (instance_id, state) = action.unzip();
+    for line in &invocation.logs {
+        macro_rules! log {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "swirl::function",
+                    function,
+                    invocation_id = %invocation.id,
+                    instance_id,
+                    state,
+                    stream = stream_name(line.stream),
+                    "{}",
+                    line.message
+                )
+            };
+        }
+        match line.level {
+            LogLevel::Trace => log!(trace),
+            LogLevel::Debug => log!(debug),
+            LogLevel::Info => log!(info),
+            LogLevel::Warn => log!(warn),
+            LogLevel::Error => log!(error),
+        }
+    }
+}
+
 fn level_name(level: LogLevel) -> &'static str {
     match level {
         LogLevel::Trace => "trace",

@@ -379,6 +379,44 @@ fn escape_label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The traces' series: spans exported, dropped because the exporter's queue
+/// was full, and failed to export, and the queue's bound (all zero when
+/// traces are off).
+pub fn render_traces(stats: Option<swirl_telemetry::Stats>) -> String {
+    let mut out = String::new();
+    let (exported, dropped, failed, capacity) = stats.map_or((0, 0, 0, 0), |s| {
+        (s.exported, s.dropped, s.failed, s.max_queue)
+    });
+    for (name, help, value) in [
+        (
+            "swirl_trace_spans_exported_total",
+            "Spans the OTLP endpoint accepted.",
+            exported,
+        ),
+        (
+            "swirl_trace_spans_dropped_total",
+            "Spans dropped because the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE).",
+            dropped,
+        ),
+        (
+            "swirl_trace_spans_failed_total",
+            "Spans whose export failed (no answer, or not 2xx).",
+            failed,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
+    let name = "swirl_trace_queue_capacity";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Spans the export queue holds at most; 0 when traces are off.\n# TYPE {name} gauge\n{name} {capacity}"
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,10 +39,13 @@ use tokio::sync::mpsc;
 
 use super::header_value;
 use super::metrics::{DropReason, Metrics};
+use super::traces;
 use swirl_app::manifest::{SinkManifest, SinkMode};
 use swirl_core::time::{now_ms, rfc3339};
+use swirl_core::trace_context::TraceContext;
 use swirl_engine::outbox::OutboxEvent;
 use swirl_store::{Store, StoreError};
+use swirl_telemetry::Telemetry;
 
 /// Attempts per event and sink before it becomes a dead letter.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -118,6 +121,8 @@ struct Inner {
     /// Dead letters kept at most; the oldest go first.
     max_dead_letters: usize,
     metrics: Arc<Metrics>,
+    /// Where the spans of deliveries go, when traces are on.
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 fn now() -> String {
@@ -139,6 +144,7 @@ impl Sinks {
         store: Store,
         metrics: Arc<Metrics>,
         max_dead_letters: usize,
+        telemetry: Option<Arc<Telemetry>>,
     ) -> Result<Self, StoreError> {
         let (jobs, mut receive) = mpsc::unbounded_channel::<Job>();
         let this = Sinks {
@@ -154,6 +160,7 @@ impl Sinks {
                 in_flight: Mutex::default(),
                 posts: tokio::sync::Semaphore::new(MAX_CONCURRENT_POSTS),
                 metrics,
+                telemetry,
             }),
         };
         let client: Client<HttpConnector, Full<Bytes>> =
@@ -330,7 +337,18 @@ impl Sinks {
             let posted = {
                 // Never closed, so acquiring only waits.
                 let _permit = self.inner.posts.acquire().await;
-                post(client, url, mode, &queued.event).await
+                let span =
+                    self.inner.telemetry.as_deref().map(|telemetry| {
+                        (telemetry, traces::begin_sink(&queued.event, url, attempt))
+                    });
+                let context = span.as_ref().map(|(_, span)| &span.context);
+                let posted = post(client, url, mode, &queued.event, context).await;
+                if let Some((telemetry, mut span)) = span {
+                    let outcome = posted.as_ref().map(|_| ()).map_err(|e| e.message.as_str());
+                    traces::end_sink(&mut span, outcome);
+                    telemetry.record(span);
+                }
+                posted
             };
             let error = match posted {
                 Ok(()) => {
@@ -443,19 +461,33 @@ struct PostError {
     retry: bool,
 }
 
-/// POSTs `event` to `url` in `mode`.
+/// POSTs `event` to `url` in `mode`, with `trace`'s `traceparent` and
+/// `tracestate` headers when given.
 async fn post(
     client: &Client<HttpConnector, Full<Bytes>>,
     url: &str,
     mode: SinkMode,
     event: &OutboxEvent,
+    trace: Option<&TraceContext>,
 ) -> Result<(), PostError> {
     let fail = |message: String, retry: bool| PostError { message, retry };
-    let request = match mode {
+    let mut request = match mode {
         SinkMode::Binary => binary_request(url, event),
         SinkMode::Structured => structured_request(url, event),
     }
     .map_err(|error| fail(format!("cannot build the request: {error}"), false))?;
+    if let Some(trace) = trace {
+        let headers = request.headers_mut();
+        // Both are ASCII by construction (a parsed tracestate is printable ASCII).
+        if let Ok(value) = trace.traceparent().parse() {
+            headers.insert("traceparent", value);
+        }
+        if !trace.state.is_empty()
+            && let Ok(value) = trace.state.parse()
+        {
+            headers.insert("tracestate", value);
+        }
+    }
     let response = tokio::time::timeout(REQUEST_TIMEOUT, client.request(request))
         .await
         .map_err(|_| fail(format!("no answer within {REQUEST_TIMEOUT:?}"), true))?

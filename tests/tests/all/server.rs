@@ -16,5 +16,6 @@ mod retention;
 mod runs;
 mod security;
 mod sinks;
+mod traces;
 pub mod util;
 mod v10;

@@ -17,6 +17,7 @@ use swirl_server::ingress::IngressLimits;
 use swirl_server::retention::Retention;
 use swirl_server::{ServerConfig, ServerState, Stopped};
 use swirl_store::{FlushPolicy, Store};
+use swirl_telemetry::Telemetry;
 
 use super::{DataDir, Outcome, report_manifest_errors};
 
@@ -31,6 +32,8 @@ use super::{DataDir, Outcome, report_manifest_errors};
 /// it accepts.
 /// SWIRL_ADMIN_TOKEN and SWIRL_INGRESS_TOKEN, when set, are the bearer
 /// tokens of the admin API and of the event ingress.
+/// OTEL_EXPORTER_OTLP_ENDPOINT (and the other standard OTEL_* variables),
+/// when set, turns on OpenTelemetry traces, exported with OTLP/HTTP.
 ///
 /// Example: swirl serve examples/event-based-greeting/swirl.toml --listen 127.0.0.1:8080
 #[derive(clap::Args)]
@@ -131,14 +134,21 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
     listener.set_nonblocking(true)?;
+    // One exporter for the process, across generations.
+    let telemetry = Telemetry::from_env()?;
     let mut reopened = None;
     loop {
         // A runtime per generation: dropping it drops every task holding the
         // store, so sled closes and the next generation can open it again.
         let runtime = tokio::runtime::Runtime::new()?;
-        let ended = runtime.block_on(serve(&args, &listener, reopened.take()));
+        let ended = runtime.block_on(serve(&args, &listener, reopened.take(), &telemetry));
         runtime.shutdown_timeout(args.shutdown_grace);
         if let Generation::Ended(outcome) = ended? {
+            if let Some(telemetry) = &telemetry
+                && !telemetry.flush(args.shutdown_grace)
+            {
+                tracing::warn!("spans still queued at shutdown were not all exported");
+            }
             return Ok(outcome);
         }
         let runtime = tokio::runtime::Runtime::new()?;
@@ -166,14 +176,15 @@ async fn serve(
     args: &Args,
     listener: &std::net::TcpListener,
     reopened: Option<Store>,
+    telemetry: &Option<Arc<Telemetry>>,
 ) -> anyhow::Result<Generation> {
     let first = reopened.is_none();
     let app = match reopened {
-        None => match open(args)? {
+        None => match open(args, telemetry)? {
             Some(app) => app,
             None => return Ok(Generation::Ended(Outcome::Invalid)),
         },
-        Some(store) => match resume(args, store) {
+        Some(store) => match resume(args, store, telemetry) {
             Ok(app) => app,
             Err(error) => {
                 tracing::error!(error = %format!("{error:#}"), "cannot resume serving yet");
@@ -181,7 +192,7 @@ async fn serve(
             }
         },
     };
-    let config = server_config(args);
+    let config = server_config(args, telemetry);
     if first && !args.listen.ip().is_loopback() && config.tokens.admin.is_none() {
         tracing::warn!(
             listen = %args.listen,
@@ -214,7 +225,7 @@ async fn serve(
     }
 }
 
-fn server_config(args: &Args) -> ServerConfig {
+fn server_config(args: &Args, telemetry: &Option<Arc<Telemetry>>) -> ServerConfig {
     let non_empty = |token: &Option<String>| token.clone().filter(|t| !t.is_empty());
     ServerConfig {
         ingress_limits: IngressLimits::new(args.max_event_bytes, args.max_batch_events),
@@ -235,6 +246,7 @@ fn server_config(args: &Args) -> ServerConfig {
             interval: args.retention_interval,
         },
         max_dead_letters: args.dead_letter_max,
+        telemetry: telemetry.clone(),
     }
 }
 
@@ -309,7 +321,7 @@ struct Opened {
 
 /// Opens the store, restores what it recorded, then deploys (and records)
 /// the manifests given; `None` when one of those is invalid (problems printed).
-fn open(args: &Args) -> anyhow::Result<Option<Opened>> {
+fn open(args: &Args, telemetry: &Option<Arc<Telemetry>>) -> anyhow::Result<Option<Opened>> {
     let mut given = Vec::new();
     for path in &args.manifests {
         match Deployments::load_manifest(path) {
@@ -326,7 +338,7 @@ fn open(args: &Args) -> anyhow::Result<Option<Opened>> {
         }
     }
     let store = Store::open_with(&args.data_dir.data_dir, flush_policy(args))?;
-    let (opened, recorded) = restore(args, store)?;
+    let (opened, recorded) = restore(args, store, telemetry)?;
     for manifest in &given {
         match opened.deployments.deploy(manifest) {
             Ok(report) => {
@@ -354,8 +366,8 @@ fn open(args: &Args) -> anyhow::Result<Option<Opened>> {
 
 /// Serves again, on a reopened store, what it recorded: the apps deployed
 /// before (the manifests given at the start among them) and their instances.
-fn resume(args: &Args, store: Store) -> anyhow::Result<Opened> {
-    let (opened, recorded) = restore(args, store)?;
+fn resume(args: &Args, store: Store, telemetry: &Option<Arc<Telemetry>>) -> anyhow::Result<Opened> {
+    let (opened, recorded) = restore(args, store, telemetry)?;
     opened.engine.recover()?;
     Ok(Opened {
         manifests: recorded,
@@ -363,9 +375,14 @@ fn resume(args: &Args, store: Store) -> anyhow::Result<Opened> {
     })
 }
 
-/// The host, engine and deployments over `store`, with the apps it recorded
-/// deployed again; returns those apps' manifests.
-fn restore(args: &Args, store: Store) -> anyhow::Result<(Opened, Vec<Manifest>)> {
+/// The host, engine (with its tracer, when traces are on) and deployments
+/// over `store`, with the apps it recorded deployed again; returns those
+/// apps' manifests.
+fn restore(
+    args: &Args,
+    store: Store,
+    telemetry: &Option<Arc<Telemetry>>,
+) -> anyhow::Result<(Opened, Vec<Manifest>)> {
     let engine_config = EngineConfig {
         dedup_retention: args.dedup_retention,
         buffer_retention: args.buffer_retention,
@@ -380,6 +397,9 @@ fn restore(args: &Args, store: Store) -> anyhow::Result<(Opened, Vec<Manifest>)>
     let data_dir = &args.data_dir.data_dir;
     let host = Arc::new(swirl_app::app::host(data_dir, Arc::new(store.clone()))?);
     let engine = swirl_app::app::engine(&store, &host, engine_config)?;
+    if let Some(telemetry) = telemetry {
+        engine.set_tracer(telemetry.clone());
+    }
     let deployments = Deployments::new(store.clone(), host.clone(), engine.clone());
     let (recorded, problems) = deployments.restore()?;
     for problem in problems {
