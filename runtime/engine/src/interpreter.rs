@@ -180,13 +180,13 @@ pub struct Step<'a> {
     /// cancelled, terminated or failed, or the subflow state was left on an
     /// error): the driver cancels them.
     pub orphans: Vec<String>,
+    /// Events the step produced: the driver commits them to the outbox with
+    /// the run and routes them once that is durable.
+    pub produced: Vec<ProducedEvent>,
 }
 
 impl<'a> Step<'a> {
     pub fn new(workflow: &'a Workflow, record: &'a mut InstanceRecord, now_ms: u64) -> Self {
-        // The outbox holds what this step produces; the driver routed the
-        // previous step's events after committing it.
-        record.outbox.clear();
         Step {
             workflow,
             record,
@@ -194,6 +194,7 @@ impl<'a> Step<'a> {
             history: Vec::new(),
             children: Vec::new(),
             orphans: Vec::new(),
+            produced: Vec::new(),
         }
     }
 
@@ -401,11 +402,6 @@ impl<'a> Step<'a> {
             self.state_failed(thread, error);
         }
         self.settle();
-    }
-
-    /// Takes the events the step produced out of the record.
-    pub fn take_produced(&mut self) -> Vec<ProducedEvent> {
-        std::mem::take(&mut self.record.outbox)
     }
 
     /// The record as the step has changed it so far.
@@ -1183,7 +1179,7 @@ impl<'a> Step<'a> {
                         self.log(HistoryKind::EventProduced {
                             event_type: definition.event_type.clone(),
                         });
-                        self.record.outbox.push(ProducedEvent {
+                        self.produced.push(ProducedEvent {
                             id: None,
                             event_type: definition.event_type.clone(),
                             source: definition.source.clone(),

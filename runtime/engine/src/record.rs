@@ -139,9 +139,6 @@ pub struct InstanceRecord {
     /// Child instances this one waits for, by the thread that waits.
     #[serde(default)]
     pub children: BTreeMap<ThreadId, String>,
-    /// Events produced by the step, for the event layer to deliver.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outbox: Vec<ProducedEvent>,
     #[serde(default)]
     pub next_id: u64,
     /// Keys (`source` and `id`) of the latest events this instance
@@ -226,7 +223,6 @@ impl InstanceRecord {
             ("timers", self.timers.len()),
             ("subscriptions", self.subscriptions.len()),
             ("children", self.children.len()),
-            ("outbox events", self.outbox.len()),
         ];
         if self.status.is_final() {
             for (what, count) in pending.iter().filter(|(_, count)| *count > 0) {

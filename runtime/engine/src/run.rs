@@ -100,9 +100,9 @@ struct Segment {
 
 impl Segment {
     /// Takes what `step` collected, and the events it produced.
-    fn add(&mut self, mut step: Step<'_>, now: u64) {
+    fn add(&mut self, step: Step<'_>, now: u64) {
         self.produced.extend(
-            step.take_produced()
+            step.produced
                 .into_iter()
                 .map(|event| OutboxEvent::produced(event, now)),
         );
@@ -448,7 +448,6 @@ impl Engine {
             timers: BTreeMap::new(),
             subscriptions: Vec::new(),
             children: BTreeMap::new(),
-            outbox: Vec::new(),
             next_id: 0,
             consumed_events: Vec::new(),
             function_versions: self.pin_functions(workflow),

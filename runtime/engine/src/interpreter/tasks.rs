@@ -320,7 +320,7 @@ impl<'a> Step<'a> {
         if let Some(data) = &event_data {
             event.insert("data".into(), data.clone());
         }
-        self.record.outbox.push(ProducedEvent {
+        self.produced.push(ProducedEvent {
             event_type,
             source,
             data: event_data,
