@@ -67,6 +67,7 @@ impl Random {
 }
 
 #[test]
+#[ignore = "heavy tier: cargo test -p swirl-tests --test all -- --ignored"]
 fn killed_runs_resume_and_no_completed_action_runs_twice() {
     let app = App::new(MANIFEST);
     std::fs::write(app.path().join("crashy.json"), definition().to_string()).unwrap();

@@ -12,6 +12,7 @@ use swirl_tests::bounded_disk::DiskConfig;
 use swirl_tests::soak::{SoakConfig, run};
 
 #[test]
+#[ignore = "heavy tier: cargo test -p swirl-tests --test all -- --ignored"]
 fn five_sigkills_under_load_lose_nothing_acknowledged_and_repeat_no_completed_action() {
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -28,6 +29,7 @@ fn five_sigkills_under_load_lose_nothing_acknowledged_and_repeat_no_completed_ac
 }
 
 #[test]
+#[ignore = "heavy tier: cargo test -p swirl-tests --test all -- --ignored"]
 fn five_power_cuts_under_load_lose_nothing_acknowledged_and_the_store_opens_each_time() {
     if let Some(reason) = swirl_lazyfs::unavailable() {
         println!("skipped: {reason}");
@@ -49,6 +51,7 @@ fn five_power_cuts_under_load_lose_nothing_acknowledged_and_the_store_opens_each
 }
 
 #[test]
+#[ignore = "heavy tier: cargo test -p swirl-tests --test all -- --ignored"]
 fn the_data_directory_levels_off_while_retention_deletes_what_the_load_adds() {
     let summary = swirl_tests::bounded_disk::run(&DiskConfig::scaled(Duration::from_secs(45)));
     println!("{summary}");

@@ -70,6 +70,7 @@ async fn job(server: &Server, n: usize) -> super::util::Answer {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "heavy tier: cargo test -p swirl-tests --test all -- --ignored"]
 async fn a_full_disk_is_503_until_space_returns_then_the_same_process_resumes_losing_nothing() {
     let app = app("");
     let Some(_tmpfs) = Tmpfs::mount(&app.data_dir(), "32m") else {
