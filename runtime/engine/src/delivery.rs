@@ -2,6 +2,7 @@
 //! instance waits for yet, and finishes a delivery a crash cut short.
 
 use super::*;
+use swirl_workflow::model::{EventRead, WorkflowSchedule};
 
 impl Engine {
     /// Delivers an event: starts the workflows whose start state waits for
@@ -51,9 +52,10 @@ impl Engine {
                 w.schedule()
                     .is_none_or(|s| schedule::window_contains(s, now))
             })
-            // An instance of the workflow that took the event (a
-            // non-exclusive start state collecting its events) starts no other.
-            .filter(|w| !delivered_to.contains(w.id()))
+            // An instance of the workflow that took the event (a v0.1
+            // non-exclusive start state collecting its events) starts no
+            // other; 1.0's `schedule.on` starts one whoever listens.
+            .filter(|w| w.start_state().task.is_some() || !delivered_to.contains(w.id()))
             .cloned()
             .collect();
         for workflow in starters {
@@ -69,7 +71,7 @@ impl Engine {
             let record = self
                 .start_with(
                     workflow.id(),
-                    Value::Object(Default::default()),
+                    start_input(&workflow, event),
                     Some(id),
                     None,
                     Some(event),
@@ -245,6 +247,36 @@ impl Engine {
                 }
             }
         });
+    }
+}
+
+/// The input of an instance `event` starts: for 1.0's `schedule.on`, the
+/// array of the event read as `read` says; for v0.1, an empty object (the
+/// start state consumes the event).
+fn start_input(workflow: &Workflow, event: &IncomingEvent) -> Value {
+    match &workflow.definition.schedule {
+        Some(WorkflowSchedule::On { read, .. }) => Value::Array(vec![read_event(*read, event)]),
+        _ => Value::Object(Default::default()),
+    }
+}
+
+/// An event as a 1.0 workflow reads it: its data (also `raw`: what the
+/// ingress decoded), or its envelope, the attributes with the data.
+pub(crate) fn read_event(read: EventRead, event: &IncomingEvent) -> Value {
+    match read {
+        EventRead::Data | EventRead::Raw => event.data.clone(),
+        EventRead::Envelope => {
+            let mut envelope = serde_json::Map::new();
+            envelope.insert("specversion".into(), Value::from("1.0"));
+            envelope.insert("id".into(), Value::from(event.id.as_str()));
+            envelope.insert("source".into(), Value::from(event.source.as_str()));
+            envelope.insert("type".into(), Value::from(event.event_type.as_str()));
+            for (name, value) in &event.extensions {
+                envelope.insert(name.clone(), Value::from(value.as_str()));
+            }
+            envelope.insert("data".into(), event.data.clone());
+            Value::Object(envelope)
+        }
     }
 }
 

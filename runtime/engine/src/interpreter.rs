@@ -22,7 +22,7 @@ use super::record::{
 use swirl_workflow::WorkflowDefinition;
 use swirl_workflow::model::{
     Action, ActionMode, ChoiceRule, CompletionStatus, EndKind, EventDefinition, Exit, State,
-    StateKind, Transition,
+    StateKind, Transition, WorkflowSchedule,
 };
 
 pub use swirl_core::codes::{FAIL, TIMEOUT};
@@ -111,7 +111,13 @@ impl Workflow {
         // A 1.0 `listen` first waits in a started instance; 1.0 starts
         // instances by event only through `schedule.on`.
         if self.start_state().task.is_some() {
-            return Vec::new();
+            let Some(WorkflowSchedule::On { events, .. }) = &self.definition.schedule else {
+                return Vec::new();
+            };
+            return events
+                .iter()
+                .filter_map(|name| self.events.get(name))
+                .collect();
         }
         match &self.start_state().kind {
             StateKind::Event(state) => state

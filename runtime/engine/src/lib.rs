@@ -71,7 +71,6 @@ use record::{
     HistoryEntry, InstanceRecord, ParentLink, Status, Subscription, ThreadId, TimerId,
     WorkflowError,
 };
-use swirl_core::time::now_ms;
 use swirl_core::trace_context::TraceContext;
 use swirl_ports::clock::{Clock, SystemClock};
 use swirl_ports::invoke::{Call, Invoker};
@@ -465,72 +464,6 @@ impl Engine {
                     }
                 }
             });
-        }
-    }
-
-    /// Makes the schedule loop of workflow `id` follow its current
-    /// definition: stops the loop of the definition it replaced, and starts
-    /// one when the current definition repeats.
-    fn reschedule(&self, id: &str) {
-        // Held while reading the definition, so that of two registrations
-        // at once the later one's loop is the one that stays.
-        let mut schedules = self
-            .inner
-            .schedules
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let Some(runtime) = schedules.runtime.clone() else {
-            return;
-        };
-        schedules.loops.remove(id);
-        let Some(workflow) = read(&self.inner.workflows).get(id).cloned() else {
-            return;
-        };
-        let Some((count, period)) = workflow.schedule().and_then(|s| s.repeat) else {
-            return;
-        };
-        if !workflow.start_events().is_empty() {
-            return;
-        }
-        let (keep, stop) = oneshot::channel();
-        schedules.loops.insert(id.to_string(), keep);
-        runtime.spawn(self.clone().run_schedule(workflow, count, period, stop));
-    }
-
-    /// Starts an instance of `workflow` at each tick of its schedule, until
-    /// its repetitions are done or `stop` is dropped.
-    async fn run_schedule(
-        self,
-        workflow: Arc<Workflow>,
-        count: Option<u32>,
-        period: std::time::Duration,
-        mut stop: oneshot::Receiver<()>,
-    ) {
-        let anchor = workflow.schedule().map_or(0, schedule::anchor_ms);
-        let period_ms = (period.as_millis() as u64).max(1);
-        loop {
-            let now = now_ms();
-            let index = if now <= anchor {
-                0
-            } else {
-                (now - anchor).div_ceil(period_ms)
-            };
-            if count.is_some_and(|count| index >= u64::from(count)) {
-                return;
-            }
-            let tick = anchor + index * period_ms;
-            tokio::select! {
-                _ = &mut stop => return,
-                () = tokio::time::sleep(std::time::Duration::from_millis(tick.saturating_sub(now))) => {}
-            }
-            let id = format!("sched-{}-{tick}", workflow.id());
-            if let Err(error) = self
-                .start(workflow.id(), Value::Object(Default::default()), Some(id))
-                .await
-            {
-                tracing::error!(workflow = %workflow.id(), %error, "cannot start a scheduled instance");
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
     }
 

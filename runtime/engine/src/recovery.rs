@@ -7,13 +7,13 @@ impl Engine {
     /// Resumes every unfinished instance of the data directory (runs their
     /// actions in flight again, schedules their timers, re-routes their
     /// undelivered events, hands them the events buffered for their
-    /// subscriptions) and starts the scheduled workflows' schedules. Call
-    /// once after registering definitions.
+    /// subscriptions). Call once after registering definitions; a server
+    /// then calls [`Engine::start_schedules`] (a one-off run does not, so
+    /// that it starts no instance of its own).
     pub fn recover(&self) -> Result<usize, EngineError> {
         let all = self.list(None, None)?;
         *self.inner.counts.lock().unwrap_or_else(|e| e.into_inner()) = Some(count_by_status(&all));
         self.index_finished(&all)?;
-        self.start_schedules();
         if !self.inner.config.hold_outbox {
             self.drain_outbox();
         }

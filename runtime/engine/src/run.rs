@@ -234,7 +234,12 @@ impl Engine {
                 record.trace = self.trace_instance(trace.as_ref());
                 let mut step = Step::new(&workflow, &mut record, now);
                 step.start();
-                if let Some(event) = &first_event {
+                // A 1.0 instance started by `schedule.on` has the event as
+                // its input; its listen tasks wait for events to come.
+                if let Some(event) = first_event
+                    .as_ref()
+                    .filter(|_| workflow.start_state().task.is_none())
+                {
                     let matching = step
                         .record()
                         .subscriptions

@@ -1,7 +1,13 @@
-//! Reading schedule intervals against the clock: whether a scheduled start
-//! state's window is open, and the instants schedules are anchored at.
+//! Reading schedules against the clock: whether a scheduled start state's
+//! window is open, and when a workflow's next instance starts by the clock
+//! ([`Cadence`]: v0.1's repeating start schedules, 1.0's `every`, `cron`
+//! and `after`).
 
+use swirl_workflow::cron::Cron;
 use swirl_workflow::duration::ScheduleInterval;
+use swirl_workflow::model::WorkflowSchedule;
+
+use crate::interpreter::Workflow;
 
 /// Unix milliseconds of a repeating schedule's start, 0 when it has none
 /// (then its ticks are multiples of its period).
@@ -21,6 +27,92 @@ pub fn window_contains(schedule: &ScheduleInterval, now_ms: u64) -> bool {
     (from.timestamp_millis()..to.timestamp_millis()).contains(&now)
 }
 
+/// When new instances of a workflow start by the clock.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cadence {
+    /// Ticks `period_ms` apart from `anchor_ms`, `count` of them (no bound
+    /// when `None`): v0.1's repeating start schedules and 1.0's `every`.
+    Every {
+        anchor_ms: u64,
+        period_ms: u64,
+        count: Option<u32>,
+    },
+    /// At each instant of a cron expression: 1.0's `cron`.
+    Cron(Cron),
+    /// An instance at once, then each one this long after the previous one
+    /// ended: 1.0's `after`.
+    After(std::time::Duration),
+}
+
+/// Ticks a loop catching up looks through at most.
+const MAX_CATCH_UP: usize = 1_000_000;
+
+impl Cadence {
+    /// The tick to start next, after tick `after`: the latest one due by
+    /// `now` when one is (the server was down then), else the first after
+    /// it; `None` when the ticks are done. Not for [`Cadence::After`].
+    pub(crate) fn latest_due(&self, after: u64, now: u64) -> Option<u64> {
+        match self {
+            Cadence::Every {
+                anchor_ms,
+                period_ms,
+                count,
+            } => {
+                let period = (*period_ms).max(1);
+                let index = |at: u64| at.checked_sub(*anchor_ms).map_or(0, |d| d / period + 1);
+                let next = index(after);
+                // The latest tick at or before now, when it is past `after`.
+                let due = now
+                    .checked_sub(*anchor_ms)
+                    .map_or(next, |d| (d / period).max(next));
+                let index = match count {
+                    Some(count) if due >= u64::from(*count) => {
+                        (next < u64::from(*count)).then(|| u64::from(*count) - 1)?
+                    }
+                    _ => due,
+                };
+                Some(anchor_ms + index * period)
+            }
+            Cadence::Cron(cron) => {
+                let mut tick = cron.next_after(after)?;
+                for _ in 0..MAX_CATCH_UP {
+                    match cron.next_after(tick) {
+                        Some(next) if next <= now => tick = next,
+                        _ => break,
+                    }
+                }
+                Some(tick)
+            }
+            Cadence::After(_) => None,
+        }
+    }
+}
+
+/// The cadence of `workflow`'s clock starts, when it has one.
+pub(crate) fn cadence(workflow: &Workflow) -> Option<Cadence> {
+    match &workflow.definition.schedule {
+        Some(WorkflowSchedule::Every(period)) => Some(Cadence::Every {
+            anchor_ms: 0,
+            period_ms: period.duration().as_millis() as u64,
+            count: None,
+        }),
+        Some(WorkflowSchedule::Cron(cron)) => Some(Cadence::Cron(cron.clone())),
+        Some(WorkflowSchedule::After(delay)) => Some(Cadence::After(delay.duration())),
+        Some(WorkflowSchedule::On { .. }) => None,
+        // v0.1: a scheduled start state's repeating interval, unless events
+        // start it (then the schedule is the window they may).
+        None => {
+            let interval = workflow.schedule()?;
+            let (count, period) = interval.repeat?;
+            workflow.start_events().is_empty().then(|| Cadence::Every {
+                anchor_ms: anchor_ms(interval),
+                period_ms: period.as_millis() as u64,
+                count,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +127,34 @@ mod tests {
         let with_duration = ScheduleInterval::parse("2020-03-20T09:00:00Z/PT1H").unwrap();
         assert!(window_contains(&with_duration, nine + 1000));
         assert!(!window_contains(&with_duration, nine + 3_600_000));
+    }
+
+    #[test]
+    fn a_clock_cadence_catches_up_with_the_latest_tick_it_missed() {
+        let every = Cadence::Every {
+            anchor_ms: 0,
+            period_ms: 1000,
+            count: None,
+        };
+        // Nothing missed: the next tick, or now when it is a tick.
+        assert_eq!(every.latest_due(4999, 5000), Some(5000));
+        assert_eq!(every.latest_due(5000, 5500), Some(6000));
+        // Ticks 3000 to 5000 passed since 2000: only the latest runs.
+        assert_eq!(every.latest_due(2000, 5500), Some(5000));
+        let five = Cadence::Every {
+            anchor_ms: 10_000,
+            period_ms: 1000,
+            count: Some(5),
+        };
+        assert_eq!(five.latest_due(0, 1), Some(10_000));
+        assert_eq!(five.latest_due(11_000, 99_000), Some(14_000));
+        assert_eq!(five.latest_due(14_000, 99_000), None);
+        let hourly = Cadence::Cron(Cron::parse("0 * * * *").unwrap());
+        assert_eq!(hourly.latest_due(0, 1), Some(3_600_000));
+        assert_eq!(
+            hourly.latest_due(3_600_000, 4 * 3_600_000 + 5),
+            Some(4 * 3_600_000)
+        );
     }
 
     #[test]

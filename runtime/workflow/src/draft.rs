@@ -112,6 +112,7 @@ pub fn read_definition(
         input_from: None,
         output_as: None,
         timeout: None,
+        schedule: None,
     })
 }
 

@@ -10,7 +10,8 @@
 //!
 //! - [`model`]: the vocabulary the engine executes; start here.
 //! - [`expression`]: compiled JSONPath queries, conditions and write paths.
-//! - [`duration`]: ISO 8601 durations, repeating and schedule intervals.
+//! - [`duration`]: ISO 8601 durations, repeating and schedule intervals;
+//!   [`cron`]: cron expressions.
 //! - [`graph`]: a definition as nodes and edges, and as a Mermaid flowchart.
 //! - [`source`]: the position-tracking JSON/YAML reader and its input limits.
 //! - [`v10`], [`v01`] and [`draft`]: the dialect readers; [`validate`]: the
@@ -26,6 +27,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod cron;
 pub mod diagnostic;
 pub mod draft;
 pub mod duration;

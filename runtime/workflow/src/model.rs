@@ -64,6 +64,9 @@ pub struct WorkflowDefinition {
     /// with a `timeout` error (408).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<IsoDuration>,
+    /// 1.0: when instances start by themselves (the clock, events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<WorkflowSchedule>,
 }
 
 /// The language of every path and expression: JSONPath for v0.1 and the

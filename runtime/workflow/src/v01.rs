@@ -131,6 +131,7 @@ pub fn read_definition(
         input_from: None,
         output_as: None,
         timeout: None,
+        schedule: None,
     })
 }
 

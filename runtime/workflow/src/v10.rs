@@ -8,13 +8,14 @@
 //! naming the task, never skipped: `listen` beyond one/any/all of events
 //! named by type and source (`until`, `foreach`, `correlate`, other
 //! attributes, `read: envelope|raw`), the protocol calls other than http and
-//! openapi, `run` of containers, shells and scripts, `schedule`, and data
-//! `schema`s.
+//! openapi, `run` of containers, shells and scripts, a schedule `on` all of
+//! several events, and data `schema`s.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::cron::Cron;
 use super::diagnostic::{Pointer, did_you_mean};
 use super::duration::IsoDuration;
 use super::expression::jq::{Jq, Template};
@@ -75,7 +76,6 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     let version = reader.required_string(document, &dp, "version", "'document'");
     let title = reader.optional_string(document, &dp, "title", "'document'");
     let summary = reader.optional_string(document, &dp, "summary", "'document'");
-    refuse(reader, root, &p, "schedule", "the workflow");
     if let Some(evaluate) = root.get("evaluate")
         && let Some(language) = evaluate.get("language").and_then(Node::as_str)
         && language != "jq"
@@ -99,6 +99,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     let (input_from, _) = read_io(reader, root, &p, "input", "from", &[]);
     let (output_as, _) = read_io(reader, root, &p, "output", "as", &[]);
     let timeout = read_timeout(reader, root, &p, &uses);
+    let schedule = read_schedule(reader, root, &p, &mut uses);
     let tasks = reader.required(root, &p, "do", "the workflow")?;
     let states = read_tasks(reader, tasks, &p.key("do"), &[], &mut uses);
     let mut metadata = Metadata::new();
@@ -129,7 +130,110 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         input_from: input_from?,
         output_as: output_as?,
         timeout: timeout?,
+        schedule: schedule?,
     })
+}
+
+/// The workflow's `schedule` (`Some(None)` when absent, `None` when wrong).
+fn read_schedule(
+    reader: &mut Reader,
+    root: &Node,
+    p: &Pointer,
+    uses: &mut Uses,
+) -> Option<Option<WorkflowSchedule>> {
+    let Some(node) = root.get("schedule") else {
+        return Some(None);
+    };
+    let sp = p.key("schedule");
+    reader.object(node, &sp, "'schedule'")?;
+    reader.unknown_keys(
+        node,
+        &sp,
+        &["every", "cron", "after", "on", "read"],
+        "'schedule'",
+    );
+    let given: Vec<&str> = ["every", "cron", "after", "on"]
+        .into_iter()
+        .filter(|k| node.get(k).is_some())
+        .collect();
+    let [kind] = given.as_slice() else {
+        let message = if given.is_empty() {
+            "'schedule' needs one of every, cron, after or on".to_string()
+        } else {
+            format!(
+                "'schedule' takes one of every, cron, after or on, not {}; write one schedule per workflow",
+                given.join(" and ")
+            )
+        };
+        reader.error(&sp, node.position, message);
+        return None;
+    };
+    let value = node.get(kind)?;
+    let kp = sp.key(kind);
+    if *kind != "on"
+        && let Some(read) = node.get("read")
+    {
+        reader.error(
+            &sp.key("read"),
+            read.position,
+            "'schedule.read' says how events that start the workflow are read; it needs 'on'",
+        );
+        return None;
+    }
+    let positive = |reader: &mut Reader| {
+        let duration = read_duration(reader, value, &kp)?;
+        if duration.duration().is_zero() {
+            reader.error(
+                &kp,
+                value.position,
+                format!("'schedule.{kind}' must be a positive duration"),
+            );
+            return None;
+        }
+        Some(duration)
+    };
+    let schedule = match *kind {
+        "every" => WorkflowSchedule::Every(positive(reader)?),
+        "after" => WorkflowSchedule::After(positive(reader)?),
+        "cron" => {
+            let text = reader.string(value, &kp, "'schedule.cron'")?;
+            let cron = Cron::parse(&text)
+                .map_err(|e| reader.error(&kp, value.position, e.to_string()))
+                .ok()?;
+            WorkflowSchedule::Cron(cron)
+        }
+        _ => {
+            let (strategy, events) = read_consumption(reader, value, &kp, uses, "schedule.on")?;
+            if let Some(all) = value.get("all")
+                && strategy == "all"
+            {
+                reader.error(
+                    &kp.key("all"),
+                    all.position,
+                    "starting an instance on all of several events is not supported yet; start it on 'one' or 'any' and listen for the others",
+                );
+                return None;
+            }
+            let read = match node.get("read") {
+                None => EventRead::Data,
+                Some(read) => match read.as_str() {
+                    Some("data") => EventRead::Data,
+                    Some("envelope") => EventRead::Envelope,
+                    Some("raw") => EventRead::Raw,
+                    _ => {
+                        reader.error(
+                            &sp.key("read"),
+                            read.position,
+                            "'schedule.read' must be data, envelope or raw",
+                        );
+                        return None;
+                    }
+                },
+            };
+            WorkflowSchedule::On { events, read }
+        }
+    };
+    Some(Some(schedule))
 }
 
 /// Errors for a member swirl does not run yet.
@@ -1103,18 +1207,48 @@ fn read_listen(
     let tp = lp.key("to");
     reader.object(to, &tp, "'listen.to'")?;
     refuse(reader, to, &tp, "until", "'listen.to'");
-    let (strategy, filters): (&str, Vec<(Pointer, &Node)>) = if let Some(one) = to.get("one") {
+    let (strategy, names) = read_consumption(reader, to, &tp, uses, "listen.to")?;
+    Some(StateKind::Event(EventState {
+        exclusive: strategy != "all",
+        events_actions: names
+            .into_iter()
+            .map(|name| EventActions {
+                event_refs: vec![name],
+                action_mode: ActionMode::Sequential,
+                actions: Vec::new(),
+                event_data_filter: None,
+            })
+            .collect(),
+        timeout: None,
+        retry: Vec::new(),
+        exit,
+    }))
+}
+
+/// An event consumption strategy (`listen.to`, `schedule.on`, named `what`
+/// in messages): `one`, `any` or `all`, and the names of the event
+/// definitions made from its filters (their pointers).
+fn read_consumption(
+    reader: &mut Reader,
+    to: &Node,
+    tp: &Pointer,
+    uses: &mut Uses,
+    what: &str,
+) -> Option<(&'static str, Vec<String>)> {
+    let (strategy, filters): (&'static str, Vec<(Pointer, &Node)>) = if let Some(one) =
+        to.get("one")
+    {
         ("one", vec![(tp.key("one"), one)])
     } else if let Some((name, list)) = ["any", "all"]
         .into_iter()
         .find_map(|name| to.get(name).map(|list| (name, list)))
     {
-        let items = reader.array(list, &tp.key(name), &format!("'listen.to.{name}'"))?;
+        let items = reader.array(list, &tp.key(name), &format!("'{what}.{name}'"))?;
         if items.is_empty() {
             reader.error(
                 &tp.key(name),
                 list.position,
-                format!("an empty 'listen.to.{name}' (every event) is not supported yet; name the events' type and source"),
+                format!("an empty '{what}.{name}' (every event) is not supported yet; name the events' type and source"),
             );
             return None;
         }
@@ -1127,7 +1261,11 @@ fn read_listen(
                 .collect(),
         )
     } else {
-        reader.error(&tp, to.position, "'listen.to' needs one of one, any or all");
+        reader.error(
+            tp,
+            to.position,
+            format!("'{what}' needs one of one, any or all"),
+        );
         return None;
     };
     let mut names = Vec::new();
@@ -1174,19 +1312,5 @@ fn read_listen(
         });
         names.push(name);
     }
-    Some(StateKind::Event(EventState {
-        exclusive: strategy != "all",
-        events_actions: names
-            .into_iter()
-            .map(|name| EventActions {
-                event_refs: vec![name],
-                action_mode: ActionMode::Sequential,
-                actions: Vec::new(),
-                event_data_filter: None,
-            })
-            .collect(),
-        timeout: None,
-        retry: Vec::new(),
-        exit,
-    }))
+    Some((strategy, names))
 }

@@ -1119,6 +1119,7 @@ async fn a_scheduled_start_starts_instances_at_each_repetition() {
                  "actionMode": "SEQUENTIAL", "actions": [add(json!(1), json!(1))], "end": end() }]),
     )]);
     app.engine.recover().unwrap();
+    app.engine.start_schedules();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let started = app.engine.list(Some("ticker"), None).unwrap();
     assert!(

@@ -353,6 +353,7 @@ fn open(args: &Args, telemetry: &Option<Arc<Telemetry>>) -> anyhow::Result<Optio
         }
     }
     opened.engine.recover()?;
+    opened.engine.start_schedules();
     let mut manifests: Vec<Manifest> = recorded
         .into_iter()
         .filter(|stored| given.iter().all(|m| m.app_name != stored.app_name))
@@ -369,6 +370,7 @@ fn open(args: &Args, telemetry: &Option<Arc<Telemetry>>) -> anyhow::Result<Optio
 fn resume(args: &Args, store: Store, telemetry: &Option<Arc<Telemetry>>) -> anyhow::Result<Opened> {
     let (opened, recorded) = restore(args, store, telemetry)?;
     opened.engine.recover()?;
+    opened.engine.start_schedules();
     Ok(Opened {
         manifests: recorded,
         ..opened

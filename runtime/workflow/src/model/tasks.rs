@@ -13,12 +13,43 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Exit, State};
+use crate::cron::Cron;
 use crate::duration::IsoDuration;
 use crate::expression::jq::{Jq, Template};
 
 /// The resource of a function that is a call the host makes itself:
 /// `swirl:http`, `swirl:openapi` (1.0's protocol calls).
 pub const PROTOCOL_PREFIX: &str = "swirl:";
+
+/// 1.0 `schedule`: when instances of the workflow start by themselves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WorkflowSchedule {
+    /// An instance at each multiple of the period since the Unix epoch,
+    /// whatever the previous one does.
+    Every(IsoDuration),
+    /// An instance at each instant the expression names (UTC).
+    Cron(Cron),
+    /// An instance at once, then each one this long after the previous one
+    /// ended.
+    After(IsoDuration),
+    /// An instance per event that one of these event definitions matches.
+    On {
+        events: Vec<String>,
+        read: EventRead,
+    },
+}
+
+/// How a consumed event is read: its `data`, its whole `envelope`
+/// (attributes and data), or its `raw` data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventRead {
+    #[default]
+    Data,
+    Envelope,
+    Raw,
+}
 
 /// How data flows through a 1.0 task.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -86,12 +86,21 @@ pub fn app(extra: &str) -> App {
 /// An app with the probe function, `workflows` (file name, definition) and
 /// `extra` manifest text.
 pub fn app_with(workflows: Vec<(&str, Value)>, extra: &str) -> App {
+    workflows_app(
+        workflows,
+        &format!("[functions.probe]\nsource = \"{{probe}}\"\ntimeout = \"5s\"\n{extra}"),
+    )
+}
+
+/// An app of `workflows` (file name, definition) and `extra` manifest text
+/// alone: with no function to compile, its server is up at once.
+pub fn workflows_app(workflows: Vec<(&str, Value)>, extra: &str) -> App {
     let names: Vec<String> = workflows
         .iter()
         .map(|(name, _)| format!("\"{name}\""))
         .collect();
     let app = App::new(&format!(
-        "[app]\nname = \"server-test\"\nworkflows = [{}]\n\n[functions.probe]\nsource = \"{{probe}}\"\ntimeout = \"5s\"\n{extra}",
+        "[app]\nname = \"server-test\"\nworkflows = [{}]\n\n{extra}",
         names.join(", ")
     ));
     for (name, definition) in workflows {

@@ -1,9 +1,11 @@
 //! Serverless Workflow 1.0 documents on a server: what needs a running
-//! `swirl serve` and its restarts (durable timeouts).
+//! `swirl serve` and its restarts (durable timeouts, schedules).
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::util::{Server, app_with};
+use super::util::{Server, workflows_app};
 
 /// A 1.0 document whose one task is `task`, named `name`.
 fn document(name: &str, task: Value) -> Value {
@@ -17,7 +19,7 @@ fn document(name: &str, task: Value) -> Value {
 /// while the instance waits, starts it again, and returns the problem the
 /// instance fails with.
 async fn fault_after_a_restart(slow: Value) -> Value {
-    let app = app_with(vec![("slow.json", slow)], "");
+    let app = workflows_app(vec![("slow.json", slow)], "");
     let mut server = Server::start(&app, &[], &[]);
     let started = server
         .post_json("/workflows/slow/instances", json!({}))
@@ -59,4 +61,153 @@ async fn a_workflow_timeout_survives_a_restart() {
     assert_eq!(problem["status"], 408, "{problem}");
     assert_eq!(problem["instance"], "/");
     assert_eq!(problem["detail"], "the workflow timed out after PT2S");
+}
+
+/// The ticks of the instances `server` started for schedule `workflow`,
+/// in order, once each has `status`.
+async fn ticks(server: &Server, workflow: &str, status: &str) -> Vec<u64> {
+    let prefix = format!("sched-{workflow}-");
+    let mut ticks: Vec<u64> = server
+        .all_instances(workflow, status)
+        .await
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap();
+            id.strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("{id} is no tick of {workflow}"))
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    ticks.sort();
+    ticks
+}
+
+/// Polls until `workflow` has at least `count` scheduled instances.
+async fn wait_for_ticks(server: &Server, workflow: &str, count: usize) -> Vec<u64> {
+    for _ in 0..600 {
+        let page = server
+            .get(&format!("/instances?workflow={workflow}&limit=1000"))
+            .await;
+        if page.body["instances"].as_array().map_or(0, Vec::len) >= count {
+            return ticks(server, workflow, "completed").await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{workflow} did not start {count} instances:\n{}",
+        server.log()
+    );
+}
+
+/// `every` starts an instance at each multiple of its period; a server
+/// back after missing ticks starts the latest one it missed at once, and
+/// neither the others nor one that ran before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_every_runs_the_latest_tick_it_missed_once_after_a_restart() {
+    let mut ticker = document("ticker", json!({ "tick": { "set": { "ticked": true } } }));
+    ticker["schedule"] = json!({ "every": "PT1S" });
+    let app = workflows_app(vec![("ticker.json", ticker)], "");
+    let mut server = Server::start(&app, &[], &[]);
+    let before = wait_for_ticks(&server, "ticker", 2).await;
+    assert!(before.iter().all(|t| t % 1000 == 0), "{before:?}");
+    assert!(
+        before.windows(2).all(|w| w[1] - w[0] == 1000),
+        "a tick was lost or doubled: {before:?}"
+    );
+    server.kill();
+    // Down across two ticks.
+    let last = *before.last().unwrap();
+    let now = swirl_core::time::now_ms();
+    tokio::time::sleep(Duration::from_millis((last + 2100).saturating_sub(now))).await;
+
+    let server = Server::start(&app, &[], &[]);
+    let up = swirl_core::time::now_ms();
+    let after = wait_for_ticks(&server, "ticker", before.len() + 1).await;
+    assert_eq!(after[..before.len()], before[..]);
+    let caught_up = after[before.len()];
+    assert!(
+        caught_up >= last + 2000 && caught_up <= up,
+        "the server back at {up} did not start the latest tick it missed at once: {after:?}"
+    );
+    assert!(
+        !after.contains(&(last + 1000)),
+        "a missed tick other than the latest ran: {after:?}"
+    );
+}
+
+/// `after` starts the next instance only once the previous one ended, and
+/// that long after its end.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_after_starts_each_instance_after_the_previous_one_ends() {
+    let mut napper = document(
+        "napper",
+        json!({ "nap": { "wait": { "milliseconds": 300 } } }),
+    );
+    napper["schedule"] = json!({ "after": { "milliseconds": 500 } });
+    let app = workflows_app(vec![("napper.json", napper)], "");
+    let server = Server::start(&app, &[], &[]);
+    let ticks = wait_for_ticks(&server, "napper", 3).await;
+    // Each starts 300 ms of nap and 500 ms of pause after the one before.
+    assert!(ticks.windows(2).all(|w| w[1] - w[0] >= 800), "{ticks:?}");
+}
+
+/// `on` starts an instance per matching event; its input is the array of
+/// the events read as `read` says (their data unless told otherwise), and a
+/// resent event starts none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_on_starts_an_instance_per_event() {
+    let mut greeter = document(
+        "greeter",
+        json!({ "greet": { "set": { "hello": "${ .[0].name }" } } }),
+    );
+    greeter["schedule"] =
+        json!({ "on": { "one": { "with": { "type": "com.example.hello", "source": "test" } } } });
+    let mut auditor = document(
+        "auditor",
+        json!({ "audit": { "set": { "from": "${ .[0].source }", "id": "${ .[0].id }", "name": "${ .[0].data.name }" } } }),
+    );
+    auditor["schedule"] = json!({
+        "on": { "any": [{ "with": { "type": "com.example.audit", "source": "test" } }] },
+        "read": "envelope",
+    });
+    let app = workflows_app(
+        vec![("greeter.json", greeter), ("auditor.json", auditor)],
+        "",
+    );
+    let server = Server::start(&app, &[], &[]);
+
+    let hello = || {
+        server.event(
+            "hello-1",
+            "test",
+            "com.example.hello",
+            &[],
+            json!({ "name": "Ada" }),
+        )
+    };
+    let answer = hello().await;
+    assert!(answer.status < 300, "{answer:?}");
+    let id = answer.body["started"][0].as_str().unwrap().to_string();
+    let done = server.wait_status(&id, "completed").await;
+    assert_eq!(done["output"], json!({ "hello": "Ada" }));
+    let again = hello().await;
+    assert_eq!(again.body["duplicates"], 1, "{again:?}");
+    assert_eq!(server.all_instances("greeter", "completed").await.len(), 1);
+
+    let answer = server
+        .event(
+            "audit-1",
+            "test",
+            "com.example.audit",
+            &[],
+            json!({ "name": "Grace" }),
+        )
+        .await;
+    let id = answer.body["started"][0].as_str().unwrap().to_string();
+    let done = server.wait_status(&id, "completed").await;
+    assert_eq!(
+        done["output"],
+        json!({ "from": "test", "id": "audit-1", "name": "Grace" })
+    );
 }
