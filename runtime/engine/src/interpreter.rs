@@ -8,7 +8,7 @@
 //! subscriptions. A crash between steps loses nothing because the record
 //! itself says what is in flight.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -189,6 +189,37 @@ pub struct Step<'a> {
     /// Events the step produced: the driver commits them to the outbox with
     /// the run and routes them once that is durable.
     pub produced: Vec<ProducedEvent>,
+    /// What the event index gains and loses with the step.
+    pub subscriptions: SubscriptionChanges,
+}
+
+/// Subscriptions added and removed, net: one added and removed again is in
+/// neither, so the driver can apply them to the event index in any order.
+#[derive(Debug, Default)]
+pub struct SubscriptionChanges {
+    pub added: HashSet<Subscription>,
+    pub removed: HashSet<Subscription>,
+}
+
+impl SubscriptionChanges {
+    pub fn add(&mut self, subscription: Subscription) {
+        if !self.removed.remove(&subscription) {
+            self.added.insert(subscription);
+        }
+    }
+
+    pub fn remove(&mut self, subscription: Subscription) {
+        if !self.added.remove(&subscription) {
+            self.removed.insert(subscription);
+        }
+    }
+
+    /// Adds the changes that came after these.
+    pub fn then(&mut self, later: SubscriptionChanges) {
+        // Net changes are disjoint, so their order within `later` is free.
+        later.removed.into_iter().for_each(|s| self.remove(s));
+        later.added.into_iter().for_each(|s| self.add(s));
+    }
 }
 
 impl<'a> Step<'a> {
@@ -201,6 +232,7 @@ impl<'a> Step<'a> {
             children: Vec::new(),
             orphans: Vec::new(),
             produced: Vec::new(),
+            subscriptions: SubscriptionChanges::default(),
         }
     }
 
@@ -460,7 +492,7 @@ impl<'a> Step<'a> {
         self.record.threads.clear();
         self.record.tasks.clear();
         self.record.timers.clear();
-        self.record.subscriptions.clear();
+        self.drop_subscriptions(|_| true);
         let children = std::mem::take(&mut self.record.children);
         self.orphans.extend(children.into_values());
     }
@@ -1456,9 +1488,18 @@ impl<'a> Step<'a> {
         // events with that value.
         let bound = &self.record.correlation;
         for subscription in &mut self.record.subscriptions {
-            if let Some((attribute, value @ None)) = &mut subscription.correlation {
-                *value = bound.get(attribute.as_str()).cloned();
+            let Some((attribute, None)) = &subscription.correlation else {
+                continue;
+            };
+            let Some(known) = bound.get(attribute.as_str()).cloned() else {
+                continue;
+            };
+            let before = subscription.clone();
+            if let Some((_, value)) = &mut subscription.correlation {
+                *value = Some(known);
             }
+            self.subscriptions.remove(before);
+            self.subscriptions.add(subscription.clone());
         }
         self.log(HistoryKind::EventConsumed {
             state: state_name,
@@ -1500,9 +1541,7 @@ impl<'a> Step<'a> {
                     .flat_map(|ea| ea.event_refs.iter())
                     .collect();
                 if !all.iter().all(|name| received.contains_key(*name)) {
-                    self.record
-                        .subscriptions
-                        .retain(|s| !(s.thread == thread_id && s.event == event));
+                    self.drop_subscriptions(|s| s.thread == thread_id && s.event == event);
                     return Ok(());
                 }
                 let mut received = std::mem::take(received);
@@ -1560,18 +1599,31 @@ impl<'a> Step<'a> {
             let value = self.record.correlation.get(&attribute).cloned();
             (attribute, value)
         });
-        self.record.subscriptions.push(Subscription {
+        let subscription = Subscription {
             thread: thread_id,
             event: event.to_string(),
             event_type: definition.event_type.clone(),
             source: definition.source.clone(),
             correlation,
-        });
+        };
+        self.subscriptions.add(subscription.clone());
+        self.record.subscriptions.push(subscription);
         Ok(())
     }
 
     fn unsubscribe(&mut self, thread_id: ThreadId) {
-        self.record.subscriptions.retain(|s| s.thread != thread_id);
+        self.drop_subscriptions(|s| s.thread == thread_id);
+    }
+
+    /// Removes the subscriptions `gone` picks.
+    fn drop_subscriptions(&mut self, gone: impl Fn(&Subscription) -> bool) {
+        let (dropped, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.record.subscriptions)
+            .into_iter()
+            .partition(|s| gone(s));
+        self.record.subscriptions = kept;
+        for subscription in dropped {
+            self.subscriptions.remove(subscription);
+        }
     }
 
     /// The thread's wait is over: its timeouts go, its deadlines stay.

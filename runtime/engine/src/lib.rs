@@ -65,7 +65,7 @@ use sha2::{Digest, Sha256};
 use swirl_workflow::model::ExpressionLanguage;
 use tokio::sync::{Notify, oneshot};
 
-use interpreter::{ChildStart, Step, Workflow};
+use interpreter::{ChildStart, Step, SubscriptionChanges, Workflow};
 use outbox::{ActionCall, EngineObserver, OutboxEvent};
 use record::{
     HistoryEntry, InstanceRecord, ParentLink, Status, Subscription, ThreadId, TimerId,
@@ -514,28 +514,6 @@ pub(crate) enum Input {
         thread: ThreadId,
         result: Result<Value, WorkflowError>,
     },
-}
-
-fn subscription_keys(record: &InstanceRecord) -> HashSet<SubscriptionKey> {
-    record
-        .subscriptions
-        .iter()
-        .map(|s: &Subscription| {
-            let (attribute, value) = match &s.correlation {
-                Some((attribute, value)) => (attribute.clone(), value.clone().unwrap_or_default()),
-                None => (String::new(), String::new()),
-            };
-            SubscriptionKey {
-                event_type: s.event_type.clone(),
-                source: s.source.clone(),
-                attribute,
-                value,
-                instance: record.id.clone(),
-                thread: s.thread,
-                event: s.event.clone(),
-            }
-        })
-        .collect()
 }
 
 fn decode_record(id: &str, bytes: &[u8]) -> Result<InstanceRecord, EngineError> {

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use swirl_core::trace_context::{SpanId, TraceContext};
+use swirl_ports::store::SubscriptionKey;
 
 pub type ThreadId = u64;
 pub type TaskId = u64;
@@ -210,6 +211,31 @@ impl InstanceRecord {
     pub fn fresh_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    /// The event index's entry for `subscription` of this instance.
+    pub fn subscription_key(&self, subscription: &Subscription) -> SubscriptionKey {
+        let (attribute, value) = match &subscription.correlation {
+            Some((attribute, value)) => (attribute.clone(), value.clone().unwrap_or_default()),
+            None => (String::new(), String::new()),
+        };
+        SubscriptionKey {
+            event_type: subscription.event_type.clone(),
+            source: subscription.source.clone(),
+            attribute,
+            value,
+            instance: self.id.clone(),
+            thread: subscription.thread,
+            event: subscription.event.clone(),
+        }
+    }
+
+    /// The event index's entries for this instance's subscriptions.
+    pub fn subscription_keys(&self) -> Vec<SubscriptionKey> {
+        self.subscriptions
+            .iter()
+            .map(|subscription| self.subscription_key(subscription))
+            .collect()
     }
 
     /// What is wrong with a committed record, if anything: a finished
@@ -422,7 +448,7 @@ impl TimerPurpose {
 }
 
 /// An event a waiting thread accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
     pub thread: ThreadId,

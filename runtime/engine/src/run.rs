@@ -93,6 +93,7 @@ struct Segment {
     children: Vec<ChildStart>,
     orphans: Vec<String>,
     produced: Vec<OutboxEvent>,
+    subscriptions: SubscriptionChanges,
     kv: Vec<(String, KvWrites)>,
     consumes: Consumes,
     calls: usize,
@@ -106,6 +107,7 @@ impl Segment {
                 .into_iter()
                 .map(|event| OutboxEvent::produced(event, now)),
         );
+        self.subscriptions.then(step.subscriptions);
         self.history.extend(step.history);
         self.children.extend(step.children);
         self.orphans.extend(step.orphans);
@@ -558,9 +560,16 @@ impl Engine {
             .iter()
             .map(|event| Ok((event.key(), encode(event)?)))
             .collect::<Result<Vec<_>, EngineError>>()?;
-        let old: HashSet<SubscriptionKey> =
-            before.as_ref().map(subscription_keys).unwrap_or_default();
-        let new: HashSet<SubscriptionKey> = subscription_keys(record);
+        let keys = |subscriptions: &HashSet<Subscription>| {
+            subscriptions
+                .iter()
+                .map(|s| record.subscription_key(s))
+                .collect()
+        };
+        let (subscribe, unsubscribe) = (
+            keys(&segment.subscriptions.added),
+            keys(&segment.subscriptions.removed),
+        );
         let history = segment
             .history
             .iter()
@@ -571,8 +580,8 @@ impl Engine {
                 instance: &record.id,
                 record: encode(&*record)?,
                 history,
-                unsubscribe: old.difference(&new).cloned().collect(),
-                subscribe: new.difference(&old).cloned().collect(),
+                unsubscribe,
+                subscribe,
                 kv: segment
                     .kv
                     .iter()
@@ -599,7 +608,7 @@ impl Engine {
             record: record.clone(),
             children: segment.children,
             orphans: segment.orphans,
-            subscribed: new != old && !record.subscriptions.is_empty(),
+            subscribed: !segment.subscriptions.added.is_empty(),
             produced: segment.produced,
             continuing,
         };

@@ -190,8 +190,9 @@ async fn wait_for_end(engine: &Engine, clock: &ManualClock, id: &str, known: &mu
 
 async fn run(dir: &Path) -> Value {
     let clock = ManualClock::at(EPOCH_MS);
+    let store = MemoryStore::new();
     let engine = Engine::with_clock(
-        Arc::new(MemoryStore::new()),
+        Arc::new(store.clone()),
         Arc::new(TraceFunctions),
         Arc::new(clock.clone()),
         Default::default(),
@@ -265,6 +266,14 @@ async fn run(dir: &Path) -> Value {
     }
     let mut records = settle(&engine, &mut known).await;
     records.sort_by_key(|r| known.iter().position(|id| *id == r.id));
+    let mut subscribed: Vec<_> = records.iter().flat_map(|r| r.subscription_keys()).collect();
+    subscribed.sort();
+    assert_eq!(
+        store.subscription_index(),
+        subscribed,
+        "{}: the event index is not the records' subscriptions",
+        dir.display()
+    );
     let names: BTreeMap<String, String> = known
         .iter()
         .enumerate()

@@ -50,6 +50,12 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The event index, in key order (for tests that it matches the
+    /// records' subscriptions).
+    pub fn subscription_index(&self) -> Vec<SubscriptionKey> {
+        self.lock().subscriptions.keys().cloned().collect()
+    }
+
     /// The entries of the sink queue (for tests of what was handed off).
     pub fn sink_queue(&self) -> Vec<KeyedBytes> {
         let state = self.lock();

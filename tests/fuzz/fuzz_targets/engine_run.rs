@@ -155,8 +155,9 @@ async fn drive((file_name, text): (&str, &str), ops: &[u8]) {
         },
         ..EngineConfig::default()
     };
+    let store = MemoryStore::new();
     let engine = Engine::with_config(
-        Arc::new(MemoryStore::new()),
+        Arc::new(store.clone()),
         Arc::new(HashedFunctions),
         config,
     )
@@ -221,6 +222,15 @@ async fn drive((file_name, text): (&str, &str), ops: &[u8]) {
     for record in records.iter().filter(|r| r.status != Status::Running) {
         let violations = record.invariant_violations();
         assert!(violations.is_empty(), "{violations:?} in {record:#?}");
+    }
+    if records.iter().all(|r| r.status != Status::Running) {
+        let mut subscribed: Vec<_> = records.iter().flat_map(|r| r.subscription_keys()).collect();
+        subscribed.sort();
+        assert_eq!(
+            store.subscription_index(),
+            subscribed,
+            "the event index is not the records' subscriptions"
+        );
     }
 }
 
