@@ -417,9 +417,17 @@ pub async fn invoke_function(
     State(state): State<ServerState>,
     Path(name): Path<String>,
     Query(query): Query<InvokeQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
     let input = json_body(&body)?;
+    // When traces are on: the caller's span, and when the call began.
+    let trace = state.telemetry().map(|_| {
+        (
+            super::traces::of_headers(&headers),
+            swirl_telemetry::now_ns(),
+        )
+    });
     let (target, version) = match (query.version, query.alias) {
         (Some(_), Some(_)) => {
             return Err(ApiError::BadRequest(
@@ -460,7 +468,18 @@ pub async fn invoke_function(
         .version_number(&name, &invocation.version);
     super::logs::to_server_log(&name, &invocation, None);
     state.logs().record(&name, &invocation);
-    state.emitted(&name, &invocation.emitted).await?;
+    let span = trace
+        .map(|(parent, started)| super::traces::invocation(&name, &invocation, parent, started));
+    state
+        .emitted(
+            &name,
+            &invocation.emitted,
+            span.as_ref().map(|span| &span.context),
+        )
+        .await?;
+    if let (Some(telemetry), Some(span)) = (state.telemetry(), span) {
+        telemetry.record(span);
+    }
     tracing::info!(
         function = %name,
         invocation_id = %invocation.id,

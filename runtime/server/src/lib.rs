@@ -68,6 +68,7 @@ use metrics::Metrics;
 use sinks::Sinks;
 use swirl_app::deployment::Deployments;
 use swirl_app::manifest::Manifest;
+use swirl_core::trace_context::TraceContext;
 use swirl_engine::Engine;
 use swirl_engine::outbox::{ActionCall, EngineObserver, OutboxEvent};
 use swirl_function::{EmittedEvent, FunctionHost};
@@ -240,11 +241,25 @@ impl ServerState {
     /// Puts the events a direct call of `function` emitted into the
     /// engine's outbox (routed to workflows, then to the sinks); returns
     /// once they are durable.
-    pub async fn emitted(&self, function: &str, events: &[EmittedEvent]) -> Result<(), ApiError> {
+    pub async fn emitted(
+        &self,
+        function: &str,
+        events: &[EmittedEvent],
+        trace: Option<&TraceContext>,
+    ) -> Result<(), ApiError> {
         let now = swirl_core::time::now_ms();
         let events = events
             .iter()
-            .map(|event| OutboxEvent::emitted(function, event.clone(), now))
+            .map(|event| {
+                let mut event = OutboxEvent::emitted(function, event.clone(), now);
+                // One that names a span of its own keeps it.
+                if let Some(trace) = trace
+                    && !event.extensions.contains_key("traceparent")
+                {
+                    trace.set_extensions(&mut event.extensions);
+                }
+                event
+            })
             .collect();
         Ok(self.engine().produce(events).await?)
     }

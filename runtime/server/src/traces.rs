@@ -10,6 +10,8 @@
 //!   intermediary does, the server then makes its delivery span the event's
 //!   `traceparent`: instances the event starts are its children, and runs
 //!   it wakes link to it.
+//! - A direct call of a function is a server span, a child of the
+//!   request's `traceparent`; the events it emits carry it.
 //! - A sink delivery is a client span, a child of the span that produced
 //!   the event, whose context goes out as the POST's `traceparent` header
 //!   (the event's own `traceparent` extension stays its producer's).
@@ -19,6 +21,7 @@ use axum::http::HeaderMap;
 use swirl_core::trace_context::TraceContext;
 use swirl_engine::outbox::OutboxEvent;
 use swirl_engine::{Delivery, EngineError, IncomingEvent};
+use swirl_function::Invocation;
 use swirl_telemetry::{Span, SpanKind, Status, now_ns};
 
 /// The trace context of a request's `traceparent` and `tracestate` headers.
@@ -92,4 +95,30 @@ pub fn end_sink(span: &mut Span, posted: Result<(), &str>) {
     if let Err(message) = posted {
         span.status = Status::Error(message.to_string());
     }
+}
+
+/// The span of a direct call of `function` (`POST /functions/{name}/invoke`)
+/// that began at `started_ns`, a child of `parent` (the request's header).
+pub fn invocation(
+    function: &str,
+    invocation: &Invocation,
+    parent: Option<TraceContext>,
+    started_ns: u64,
+) -> Span {
+    let mut span = child_span(format!("call {function}"), parent, SpanKind::Server);
+    span.start_ns = started_ns.min(span.start_ns);
+    span.end_ns = now_ns();
+    span.set("swirl.function.name", function);
+    span.set("swirl.function.version", invocation.version.as_str());
+    span.set("swirl.invocation.id", invocation.id.as_str());
+    match &invocation.outcome {
+        Ok(_) => {
+            span.set("swirl.call.outcome", "ok");
+        }
+        Err(failure) => {
+            span.set("swirl.call.outcome", failure.code.as_str());
+            span.status = Status::Error(failure.message.clone());
+        }
+    }
+    span
 }

@@ -255,6 +255,8 @@ const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 const EVENT_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const EVENT_SPAN: &str = "b7ad6b7169203331";
+const DIRECT_TRACE: &str = "5c1f2e3d4b5a69788796a5b4c3d2e1f0";
+const DIRECT_SPAN: &str = "53ce929d0e0e4736";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_instance_is_one_trace_across_a_wait_and_a_restart() {
@@ -434,7 +436,43 @@ async fn an_instance_is_one_trace_across_a_wait_and_a_restart() {
         format!("00-{CALLER_TRACE}-{}-01", sink_span.span_id)
     );
 
-    // Every export named the service and carried the configured header.
+    // A direct call continues its caller's trace (a server span), and the
+    // event it emits names that span.
+    let direct_caller = format!("00-{DIRECT_TRACE}-{DIRECT_SPAN}-01");
+    let invoked = server
+        .request(
+            "POST",
+            "/functions/probe/invoke",
+            &[
+                ("content-type", "application/json"),
+                ("traceparent", &direct_caller),
+            ],
+            json!({ "action": "emit", "event_type": "traced.done", "data": {} }).to_string(),
+        )
+        .await;
+    assert_eq!(invoked.status, 200, "{}", invoked.text);
+    let in_direct_trace = |name: &str| {
+        collector
+            .named(name)
+            .into_iter()
+            .find(|span| span.trace_id == DIRECT_TRACE)
+    };
+    wait_until(
+        "the direct call's span and its event's sink span arrive",
+        || in_direct_trace("call probe").is_some() && in_direct_trace("sink traced.done").is_some(),
+    )
+    .await;
+    let direct = in_direct_trace("call probe").unwrap();
+    assert_eq!(direct.parent, DIRECT_SPAN);
+    assert_eq!(direct.kind, 2, "server");
+    assert_eq!(direct.attribute("swirl.call.outcome"), "ok");
+    assert_eq!(direct.attribute("swirl.function.name"), "probe");
+    assert!(!direct.attribute("swirl.invocation.id").is_empty());
+    assert_eq!(
+        in_direct_trace("sink traced.done").unwrap().parent,
+        direct.span_id
+    );
+
     for (resource, header) in collector.requests.lock().unwrap().iter() {
         assert_eq!(
             resource.get("service.name").map(String::as_str),
