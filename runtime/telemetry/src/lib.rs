@@ -77,9 +77,12 @@ impl Telemetry {
         Ok(Arc::new(Telemetry { exporter }))
     }
 
-    /// Queues a finished span for export; never waits.
+    /// Queues a finished span for export; never waits. A span of a trace
+    /// its caller did not sample (`traceparent` flags `00`) is dropped here.
     pub fn record(&self, span: Span) {
-        self.exporter.span(span);
+        if span.context.sampled() {
+            self.exporter.span(span);
+        }
     }
 
     pub fn stats(&self) -> Stats {
@@ -100,7 +103,9 @@ impl Telemetry {
 
 impl Tracer for Telemetry {
     fn run(&self, run: RunTrace) {
-        self.exporter.run(run);
+        if run.instance.sampled() {
+            self.exporter.run(run);
+        }
     }
 }
 
@@ -119,4 +124,40 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("cannot start the thread that exports traces: {0}")]
     Thread(std::io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swirl_core::trace_context::TraceContext;
+
+    /// Only sampled spans are sent: with nothing listening at the
+    /// endpoint, a sent span counts as failed, a dropped one as nothing.
+    #[test]
+    fn spans_of_unsampled_traces_are_not_sent() {
+        let endpoint = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", endpoint.local_addr().unwrap());
+        drop(endpoint);
+        let config =
+            Config::from_env(|name| (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| url.clone()))
+                .unwrap()
+                .unwrap();
+        let telemetry = Telemetry::start(config).unwrap();
+        let span = |flags| {
+            let context = TraceContext {
+                flags,
+                ..TraceContext::root()
+            };
+            Span::new("s", context, None, SpanKind::Internal, 1)
+        };
+        telemetry.record(span(0));
+        assert!(telemetry.flush(Duration::from_secs(10)));
+        assert_eq!(
+            (telemetry.stats().failed, telemetry.stats().exported),
+            (0, 0)
+        );
+        telemetry.record(span(1));
+        assert!(telemetry.flush(Duration::from_secs(10)));
+        assert_eq!(telemetry.stats().failed, 1);
+    }
 }
