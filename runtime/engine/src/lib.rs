@@ -34,6 +34,7 @@ mod delivery;
 mod drain;
 mod durability;
 pub mod interpreter;
+pub mod lifecycle;
 pub mod outbox;
 mod pool;
 mod queries;
@@ -165,6 +166,10 @@ pub struct EngineConfig {
     /// Produced events stay in the outbox until an observer is set, so that
     /// the observer (a server's sinks) also gets those recovered at startup.
     pub hold_outbox: bool,
+    /// Whether 1.0 instances produce the lifecycle CloudEvents
+    /// ([`lifecycle`]): off unless asked for, since each costs an outbox
+    /// write and a delivery, several per task.
+    pub lifecycle_events: bool,
     /// The threads runs execute on, and how many may wait for them.
     pub pool: PoolConfig,
 }
@@ -176,6 +181,7 @@ impl Default for EngineConfig {
             buffer_retention: std::time::Duration::from_secs(60 * 60),
             buffer_max_events: DEFAULT_BUFFER_MAX_EVENTS,
             hold_outbox: false,
+            lifecycle_events: false,
             pool: PoolConfig::default(),
         }
     }

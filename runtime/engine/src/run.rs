@@ -552,9 +552,14 @@ impl Engine {
         reply: Option<&mut Option<Ack>>,
         runtime: &tokio::runtime::Handle,
     ) -> Result<bool, EngineError> {
-        let segment = std::mem::take(segment);
+        let mut segment = std::mem::take(segment);
         let now = self.now_ms();
         record.updated_ms = now;
+        if self.inner.config.lifecycle_events {
+            let workflow = self.workflow_version(&record.definition_version)?;
+            let events = lifecycle::events(&workflow, record, &segment.history, now);
+            segment.produced.extend(events);
+        }
         let outbox = segment
             .produced
             .iter()

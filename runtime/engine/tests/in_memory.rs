@@ -274,3 +274,123 @@ async fn a_schedule_on_starts_an_instance_per_event_even_while_one_listens() {
     assert_eq!(waiting.status, Status::Waiting);
     assert_eq!(waiting.input, json!([{ "amount": 7 }]));
 }
+
+/// Takes the events an engine produces.
+#[derive(Default)]
+struct Produced(std::sync::Mutex<Vec<swirl_engine::outbox::OutboxEvent>>);
+
+impl swirl_engine::outbox::EngineObserver for Produced {
+    fn produced(
+        &self,
+        event: &swirl_engine::outbox::OutboxEvent,
+        _outbox_key: &[u8],
+    ) -> Result<(), String> {
+        self.0.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+/// Asked for, a 1.0 instance produces the lifecycle events of the
+/// workflow and of each task, in order, with the data the DSL reference
+/// gives them; a v0.1 instance produces none.
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_events_tell_what_a_1_0_instance_did() {
+    let config = swirl_engine::EngineConfig {
+        lifecycle_events: true,
+        ..Default::default()
+    };
+    let store = MemoryStore::new();
+    let engine = Engine::with_config(Arc::new(store), Arc::new(functions()), config).unwrap();
+    for text in [STEPS_V10, CAUGHT, STEPS_V01] {
+        engine
+            .register(text, None, KnownFunctions::Unchecked)
+            .unwrap();
+    }
+    let produced = Arc::new(Produced::default());
+    engine.set_observer(produced.clone());
+    let started = engine
+        .start("steps", json!({ "n": 1 }), None)
+        .await
+        .unwrap();
+    ended(&engine, &started.id).await;
+    output(&engine, "steps01", json!({ "n": 1 })).await;
+    let failing = r#"
+document: { dsl: '1.0.0', namespace: test, name: failing, version: '1.0.0' }
+do:
+  - reserve:
+      call: reserve
+"#;
+    engine
+        .register(failing, None, KnownFunctions::Unchecked)
+        .unwrap();
+    let failed = engine.start("failing", json!({}), None).await.unwrap();
+    ended(&engine, &failed.id).await;
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        events = produced.0.lock().unwrap().clone();
+        if events.len() >= 9 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The commits of a run hand their events on concurrently; their ids
+    // sort in the order they happened.
+    events.sort_by(|a, b| a.id.cmp(&b.id));
+    let of = |id: &str| -> Vec<(String, Value)> {
+        events
+            .iter()
+            .filter(|e| e.subject.as_deref() == Some(id))
+            .map(|e| {
+                let mut data = e.data.clone().unwrap();
+                for at in ["startedAt", "completedAt", "faultedAt"] {
+                    if let Some(time) = data.as_object_mut().unwrap().remove(at) {
+                        assert!(time.as_str().unwrap().ends_with('Z'), "{time}");
+                    }
+                }
+                (e.event_type.clone(), data)
+            })
+            .collect()
+    };
+    let name = format!("{}.test", started.id);
+    let task = |reference: &str| json!({ "workflow": name, "task": reference });
+    assert_eq!(
+        of(&started.id),
+        vec![
+            (
+                "io.serverlessworkflow.workflow.started.v1".into(),
+                json!({ "name": name, "definition": { "name": "steps", "namespace": "test", "version": "1.0.0" } })
+            ),
+            (
+                "io.serverlessworkflow.task.started.v1".into(),
+                task("/do/0/first")
+            ),
+            (
+                "io.serverlessworkflow.task.completed.v1".into(),
+                task("/do/0/first")
+            ),
+            (
+                "io.serverlessworkflow.task.started.v1".into(),
+                task("/do/1/second")
+            ),
+            (
+                "io.serverlessworkflow.task.completed.v1".into(),
+                task("/do/1/second")
+            ),
+            (
+                "io.serverlessworkflow.workflow.completed.v1".into(),
+                json!({ "name": name })
+            ),
+        ]
+    );
+    let faulted = of(&failed.id);
+    let (kind, data) = faulted.last().unwrap();
+    assert_eq!(kind, "io.serverlessworkflow.workflow.faulted.v1");
+    assert_eq!(data["error"]["instance"], "/do/0/reserve", "{data}");
+    assert_eq!(data["error"]["title"], "nothing left to reserve", "{data}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.source.starts_with("swirl/workflows/") && !e.source.ends_with("steps01")),
+        "{events:?}"
+    );
+}

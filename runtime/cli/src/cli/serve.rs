@@ -60,6 +60,9 @@ pub struct Args {
     /// Most events kept until an instance waits for them; one more is answered 503
     #[arg(long, value_name = "N", default_value_t = swirl_engine::DEFAULT_BUFFER_MAX_EVENTS)]
     buffer_max_events: usize,
+    /// Produce Serverless Workflow 1.0's lifecycle CloudEvents (io.serverlessworkflow.workflow.started.v1 and the like) for 1.0 instances, to the sinks and workflows
+    #[arg(long)]
+    lifecycle_events: bool,
     /// How long a finished (completed, failed, cancelled) instance and its history are kept after it ended
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
     instance_retention: Duration,
@@ -391,6 +394,7 @@ fn restore(
         buffer_max_events: args.buffer_max_events,
         // The server's sinks take the events recovered at startup too.
         hold_outbox: true,
+        lifecycle_events: args.lifecycle_events,
         pool: PoolConfig {
             threads: args.run_threads,
             queue_limit: args.run_queue,

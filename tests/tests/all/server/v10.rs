@@ -211,3 +211,51 @@ async fn a_schedule_on_starts_an_instance_per_event() {
         json!({ "from": "test", "id": "audit-1", "name": "Grace" })
     );
 }
+
+/// `swirl serve --lifecycle-events` sends a 1.0 instance's lifecycle
+/// CloudEvents to the app's sinks like any produced event (here through a
+/// sink's type filter); without the flag it sends none.
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_events_reach_the_sinks_when_asked_for() {
+    use super::sinks::{Receiver, start_receiver, wait_until};
+
+    let receiver = Receiver::default();
+    let addr = start_receiver(receiver.clone()).await;
+    let greeter = document(
+        "greeter",
+        json!({ "greet": { "set": { "hello": "world" } } }),
+    );
+    let app = workflows_app(
+        vec![("greeter.json", greeter)],
+        &format!(
+            "[[sinks]]\nurl = \"http://{addr}/in\"\ntype = \"io.serverlessworkflow.workflow.completed.v1\"\n"
+        ),
+    );
+    for (flag, sent) in [(None, 0), (Some("--lifecycle-events"), 1)] {
+        let args: Vec<&str> = flag.into_iter().collect();
+        let mut server = Server::start(&app, &args, &[]);
+        let started = server
+            .post_json("/workflows/greeter/instances", json!({}))
+            .await;
+        let id = started.body["id"].as_str().unwrap().to_string();
+        server.wait_status(&id, "completed").await;
+        if sent > 0 {
+            wait_until("the sink got the completed event", || {
+                !receiver.received.lock().unwrap().is_empty()
+            })
+            .await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let received = receiver.received.lock().unwrap().clone();
+        assert_eq!(received.len(), sent, "{received:?}");
+        if let Some((headers, body)) = received.first() {
+            assert_eq!(headers["ce-subject"], id.as_str());
+            assert_eq!(headers["ce-source"], "swirl/workflows/greeter");
+            let data: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(data["name"], format!("{id}.test"), "{data}");
+            assert!(data["completedAt"].is_string(), "{data}");
+        }
+        server.kill();
+    }
+}
