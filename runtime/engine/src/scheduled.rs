@@ -121,8 +121,7 @@ impl Engine {
     /// names: its tick and id.
     fn newest_scheduled(&self, prefix: &str) -> Result<Option<(u64, String)>, EngineError> {
         let mut newest: Option<(u64, String)> = None;
-        for entry in self.inner.store.instances() {
-            let (id, _) = entry?;
+        for id in self.inner.store.instance_ids(prefix)? {
             let Some(tick) = id.strip_prefix(prefix).and_then(|t| t.parse::<u64>().ok()) else {
                 continue;
             };

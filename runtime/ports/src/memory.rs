@@ -100,6 +100,17 @@ impl InstanceStore for MemoryStore {
         Box::new(all.into_iter())
     }
 
+    fn instance_ids(&self, prefix: &str) -> Result<Vec<String>, StoreFailure> {
+        Ok(self
+            .lock()
+            .instances
+            .range(prefix.to_string()..)
+            .map(|(id, _)| id)
+            .take_while(|id| id.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+
     fn history(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreFailure> {
         Ok(self.lock().history.get(id).cloned().unwrap_or_default())
     }

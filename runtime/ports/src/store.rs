@@ -136,6 +136,9 @@ pub trait InstanceStore: Send + Sync {
     fn instance(&self, id: &str) -> Result<Option<Vec<u8>>, StoreFailure>;
     /// Every instance's id and record.
     fn instances(&self) -> Records<'_>;
+    /// The ids of the instances whose id starts with `prefix`, in id order,
+    /// without reading their records.
+    fn instance_ids(&self, prefix: &str) -> Result<Vec<String>, StoreFailure>;
     /// Instance `id`'s history lines, oldest first.
     fn history(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreFailure>;
     /// Applies one run's commit atomically; `false` (nothing written) when

@@ -205,6 +205,16 @@ impl Store {
         })
     }
 
+    /// The ids of the instances whose id starts with `prefix`, in id order;
+    /// their records are not read.
+    pub fn instance_ids(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.instances
+            .scan_prefix(prefix)
+            .keys()
+            .map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))
+            .collect()
+    }
+
     /// The history lines of instance `id`, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut lines = Vec::new();

@@ -24,6 +24,10 @@ impl InstanceStore for Store {
         Box::new(Store::instances(self).map(|entry| entry.map_err(StoreFailure::from)))
     }
 
+    fn instance_ids(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(Store::instance_ids(self, prefix)?)
+    }
+
     fn history(&self, id: &str) -> Result<Vec<Vec<u8>>> {
         Ok(Store::history(self, id)?)
     }
