@@ -43,9 +43,11 @@ impl Engine {
         let starters: Vec<Arc<Workflow>> = read(&self.inner.workflows)
             .values()
             .filter(|w| {
-                w.start_events()
-                    .iter()
-                    .any(|e| e.event_type == event.event_type && e.source == event.source)
+                w.start_events().iter().any(|e| {
+                    e.event_type == event.event_type
+                        // 1.0's `schedule.on` may take any source.
+                        && (e.source == event.source || e.source.is_empty())
+                })
             })
             // A scheduled event start accepts events only inside its window.
             .filter(|w| {

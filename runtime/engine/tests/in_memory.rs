@@ -275,6 +275,30 @@ async fn a_schedule_on_starts_an_instance_per_event_even_while_one_listens() {
     assert_eq!(waiting.input, json!([{ "amount": 7 }]));
 }
 
+/// A `schedule.on` filter may name only the type, as the specification's
+/// event-driven example does: then an event of any source starts one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_on_by_type_alone_takes_any_source() {
+    let any = r#"
+document: { dsl: '1.0.0', namespace: test, name: any, version: '1.0.0' }
+schedule:
+  on:
+    one:
+      with: { type: order.paid }
+do:
+  - thanks:
+      set:
+        paid: ${ .[0].amount }
+"#;
+    let engine = engine(&MemoryStore::new(), &[any]);
+    let mut event = paid("p1", 3);
+    event.source = "elsewhere".into();
+    let delivery = engine.deliver(&event).await.unwrap();
+    assert_eq!(delivery.started.len(), 1, "{delivery:?}");
+    let record = ended(&engine, &delivery.started[0]).await;
+    assert_eq!(record.output, Some(json!({ "paid": 3 })));
+}
+
 /// Takes the events an engine produces.
 #[derive(Default)]
 struct Produced(std::sync::Mutex<Vec<swirl_engine::outbox::OutboxEvent>>);

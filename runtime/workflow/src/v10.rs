@@ -203,7 +203,10 @@ fn read_schedule(
             WorkflowSchedule::Cron(cron)
         }
         _ => {
-            let (strategy, events) = read_consumption(reader, value, &kp, uses, "schedule.on")?;
+            // Starts are found by a scan of the workflows, not by the index
+            // of subscriptions, so a start may take events of any source.
+            let (strategy, events) =
+                read_consumption(reader, value, &kp, uses, "schedule.on", true)?;
             if let Some(all) = value.get("all")
                 && strategy == "all"
             {
@@ -1207,7 +1210,7 @@ fn read_listen(
     let tp = lp.key("to");
     reader.object(to, &tp, "'listen.to'")?;
     refuse(reader, to, &tp, "until", "'listen.to'");
-    let (strategy, names) = read_consumption(reader, to, &tp, uses, "listen.to")?;
+    let (strategy, names) = read_consumption(reader, to, &tp, uses, "listen.to", false)?;
     Some(StateKind::Event(EventState {
         exclusive: strategy != "all",
         events_actions: names
@@ -1227,13 +1230,15 @@ fn read_listen(
 
 /// An event consumption strategy (`listen.to`, `schedule.on`, named `what`
 /// in messages): `one`, `any` or `all`, and the names of the event
-/// definitions made from its filters (their pointers).
+/// definitions made from its filters (their pointers). With `any_source`,
+/// a filter may leave out the source (the definition's is then empty).
 fn read_consumption(
     reader: &mut Reader,
     to: &Node,
     tp: &Pointer,
     uses: &mut Uses,
     what: &str,
+    any_source: bool,
 ) -> Option<(&'static str, Vec<String>)> {
     let (strategy, filters): (&'static str, Vec<(Pointer, &Node)>) = if let Some(one) =
         to.get("one")
@@ -1278,6 +1283,7 @@ fn read_consumption(
         // Subscriptions are indexed by type and source, as v0.1's events are.
         let source = match with.get("source") {
             Some(_) => reader.required_string(with, &wp, "source", "an event filter"),
+            None if any_source => Some(String::new()),
             None => {
                 reader.error(
                     &wp,
