@@ -187,25 +187,6 @@ async fn a_new_engine_over_the_same_store_resumes_a_waiting_instance() {
     );
 }
 
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, |tasks| tasks.count())
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dropped_engine_lets_go_of_its_threads() {
-    let before = threads();
-    for _ in 0..20 {
-        let engine = engine(&MemoryStore::new(), &[LISTENS]);
-        engine.start("listens", json!({}), None).await.unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        threads() <= before + 2,
-        "{before} threads before, {} after",
-        threads()
-    );
-}
-
 /// What fails after a composite task ended (here a raise after a try) fails
 /// the thread that went on, not the ended one.
 #[tokio::test(flavor = "multi_thread")]
