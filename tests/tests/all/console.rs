@@ -270,6 +270,20 @@ fn failing_workflow() -> (&'static str, Value) {
     ("refuse.json", fail)
 }
 
+/// A Serverless Workflow 1.0 document (as JSON) whose second task's call
+/// fails with `Declined`.
+fn failing_v10_workflow() -> (&'static str, Value) {
+    let checkout = json!({
+        "document": { "dsl": "1.0.0", "namespace": "test", "name": "checkout", "version": "1.0.0" },
+        "do": [
+            { "quote": { "call": "probe", "with": { "action": "echo", "value": "${ .amount }" } } },
+            { "charge": { "call": "probe", "with": {
+                "action": "fail", "code": "Declined", "message": "the card was declined" } } }
+        ]
+    });
+    ("checkout.json", checkout)
+}
+
 /// Starts an instance; `wait` answers when it ends.
 async fn start(server: &Server, workflow: &str, input: Value, wait: bool) -> Value {
     let answer = server
@@ -305,6 +319,7 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
         .expect("a free port");
     let mut definitions = workflows();
     definitions.push(failing_workflow());
+    definitions.push(failing_v10_workflow());
     definitions.push((
         "pause.json",
         json!({ "id": "pause", "version": "1.0", "name": "pause",
@@ -321,6 +336,8 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     assert_eq!(completed["status"], "completed");
     let failed = start(&server, "refuse", json!({ "amount": 250 }), true).await;
     assert_eq!(failed["status"], "failed");
+    let failed_v10 = start(&server, "checkout", json!({ "amount": 250 }), true).await;
+    assert_eq!(failed_v10["status"], "failed");
     let waiting = start(&server, "orders", json!({}), false).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let path = format!("/instances/{}", waiting["id"].as_str().expect("an id"));
@@ -364,7 +381,7 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     browser.type_text("#token", TOKEN).await;
     browser.click("#login button[type=submit]").await;
     let listed = browser.texts("#instances tbody td.id").await;
-    for instance in [&completed, &failed, &waiting, &big] {
+    for instance in [&completed, &failed, &failed_v10, &waiting, &big] {
         assert!(listed.contains(&id(instance)), "{listed:?}");
     }
     // A mark that a reload would lose.
@@ -382,7 +399,7 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     let token_in_url = browser.run("return location.href").await;
     assert!(!token_in_url.to_string().contains(TOKEN));
     let counts = browser.texts(".counts a[data-count]").await;
-    assert!(counts.contains(&"failed 1".to_string()), "{counts:?}");
+    assert!(counts.contains(&"failed 2".to_string()), "{counts:?}");
     assert!(counts.contains(&"waiting 1".to_string()), "{counts:?}");
     browser.screenshot("instances").await;
 
@@ -393,11 +410,12 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     browser.click("#apply-filters").await;
     browser
         .until(
-            "only the failed instance",
+            "only the failed instances",
             &format!(
                 "const ids = [...document.querySelectorAll('#instances td.id')].map((e) => e.textContent); \
-                 return location.search === '?status=failed' && ids.length === 1 && ids[0] === {};",
-                json!(id(&failed))
+                 return location.search === '?status=failed' && ids.length === 2 && ids.includes({}) && ids.includes({});",
+                json!(id(&failed)),
+                json!(id(&failed_v10))
             ),
         )
         .await;
@@ -429,6 +447,34 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
         json!(["Check:node start past", "Refuse:node failed", "Accept:node"])
     );
     browser.screenshot("instance-failed").await;
+
+    // A failed 1.0 instance: its tasks by their pointers, the failed call,
+    // the problem's type and title, its graph.
+    browser
+        .open(&format!("{base}/ui/instances/{}", id(&failed_v10)))
+        .await;
+    assert_eq!(browser.texts("#status .status").await, ["failed"]);
+    let error = browser.texts("#error p.error").await;
+    assert!(
+        error[0].contains("Declined") && error[0].contains("the card was declined"),
+        "{error:?}"
+    );
+    let timeline = browser
+        .run("return [...document.querySelectorAll('#timeline li[data-span=state]')].map((e) => e.dataset.state)")
+        .await;
+    assert_eq!(timeline, json!(["/do/0/quote", "/do/1/charge"]));
+    let failed_call = browser
+        .run("return document.querySelectorAll('#timeline .span.action.failed').length")
+        .await;
+    assert_eq!(failed_call, 1);
+    let nodes = browser
+        .run("return [...document.querySelectorAll('#graph g.node')].map((g) => g.dataset.state + ':' + g.getAttribute('class'))")
+        .await;
+    assert_eq!(
+        nodes,
+        json!(["/do/0/quote:node start past", "/do/1/charge:node failed"])
+    );
+    browser.screenshot("instance-failed-v10").await;
 
     // The 1 MB input is cut, and whole on demand.
     browser
@@ -495,7 +541,10 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     browser.screenshot("workflow").await;
     browser.open(&format!("{base}/ui/workflows")).await;
     let listed = browser.texts("#workflows td.id").await;
-    assert_eq!(listed, ["add", "jobs", "orders", "pause", "refuse"]);
+    assert_eq!(
+        listed,
+        ["add", "checkout", "jobs", "orders", "pause", "refuse"]
+    );
 
     // The function: its calls, with the instances that made them.
     browser.open(&format!("{base}/ui/functions/probe")).await;
