@@ -310,6 +310,37 @@ async fn api(server: &Server, method: &str, path: &str) -> Value {
     answer.body
 }
 
+/// The page of an instance whose one failed call was `Declined` with
+/// `message`: its status, error, timeline (`states`, and the failed call)
+/// and graph (`nodes`, each `state:class`).
+async fn failed_instance_shows(
+    browser: &Browser,
+    url: &str,
+    message: &str,
+    states: Value,
+    nodes: Value,
+) {
+    browser.open(url).await;
+    assert_eq!(browser.texts("#status .status").await, ["failed"]);
+    let error = browser.texts("#error p.error").await;
+    assert!(
+        error[0].contains("Declined") && error[0].contains(message),
+        "{error:?}"
+    );
+    let timeline = browser
+        .run("return [...document.querySelectorAll('#timeline li[data-span=state]')].map((e) => e.dataset.state)")
+        .await;
+    assert_eq!(timeline, states);
+    let failed_call = browser
+        .run("return document.querySelectorAll('#timeline .span.action.failed').length")
+        .await;
+    assert_eq!(failed_call, 1);
+    let shown = browser
+        .run("return [...document.querySelectorAll('#graph g.node')].map((g) => g.dataset.state + ':' + g.getAttribute('class'))")
+        .await;
+    assert_eq!(shown, nodes);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     let browser = Browser::start().await;
@@ -421,59 +452,26 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
         .await;
 
     // The failed instance: its error, its timeline, its graph.
-    browser
-        .open(&format!("{base}/ui/instances/{}", id(&failed)))
-        .await;
-    let status = browser.texts("#status .status").await;
-    assert_eq!(status, ["failed"]);
-    let error = browser.texts("#error p.error").await;
-    assert!(
-        error[0].contains("Declined") && error[0].contains("the amount is over the limit"),
-        "{error:?}"
-    );
-    let timeline = browser
-        .run("return [...document.querySelectorAll('#timeline li[data-span=state]')].map((e) => e.dataset.state)")
-        .await;
-    assert_eq!(timeline, json!(["Check", "Refuse"]));
-    let failed_call = browser
-        .run("return document.querySelectorAll('#timeline .span.action.failed').length")
-        .await;
-    assert_eq!(failed_call, 1);
-    let nodes = browser
-        .run("return [...document.querySelectorAll('#graph g.node')].map((g) => g.dataset.state + ':' + g.getAttribute('class'))")
-        .await;
-    assert_eq!(
-        nodes,
-        json!(["Check:node start past", "Refuse:node failed", "Accept:node"])
-    );
+    failed_instance_shows(
+        &browser,
+        &format!("{base}/ui/instances/{}", id(&failed)),
+        "the amount is over the limit",
+        json!(["Check", "Refuse"]),
+        json!(["Check:node start past", "Refuse:node failed", "Accept:node"]),
+    )
+    .await;
     browser.screenshot("instance-failed").await;
 
     // A failed 1.0 instance: its tasks by their pointers, the failed call,
     // the problem's type and title, its graph.
-    browser
-        .open(&format!("{base}/ui/instances/{}", id(&failed_v10)))
-        .await;
-    assert_eq!(browser.texts("#status .status").await, ["failed"]);
-    let error = browser.texts("#error p.error").await;
-    assert!(
-        error[0].contains("Declined") && error[0].contains("the card was declined"),
-        "{error:?}"
-    );
-    let timeline = browser
-        .run("return [...document.querySelectorAll('#timeline li[data-span=state]')].map((e) => e.dataset.state)")
-        .await;
-    assert_eq!(timeline, json!(["/do/0/quote", "/do/1/charge"]));
-    let failed_call = browser
-        .run("return document.querySelectorAll('#timeline .span.action.failed').length")
-        .await;
-    assert_eq!(failed_call, 1);
-    let nodes = browser
-        .run("return [...document.querySelectorAll('#graph g.node')].map((g) => g.dataset.state + ':' + g.getAttribute('class'))")
-        .await;
-    assert_eq!(
-        nodes,
-        json!(["/do/0/quote:node start past", "/do/1/charge:node failed"])
-    );
+    failed_instance_shows(
+        &browser,
+        &format!("{base}/ui/instances/{}", id(&failed_v10)),
+        "the card was declined",
+        json!(["/do/0/quote", "/do/1/charge"]),
+        json!(["/do/0/quote:node start past", "/do/1/charge:node failed"]),
+    )
+    .await;
     browser.screenshot("instance-failed-v10").await;
 
     // The 1 MB input is cut, and whole on demand.
