@@ -34,6 +34,12 @@ pub struct DiskConfig {
     pub sweep_every: Duration,
     /// Clients sending one request at a time each.
     pub clients: usize,
+    /// Requests a second from all clients together; `None` sends as fast
+    /// as the server answers. sled reclaims log segments at its own pace
+    /// (RELIABILITY.md, "Bounded disk"), so whether the size levels off
+    /// within a short run depends on the rate, which must not depend on
+    /// how fast the machine is.
+    pub rate: Option<u32>,
     /// One request in this many is an event; the others start instances.
     pub event_one_in: u64,
     /// How often the size is sampled.
@@ -48,11 +54,16 @@ impl Default for DiskConfig {
             retention: Duration::from_secs(60 * 60),
             sweep_every: Duration::from_secs(60),
             clients: 16,
+            rate: None,
             event_one_in: 10,
             sample_every: Duration::from_secs(60),
         }
     }
 }
+
+/// The scaled run's requests a second: about what the shared development
+/// machine did when the size was first seen to level off.
+pub const SCALED_RATE: u32 = 800;
 
 impl DiskConfig {
     /// The heavy tier with seconds for its hours: `duration` of load under
@@ -63,6 +74,7 @@ impl DiskConfig {
             retention: duration / 6,
             sweep_every: Duration::from_secs(1),
             clients: 8,
+            rate: Some(SCALED_RATE),
             sample_every: duration / 30,
             ..DiskConfig::default()
         }
@@ -225,9 +237,18 @@ async fn soak(config: &DiskConfig) -> DiskSummary {
     for client_index in 0..config.clients {
         let (client, counts, event_one_in) = (client.clone(), counts.clone(), config.event_one_in);
         let latencies = latencies.clone();
+        let mut pace = config.rate.map(|rate| {
+            let period = Duration::from_secs_f64(config.clients as f64 / f64::from(rate.max(1)));
+            let mut pace = tokio::time::interval(period);
+            pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            pace
+        });
         clients.spawn(async move {
             let mut n = 0u64;
             while Instant::now() < until {
+                if let Some(pace) = pace.as_mut() {
+                    pace.tick().await;
+                }
                 n += 1;
                 let event = n.is_multiple_of(event_one_in);
                 let sent = Instant::now();
