@@ -4,14 +4,10 @@
 //! into an empty directory.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use swirl_client::{Request, blocking};
 use swirl_store::Store;
 
 use super::{DataDir, Outcome};
@@ -55,7 +51,10 @@ pub struct RestoreArgs {
 pub fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
     let partial = PathBuf::from(format!("{}.partial", args.output.display()));
     let outcome = match &args.server {
-        Some(server) => download(server, &partial)?,
+        // Nothing half-written stays behind.
+        Some(server) => download(server, &partial).inspect_err(|_| {
+            let _ = fs::remove_file(&partial);
+        })?,
         None => {
             let data_dir = &args.data_dir.data_dir;
             if !data_dir.join("db").is_dir() {
@@ -86,40 +85,21 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
 /// Streams `GET {server}/backup` into `path`.
 fn download(server: &str, path: &Path) -> anyhow::Result<Outcome> {
     let url = format!("{}/backup", server.trim_end_matches('/'));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let mut request = hyper::Request::get(&url);
-        if let Some(token) = super::remote::token(false) {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let request = request
-            .body(Empty::new())
-            .with_context(|| format!("'{url}' is not a valid request url"))?;
-        let response = client.request(request).await.with_context(|| {
-            format!("cannot reach the server at {server}; is `swirl serve` running?")
-        })?;
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        if status != 200 {
-            let bytes = body.collect().await?.to_bytes();
-            let answer = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            });
-            return Ok(super::remote::refused(status, &answer));
-        }
-        let mut file =
-            fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame?.into_data() {
-                file.write_all(&data)?;
-            }
-        }
-        file.sync_all()?;
-        Ok(Outcome::Success)
-    })
+    let request = super::remote::authorized(Request::get(&url), false);
+    let mut file =
+        fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let answer = blocking::Client::new()?
+        .download(request, &mut file)
+        .map_err(|error| super::remote::cannot_reach(server, error))?;
+    if answer.status != 200 {
+        let status = answer.status.as_u16();
+        return Ok(super::remote::refused(
+            status,
+            &super::remote::json_or_text(&answer),
+        ));
+    }
+    file.sync_all()?;
+    Ok(Outcome::Success)
 }
 
 pub fn restore(args: RestoreArgs) -> anyhow::Result<Outcome> {

@@ -2,21 +2,16 @@
 //! `logs`, `cancel`, `suspend`, `resume` (and `deploy`, in `deploy.rs`;
 //! `workflows`, `functions` and `dead-letters`, in `catalog.rs`).
 //!
-//! It talks HTTP/1.1 with hyper's client, which the server side already
-//! brings in: no TLS stack and no second HTTP implementation, at the cost
-//! of plain `http://` servers only (a remote server sits behind a proxy
-//! that terminates TLS). Answers go to stdout (JSON with `--json`, a table
-//! otherwise); errors to stderr with exit 1 when the server refused, 2 when
-//! it could not be reached.
+//! It talks HTTP/1.1 through `swirl-client`: plain `http://` servers only
+//! (a remote server sits behind a proxy that terminates TLS). Answers go to
+//! stdout (JSON with `--json`, a table otherwise); errors to stderr with
+//! exit 1 when the server refused, 2 when it could not be reached.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use swirl_client::{Answer, Request, blocking};
 use swirl_server::header_value;
 
 use super::Outcome;
@@ -141,6 +136,31 @@ pub(super) fn token(ingress: bool) -> Option<String> {
     }
 }
 
+/// `request` with the admin token (or for `ingress`, the ingress token), when set.
+pub(super) fn authorized(request: Request, ingress: bool) -> Request {
+    match token(ingress) {
+        Some(token) => request.header("authorization", &format!("Bearer {token}")),
+        None => request,
+    }
+}
+
+/// Says which server could not be reached, and what to check.
+pub(super) fn cannot_reach(server: &str, error: swirl_client::Error) -> anyhow::Error {
+    match error {
+        swirl_client::Error::Invalid { .. } => error.into(),
+        _ => anyhow::Error::new(error).context(format!(
+            "cannot reach the server at {server}; is `swirl serve` running?"
+        )),
+    }
+}
+
+/// An answer's JSON, or its text as a JSON string.
+pub(super) fn json_or_text(answer: &Answer) -> Value {
+    answer
+        .json()
+        .unwrap_or_else(|_| Value::String(answer.text().into_owned()))
+}
+
 /// One request; `Ok((status, json))`, or an error when the server cannot be reached.
 pub(super) fn call(
     remote: &Remote,
@@ -151,33 +171,17 @@ pub(super) fn call(
     ingress: bool,
 ) -> anyhow::Result<(u16, Value)> {
     let url = format!("{}{path}", remote.server.trim_end_matches('/'));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let mut request = hyper::Request::builder().method(method).uri(&url);
-        if let Some(token) = token(ingress) {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .with_context(|| format!("'{url}' is not a valid request url"))?;
-        let response = client.request(request).await.with_context(|| {
-            format!(
-                "cannot reach the server at {}; is `swirl serve` running?",
-                remote.server
-            )
-        })?;
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await?.to_bytes();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Ok((status, value))
-    })
+    let mut request = authorized(Request::new(method, &url), ingress);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let answer = blocking::Client::new()?
+        .send(request)
+        .map_err(|error| cannot_reach(&remote.server, error))?;
+    Ok((answer.status.as_u16(), json_or_text(&answer)))
 }
 
 /// Prints a refusal on stderr and says so to the shell.
