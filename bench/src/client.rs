@@ -1,18 +1,12 @@
-//! One keep-alive HTTP/1.1 connection to the server, used by one simulated
-//! client for all its requests, one at a time, as a real client with a
+//! The load generator's client side: where the server is (`Server`, from
+//! the command line's urls), and the requests the scenarios send on a
+//! `swirl_client::Connection`: one keep-alive HTTP/1.1 connection per
+//! simulated client, one request at a time, as a real client with a
 //! connection pool would.
-//!
-//! It is hyper's connection-level client rather than a pooled one: nothing
-//! between the measurement and the socket but HTTP/1 framing.
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use swirl_client::Request;
+pub use swirl_client::{Answer, Bytes, Connection, StatusCode};
 
 /// Where the server listens: `host:port`, taken from its base url.
 #[derive(Debug, Clone)]
@@ -55,94 +49,60 @@ impl Server {
     }
 
     pub async fn connect(&self) -> anyhow::Result<Connection> {
-        let stream = TcpStream::connect(&self.authority)
+        Ok(Connection::open(&self.authority).await?)
+    }
+}
+
+/// The requests of the scenarios.
+pub trait Requests {
+    async fn post(&mut self, path: &str, content_type: &str, body: Bytes)
+    -> anyhow::Result<Answer>;
+
+    /// `POST /events` of one structured-mode CloudEvent.
+    async fn post_event(&mut self, event: &serde_json::Value) -> anyhow::Result<Answer> {
+        let body = Bytes::from(event.to_string());
+        self.post("/events", "application/cloudevents+json", body)
             .await
-            .with_context(|| format!("cannot connect to {}", self.authority))?;
-        // Requests are small and answered one at a time: Nagle would only
-        // add delay.
-        stream.set_nodelay(true)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Connection {
-            sender,
-            authority: self.authority.clone(),
-        })
     }
+
+    async fn get(&mut self, path: &str) -> anyhow::Result<Answer>;
 }
 
-/// An open connection; requests on it go one after another.
-pub struct Connection {
-    sender: SendRequest<Full<Bytes>>,
-    authority: String,
-}
-
-/// A whole answer.
-pub struct Answer {
-    pub status: StatusCode,
-    pub body: Bytes,
-}
-
-impl Answer {
-    /// The body as JSON, when the status is `expected`.
-    pub fn json(&self, expected: StatusCode, what: &str) -> anyhow::Result<serde_json::Value> {
-        if self.status != expected {
-            bail!(
-                "{what}: the server answered {} (expected {expected}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            );
-        }
-        serde_json::from_slice(&self.body)
-            .with_context(|| format!("{what}: the answer is not JSON"))
-    }
-}
-
-impl Connection {
-    pub async fn post(
+impl Requests for Connection {
+    async fn post(
         &mut self,
         path: &str,
         content_type: &str,
         body: Bytes,
     ) -> anyhow::Result<Answer> {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(HOST, &self.authority)
-            .header(CONTENT_TYPE, content_type)
-            .body(Full::new(body))?;
-        self.send(request).await
+        let request = Request::post(path)
+            .header("content-type", content_type)
+            .body(body);
+        Ok(self.send(request).await?)
     }
 
-    /// `POST /events` of one structured-mode CloudEvent.
-    pub async fn post_event(&mut self, event: &serde_json::Value) -> anyhow::Result<Answer> {
-        self.post(
-            "/events",
-            "application/cloudevents+json",
-            Bytes::from(event.to_string()),
-        )
-        .await
+    async fn get(&mut self, path: &str) -> anyhow::Result<Answer> {
+        Ok(self.send(Request::get(path)).await?)
     }
+}
 
-    pub async fn get(&mut self, path: &str) -> anyhow::Result<Answer> {
-        let request = Request::builder()
-            .method(Method::GET)
-            .uri(path)
-            .header(HOST, &self.authority)
-            .body(Full::new(Bytes::new()))?;
-        self.send(request).await
-    }
+/// What an answer must be.
+pub trait Expected {
+    /// The body as JSON, when the status is `expected`.
+    fn expect_json(&self, expected: StatusCode, what: &str) -> anyhow::Result<serde_json::Value>;
+}
 
-    async fn send(&mut self, request: Request<Full<Bytes>>) -> anyhow::Result<Answer> {
-        self.sender
-            .ready()
-            .await
-            .context("the connection to the server closed")?;
-        let response = self.sender.send_request(request).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok(Answer { status, body })
+impl Expected for Answer {
+    fn expect_json(&self, expected: StatusCode, what: &str) -> anyhow::Result<serde_json::Value> {
+        if self.status != expected {
+            bail!(
+                "{what}: the server answered {} (expected {expected}): {}",
+                self.status,
+                self.text()
+            );
+        }
+        self.json()
+            .with_context(|| format!("{what}: the answer is not JSON"))
     }
 }
 

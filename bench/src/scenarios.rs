@@ -4,11 +4,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use crate::client::{Answer, Connection, Server};
+use crate::client::{Answer, Bytes, Connection, Expected, Requests, Server, StatusCode};
 use crate::stats::{Latencies, Memory, cpu_time, mib, show};
 
 #[derive(clap::Subcommand)]
@@ -253,7 +251,7 @@ async fn start(server: &Server, args: StartArgs) -> anyhow::Result<()> {
     let path = format!("/workflows/{}/instances?wait=true", args.workflow);
     let check: Check = Rc::new(|answer| {
         let view = answer
-            .json(StatusCode::OK, "starting an instance with wait=true")
+            .expect_json(StatusCode::OK, "starting an instance with wait=true")
             .map_err(|error| format!("{error:#}"))?;
         match view["status"].as_str() {
             Some("completed") => Ok(()),
@@ -487,7 +485,7 @@ async fn events(server: &Server, args: EventsArgs) -> anyhow::Result<()> {
                 let sent = Instant::now();
                 let answer = connection.post_event(&event).await?;
                 latencies.record(sent.elapsed());
-                let accepted = answer.json(StatusCode::ACCEPTED, "sending a start event")?;
+                let accepted = answer.expect_json(StatusCode::ACCEPTED, "sending a start event")?;
                 let id = accepted["started"][0]
                     .as_str()
                     .with_context(|| format!("the event started no instance: {accepted}"))?;
@@ -543,7 +541,7 @@ async fn events(server: &Server, args: EventsArgs) -> anyhow::Result<()> {
 /// An instance's status through `GET /instances/{id}`.
 async fn status_of(connection: &mut Connection, id: &str) -> anyhow::Result<String> {
     let answer = connection.get(&format!("/instances/{id}")).await?;
-    let view = answer.json(StatusCode::OK, "reading an instance")?;
+    let view = answer.expect_json(StatusCode::OK, "reading an instance")?;
     Ok(view["status"].as_str().unwrap_or_default().to_string())
 }
 
@@ -623,7 +621,8 @@ async fn correlate(server: &Server, args: CorrelateArgs) -> anyhow::Result<()> {
                         Bytes::from(Value::Array(events).to_string()),
                     )
                     .await?;
-                let accepted = answer.json(StatusCode::ACCEPTED, "opening waiting instances")?;
+                let accepted =
+                    answer.expect_json(StatusCode::ACCEPTED, "opening waiting instances")?;
                 let started = accepted["started"].as_array().map_or(0, Vec::len);
                 if started != expected {
                     bail!(
@@ -657,7 +656,7 @@ async fn correlate(server: &Server, args: CorrelateArgs) -> anyhow::Result<()> {
         let sent = Instant::now();
         let answer = connection.post_event(&event).await?;
         let elapsed = sent.elapsed();
-        let accepted = answer.json(StatusCode::ACCEPTED, "waking a waiting instance")?;
+        let accepted = answer.expect_json(StatusCode::ACCEPTED, "waking a waiting instance")?;
         let delivered = accepted["delivered"].as_array().map_or(0, Vec::len);
         if delivered != 1 {
             bail!("a wake event for {key} reached {delivered} instances, not 1: {accepted}");
@@ -706,7 +705,7 @@ async fn idle(server: &Server, args: IdleArgs) -> anyhow::Result<()> {
     let listed = connection
         .get("/functions")
         .await?
-        .json(StatusCode::OK, "listing functions")?;
+        .expect_json(StatusCode::OK, "listing functions")?;
     let names: Vec<String> = listed
         .as_array()
         .context("GET /functions is not a list")?
@@ -740,7 +739,7 @@ async fn idle(server: &Server, args: IdleArgs) -> anyhow::Result<()> {
                         Bytes::from_static(br#"{"n":1}"#),
                     )
                     .await?
-                    .json(StatusCode::OK, "calling a function")?;
+                    .expect_json(StatusCode::OK, "calling a function")?;
             }
             Ok(())
         }
@@ -755,7 +754,7 @@ async fn idle(server: &Server, args: IdleArgs) -> anyhow::Result<()> {
         let view = connection
             .get(&format!("/functions/{name}"))
             .await?
-            .json(StatusCode::OK, "reading a function")?;
+            .expect_json(StatusCode::OK, "reading a function")?;
         live += view["stats"]["liveInstances"].as_u64().unwrap_or(0);
     }
     let idle = Memory::of(args.pid)?;

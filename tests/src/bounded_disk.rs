@@ -16,12 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::json;
+use swirl_client::Client;
 
 use crate::App;
-use crate::soak::{HttpClient, ServerProcess, send};
+use crate::soak::{ServerProcess, send};
 
 /// How long the load runs and how long what it leaves is kept.
 #[derive(Debug, Clone)]
@@ -228,7 +227,7 @@ async fn soak(config: &DiskConfig) -> DiskSummary {
         }
     };
     let addr = server.addr;
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let client = Client::new();
     let counts = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let (instances, events, failures) = (0, 1, 2);
@@ -308,7 +307,7 @@ async fn soak(config: &DiskConfig) -> DiskSummary {
 }
 
 /// Instances the server holds, by its counts of each status.
-async fn stored_instances(client: &HttpClient, addr: std::net::SocketAddr) -> Option<u64> {
+async fn stored_instances(client: &Client, addr: std::net::SocketAddr) -> Option<u64> {
     let reply = send(client, addr, "GET", "/instance-counts", &[], String::new())
         .await
         .ok()?;

@@ -41,12 +41,8 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use swirl_client::{Client, Request};
 
 use crate::{App, swirl};
 
@@ -300,8 +296,6 @@ const MAX_IDLE_BEFORE_CUT: Duration = Duration::from_secs(2);
 /// One request in this many is a deployment.
 const DEPLOY_ONE_IN: u64 = 60;
 
-pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
 /// One answer: status and JSON body (`Null` when not JSON).
 pub(crate) struct Reply {
     pub(crate) status: u16,
@@ -309,41 +303,31 @@ pub(crate) struct Reply {
 }
 
 pub(crate) async fn send(
-    client: &HttpClient,
+    client: &Client,
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, String)],
     body: String,
 ) -> Result<Reply, String> {
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"));
+    let mut request = Request::new(method, &format!("http://{addr}{path}"))
+        .body(body)
+        .timeout(Duration::from_secs(30));
     for (name, value) in headers {
-        request = request.header(*name, value.as_str());
+        request = request.header(name, value);
     }
-    let request = request
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|error| error.to_string())?;
-    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
+    let answer = client
+        .send(request)
         .await
-        .map_err(|_| "no answer within 30 s".to_string())?
         .map_err(|error| error.to_string())?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|error| error.to_string())?
-        .to_bytes();
     Ok(Reply {
-        status,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        status: answer.status.as_u16(),
+        body: answer.json().unwrap_or(Value::Null),
     })
 }
 
 async fn event(
-    client: &HttpClient,
+    client: &Client,
     addr: SocketAddr,
     id: String,
     event_type: &str,
@@ -392,12 +376,7 @@ async fn deploy(app: &Path, addr: SocketAddr, n: u64) -> Result<Value, String> {
 }
 
 /// Sends `op` once; `Ok` with what the 2xx answer said, `Err` otherwise.
-async fn perform(
-    client: &HttpClient,
-    app: &Path,
-    addr: SocketAddr,
-    op: Op,
-) -> Result<Value, String> {
+async fn perform(client: &Client, app: &Path, addr: SocketAddr, op: Op) -> Result<Value, String> {
     let reply = match op {
         Op::Start { n, wait } => {
             send(
@@ -503,9 +482,8 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
     let app = soak_app();
     let log: PathBuf = app.path().join("serve.log");
     let mut random = SplitMix(config.seed);
-    let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(5))
-        .build_http();
+    // A killed server's pooled connections are dropped soon.
+    let client = Client::with_idle_timeout(Duration::from_secs(5));
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let mut summary = SoakSummary {
         seed: config.seed,
@@ -723,7 +701,7 @@ async fn soak(config: &SoakConfig) -> SoakSummary {
 
 /// Right after a restart: the effect of an acknowledged request is durable.
 async fn check_effect(
-    client: &HttpClient,
+    client: &Client,
     addr: SocketAddr,
     op: Op,
     answer: &Value,
@@ -789,7 +767,7 @@ async fn check_effect(
 }
 
 /// Deployment `n` took: its function answers with its own config.
-async fn check_deployed(client: &HttpClient, addr: SocketAddr, n: u64) -> Result<(), String> {
+async fn check_deployed(client: &Client, addr: SocketAddr, n: u64) -> Result<(), String> {
     let body = json!({ "action": "config", "key": "round" }).to_string();
     let headers = [("content-type", "application/json".to_string())];
     let path = format!("/functions/stamp-{n}/invoke");
@@ -811,7 +789,7 @@ async fn check_deployed(client: &HttpClient, addr: SocketAddr, n: u64) -> Result
 /// one, every deployment there. Returns the number of instances and the
 /// violations.
 async fn check_final(
-    client: &HttpClient,
+    client: &Client,
     addr: SocketAddr,
     (pipelines, orders, deploys): (u64, u64, u64),
     settle: Duration,
@@ -950,7 +928,7 @@ async fn check_final(
 }
 
 /// Every instance, through the paged list.
-async fn list_all(client: &HttpClient, addr: SocketAddr) -> Result<Vec<Value>, String> {
+async fn list_all(client: &Client, addr: SocketAddr) -> Result<Vec<Value>, String> {
     let mut records = Vec::new();
     let mut cursor = String::new();
     loop {

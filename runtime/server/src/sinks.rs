@@ -28,13 +28,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use swirl_client::{Client, Request};
 use tokio::sync::mpsc;
 
 use super::header_value;
@@ -163,8 +159,7 @@ impl Sinks {
                 telemetry,
             }),
         };
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
+        let client = Client::new();
         let dispatcher = this.clone();
         tokio::spawn(async move {
             while let Some(job) = receive.recv().await {
@@ -318,7 +313,7 @@ impl Sinks {
         Ok(())
     }
 
-    async fn deliver(&self, client: &Client<HttpConnector, Full<Bytes>>, job: Job) {
+    async fn deliver(&self, client: &Client, job: Job) {
         let Job { key, queued } = job;
         let url = queued.sink.as_str();
         // The mode of the sink as configured now; none when it is gone.
@@ -464,7 +459,7 @@ struct PostError {
 /// POSTs `event` to `url` in `mode`, with `trace`'s `traceparent` and
 /// `tracestate` headers when given.
 async fn post(
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Client,
     url: &str,
     mode: SinkMode,
     event: &OutboxEvent,
@@ -475,24 +470,20 @@ async fn post(
         SinkMode::Binary => binary_request(url, event),
         SinkMode::Structured => structured_request(url, event),
     }
-    .map_err(|error| fail(format!("cannot build the request: {error}"), false))?;
+    .timeout(REQUEST_TIMEOUT);
     if let Some(trace) = trace {
-        let headers = request.headers_mut();
         // Both are ASCII by construction (a parsed tracestate is printable ASCII).
-        if let Ok(value) = trace.traceparent().parse() {
-            headers.insert("traceparent", value);
-        }
-        if !trace.state.is_empty()
-            && let Ok(value) = trace.state.parse()
-        {
-            headers.insert("tracestate", value);
+        request = request.header("traceparent", &trace.traceparent());
+        if !trace.state.is_empty() {
+            request = request.header("tracestate", &trace.state);
         }
     }
-    let response = tokio::time::timeout(REQUEST_TIMEOUT, client.request(request))
-        .await
-        .map_err(|_| fail(format!("no answer within {REQUEST_TIMEOUT:?}"), true))?
-        .map_err(|error| fail(format!("cannot reach the sink: {error}"), true))?;
-    let status = response.status();
+    let answer = client.send(request).await.map_err(|error| {
+        // A request that is not valid HTTP would not become so on a retry.
+        let retry = !matches!(error, swirl_client::Error::Invalid { .. });
+        fail(error.to_string(), retry)
+    })?;
+    let status = answer.status;
     if status.is_success() {
         return Ok(());
     }
@@ -524,30 +515,20 @@ fn attributes(event: &OutboxEvent) -> (Vec<(&str, Cow<'_, str>)>, Option<&Value>
 }
 
 /// Attributes in `ce-` headers, percent-encoded; the data as the body.
-fn binary_request(
-    url: &str,
-    event: &OutboxEvent,
-) -> hyper::http::Result<hyper::Request<Full<Bytes>>> {
+fn binary_request(url: &str, event: &OutboxEvent) -> Request {
     let (attributes, data) = attributes(event);
-    let mut request = hyper::Request::post(url);
+    let mut request = Request::post(url);
     for (name, value) in &attributes {
-        request = request.header(format!("ce-{name}"), &*header_value::encode(value));
+        request = request.header(&format!("ce-{name}"), &header_value::encode(value));
     }
-    let body = match data {
-        Some(data) => {
-            request = request.header("content-type", "application/json");
-            Bytes::from(data.to_string())
-        }
-        None => Bytes::new(),
-    };
-    request.body(Full::new(body))
+    match data {
+        Some(data) => request.json(data),
+        None => request,
+    }
 }
 
 /// The whole event as one JSON object.
-fn structured_request(
-    url: &str,
-    event: &OutboxEvent,
-) -> hyper::http::Result<hyper::Request<Full<Bytes>>> {
+fn structured_request(url: &str, event: &OutboxEvent) -> Request {
     let (attributes, data) = attributes(event);
     let mut object: serde_json::Map<String, Value> = attributes
         .into_iter()
@@ -557,7 +538,7 @@ fn structured_request(
         object.insert("datacontenttype".into(), "application/json".into());
         object.insert("data".into(), data.clone());
     }
-    hyper::Request::post(url)
+    Request::post(url)
         .header("content-type", "application/cloudevents+json")
-        .body(Full::new(Bytes::from(Value::Object(object).to_string())))
+        .body(Value::Object(object).to_string())
 }

@@ -1,6 +1,6 @@
 //! Integration tests of the CloudEvents ingress over a real axum server on
 //! loopback: one module per content mode, plus the size limits. `util` starts
-//! the server and holds the two clients (hyper, and raw TCP for requests that
+//! the server and holds the two clients (`swirl-client`, and raw TCP for requests that
 //! a well-behaved client will not send).
 
 mod batch;

@@ -12,9 +12,8 @@ use axum::routing::post;
 use axum::{Json, body::Bytes};
 use cloudevents::event::ExtensionValue;
 use cloudevents::{AttributesReader, Event};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
+use swirl_client::{Connection, Request};
 use swirl_server::ingress::{CloudEvents, IngressLimits, data_json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -65,34 +64,24 @@ impl Server {
         self.handled.load(Ordering::SeqCst)
     }
 
-    /// POSTs with hyper's HTTP/1.1 client, which sends `Content-Length`.
+    /// POSTs on a new connection, with `Content-Length`.
     pub async fn post(
         &self,
         path: &str,
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Answer {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(connection);
-        let mut request = hyper::Request::post(path).header("host", self.addr.to_string());
+        let mut request = Request::post(path).body(body.into());
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            request = request.header(name, value);
         }
-        let request = request.body(Full::new(body.into())).expect("request");
-        let response = sender.send_request(request).await.expect("response");
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
+        let mut connection = Connection::open(&self.addr.to_string())
             .await
-            .expect("body")
-            .to_bytes();
+            .expect("connect");
+        let answer = connection.send(request).await.expect("response");
         Answer {
-            status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            status: answer.status.as_u16(),
+            body: answer.json().unwrap_or(Value::Null),
         }
     }
 

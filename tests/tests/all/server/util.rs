@@ -8,12 +8,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use swirl_client::{Bytes, Connection, HeaderMap, Request};
 use swirl_tests::App;
-use tokio::net::TcpStream;
 
 /// Workflows every server test app has, by file name.
 pub fn workflows() -> Vec<(&'static str, Value)> {
@@ -329,7 +326,7 @@ impl Drop for Server {
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
-    pub headers: hyper::HeaderMap,
+    pub headers: HeaderMap,
     pub text: String,
     pub body: Value,
 }
@@ -360,7 +357,8 @@ pub async fn request(
         .unwrap_or_else(|error| panic!("{method} {path}: {error}"))
 }
 
-/// One request; `Err` when the connection fails (a killed server).
+/// One request on a new connection; `Err` when the connection fails (a
+/// killed server).
 pub async fn try_request(
     addr: SocketAddr,
     method: &str,
@@ -368,35 +366,18 @@ pub async fn try_request(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Result<Answer, String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(connection);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
+    let mut request = Request::new(method, path).body(body);
     for (name, value) in headers {
-        request = request.header(*name, *value);
+        request = request.header(name, value);
     }
-    let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
-    let response = sender
-        .send_request(request)
+    let mut connection = Connection::open(&addr.to_string())
         .await
         .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let answer = connection.send(request).await.map_err(|e| e.to_string())?;
+    let text = answer.text().into_owned();
     Ok(Answer {
-        status,
-        headers,
+        status: answer.status.as_u16(),
+        headers: answer.headers,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
         text,
     })
