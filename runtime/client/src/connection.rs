@@ -51,11 +51,6 @@ impl Connection {
         })
     }
 
-    /// `host:port` of the server.
-    pub fn address(&self) -> &str {
-        &self.address
-    }
-
     /// Sends `request` (its url a path, such as `/events?x=1`; of an
     /// absolute url only the path is sent) and reads the whole answer.
     pub async fn send(&mut self, request: Request) -> Result<Answer, Error> {
