@@ -32,7 +32,9 @@ pub struct Graph {
 pub struct Node {
     /// The state's name.
     pub id: String,
-    /// The state's type, as v0.1 spells it (`EVENT`, `OPERATION`, ...).
+    /// What the state does, as its dialect names it: a 1.0 task's kind
+    /// (`call`, `listen`, `fork`, ...), a v0.1 or draft state's type
+    /// (`EVENT`, `OPERATION`, ...).
     #[serde(rename = "type")]
     pub state_type: &'static str,
     /// The enclosing state and branch (`Outer/branch`), for nested states.
@@ -107,7 +109,7 @@ fn add_scope(graph: &mut Graph, states: &[State], scope: Option<&str>) -> Option
         let node_id = state.name.clone();
         let mut node = Node {
             id: node_id.clone(),
-            state_type: state_type(&state.kind),
+            state_type: state_type(state),
             scope: scope.map(str::to_string),
             start: start.as_deref() == Some(state.name.as_str()),
             end: None,
@@ -278,8 +280,21 @@ fn add_scope(graph: &mut Graph, states: &[State], scope: Option<&str>) -> Option
     start
 }
 
-fn state_type(kind: &StateKind) -> &'static str {
-    match kind {
+/// A 1.0 task lowers into the state kind that runs it (a `call` into an
+/// operation, a `listen` into an event state, ...), so its kind is told
+/// from that kind and its task flow, which only 1.0 tasks have.
+fn state_type(state: &State) -> &'static str {
+    if state.task.is_some() {
+        match &state.kind {
+            StateKind::Operation(_) => return "call",
+            StateKind::Event(_) => return "listen",
+            StateKind::Delay(_) => return "wait",
+            StateKind::Parallel(_) => return "fork",
+            StateKind::SubFlow(_) => return "run",
+            _ => {}
+        }
+    }
+    match &state.kind {
         StateKind::Event(_) => "EVENT",
         StateKind::Operation(_) => "OPERATION",
         StateKind::Switch(_) => "SWITCH",
@@ -572,6 +587,66 @@ mod tests {
         assert!(mermaid.contains("s4 -->|terminate| stop"), "{mermaid}");
         assert!(
             mermaid.contains("s0[\"<b>Wait</b><br/>EVENT<br/>waits Paid\"]"),
+            "{mermaid}"
+        );
+    }
+
+    #[test]
+    fn a_1_0_task_is_labelled_with_its_1_0_kind() {
+        let text = r#"
+document: { dsl: '1.0.0', namespace: test, name: kinds, version: '1.0.0' }
+do:
+  - quote: { call: quote, with: { n: 1 } }
+  - init: { set: { n: 1 } }
+  - route:
+      switch:
+        - big: { when: '${ .n > 1 }', then: tell }
+        - default: { then: both }
+  - both:
+      fork:
+        branches:
+          - paid: { listen: { to: { one: { with: { type: paid, source: shop } } } } }
+          - pause: { wait: { seconds: 1 } }
+  - guarded:
+      try:
+        - inner: { do: [ { each: { for: { each: item, in: '${ .items }' }, do: [ { none: { set: {} } } ] } } ] }
+      catch:
+        errors: { with: { status: 500 } }
+  - tell: { emit: { event: { with: { type: told, source: kinds } } } }
+  - child: { run: { workflow: { namespace: test, name: other, version: '1.0.0' } } }
+  - fail: { raise: { error: { type: https://example.com/no, status: 400 } } }
+"#;
+        let graph = build(
+            &parse(text, Some("kinds.yaml"), KnownFunctions::Unchecked)
+                .unwrap()
+                .definition,
+        );
+        let kinds: Vec<(&str, &str)> = graph
+            .nodes
+            .iter()
+            .map(|node| (node.id.as_str(), node.state_type))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("/do/0/quote", "call"),
+                ("/do/1/init", "set"),
+                ("/do/2/route", "switch"),
+                ("/do/3/both", "fork"),
+                ("/do/3/both/fork/branches/0/paid", "listen"),
+                ("/do/3/both/fork/branches/1/pause", "wait"),
+                ("/do/4/guarded", "try"),
+                ("/do/4/guarded/try/0/inner", "do"),
+                ("/do/4/guarded/try/0/inner/do/0/each", "for"),
+                ("/do/4/guarded/try/0/inner/do/0/each/do/0/none", "set"),
+                ("/do/5/tell", "emit"),
+                ("/do/6/child", "run"),
+                ("/do/7/fail", "raise"),
+            ]
+        );
+        let mermaid = graph.mermaid();
+        assert!(
+            mermaid.contains("s0[\"<b>/do/0/quote</b><br/>call<br/>calls quote\"]"),
             "{mermaid}"
         );
     }

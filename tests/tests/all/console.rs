@@ -544,6 +544,13 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
         ["add", "checkout", "jobs", "orders", "pause", "refuse"]
     );
 
+    // A 1.0 workflow's graph: its tasks by their 1.0 kind.
+    browser.open(&format!("{base}/ui/workflows/checkout")).await;
+    let kinds = browser
+        .run("return [...document.querySelectorAll('#graph g.node')].map((g) => g.dataset.state + ':' + g.querySelector('text.kind').textContent)")
+        .await;
+    assert_eq!(kinds, json!(["/do/0/quote:call", "/do/1/charge:call"]));
+
     // The function: its calls, with the instances that made them.
     browser.open(&format!("{base}/ui/functions/probe")).await;
     let probe = api(&server, "GET", "/functions/probe").await;

@@ -150,7 +150,7 @@ fn every_command_reports_problems_in_the_compilers_format() {
 }
 
 #[test]
-fn graph_prints_a_mermaid_flowchart_of_either_dialect() {
+fn graph_prints_a_mermaid_flowchart_of_every_dialect() {
     let dir = tempfile::tempdir().unwrap();
     let saga = workspace_root().join("examples/order-saga/workflow.json");
     let run_saga = run(swirl(dir.path()).arg("graph").arg(&saga));
@@ -170,6 +170,26 @@ fn graph_prints_a_mermaid_flowchart_of_either_dialect() {
     let run_draft = run(swirl(dir.path()).arg("graph").arg(&draft));
     assert_eq!(run_draft.code, 0, "{}", run_draft.stderr);
     assert!(run_draft.stdout.starts_with("flowchart TD\n"));
+    // A 1.0 task is labelled with its 1.0 kind, not the state it runs as.
+    let v10 = dir.path().join("checkout.yaml");
+    std::fs::write(
+        &v10,
+        "document: { dsl: '1.0.0', namespace: test, name: checkout, version: '1.0.0' }\n\
+         do:\n  - quote: { call: probe }\n  - pause: { wait: { seconds: 1 } }\n",
+    )
+    .unwrap();
+    let run_v10 = run(swirl(dir.path()).arg("graph").arg(&v10));
+    assert_eq!(run_v10.code, 0, "{}", run_v10.stderr);
+    for line in [
+        "    s0[\"<b>/do/0/quote</b><br/>call<br/>calls probe\"]",
+        "    s1[\"<b>/do/1/pause</b><br/>wait<br/>wait PT1S\"]",
+    ] {
+        assert!(
+            run_v10.stdout.lines().any(|l| l == line),
+            "{line} not in\n{}",
+            run_v10.stdout
+        );
+    }
 }
 
 #[test]
