@@ -5,6 +5,33 @@ use super::*;
 use swirl_workflow::model::{EventRead, WorkflowSchedule};
 
 impl Engine {
+    /// Up to `limit` of the events kept until an instance waits for them,
+    /// after the key `after` (by type, then source, then arrival), and
+    /// where a next page goes on (`None`: the end). One that cannot be
+    /// read is left out: it can never be delivered, and retention deletes it.
+    pub fn buffered(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<BufferedEntry>, Option<Vec<u8>>), EngineError> {
+        let batch = self.inner.store.buffered_after(after, limit)?;
+        let next = (batch.len() == limit)
+            .then(|| batch.last().map(|(key, _)| key.clone()))
+            .flatten();
+        let entries = batch
+            .into_iter()
+            .filter_map(|(key, bytes)| {
+                let buffered = serde_json::from_slice::<BufferedEvent>(&bytes).ok()?;
+                Some(BufferedEntry {
+                    key,
+                    received_ms: buffered.received_ms,
+                    event: buffered.event,
+                })
+            })
+            .collect();
+        Ok((entries, next))
+    }
+
     /// Delivers an event: starts the workflows whose start state waits for
     /// it and wakes the waiting instances it matches, once per `(source,
     /// id)` within the dedup window. An event that some workflow consumes but

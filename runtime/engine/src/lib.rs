@@ -138,6 +138,15 @@ struct BufferedEvent {
     event: IncomingEvent,
 }
 
+/// An event kept until an instance waits for it, as a listing shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BufferedEntry {
+    /// Where it is kept: the cursor of the listing that follows it.
+    pub key: Vec<u8>,
+    pub received_ms: u64,
+    pub event: IncomingEvent,
+}
+
 /// What delivering one event did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Delivery {

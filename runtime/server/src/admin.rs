@@ -266,6 +266,19 @@ fn parse_cursor(text: &str) -> Result<(u64, &str), ApiError> {
         })
 }
 
+/// A listing's `limit` parameter: `default` when absent, else 1 to `max`.
+pub fn page_limit(text: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match text {
+        None | Some("") => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::BadRequest(format!(
+                "limit must be a number from 1 to {max}, not '{text}'"
+            ))),
+        },
+    }
+}
+
 pub async fn list_instances(
     State(state): State<ServerState>,
     Query(query): Query<ListQuery>,
@@ -278,17 +291,7 @@ pub async fn list_instances(
             ))
         })?),
     };
-    let limit = match query.limit.as_deref() {
-        None | Some("") => DEFAULT_PAGE,
-        Some(text) => match text.parse::<usize>() {
-            Ok(limit) if (1..=MAX_PAGE).contains(&limit) => limit,
-            _ => {
-                return Err(ApiError::BadRequest(format!(
-                    "limit must be a number from 1 to {MAX_PAGE}, not '{text}'"
-                )));
-            }
-        },
-    };
+    let limit = page_limit(query.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
     let engine = state.engine().clone();
     let workflow = query.workflow.filter(|w| !w.is_empty());
     // Listing reads every record: off the reactor.

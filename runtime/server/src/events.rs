@@ -7,7 +7,8 @@
 //! which returns once its effects are durable; the `202` is sent only after
 //! the last one. An event the engine has seen before (same `source` and `id`)
 //! counts as a duplicate and changes nothing, so a client that got no answer
-//! can always send the same request again.
+//! can always send the same request again. What each delivery did (or why
+//! it failed) goes to the [recent deliveries](super::deliveries) too.
 
 use std::collections::BTreeMap;
 
@@ -88,6 +89,9 @@ async fn deliver_all(
             traces::end_delivery(&mut span, &delivered);
             telemetry.record(span);
         }
+        state
+            .deliveries()
+            .record(&event, delivered.as_ref().map_err(ToString::to_string));
         let delivery = match delivered {
             Ok(delivery) => delivery,
             Err(error) => {

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!  POST /events, POST /  ──▶ ingress (decode, check) ──▶ events ──▶ Engine::deliver ──▶ 202
+//!  /deliveries, /buffered-events ──▶ deliveries (recent deliveries ring; the store's buffered events)
 //!  /workflows, /instances ─▶ admin ──▶ Engine
 //!  POST /apps, DELETE     ──▶ apps ──▶ Deployments (checked whole, recorded, then current)
 //!  /functions            ──▶ admin ──▶ FunctionHost (blocking pool) ──▶ logs ring
@@ -31,6 +32,7 @@ pub mod apps;
 pub mod auth;
 pub mod backup;
 pub mod connections;
+pub mod deliveries;
 pub mod error;
 pub mod events;
 pub mod header_value;
@@ -61,6 +63,7 @@ use tokio::net::TcpListener;
 
 use auth::Tokens;
 use connections::ConnectionLimits;
+use deliveries::RecentDeliveries;
 use error::{ApiError, blocking};
 use ingress::IngressLimits;
 use logs::InvocationLogs;
@@ -100,6 +103,9 @@ pub struct ServerConfig {
     /// Where spans go, when traces are on (`OTEL_EXPORTER_OTLP_*`); the
     /// engine's tracer too, set by whoever made the engine.
     pub telemetry: Option<Arc<Telemetry>>,
+    /// Deliveries of events sent in that `GET /deliveries` remembers; the
+    /// oldest go first.
+    pub recent_deliveries: usize,
 }
 
 /// The shortest `unload_interval`: each sweep that finds a candidate reads
@@ -118,6 +124,7 @@ impl Default for ServerConfig {
             retention: retention::Retention::default(),
             max_dead_letters: sinks::DEFAULT_MAX_DEAD_LETTERS,
             telemetry: None,
+            recent_deliveries: deliveries::DEFAULT_RECENT_DELIVERIES,
         }
     }
 }
@@ -136,6 +143,7 @@ struct Shared {
     config: ServerConfig,
     metrics: Arc<Metrics>,
     logs: Arc<InvocationLogs>,
+    deliveries: RecentDeliveries,
     sinks: Sinks,
     /// Raised when the store can no longer write (disk full, data directory
     /// gone or read-only): sled cannot write again through the same handle,
@@ -187,6 +195,7 @@ impl ServerState {
                 host,
                 store,
                 deployments,
+                deliveries: RecentDeliveries::new(config.recent_deliveries),
                 config,
                 metrics,
                 logs,
@@ -215,6 +224,10 @@ impl ServerState {
     }
     pub fn logs(&self) -> &InvocationLogs {
         &self.shared.logs
+    }
+    /// The recent deliveries of events sent in.
+    pub fn deliveries(&self) -> &RecentDeliveries {
+        &self.shared.deliveries
     }
     pub fn sinks(&self) -> &Sinks {
         &self.shared.sinks
@@ -472,6 +485,18 @@ pub fn routes() -> Vec<Route> {
             Method::DELETE,
             "/functions/{name}/versions/{version}",
             delete(versions::delete_version),
+        ),
+        route(
+            Admin,
+            Method::GET,
+            "/deliveries",
+            get(deliveries::list_deliveries),
+        ),
+        route(
+            Admin,
+            Method::GET,
+            "/buffered-events",
+            get(deliveries::list_buffered),
         ),
         route(Admin, Method::GET, "/dead-letters", get(list_dead_letters)),
         route(

@@ -58,7 +58,7 @@ pub fn document() -> Value {
                     "409": error("the instance's status does not allow it") }),
         )})
     };
-    json!({
+    let mut document = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "swirl",
@@ -197,16 +197,35 @@ pub fn document() -> Value {
                         "409": error("the current route, an alias or unfinished instances use it; the message says which") })) },
             "/functions/{name}/logs": { "get": operation("recent invocations with their log lines, newest first", "functions",
                 json!([path_param("name", "function name")]), None,
-                json!({ "200": answer("recent invocations", "Any"), "404": error("no such function") })) },
-            "/dead-letters": { "get": operation("produced events that exhausted their retries (kept across restarts)", "sinks", json!([]), None,
-                json!({ "200": answer("dead letters, oldest first: id, sink, attempts, lastError, queuedAt, failedAt, event", "Any") })) },
-            "/dead-letters/{id}": { "delete": operation("delete a dead letter for good", "sinks",
-                json!([path_param("id", "dead letter id")]), None,
-                json!({ "200": answer("deleted", "Any"), "404": error("no such dead letter") })) },
-            "/dead-letters/{id}/replay": { "post": operation("move a dead letter back to its sink's queue, durably, and deliver it again", "sinks",
-                json!([path_param("id", "dead letter id")]), None,
-                json!({ "202": answer("queued again", "Any"), "404": error("no such dead letter") })) }
+                json!({ "200": answer("recent invocations", "Any"), "404": error("no such function") })) }
         }
+    });
+    // In a second macro: one would pass serde_json's recursion limit.
+    if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), event_paths()) {
+        paths.extend(more);
+    }
+    document
+}
+
+/// What became of events: deliveries, buffered events, dead letters.
+fn event_paths() -> Value {
+    let error = |what: &str| answer(what, "Error");
+    json!({
+        "/deliveries": { "get": operation("the events sent in lately (kept in memory, newest first, at most the server's --recent-deliveries) and where each went: instances started, waiting instances delivered to, buffered, duplicate, or the error that refused it", "events", json!([]), None,
+            json!({ "200": answer("limit, and deliveries: at, id, source, type, started, delivered, buffered, duplicate, error", "Any") })) },
+        "/buffered-events": { "get": operation("the events kept until an instance waits for them, by type, then source, then arrival", "events",
+            json!([query_param("limit", "page size, 1 to 1000 (default 100)", json!({ "type": "integer" })),
+                   query_param("cursor", "nextCursor of the previous page", json!({ "type": "string" }))]),
+            None,
+            json!({ "200": answer("count (in all), events (receivedAt, id, source, type, extensions, data) and nextCursor", "Any"), "400": error("bad parameter") })) },
+        "/dead-letters": { "get": operation("produced events that exhausted their retries (kept across restarts)", "sinks", json!([]), None,
+            json!({ "200": answer("dead letters, oldest first: id, sink, attempts, lastError, queuedAt, failedAt, event", "Any") })) },
+        "/dead-letters/{id}": { "delete": operation("delete a dead letter for good", "sinks",
+            json!([path_param("id", "dead letter id")]), None,
+            json!({ "200": answer("deleted", "Any"), "404": error("no such dead letter") })) },
+        "/dead-letters/{id}/replay": { "post": operation("move a dead letter back to its sink's queue, durably, and deliver it again", "sinks",
+            json!([path_param("id", "dead letter id")]), None,
+            json!({ "202": answer("queued again", "Any"), "404": error("no such dead letter") })) }
     })
 }
 

@@ -452,14 +452,61 @@ async function functionPage(name) {
   ];
 }
 
-async function eventsPage(_query, mine) {
-  const letters = await api("/dead-letters");
+// Where a delivery went: the instances it started or woke, linked, or
+// what else became of it.
+function deliveryOutcome(d) {
+  if (d.error) return h("span", { class: "error" }, `refused: ${d.error}`);
+  if (d.duplicate) return h("span", { class: "muted" }, "duplicate: changed nothing");
+  const instances = (verb, ids) => ids.length
+    ? h("div", {}, `${verb} `, ids.map((id, i) => [i ? ", " : "", link(uiPath("instances", id), id, { class: "mono" })]).flat())
+    : null;
+  const went = [instances("started", d.started || []), instances("delivered to", d.delivered || []),
+    d.buffered ? h("div", {}, "buffered until an instance waits for it") : null].filter(Boolean);
+  return went.length ? went : h("span", { class: "muted" }, "no workflow takes it");
+}
+
+async function eventsPage(query, mine) {
+  const cursor = query.get("buffered") || "";
+  const page = new URLSearchParams({ limit: "50" });
+  if (cursor) page.set("cursor", cursor);
+  const [recent, buffered, letters] = await Promise.all([
+    api("/deliveries"), api(`/buffered-events?${page}`), api("/dead-letters"),
+  ]);
   const act = (method, path) => action(method, path, "letters-error");
+  const deliveries = recent.deliveries;
+  const eventCell = (e) => h("td", { class: "id" }, h("div", { class: "mono" }, e.type),
+    h("div", { class: "muted" }, `${e.source} · `, h("span", { class: "mono" }, e.id)));
+  // New deliveries, buffered events or dead letters redraw the page.
+  const summary = (r, b, l) => JSON.stringify([r.deliveries[0] && [r.deliveries[0].at, r.deliveries[0].id], b.count, l.length]);
+  watch(mine, summary(recent, buffered, letters), async () => {
+    const [r, b, l] = await Promise.all([api("/deliveries"), api("/buffered-events?limit=1"), api("/dead-letters")]);
+    return summary(r, b, l);
+  });
   return [
     h("h1", {}, "Events"),
+    h("h2", {}, `Recent deliveries (${deliveries.length})`),
+    h("p", { class: "muted" }, `The last ${recent.limit.toLocaleString()} events sent to POST /events since the server started, newest first, and where each went.`),
+    deliveries.length ? h("div", { class: "scroll" }, h("table", { id: "deliveries" },
+      h("thead", {}, h("tr", {}, ["At", "Event", "Went to"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, deliveries.map((d) => h("tr", { "data-delivery": d.id,
+        "data-outcome": d.error ? "refused" : d.duplicate ? "duplicate" : d.buffered ? "buffered" : d.started.length ? "started" : d.delivered.length ? "delivered" : "none" },
+        h("td", {}, when(d.at)), eventCell(d), h("td", { class: "outcome" }, deliveryOutcome(d)))))))
+      : h("p", { class: "muted" }, "No events since the server started."),
+    h("h2", {}, `Buffered events (${buffered.count.toLocaleString()})`),
+    h("p", { class: "muted" }, "Events some workflow consumes that arrived before any instance waited for them: the first instance that waits for one takes it, until the buffer retention ends."),
+    buffered.events.length ? h("div", { class: "scroll" }, h("table", { id: "buffered" },
+      h("thead", {}, h("tr", {}, ["Received", "Event", "Extensions", "Data"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, buffered.events.map((e) => h("tr", { "data-event": e.id },
+        h("td", {}, when(e.receivedAt)), eventCell(e),
+        h("td", { class: "mono" }, Object.entries(e.extensions || {}).map(([k, v]) => h("div", {}, `${k}: ${v}`))),
+        h("td", {}, h("details", {}, h("summary", {}, "data"), jsonView(e.data, "data"))))))))
+      : h("p", { class: "muted" }, cursor ? "No more buffered events." : "No buffered events."),
+    h("div", { class: "actions" },
+      cursor ? link("/ui/events", "← First page") : null,
+      buffered.nextCursor ? link(`/ui/events?buffered=${encodeURIComponent(buffered.nextCursor)}`, "Next page →", { id: "buffered-next" }) : null),
+    h("h2", {}, `Dead letters (${letters.length})`),
     h("p", { class: "muted" }, "Produced events that their sinks refused until retries ran out. Replay puts one back on its sink's queue; delete drops it for good."),
     h("p", { id: "letters-error", class: "error", role: "alert" }),
-    h("h2", {}, `Dead letters (${letters.length})`),
     letters.length ? h("div", { class: "scroll" }, h("table", { id: "dead-letters" },
       h("thead", {}, h("tr", {}, ["Id", "Sink", "Attempts", "Last error", "Event", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, letters.map((l) => h("tr", { "data-letter": l.id },

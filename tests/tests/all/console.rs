@@ -342,7 +342,7 @@ async fn failed_instance_shows(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
+async fn the_console_shows_instances_workflows_functions_and_events() {
     let browser = Browser::start().await;
     // A sink nobody listens on: the produced event becomes a dead letter.
     let closed = TcpListener::bind("127.0.0.1:0")
@@ -400,6 +400,24 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
         )
         .await;
     assert_eq!(job.status, 202, "{}", job.text);
+    // A shipment no order waits for yet: buffered.
+    let early = server
+        .request(
+            "POST",
+            "/events",
+            &[
+                ("ce-specversion", "1.0"),
+                ("ce-id", "ship-early"),
+                ("ce-source", "shop"),
+                ("ce-type", "order.shipped"),
+                ("ce-orderid", "o-early"),
+                ("content-type", "application/json"),
+                ("authorization", &format!("Bearer {TOKEN}")),
+            ],
+            json!({ "carrier": "post" }).to_string(),
+        )
+        .await;
+    assert_eq!(early.body["buffered"], 1, "{}", early.text);
     let id = |instance: &Value| instance["id"].as_str().expect("an id").to_string();
     let base = server.url();
 
@@ -579,6 +597,30 @@ async fn the_console_shows_instances_workflows_functions_and_dead_letters() {
     browser.open(&format!("{base}/ui/events")).await;
     let shown = browser.texts("#dead-letters td.id").await;
     assert_eq!(shown, [letters[0]["id"].as_str().unwrap()]);
+    // Recent deliveries: where each event went, newest first.
+    let deliveries = browser
+        .run("return [...document.querySelectorAll('#deliveries tbody tr')].map((r) => r.dataset.delivery + ':' + r.dataset.outcome)")
+        .await;
+    assert_eq!(deliveries, json!(["ship-early:buffered", "job-1:started"]));
+    let started = browser
+        .texts("#deliveries tr[data-delivery=job-1] td.outcome a")
+        .await;
+    assert_eq!(started, [job.body["started"][0].as_str().unwrap()]);
+    // Buffered: the early shipment (and the job.done the jobs instance
+    // produced: the test workflows define that event, none waits for it).
+    let buffered = browser
+        .run("return [...document.querySelectorAll('#buffered tbody tr')].map((r) => r.dataset.event)")
+        .await;
+    assert!(
+        buffered
+            .as_array()
+            .is_some_and(|ids| ids.contains(&json!("ship-early"))),
+        "{buffered}"
+    );
+    let extensions = browser
+        .texts("#buffered tr[data-event=ship-early] td.mono")
+        .await;
+    assert_eq!(extensions, ["orderid: o-early"]);
     browser.screenshot("events").await;
     browser.click("#dead-letters button.danger").await;
     browser

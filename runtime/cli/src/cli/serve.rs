@@ -72,6 +72,9 @@ pub struct Args {
     /// Most dead letters kept; one more drops the oldest
     #[arg(long, value_name = "N", default_value_t = swirl_server::sinks::DEFAULT_MAX_DEAD_LETTERS)]
     dead_letter_max: usize,
+    /// Deliveries of events sent in that GET /deliveries (the console's events page) remembers, in memory; one more drops the oldest
+    #[arg(long, value_name = "N", default_value_t = swirl_server::deliveries::DEFAULT_RECENT_DELIVERIES)]
+    recent_deliveries: usize,
     /// How long a stored file or compiled code that no record needs any more is kept after its last write
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
     file_grace: Duration,
@@ -250,6 +253,7 @@ fn server_config(args: &Args, telemetry: &Option<Arc<Telemetry>>) -> ServerConfi
         },
         max_dead_letters: args.dead_letter_max,
         telemetry: telemetry.clone(),
+        recent_deliveries: args.recent_deliveries,
     }
 }
 

@@ -273,3 +273,147 @@ async fn text_data_reaches_the_workflow_as_a_string() {
     );
     let _: Value = answer.body;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recent_deliveries_say_where_each_event_went_and_buffered_events_are_listed() {
+    let app = app("");
+    let server = Server::start(
+        &app,
+        &["--recent-deliveries", "4", "--buffer-max-events", "2"],
+        &[],
+    );
+    let shipped = |id: &'static str, order: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .event(
+                    id,
+                    "shop",
+                    "order.shipped",
+                    &[("orderid", order)],
+                    json!({ "order": order }),
+                )
+                .await
+        }
+    };
+    let paid = |id: &'static str, order: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .event(id, "shop", "order.paid", &[("orderid", order)], json!({}))
+                .await
+        }
+    };
+    // (Not the jobs workflow: the event it produces would be buffered too.)
+    let started = paid("p0", "o0").await;
+    paid("p0", "o0").await;
+    assert_eq!(shipped("s1", "o1").await.body["buffered"], 1);
+    // The order that takes the buffered shipment.
+    let order = paid("p1", "o1").await;
+    let recent = server.get("/deliveries").await;
+    assert_eq!(recent.status, 200, "{recent:?}");
+    assert_eq!(recent.body["limit"], 4);
+    let seen: Vec<(Value, Value, Value, Value, Value)> = recent.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["id"].clone(),
+                d["started"].clone(),
+                d["delivered"].clone(),
+                d["buffered"].clone(),
+                d["duplicate"].clone(),
+            )
+        })
+        .collect();
+    let none = json!([]);
+    assert_eq!(
+        seen,
+        [
+            (
+                json!("p1"),
+                order.body["started"].clone(),
+                none.clone(),
+                json!(false),
+                json!(false)
+            ),
+            (
+                json!("s1"),
+                none.clone(),
+                none.clone(),
+                json!(true),
+                json!(false)
+            ),
+            (
+                json!("p0"),
+                none.clone(),
+                none.clone(),
+                json!(false),
+                json!(true)
+            ),
+            (
+                json!("p0"),
+                started.body["started"].clone(),
+                none.clone(),
+                json!(false),
+                json!(false)
+            ),
+        ]
+    );
+    assert_eq!(recent.body["deliveries"][1]["type"], "order.shipped");
+    assert_eq!(recent.body["deliveries"][1]["source"], "shop");
+
+    // One delivered to a waiting instance, two buffered, one refused.
+    let waiting = paid("p9", "o9").await.body["started"][0].clone();
+    let id = waiting.as_str().unwrap().to_string();
+    server.wait_status(&id, "waiting").await;
+    assert_eq!(shipped("s9", "o9").await.body["delivered"], json!([id]));
+    assert_eq!(shipped("s2", "o2").await.body["buffered"], 1);
+    assert_eq!(shipped("s3", "o3").await.body["buffered"], 1);
+    assert_eq!(shipped("s4", "o4").await.status, 503);
+    let recent = server.get("/deliveries").await.body["deliveries"].clone();
+    let ids: Vec<&str> = recent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["s4", "s3", "s2", "s9"], "the oldest go first");
+    assert!(
+        recent[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--buffer-max-events")),
+        "{recent}"
+    );
+    assert_eq!(recent[3]["delivered"], json!([id]));
+
+    // The buffered ones, a page at a time, oldest first.
+    let first = server.get("/buffered-events?limit=1").await;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.body["count"], 2);
+    let event = &first.body["events"][0];
+    assert_eq!(
+        (&event["id"], &event["type"], &event["source"]),
+        (&json!("s2"), &json!("order.shipped"), &json!("shop"))
+    );
+    assert_eq!(event["extensions"]["orderid"], "o2");
+    assert_eq!(event["data"], json!({ "order": "o2" }));
+    assert!(event["receivedAt"].is_string(), "{event}");
+    let cursor = first.body["nextCursor"].as_str().unwrap();
+    let second = server
+        .get(&format!("/buffered-events?limit=1&cursor={cursor}"))
+        .await;
+    assert_eq!(second.body["events"][0]["id"], "s3");
+    let all = server.get("/buffered-events").await;
+    assert_eq!(all.body["events"].as_array().unwrap().len(), 2);
+    assert_eq!(all.body["nextCursor"], Value::Null);
+    for (query, message) in [
+        ("limit=0", "limit must be a number from 1 to 1000"),
+        ("cursor=zz", "is not a nextCursor this server gave"),
+    ] {
+        let bad = server.get(&format!("/buffered-events?{query}")).await;
+        assert_eq!(bad.status, 400, "{query}: {bad:?}");
+        assert!(bad.error().contains(message), "{query}: {}", bad.error());
+    }
+}
