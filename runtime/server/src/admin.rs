@@ -513,6 +513,50 @@ pub async fn invoke_function(
     Ok((status, [(VERSION_HEADER, served_by)], Json(answer)).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+pub struct LimitQuery {
+    limit: Option<String>,
+}
+
+/// `GET /functions/{name}/instances`: the function's live instances, those
+/// not ended (running, waiting, suspended) whose workflow uses the
+/// function, newest first, each with the version its calls go to (pinned
+/// when it started); at most `limit`, and how many there are.
+pub async fn function_instances(
+    State(state): State<ServerState>,
+    Path(name): Path<String>,
+    Query(query): Query<LimitQuery>,
+) -> ApiResult {
+    state.host().stats(&name)?;
+    let limit = page_limit(query.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
+    let engine = state.engine().clone();
+    // Reads every record, like a listing: off the reactor.
+    let records = blocking("listing", move || engine.list(None, None)).await?;
+    let live: Vec<(&InstanceRecord, &String)> = records
+        .iter()
+        .filter(|record| !record.status.is_final())
+        .filter_map(|record| {
+            // Pinned by resource, an alias included (`greet@canary`).
+            let (_, version) = record
+                .function_versions
+                .iter()
+                .find(|(resource, _)| swirl_core::function_ref::split(resource).0 == name)?;
+            Some((record, version))
+        })
+        .collect();
+    let instances: Vec<Value> = live
+        .iter()
+        .take(limit)
+        .map(|(record, version)| {
+            let mut view = instance_view(record);
+            view["functionVersion"] = json!(version);
+            view["functionNumber"] = json!(state.deployments().version_number(&name, version));
+            view
+        })
+        .collect();
+    ok(json!({ "function": name, "count": live.len(), "instances": instances }))
+}
+
 pub async fn function_logs(
     State(state): State<ServerState>,
     Path(name): Path<String>,

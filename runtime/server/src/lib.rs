@@ -459,6 +459,12 @@ pub fn routes() -> Vec<Route> {
         route(
             Admin,
             Method::GET,
+            "/functions/{name}/instances",
+            get(admin::function_instances),
+        ),
+        route(
+            Admin,
+            Method::GET,
             "/functions/{name}/aliases",
             get(versions::list_aliases),
         ),

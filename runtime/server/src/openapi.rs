@@ -195,6 +195,11 @@ pub fn document() -> Value {
                 json!({ "200": answer("{function, deleted: {number, version, deployedMs}}", "Any"),
                         "404": error("no such function or version"),
                         "409": error("the current route, an alias or unfinished instances use it; the message says which") })) },
+            "/functions/{name}/instances": { "get": operation("the function's live instances: those not ended (running, waiting, suspended) whose workflow uses it, newest first, each with the version its calls go to (functionVersion, functionNumber), pinned when it started", "functions",
+                json!([path_param("name", "function name"),
+                       query_param("limit", "most instances listed, 1 to 1000 (default 100)", json!({ "type": "integer" }))]),
+                None,
+                json!({ "200": answer("function, count (in all) and instances", "Any"), "400": error("bad parameter"), "404": error("no such function") })) },
             "/functions/{name}/logs": { "get": operation("recent invocations with their log lines, newest first", "functions",
                 json!([path_param("name", "function name")]), None,
                 json!({ "200": answer("recent invocations", "Any"), "404": error("no such function") })) }

@@ -413,10 +413,12 @@ async function functionsPage() {
       : h("p", { class: "muted" }, "No function is deployed.")];
 }
 
-async function functionPage(name) {
-  const [fn, logs] = await Promise.all([
-    api(`/functions/${encodeURIComponent(name)}`), api(`/functions/${encodeURIComponent(name)}/logs`),
-  ]);
+async function functionPage(name, _query, mine) {
+  const at = `/functions/${encodeURIComponent(name)}`;
+  const [fn, logs, live] = await Promise.all([api(at), api(`${at}/logs`), api(`${at}/instances?limit=50`)]);
+  // While instances use it, a start, an end or a call redraws the page.
+  const summary = (l, f) => JSON.stringify([l.count, l.instances.map((i) => [i.id, i.status]), f.stats.invocations]);
+  if (live.count > 0) watch(mine, summary(live, fn), async () => summary(...await Promise.all([api(`${at}/instances?limit=50`), api(at)])));
   const s = fn.stats;
   const stat = (label, value) => [h("dt", {}, label), h("dd", {}, String(value))];
   const versions = fn.versions || [];
@@ -436,6 +438,20 @@ async function functionPage(name) {
         h("td", {}, v.stats ? ms(v.stats.p99Micros / 1000) : "—"))))))] : null,
     fn.aliases && Object.keys(fn.aliases).length ? [h("h2", {}, "Aliases"), jsonView(fn.aliases, "aliases")] : null,
     Object.keys(fn.config || {}).length ? [h("h2", {}, "Configuration"), jsonView(fn.config, "configuration")] : null,
+    h("h2", {}, `Live instances (${live.count.toLocaleString()})`),
+    h("p", { class: "muted" }, "Instances not ended (running, waiting, suspended) whose workflow uses this function, newest first, with the version their calls go to: the one current when they started."),
+    live.instances.length ? h("div", { class: "scroll" }, h("table", { id: "live-instances" },
+      h("thead", {}, h("tr", {}, ["Instance", "Workflow", "Status", "State", "Calls version", "Started"].map((t, n) =>
+        h("th", { scope: "col", class: n === 3 || n === 5 ? "wide" : undefined }, t)))),
+      h("tbody", {}, live.instances.map((i) => h("tr", { "data-instance": i.id },
+        h("td", { class: "id mono" }, link(uiPath("instances", i.id), i.id)),
+        h("td", {}, link(uiPath("workflows", i.workflowId), i.workflowId)),
+        h("td", {}, statusBadge(i.status)),
+        h("td", { class: "wide" }, (i.states || []).join(", ")),
+        h("td", { class: "mono" }, i.functionNumber ? `${i.functionNumber} (${i.functionVersion})` : i.functionVersion),
+        h("td", { class: "wide" }, when(i.createdAt)))))))
+      : h("p", { class: "muted" }, "No instance that uses it is running or waiting."),
+    live.count > live.instances.length ? h("p", { class: "muted" }, `${(live.count - live.instances.length).toLocaleString()} more not shown.`) : null,
     h("h2", {}, "Recent invocations"),
     logs.invocations.length ? h("div", { class: "scroll" }, h("table", { id: "invocations" },
       h("thead", {}, h("tr", {}, ["At", "Outcome", "Took", "Instance", "Log"].map((t) => h("th", { scope: "col" }, t)))),

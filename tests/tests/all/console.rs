@@ -569,7 +569,9 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
         .await;
     assert_eq!(kinds, json!(["/do/0/quote:call", "/do/1/charge:call"]));
 
-    // The function: its calls, with the instances that made them.
+    // The function: its calls, with the instances that made them, and its
+    // live instances (an order waits, using probe; the ended ones do not).
+    let live = start(&server, "orders", json!({}), false).await;
     browser.open(&format!("{base}/ui/functions/probe")).await;
     let probe = api(&server, "GET", "/functions/probe").await;
     let stats = browser.texts("#stats dd").await;
@@ -582,6 +584,22 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
     assert_eq!(versions, [probe["version"].as_str().unwrap()]);
     let callers = browser.texts("#invocations td.id a").await;
     assert!(callers.contains(&id(&failed)), "{callers:?}");
+    browser
+        .until(
+            "the live order instance",
+            &format!(
+                "const ids = [...document.querySelectorAll('#live-instances td.id')].map((e) => e.textContent); \
+                 return ids.length === 1 && ids[0] === {};",
+                json!(id(&live))
+            ),
+        )
+        .await;
+    let pinned = browser.texts("#live-instances td.mono:not(.id)").await;
+    assert_eq!(
+        pinned,
+        [format!("1 ({})", probe["version"].as_str().unwrap())]
+    );
+    browser.screenshot("function").await;
 
     // The dead letter the closed sink left: replay it from the page (it
     // fails again, later), then delete it.

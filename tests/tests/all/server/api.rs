@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::util::{Server, app};
+use super::util::{Server, app, app_with, workflows};
 
 /// Ids are not start times (event-started ids are hashes; `?id=` ids are
 /// anything): pages list the newest start first, whatever the ids.
@@ -163,6 +163,88 @@ async fn suspend_resume_and_cancel_a_waiting_instance() {
         .request("POST", &format!("/instances/{id}/cancel"), &[], "")
         .await;
     assert_eq!(cancelled.body["status"], "cancelled", "{cancelled:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_lists_its_live_instances_with_the_version_they_call() {
+    let mut definitions = workflows();
+    // A workflow that uses no function: its instances are no function's.
+    definitions.push((
+        "idle.json",
+        json!({ "id": "idle", "version": "1.0", "states": [{ "name": "Idle", "type": "DELAY",
+            "start": { "kind": "DEFAULT" }, "timeDelay": "PT1H", "end": { "kind": "DEFAULT" } }] }),
+    ));
+    let app = app_with(definitions, "");
+    let server = Server::start(&app, &[], &[]);
+    let done = server
+        .post_json(
+            "/workflows/add/instances?wait=true",
+            json!({"a": 1, "b": 2}),
+        )
+        .await;
+    assert_eq!(done.body["status"], "completed", "{done:?}");
+    let idle = server
+        .post_json("/workflows/idle/instances", json!({}))
+        .await;
+    assert_eq!(idle.status, 201, "{idle:?}");
+    let mut live = Vec::new();
+    for order in ["o1", "o2"] {
+        let paid = server
+            .event(
+                order,
+                "shop",
+                "order.paid",
+                &[("orderid", order)],
+                json!({}),
+            )
+            .await;
+        let id = paid.body["started"][0].as_str().unwrap().to_string();
+        server.wait_status(&id, "waiting").await;
+        live.push(id);
+    }
+    let suspended = server
+        .request("POST", &format!("/instances/{}/suspend", live[0]), &[], "")
+        .await;
+    assert_eq!(suspended.body["status"], "suspended", "{suspended:?}");
+
+    let probe = server.get("/functions/probe").await.body;
+    let listed = server.get("/functions/probe/instances").await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(listed.body["count"], 2);
+    let shown: Vec<(&str, &str, &str, i64)> = listed.body["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap(),
+                i["status"].as_str().unwrap(),
+                i["functionVersion"].as_str().unwrap(),
+                i["functionNumber"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let version = probe["version"].as_str().unwrap();
+    assert_eq!(
+        shown,
+        [
+            (live[1].as_str(), "waiting", version, 1),
+            (live[0].as_str(), "suspended", version, 1),
+        ],
+        "newest first; neither the completed nor the idle instance"
+    );
+    let one = server.get("/functions/probe/instances?limit=1").await.body;
+    assert_eq!(
+        (
+            one["count"].clone(),
+            one["instances"].as_array().unwrap().len()
+        ),
+        (json!(2), 1)
+    );
+    let missing = server.get("/functions/nothing/instances").await;
+    assert_eq!(missing.status, 404, "{missing:?}");
+    let bad = server.get("/functions/probe/instances?limit=x").await;
+    assert_eq!(bad.status, 400, "{bad:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
