@@ -93,6 +93,20 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownWorkflow(id.to_string()))
     }
 
+    /// The source text a definition version was registered from, as
+    /// written (JSON or YAML, either dialect), and its file name.
+    pub fn definition_source(
+        &self,
+        version: &str,
+    ) -> Result<(Option<String>, String), EngineError> {
+        let blob = self
+            .inner
+            .store
+            .definition(version)?
+            .ok_or_else(|| EngineError::UnknownWorkflow(format!("version {version}")))?;
+        Ok(split_definition_blob(&blob))
+    }
+
     /// The definition an instance started with, loading it from the store
     /// after a restart.
     pub(crate) fn workflow_version(&self, version: &str) -> Result<Arc<Workflow>, EngineError> {

@@ -94,14 +94,39 @@ pub async fn workflow_graph(State(state): State<ServerState>, Path(id): Path<Str
     )?)))
 }
 
-fn definition(state: &ServerState, id: &str) -> Result<WorkflowDefinition, ApiError> {
-    let mut definitions = state.definitions();
-    definitions.remove(id).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "no workflow '{id}' is deployed; deployed workflows: {}",
-            names(definitions.keys())
-        ))
+/// `GET /workflows/{id}/source`: the text the current version was
+/// deployed from, as written (a 1.0 document stays 1.0 YAML or JSON, which
+/// `GET /workflows/{id}` shows as the v0.1 JSON of the model).
+pub async fn workflow_source(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let workflow = state
+        .engine()
+        .workflows()
+        .remove(&id)
+        .ok_or_else(|| not_deployed(&state, &id))?;
+    let engine = state.engine().clone();
+    let version = workflow.version.clone();
+    let (file_name, source) = blocking("definition source", move || {
+        engine.definition_source(&version)
     })
+    .await?;
+    ok(json!({ "id": id, "version": workflow.version, "fileName": file_name, "source": source }))
+}
+
+fn definition(state: &ServerState, id: &str) -> Result<WorkflowDefinition, ApiError> {
+    state
+        .definitions()
+        .remove(id)
+        .ok_or_else(|| not_deployed(state, id))
+}
+
+fn not_deployed(state: &ServerState, id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no workflow '{id}' is deployed; deployed workflows: {}",
+        names(state.definitions().keys())
+    ))
 }
 
 fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {

@@ -373,6 +373,12 @@ pub fn routes() -> Vec<Route> {
         route(
             Admin,
             Method::GET,
+            "/workflows/{id}/source",
+            get(admin::workflow_source),
+        ),
+        route(
+            Admin,
+            Method::GET,
             "/workflows/{id}/graph",
             get(admin::workflow_graph),
         ),

@@ -52,8 +52,9 @@ function ms(value) {
 }
 
 // JSON, cut at JSON_PREVIEW characters with a button that shows all of it.
-function jsonView(value, label) {
-  const text = JSON.stringify(value, null, 2) ?? "null";
+const jsonView = (value, label) => textView(JSON.stringify(value, null, 2) ?? "null", label);
+
+function textView(text, label) {
   if (text.length <= JSON_PREVIEW) return h("pre", { "aria-label": label }, text);
   const pre = h("pre", { "aria-label": label }, text.slice(0, JSON_PREVIEW) + "\n…");
   const more = h("button", { type: "button", class: "secondary", onclick: () => {
@@ -380,9 +381,8 @@ async function workflowsPage() {
 }
 
 async function workflowPage(id) {
-  const [definition, graph] = await Promise.all([
-    api(`/workflows/${encodeURIComponent(id)}`), api(`/workflows/${encodeURIComponent(id)}/graph`),
-  ]);
+  const at = `/workflows/${encodeURIComponent(id)}`;
+  const [definition, graph, source] = await Promise.all([api(at), api(`${at}/graph`), api(`${at}/source`)]);
   const functions = [...new Set(graph.nodes.flatMap((n) => n.calls || []))];
   const resources = new Map((definition.functions || []).map((f) => [f.name, f.resource]));
   return [
@@ -398,7 +398,9 @@ async function workflowPage(id) {
     h("h2", {}, "Graph"),
     h("div", { class: "graph", id: "graph" }, drawGraph(graph)),
     h("p", { class: "muted" }, "Solid: transitions and choices; dashed red: error routes; thick blue: parallel branches and foreach iterations. A dot above marks the start, a ringed dot an end."),
-    h("h2", {}, "Definition (v0.1 JSON)"), jsonView(definition, "definition"),
+    h("h2", {}, "Source ", h("span", { class: "muted mono" }, source.fileName || "")),
+    h("div", { id: "source" }, textView(source.source, "source")),
+    h("details", {}, h("summary", {}, "As v0.1 JSON (the model the engine runs)"), jsonView(definition, "definition")),
   ];
 }
 

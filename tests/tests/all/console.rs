@@ -568,6 +568,9 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
         .run("return [...document.querySelectorAll('#graph g.node')].map((g) => g.dataset.state + ':' + g.querySelector('text.kind').textContent)")
         .await;
     assert_eq!(kinds, json!(["/do/0/quote:call", "/do/1/charge:call"]));
+    // Its source as written: the 1.0 document, not the model's v0.1 JSON.
+    let source = browser.texts("#source pre").await;
+    assert_eq!(source, [failing_v10_workflow().1.to_string()]);
 
     // The function: its calls, with the instances that made them, and its
     // live instances (an order waits, using probe; the ended ones do not).

@@ -275,6 +275,29 @@ async fn workflows_functions_logs_metrics_and_openapi() {
             "edges": [{ "from": "OnPaid", "to": "OnShipped", "kind": "transition" }] })
     );
     assert_eq!(server.get("/workflows/nope/graph").await.status, 404);
+    // The source as the file has it, not the model's v0.1 JSON.
+    let source = server.get("/workflows/orders/source").await;
+    let written = super::util::workflows()
+        .into_iter()
+        .find(|(name, _)| *name == "orders.json")
+        .unwrap()
+        .1
+        .to_string();
+    assert_eq!(
+        (&source.body["fileName"], &source.body["source"]),
+        (&json!("orders.json"), &json!(written)),
+        "{source:?}"
+    );
+    assert_eq!(source.body["version"].as_str().map(str::len), Some(16));
+    let missing = server.get("/workflows/nope/source").await;
+    assert_eq!(missing.status, 404, "{missing:?}");
+    assert!(
+        missing
+            .error()
+            .contains("deployed workflows: add, jobs, orders"),
+        "{}",
+        missing.error()
+    );
 
     let invoked = server
         .post_json(
