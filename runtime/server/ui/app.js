@@ -418,9 +418,15 @@ async function functionsPage() {
 async function functionPage(name, _query, mine) {
   const at = `/functions/${encodeURIComponent(name)}`;
   const [fn, logs, live] = await Promise.all([api(at), api(`${at}/logs`), api(`${at}/instances?limit=50`)]);
-  // While instances use it, a start, an end or a call redraws the page.
-  const summary = (l, f) => JSON.stringify([l.count, l.instances.map((i) => [i.id, i.status]), f.stats.invocations]);
-  if (live.count > 0) watch(mine, summary(live, fn), async () => summary(...await Promise.all([api(`${at}/instances?limit=50`), api(at)])));
+  // While instances use it, the counts by status (kept by the server,
+  // cheap to read, where listing its instances reads every record) and its
+  // calls say when to draw the page again: a start, an end, a suspend or
+  // a call moves them.
+  const summary = async () => {
+    const [counts, now] = await Promise.all([api("/instance-counts"), api(at)]);
+    return JSON.stringify([counts, now.stats.invocations]);
+  };
+  if (live.count > 0) watch(mine, await summary(), summary);
   const s = fn.stats;
   const stat = (label, value) => [h("dt", {}, label), h("dd", {}, String(value))];
   const versions = fn.versions || [];

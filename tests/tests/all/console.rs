@@ -603,6 +603,16 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
         [format!("1 ({})", probe["version"].as_str().unwrap())]
     );
     browser.screenshot("function").await;
+    // It ends while the page is open: the page follows, without a reload.
+    browser.run("window.notReloaded = true;").await;
+    api(&server, "POST", &format!("/instances/{}/cancel", id(&live))).await;
+    browser
+        .until(
+            "no live instance, without a reload",
+            "return window.notReloaded && !document.querySelector('#live-instances') \
+             && document.body.textContent.includes('No instance that uses it is running or waiting.')",
+        )
+        .await;
 
     // The dead letter the closed sink left: replay it from the page (it
     // fails again, later), then delete it.
