@@ -673,6 +673,18 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
         .await;
     assert_eq!(overflow, 0, "the page scrolls sideways on a phone");
     browser.screenshot("instance-phone").await;
+    for (page, shown) in [
+        ("/ui/events", "#deliveries"),
+        ("/ui/functions/probe", "#invocations"),
+        ("/ui/workflows/checkout", "#source"),
+    ] {
+        browser.open(&format!("{base}{page}")).await;
+        browser.find(shown).await;
+        let overflow = browser
+            .run("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        assert_eq!(overflow, 0, "{page} scrolls sideways on a phone");
+    }
 
     // Reading a page needs the token: a fresh tab without it is asked again.
     browser.run("sessionStorage.clear();").await;
