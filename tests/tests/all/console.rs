@@ -198,6 +198,14 @@ impl Browser {
         .await;
     }
 
+    /// Presses and releases one key (a WebDriver key code for Tab, Enter...).
+    async fn press(&self, key: &str) {
+        let key = json!({ "type": "key", "id": "keyboard", "actions": [
+            { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }] });
+        self.session("POST", "/actions", json!({ "actions": [key] }))
+            .await;
+    }
+
     async fn resize(&self, width: u32, height: u32) {
         self.session(
             "POST",
@@ -517,7 +525,18 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
     let data = browser.texts("section.data pre").await;
     assert_eq!(data, ["{}"], "the waiting instance's data");
     browser.screenshot("instance-waiting").await;
-    browser.click("#suspend").await;
+    // With the keyboard alone: Tab until Suspend has the focus, then Enter.
+    let mut presses = 0;
+    while browser
+        .run("return document.activeElement && document.activeElement.id")
+        .await
+        != "suspend"
+    {
+        assert!(presses < 60, "Tab never reaches the suspend button");
+        browser.press("\u{E004}").await;
+        presses += 1;
+    }
+    browser.press("\u{E007}").await;
     browser
         .until(
             "the suspended status",
