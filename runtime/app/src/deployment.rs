@@ -499,6 +499,8 @@ impl StoredVersions {
             source: function.source.clone(),
             wasm,
             source_stamp: None,
+            // Blobs are stored under the SHA-256 of their bytes.
+            content_hash: Some(record.wasm),
             limits: function.limits.clone(),
             config: function.config.clone(),
         })

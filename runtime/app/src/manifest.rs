@@ -433,6 +433,7 @@ impl FunctionManifest {
             source: self.source.clone(),
             wasm,
             source_stamp,
+            content_hash: None,
             limits: self.limits.clone(),
             config: self.config.clone(),
         })

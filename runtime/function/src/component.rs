@@ -74,9 +74,10 @@ impl LoadedComponent {
         check_header(spec)?;
         // Hashing is most of a restart's cost for a large component: a file
         // seen unchanged before has its hash remembered in the cache.
-        let remembered = spec
-            .source_stamp
-            .and_then(|stamp| engine.cache.known_hash(&stamp));
+        let remembered = spec.content_hash.clone().or_else(|| {
+            spec.source_stamp
+                .and_then(|stamp| engine.cache.known_hash(&stamp))
+        });
         let content_hash = match remembered {
             Some(hash) => hash,
             None => {

@@ -116,6 +116,12 @@ pub struct FunctionSpec {
     /// have changed while it was read; `None` for bytes from elsewhere. It
     /// lets a restart find the content hash without hashing the bytes again.
     pub source_stamp: Option<SourceStamp>,
+    /// The SHA-256 of `wasm` (lower-case hex) when the caller knows it, as
+    /// the name of a content-addressed blob; `None` hashes the bytes (or
+    /// finds the hash by `source_stamp`). A restarted server loads stored
+    /// versions on their first call, where hashing a large component again
+    /// would be most of what that call waits for.
+    pub content_hash: Option<String>,
     /// Limits and scaling.
     pub limits: FunctionLimits,
     /// Values the function reads with `host.config`.

@@ -36,6 +36,7 @@ impl App {
             name: "probe".into(),
             wasm: std::fs::read(&source).unwrap(),
             source_stamp: None,
+            content_hash: None,
             source,
             limits: FunctionLimits {
                 timeout: Duration::from_secs(2),

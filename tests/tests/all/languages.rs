@@ -38,6 +38,7 @@ fn host(lang: Lang) -> Host {
         name: "probe".to_string(),
         wasm: std::fs::read(&source).unwrap(),
         source_stamp: None,
+        content_hash: None,
         source,
         limits: FunctionLimits {
             timeout: Duration::from_secs(2),

@@ -183,6 +183,7 @@ pub fn deploy_with(host: &FunctionHost, guest: &Guest, limits: FunctionLimits) {
         source: guest.source.clone(),
         wasm,
         source_stamp,
+        content_hash: None,
         limits,
         config: BTreeMap::new(),
     })
