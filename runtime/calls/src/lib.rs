@@ -304,16 +304,16 @@ impl Caller {
 
     /// Makes the OpenAPI operation an evaluated `call: openapi` `with` names.
     pub fn openapi(&self, with: &Value) -> Result<Value, CallError> {
-        let document_uri = with
-            .get("document")
-            .and_then(|d| d.get("endpoint"))
+        let endpoint = with.get("document").and_then(|d| d.get("endpoint"));
+        let document_uri = endpoint
             .and_then(|e| e.as_str().or_else(|| e.get("uri").and_then(Value::as_str)))
             .ok_or_else(|| CallError::Invalid("'with.document.endpoint' is required".into()))?;
+        let document_authorization = authorization(endpoint.and_then(|e| e.get("authentication")))?;
         let operation_id = with
             .get("operationId")
             .and_then(Value::as_str)
             .ok_or_else(|| CallError::Invalid("'with.operationId' is required".into()))?;
-        let document = self.document(document_uri)?;
+        let document = self.document(document_uri, document_authorization)?;
         let (method, path, operation) =
             find_operation(&document, operation_id).ok_or_else(|| {
                 CallError::Invalid(format!(
@@ -355,6 +355,9 @@ impl Caller {
         if body.is_none() {
             body = arguments.get("body").cloned();
         }
+        if let Some(header) = authorization(with.get("authentication"))? {
+            headers.push(("authorization".into(), header));
+        }
         let request = HttpRequest {
             method: method.to_ascii_uppercase(),
             uri: uri_template::expand(&format!("{base}{path}"), &arguments),
@@ -374,14 +377,18 @@ impl Caller {
         self.http(&request)
     }
 
-    fn document(&self, uri: &str) -> Result<Value, CallError> {
+    /// The OpenAPI document at `uri`, fetched with `authorization` the
+    /// first time (a document is the same whoever asks).
+    fn document(&self, uri: &str, authorization: Option<String>) -> Result<Value, CallError> {
         if let Some(document) = self.documents.lock().ok().and_then(|d| d.get(uri).cloned()) {
             return Ok(document);
         }
+        let mut headers = vec![("accept".into(), "application/json".into())];
+        headers.extend(authorization.map(|a| ("authorization".into(), a)));
         let document = self.http(&HttpRequest {
             method: "GET".into(),
             uri: uri.into(),
-            headers: vec![("accept".into(), "application/json".into())],
+            headers,
             query: Vec::new(),
             body: None,
             output: Output::Content,

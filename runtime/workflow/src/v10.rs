@@ -8,8 +8,13 @@
 //! naming the task, never skipped: `listen` beyond one/any/all of events
 //! named by type and source (`until`, `foreach`, `correlate`, other
 //! attributes, `read: envelope|raw`), the protocol calls other than http and
-//! openapi, `run` of containers, shells and scripts, a schedule `on` all of
-//! several events, and data `schema`s.
+//! openapi, authentications other than basic and bearer, `run` of
+//! containers, shells and scripts, a schedule `on` all of several events,
+//! and data `schema`s.
+//!
+//! A call's `authentication: {use: name}` is replaced here by the named
+//! definition of `use.authentications`, so the host sees every
+//! authentication inline.
 
 use std::collections::HashMap;
 
@@ -33,12 +38,19 @@ const TASK_TYPES: &[&str] = &[
 const PROTOCOL_CALLS: &[&str] = &["http", "openapi"];
 const REFUSED_CALLS: &[&str] = &["grpc", "asyncapi", "a2a", "mcp"];
 
+/// Authentication schemes: those the host sends, then those it refuses.
+const AUTHENTICATION_SCHEMES: &[&str] = &["basic", "bearer"];
+const REFUSED_AUTHENTICATIONS: &[&str] = &["digest", "oauth2", "oidc", "certificate"];
+
 /// What the whole document declares that tasks refer to.
 struct Uses {
     errors: HashMap<String, Value>,
     retries: HashMap<String, Node>,
     /// `use.timeouts`, read once: tasks and the workflow name them.
     timeouts: HashMap<String, IsoDuration>,
+    /// `use.authentications`, checked: calls that `use` one get it inline
+    /// (`None` for a definition already reported wrong).
+    authentications: HashMap<String, Option<Value>>,
     /// Functions named in `call`, in first-use order: (name, resource).
     functions: Vec<(String, String)>,
     /// The events `listen` tasks wait for, one per filter.
@@ -90,6 +102,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         errors: HashMap::new(),
         retries: HashMap::new(),
         timeouts: HashMap::new(),
+        authentications: HashMap::new(),
         functions: Vec::new(),
         events: Vec::new(),
     };
@@ -282,15 +295,24 @@ fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
                     }
                 }
             }
-            "functions" | "authentications" | "extensions" | "secrets" | "catalogs" => reader
-                .error(
-                    &kp,
-                    key.position,
-                    format!(
-                        "'use.{}' is not supported yet; call the app's functions by name",
-                        key.name
-                    ),
+            "authentications" => {
+                if let Some(definitions) = reader.object(value, &kp, "'use.authentications'") {
+                    for (name, definition) in definitions {
+                        let what = format!("authentication '{}'", name.name);
+                        let dp = kp.key(&name.name);
+                        let checked = read_authentication(reader, definition, &dp, &what);
+                        uses.authentications.insert(name.name.clone(), checked);
+                    }
+                }
+            }
+            "functions" | "extensions" | "secrets" | "catalogs" => reader.error(
+                &kp,
+                key.position,
+                format!(
+                    "'use.{}' is not supported yet; call the app's functions by name",
+                    key.name
                 ),
+            ),
             other => reader.warning(
                 &kp,
                 key.position,
@@ -535,6 +557,8 @@ fn transition(to: &str) -> Exit {
 /// key, and the `for` and `catch` variables in scope.
 #[derive(Clone, Copy)]
 struct TaskSite<'a> {
+    /// The task's name as written, for messages.
+    name: &'a str,
     node: &'a Node,
     p: &'a Pointer,
     body: &'a Node,
@@ -578,6 +602,7 @@ fn read_task(
     let body = node.get(kind_name)?;
     let bp = p.key(kind_name);
     let site = TaskSite {
+        name: &entry.name,
         node,
         p,
         body,
@@ -734,6 +759,7 @@ fn read_call(
         p,
         body,
         locals,
+        ..
     } = task;
     let cp = p.key("call");
     let name = reader.string(body, &cp, "'call'")?;
@@ -778,7 +804,34 @@ fn read_call(
         uses.functions.push((name.clone(), resource));
     }
     let arguments = match node.get("with") {
-        Some(with) => Some(template(reader, with, &p.key("with"), locals)?),
+        Some(with) => {
+            let wp = p.key("with");
+            let mut value = with.to_value();
+            let what = format!("task '{}'", task.name);
+            let mut failed = false;
+            for path in authentication_paths(&name) {
+                let Some(found) = path.iter().try_fold(with, |n, key| n.get(key)) else {
+                    continue;
+                };
+                let ap = path.iter().fold(wp.clone(), |p, key| p.key(key));
+                let Some(resolved) = use_authentication(reader, found, &ap, &what, uses) else {
+                    failed = true;
+                    continue;
+                };
+                let at = format!("/{}", path.join("/"));
+                if let Some(slot) = value.pointer_mut(&at) {
+                    *slot = resolved;
+                }
+            }
+            if failed {
+                return None;
+            }
+            Some(
+                Template::compile(&value, locals)
+                    .map_err(|e| reader.error(&wp, with.position, e.to_string()))
+                    .ok()?,
+            )
+        }
         None => None,
     };
     Some(StateKind::Operation(OperationState {
@@ -798,6 +851,103 @@ fn read_call(
     }))
 }
 
+/// Where the `with` of a protocol call may carry an authentication.
+fn authentication_paths(call: &str) -> &'static [&'static [&'static str]] {
+    match call {
+        "http" => &[&["endpoint", "authentication"]],
+        "openapi" => &[
+            &["document", "endpoint", "authentication"],
+            &["authentication"],
+        ],
+        _ => &[],
+    }
+}
+
+/// A call's authentication: `{use: name}` of `use.authentications`, or one
+/// written inline; the definition to send, checked.
+fn use_authentication(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    what: &str,
+    uses: &Uses,
+) -> Option<Value> {
+    let Some(used) = node.get("use") else {
+        return read_authentication(reader, node, p, what);
+    };
+    let up = p.key("use");
+    let name = reader.string(used, &up, "'authentication.use'")?;
+    match uses.authentications.get(&name) {
+        Some(definition) => definition.clone(),
+        None => {
+            let hint = did_you_mean(&name, uses.authentications.keys().map(String::as_str));
+            reader.error(
+                &up,
+                used.position,
+                format!(
+                    "{what} uses authentication '{name}', which is not defined in 'use.authentications'{hint}"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// An authentication definition, inline or in `use.authentications`:
+/// `basic` (`username`, `password`) or `bearer` (`token`), whose strings may
+/// be expressions. The other schemes are refused by name.
+fn read_authentication(reader: &mut Reader, node: &Node, p: &Pointer, what: &str) -> Option<Value> {
+    let members = reader.object(node, p, "an authentication")?;
+    if let Some((key, _)) = members.iter().find(|(k, _)| k.name == "use") {
+        reader.error(
+            &p.key("use"),
+            key.position,
+            format!("{what} is in 'use.authentications' and cannot 'use' another; write its scheme (basic or bearer)"),
+        );
+        return None;
+    }
+    let Some((key, scheme)) = members.first() else {
+        reader.error(
+            p,
+            node.position,
+            format!("{what} needs a scheme: basic or bearer"),
+        );
+        return None;
+    };
+    let sp = p.key(&key.name);
+    if REFUSED_AUTHENTICATIONS.contains(&key.name.as_str()) {
+        reader.error(
+            &sp,
+            key.position,
+            format!(
+                "{what}: '{}' authentication is not supported; swirl sends basic and bearer authentications",
+                key.name
+            ),
+        );
+        return None;
+    }
+    if !AUTHENTICATION_SCHEMES.contains(&key.name.as_str()) || members.len() > 1 {
+        reader.error(
+            p,
+            node.position,
+            format!("{what} must have one scheme, basic or bearer"),
+        );
+        return None;
+    }
+    let fields: &[&str] = if key.name == "basic" {
+        &["username", "password"]
+    } else {
+        &["token"]
+    };
+    let scheme_what = format!("'{}' of {what}", key.name);
+    reader.object(scheme, &sp, &scheme_what)?;
+    reader.unknown_keys(scheme, &sp, fields, &scheme_what);
+    for field in fields {
+        reader.required(scheme, &sp, field, &scheme_what)?;
+    }
+    Some(node.to_value())
+}
+
 fn read_for(
     reader: &mut Reader,
     task: TaskSite<'_>,
@@ -809,6 +959,7 @@ fn read_for(
         p,
         body,
         locals,
+        ..
     } = task;
     let fp = p.key("for");
     reader.object(body, &fp, "'for'")?;
@@ -946,6 +1097,7 @@ fn read_try(
         p,
         body,
         locals,
+        ..
     } = task;
     let states = read_tasks(reader, body, &p.key("try"), locals, uses);
     let catch = reader.required(node, p, "catch", "a 'try' task")?;

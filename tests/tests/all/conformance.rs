@@ -89,6 +89,19 @@ fn start_services() -> String {
                     }
                 },
             ),
+        )
+        .route(
+            // As httpbin's: any bearer token passes, and is echoed back.
+            "/bearer",
+            get(|headers: HeaderMap| async move {
+                let given = headers.get("authorization").and_then(|v| v.to_str().ok());
+                match given.and_then(|v| v.strip_prefix("Bearer ")) {
+                    Some(token) => Ok(Json(
+                        serde_json::json!({"authenticated": true, "token": token}),
+                    )),
+                    None => Err(StatusCode::UNAUTHORIZED),
+                }
+            }),
         );
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
