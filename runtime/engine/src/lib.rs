@@ -26,6 +26,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod catalog;
 mod control;
 mod correlation;
 pub mod data;
@@ -51,10 +52,10 @@ pub use pool::{Busy, PoolConfig};
 pub use queries::{history, list};
 pub use run::{MAX_RUN_CALLS, MAX_SEGMENT_CALLS};
 
+use catalog::Catalog;
 use delivery::correlation_of;
 use durability::Durability;
 use pool::{Admission, RunPool};
-use queries::count_by_status;
 use run::Begin;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -226,8 +227,12 @@ struct Inner {
     tracer: std::sync::OnceLock<Arc<dyn tracer::Tracer>>,
     /// Outbox keys this process drains now, so none is drained twice at once.
     draining: StdMutex<HashSet<Vec<u8>>>,
-    /// Instances by status: counted once, then kept by every commit.
-    counts: StdMutex<Option<HashMap<Status, u64>>>,
+    /// Instances in start order with their status: built once, then kept
+    /// by every commit and deletion.
+    catalog: StdMutex<Option<Catalog>>,
+    /// Instance records decoded so far, for tests and figures of what a
+    /// query costs.
+    records_read: std::sync::atomic::AtomicU64,
     schedules: StdMutex<Schedules>,
 }
 
@@ -291,7 +296,8 @@ impl Engine {
                 observer: RwLock::default(),
                 tracer: std::sync::OnceLock::new(),
                 draining: StdMutex::default(),
-                counts: StdMutex::default(),
+                catalog: StdMutex::default(),
+                records_read: Default::default(),
                 schedules: StdMutex::default(),
             }),
         })
@@ -409,6 +415,7 @@ impl Engine {
     }
 
     fn load(&self, id: &str) -> Result<Option<InstanceRecord>, EngineError> {
+        self.read(1);
         self.inner
             .store
             .instance(id)?
@@ -435,28 +442,39 @@ impl Engine {
         }
     }
 
-    /// Keeps the instance counts by status current across a commit.
-    fn count(&self, before: Option<Status>, after: Status) {
-        if before == Some(after) {
+    /// Keeps the catalog current across a commit of `record`.
+    fn catalogue(&self, before: Option<Status>, record: &InstanceRecord) {
+        if before == Some(record.status) {
             return;
         }
-        let mut counts = self.inner.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(counts) = counts.as_mut() {
-            if let Some(count) = before.and_then(|status| counts.get_mut(&status)) {
-                *count = count.saturating_sub(1);
-            }
-            *counts.entry(after).or_insert(0) += 1;
+        let mut catalog = self.inner.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(catalog) = catalog.as_mut() {
+            catalog.keep(record);
         }
     }
 
+    /// Runs `query` on the catalog, built first from every record when
+    /// neither recovery nor an earlier query built it.
+    fn with_catalog<T>(&self, query: impl FnOnce(&Catalog) -> T) -> Result<T, EngineError> {
+        let mut kept = self.inner.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = match kept.take() {
+            Some(catalog) => catalog,
+            None => Catalog::of(&self.list(None, None)?),
+        };
+        Ok(query(kept.insert(catalog)))
+    }
+
     /// Instances by status, without reading the records (but once, when
-    /// neither recovery nor an earlier call counted them).
+    /// neither recovery nor an earlier query read them).
     pub fn instance_counts(&self) -> Result<HashMap<Status, u64>, EngineError> {
-        let mut counts = self.inner.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if counts.is_none() {
-            *counts = Some(count_by_status(&self.list(None, None)?));
-        }
-        Ok(counts.clone().unwrap_or_default())
+        self.with_catalog(|catalog| catalog.counts().clone())
+    }
+
+    /// Instance records decoded since the engine started.
+    pub fn records_read(&self) -> u64 {
+        self.inner
+            .records_read
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Cancels child instances their parent no longer waits for (each

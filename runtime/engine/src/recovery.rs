@@ -12,7 +12,7 @@ impl Engine {
     /// that it starts no instance of its own).
     pub fn recover(&self) -> Result<usize, EngineError> {
         let all = self.list(None, None)?;
-        *self.inner.counts.lock().unwrap_or_else(|e| e.into_inner()) = Some(count_by_status(&all));
+        *self.inner.catalog.lock().unwrap_or_else(|e| e.into_inner()) = Some(Catalog::of(&all));
         self.index_finished(&all)?;
         if !self.inner.config.hold_outbox {
             self.drain_outbox();

@@ -24,12 +24,9 @@ impl Engine {
                 continue;
             };
             forgotten += 1;
-            let status = decode_record(&id, &bytes).map(|record| record.status);
-            let mut counts = self.inner.counts.lock().unwrap_or_else(|e| e.into_inner());
-            if let (Some(counts), Ok(status)) = (counts.as_mut(), status)
-                && let Some(count) = counts.get_mut(&status)
-            {
-                *count = count.saturating_sub(1);
+            let mut catalog = self.inner.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            if let (Some(catalog), Ok(record)) = (catalog.as_mut(), decode_record(&id, &bytes)) {
+                catalog.forget(&record);
             }
         }
         Ok(forgotten)

@@ -608,7 +608,7 @@ impl Engine {
         }
         // Taken only now: a failed write leaves the answer to the caller.
         let reply = reply.and_then(Option::take);
-        self.count(before.as_ref().map(|b| b.status), record.status);
+        self.catalogue(before.as_ref().map(|b| b.status), record);
         let effects = Effects {
             record: record.clone(),
             children: segment.children,

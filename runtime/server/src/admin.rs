@@ -234,7 +234,8 @@ pub async fn instance_history(
 /// status named, zeros included), for the console's summary.
 pub async fn instance_counts(State(state): State<ServerState>) -> ApiResult {
     let engine = state.engine().clone();
-    // The first count reads every record: off the reactor.
+    // Kept by every commit; but the first count reads every record: off
+    // the reactor.
     let counts = blocking("counting", move || engine.instance_counts()).await?;
     let counts: serde_json::Map<String, Value> = super::metrics::STATUSES
         .iter()
@@ -319,27 +320,23 @@ pub async fn list_instances(
     let limit = page_limit(query.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
     let engine = state.engine().clone();
     let workflow = query.workflow.filter(|w| !w.is_empty());
-    // Listing reads every record: off the reactor.
-    let records = blocking("listing", move || engine.list(workflow.as_deref(), status)).await?;
     let after = match query.cursor.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(parse_cursor(text)?),
+        Some(text) => Some(parse_cursor(text).map(|(ms, id)| (ms, id.to_string()))?),
     };
-    // Listed newest first: the next page holds what sorts before the cursor.
-    let mut page: Vec<&InstanceRecord> = records
-        .iter()
-        .filter(|record| after.is_none_or(|after| record.start_order() < after))
-        .take(limit + 1)
-        .collect();
-    let more = page.len() > limit;
-    page.truncate(limit);
+    // Reads the page's records: off the reactor.
+    let (page, more) = blocking("listing", move || {
+        let after = after.as_ref().map(|(ms, id)| (*ms, id.as_str()));
+        engine.page(workflow.as_deref(), status, after, limit)
+    })
+    .await?;
     let next_cursor = if more {
-        page.last().map(|record| cursor_after(record))
+        page.last().map(cursor_after)
     } else {
         None
     };
     ok(json!({
-        "instances": page.into_iter().map(instance_view).collect::<Vec<_>>(),
+        "instances": page.iter().map(instance_view).collect::<Vec<_>>(),
         "nextCursor": next_cursor,
     }))
 }
@@ -555,31 +552,25 @@ pub async fn function_instances(
     state.host().stats(&name)?;
     let limit = page_limit(query.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
     let engine = state.engine().clone();
-    // Reads every record, like a listing: off the reactor.
-    let records = blocking("listing", move || engine.list(None, None)).await?;
-    let live: Vec<(&InstanceRecord, &String)> = records
-        .iter()
-        .filter(|record| !record.status.is_final())
-        .filter_map(|record| {
-            // Pinned by resource, an alias included (`greet@canary`).
-            let (_, version) = record
-                .function_versions
-                .iter()
-                .find(|(resource, _)| swirl_core::function_ref::split(resource).0 == name)?;
-            Some((record, version))
-        })
-        .collect();
+    let function = name.clone();
+    // Reads the page's records: off the reactor.
+    let (live, count) = blocking("listing", move || engine.live_calling(&function, limit)).await?;
     let instances: Vec<Value> = live
         .iter()
-        .take(limit)
-        .map(|(record, version)| {
+        .map(|record| {
+            let version = record
+                .function_versions
+                .iter()
+                .find(|(resource, _)| swirl_core::function_ref::split(resource).0 == name)
+                .map(|(_, version)| version.as_str())
+                .unwrap_or_default();
             let mut view = instance_view(record);
             view["functionVersion"] = json!(version);
             view["functionNumber"] = json!(state.deployments().version_number(&name, version));
             view
         })
         .collect();
-    ok(json!({ "function": name, "count": live.len(), "instances": instances }))
+    ok(json!({ "function": name, "count": count, "instances": instances }))
 }
 
 pub async fn function_logs(

@@ -51,6 +51,7 @@ do:
 /// A server over a fresh data directory with the three workflows deployed.
 struct Fixture {
     router: Router,
+    state: ServerState,
     _dir: tempfile::TempDir,
 }
 
@@ -71,8 +72,13 @@ impl Fixture {
         let manifest =
             "[app]\nname = \"fast\"\nworkflows = [\"greet.json\", \"sum.yaml\", \"paid.yaml\"]\n";
         std::fs::write(dir.path().join("swirl.toml"), manifest).expect("write the manifest");
-        let router = app(state(dir.path(), config));
-        Fixture { router, _dir: dir }
+        let state = state(dir.path(), config);
+        let router = app(state.clone());
+        Fixture {
+            router,
+            state,
+            _dir: dir,
+        }
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
@@ -103,6 +109,18 @@ impl Fixture {
     async fn get(&self, path: &str) -> Answer {
         self.send(Request::get(path).body(Body::empty()).unwrap())
             .await
+    }
+
+    /// GET `path`, and how many instance records the engine read for it;
+    /// prints both with the time it took.
+    async fn measured(&self, path: &str) -> (Answer, u64) {
+        let engine = self.state.engine();
+        let before = engine.records_read();
+        let at = std::time::Instant::now();
+        let answer = self.get(path).await;
+        let read = engine.records_read() - before;
+        eprintln!("GET {path}: {:?}, {read} records read", at.elapsed());
+        (answer, read)
     }
 
     async fn post_json(&self, path: &str, body: Value) -> Answer {
@@ -195,6 +213,88 @@ async fn a_start_with_wait_answers_the_output_in_both_dialects() {
         json!({"name": "ada", "greeting": "hello"}),
         "{greeted:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ten_thousand_instances_a_list_page_and_the_counts_read_a_page_of_records() {
+    const INSTANCES: usize = 10_000;
+    let server = Fixture::new();
+    let started = std::time::Instant::now();
+    // Started 250 at a time, so that the starts share their flushes.
+    for chunk in 0..INSTANCES / 250 {
+        let mut starts = tokio::task::JoinSet::new();
+        for i in 0..250 {
+            let router = server.router.clone();
+            let path = format!("/workflows/greet/instances?id=i-{:05}", chunk * 250 + i);
+            starts.spawn(async move {
+                let request = Request::post(path)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from("{}"))
+                    .unwrap();
+                router.oneshot(request).await.expect("an answer").status()
+            });
+        }
+        while let Some(status) = starts.join_next().await {
+            assert_eq!(status.expect("a start"), StatusCode::CREATED);
+        }
+    }
+    let counts = loop {
+        let counts = server.get("/instance-counts").await;
+        if counts.body["completed"] == INSTANCES {
+            break counts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    eprintln!(
+        "{INSTANCES} instances started and completed in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(counts.body["running"], 0, "{counts:?}");
+
+    let (counts, read) = server.measured("/instance-counts").await;
+    assert_eq!(counts.body["completed"], INSTANCES, "{counts:?}");
+    assert_eq!(read, 0, "the counts read no record");
+
+    let ids = |page: &Answer| -> Vec<String> {
+        page.body["instances"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|instance| instance["id"].as_str().expect("an id").to_string())
+            .collect()
+    };
+    let (first, read) = server.measured("/instances?limit=50").await;
+    assert_eq!(read, 50, "one record read per instance listed");
+    assert_eq!(ids(&first).len(), 50, "{:?}", first.body["nextCursor"]);
+    let cursor = first.body["nextCursor"].as_str().expect("a next page");
+    let (second, read) = server
+        .measured(&format!("/instances?limit=50&cursor={cursor}"))
+        .await;
+    assert_eq!(read, 50);
+    // The two pages are the first hundred of the whole list, newest first.
+    let paged = [ids(&first), ids(&second)].concat();
+    let at = std::time::Instant::now();
+    let all = server
+        .state
+        .engine()
+        .list(None, None)
+        .expect("the whole list");
+    eprintln!(
+        "the whole list, as every page read it before: {:?}",
+        at.elapsed()
+    );
+    let listed: Vec<String> = all
+        .iter()
+        .take(100)
+        .map(|record| record.id.clone())
+        .collect();
+    assert_eq!(paged, listed);
+
+    // A filter that matches nothing reads nothing.
+    let (failed, read) = server.measured("/instances?status=failed").await;
+    assert_eq!(ids(&failed), Vec::<String>::new(), "{failed:?}");
+    assert_eq!(failed.body["nextCursor"], Value::Null, "{failed:?}");
+    assert_eq!(read, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -419,9 +419,8 @@ async function functionPage(name, _query, mine) {
   const at = `/functions/${encodeURIComponent(name)}`;
   const [fn, logs, live] = await Promise.all([api(at), api(`${at}/logs`), api(`${at}/instances?limit=50`)]);
   // While instances use it, the counts by status (kept by the server,
-  // cheap to read, where listing its instances reads every record) and its
-  // calls say when to draw the page again: a start, an end, a suspend or
-  // a call moves them.
+  // cheaper than a page of its instances) and its calls say when to draw
+  // the page again: a start, an end, a suspend or a call moves them.
   const summary = async () => {
     const [counts, now] = await Promise.all([api("/instance-counts"), api(at)]);
     return JSON.stringify([counts, now.stats.invocations]);
