@@ -537,7 +537,7 @@ pub async fn invoke_function(
 
 #[derive(Debug, Deserialize)]
 pub struct LimitQuery {
-    limit: Option<String>,
+    pub limit: Option<String>,
 }
 
 /// `GET /functions/{name}/instances`: the function's live instances, those

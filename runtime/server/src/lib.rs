@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -513,6 +513,12 @@ pub fn routes() -> Vec<Route> {
         route(Admin, Method::GET, "/dead-letters", get(list_dead_letters)),
         route(
             Admin,
+            Method::GET,
+            "/dead-letter-count",
+            get(dead_letter_count),
+        ),
+        route(
+            Admin,
             Method::POST,
             "/dead-letters/{id}/replay",
             post(replay_dead_letter),
@@ -750,10 +756,21 @@ async fn metrics_text(State(state): State<ServerState>) -> Result<Response, ApiE
         .into_response())
 }
 
-async fn list_dead_letters(State(state): State<ServerState>) -> Result<Json<Value>, ApiError> {
+/// `GET /dead-letters`: every dead letter, or the first `limit`.
+async fn list_dead_letters(
+    State(state): State<ServerState>,
+    Query(query): Query<admin::LimitQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = admin::page_limit(query.limit.as_deref(), usize::MAX, admin::MAX_PAGE)?;
     let sinks = state.sinks().clone();
-    let letters = blocking("dead-letter listing", move || sinks.dead_letters()).await?;
+    let letters = blocking("dead-letter listing", move || sinks.dead_letters(limit)).await?;
     Ok(Json(json!(letters)))
+}
+
+/// `GET /dead-letter-count`: how many dead letters there are, kept as they
+/// come and go, for the console's poll.
+async fn dead_letter_count(State(state): State<ServerState>) -> Json<Value> {
+    Json(json!({ "count": state.sinks().dead_letter_count() }))
 }
 
 async fn replay_dead_letter(

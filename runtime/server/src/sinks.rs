@@ -145,7 +145,7 @@ impl Sinks {
         let (jobs, mut receive) = mpsc::unbounded_channel::<Job>();
         let this = Sinks {
             inner: Arc::new(Inner {
-                dead_letters: AtomicUsize::new(store.dead_letters()?.len()),
+                dead_letters: AtomicUsize::new(store.dead_letter_count()),
                 max_dead_letters,
                 sinks: std::sync::RwLock::new((
                     sinks.clone(),
@@ -260,15 +260,16 @@ impl Sinks {
         self.inner.dead_letters.load(Ordering::Relaxed)
     }
 
-    /// The dead letters, oldest first. What it shows is durable: a letter is
-    /// readable as soon as its move commits, before the flush that follows
-    /// it, so the listing waits for a flush after reading (the listing is
-    /// an observation; a SIGKILL must not take back what someone saw).
-    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+    /// The first `limit` dead letters, oldest first. What it shows is
+    /// durable: a letter is readable as soon as its move commits, before
+    /// the flush that follows it, so the listing waits for a flush after
+    /// reading (the listing is an observation; a SIGKILL must not take back
+    /// what someone saw).
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
         let letters = self
             .inner
             .store
-            .dead_letters()?
+            .first_dead_letters(limit)?
             .into_iter()
             .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())
             .collect();

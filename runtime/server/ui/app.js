@@ -3,7 +3,7 @@
 // asks for one, lives in this tab's sessionStorage and goes out as a
 // bearer header only.
 
-import { drawGraph } from "/ui/assets/graph.js";
+import { drawGraph, hasTasks, nodeName } from "/ui/assets/graph.js";
 
 const TOKEN_KEY = "swirl-admin-token";
 // JSON longer than this is shown cut, with a button for the rest.
@@ -11,6 +11,8 @@ const JSON_PREVIEW = 20000;
 // Timeline rows drawn at most; the rest are counted.
 const TIMELINE_ROWS = 400;
 const POLL_MS = 2000;
+// Dead letters listed on the events page, oldest first.
+const LETTERS_SHOWN = 50;
 
 let timer = null;
 let generation = 0;
@@ -361,7 +363,7 @@ async function instancePage(id, _query, mine) {
     h("div", { class: "grid2" },
       h("section", {}, h("h2", {}, "Input"), jsonView(instance.input, "input")),
       threads.map((thread) => h("section", { class: "data" },
-        h("h2", {}, "Data in ", thread.state), h("p", { class: "muted" }, `since ${when(thread.enteredAt)}`),
+        h("h2", { title: thread.state }, "Data in ", nodeName(thread.state)), h("p", { class: "muted" }, `since ${when(thread.enteredAt)}`),
         jsonView(thread.data, `data in ${thread.state}`))),
       h("section", {}, h("h2", {}, "Output"), "output" in instance ? jsonView(instance.output, "output") : h("p", { class: "muted" }, "None yet."))),
     h("details", {}, h("summary", {}, `History (${history.length} entries)`), jsonView(history, "history")),
@@ -390,7 +392,7 @@ async function workflowPage(id) {
     h("dl", { class: "facts" },
       h("dt", {}, "Name"), h("dd", {}, definition.name || "—"),
       h("dt", {}, "Version"), h("dd", { id: "version" }, definition.version || "—"),
-      h("dt", {}, "States"), h("dd", {}, String(graph.nodes.length)),
+      h("dt", {}, hasTasks(graph) ? "Tasks" : "States"), h("dd", { id: "node-count" }, String(graph.nodes.length)),
       h("dt", {}, "Functions"), h("dd", {}, functions.length
         ? functions.map((f, i) => [i ? ", " : "", link(uiPath("functions", resources.get(f) || f), f)]).flat()
         : "—"),
@@ -492,17 +494,18 @@ async function eventsPage(query, mine) {
   const cursor = query.get("buffered") || "";
   const page = new URLSearchParams({ limit: "50" });
   if (cursor) page.set("cursor", cursor);
-  const [recent, buffered, letters] = await Promise.all([
-    api("/deliveries"), api(`/buffered-events?${page}`), api("/dead-letters"),
+  const [recent, buffered, letters, dead] = await Promise.all([
+    api("/deliveries"), api(`/buffered-events?${page}`), api(`/dead-letters?limit=${LETTERS_SHOWN}`), api("/dead-letter-count"),
   ]);
   const act = (method, path) => action(method, path, "letters-error");
   const deliveries = recent.deliveries;
   const eventCell = (e) => h("td", { class: "id" }, h("div", { class: "mono" }, e.type),
     h("div", { class: "muted" }, `${e.source} · `, h("span", { class: "mono" }, e.id)));
-  // New deliveries, buffered events or dead letters redraw the page.
-  const summary = (r, b, l) => JSON.stringify([r.deliveries[0] && [r.deliveries[0].at, r.deliveries[0].id], b.count, l.length]);
-  watch(mine, summary(recent, buffered, letters), async () => {
-    const [r, b, l] = await Promise.all([api("/deliveries"), api("/buffered-events?limit=1"), api("/dead-letters")]);
+  // New deliveries, buffered events or dead letters redraw the page; the
+  // counts are kept by the server, so the poll reads no event.
+  const summary = (r, b, l) => JSON.stringify([r.deliveries[0] && [r.deliveries[0].at, r.deliveries[0].id], b.count, l.count]);
+  watch(mine, summary(recent, buffered, dead), async () => {
+    const [r, b, l] = await Promise.all([api("/deliveries"), api("/buffered-events?limit=1"), api("/dead-letter-count")]);
     return summary(r, b, l);
   });
   return [
@@ -527,7 +530,7 @@ async function eventsPage(query, mine) {
     h("div", { class: "actions" },
       cursor ? link("/ui/events", "← First page") : null,
       buffered.nextCursor ? link(`/ui/events?buffered=${encodeURIComponent(buffered.nextCursor)}`, "Next page →", { id: "buffered-next" }) : null),
-    h("h2", {}, `Dead letters (${letters.length})`),
+    h("h2", {}, `Dead letters (${dead.count.toLocaleString()})`),
     h("p", { class: "muted" }, "Produced events that their sinks refused until retries ran out. Replay puts one back on its sink's queue; delete drops it for good."),
     h("p", { id: "letters-error", class: "error", role: "alert" }),
     letters.length ? h("div", { class: "scroll" }, h("table", { id: "dead-letters" },
@@ -539,6 +542,9 @@ async function eventsPage(query, mine) {
           h("button", { type: "button", onclick: act("POST", `/dead-letters/${encodeURIComponent(l.id)}/replay`) }, "Replay"),
           h("button", { type: "button", class: "danger", onclick: act("DELETE", `/dead-letters/${encodeURIComponent(l.id)}`) }, "Delete"))))))))
       : h("p", { class: "muted" }, "No dead letters."),
+    dead.count > letters.length
+      ? h("p", { class: "muted", id: "letters-more" }, `The oldest ${letters.length} shown; ${(dead.count - letters.length).toLocaleString()} more after them.`)
+      : null,
   ];
 }
 

@@ -13,6 +13,16 @@ function el(name, attrs = {}, text) {
   return node;
 }
 
+// A 1.0 task is known by its JSON pointer (`/do/0/quote`), which is its
+// node's id; its name is the pointer's last segment, unescaped.
+export function nodeName(id) {
+  if (!id.startsWith("/")) return id;
+  return id.slice(id.lastIndexOf("/") + 1).replaceAll("~1", "/").replaceAll("~0", "~");
+}
+
+// Whether the graph is a 1.0 document's: tasks, not states.
+export const hasTasks = (graph) => graph.nodes.length > 0 && graph.nodes.every((n) => n.id.startsWith("/"));
+
 function clip(text, max) {
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
@@ -86,7 +96,7 @@ export function drawGraph(graph, marks = {}) {
     row.forEach((node, i) => at.set(node.id, { x: left + i * (W + GAP_X), y: PAD + 14 + r * (H + GAP_Y) }));
   });
   const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-label": `graph of workflow ${graph.id}: ${graph.nodes.length} states` });
+    "aria-label": `graph of workflow ${graph.id}: ${graph.nodes.length} ${hasTasks(graph) ? "tasks" : "states"}` });
   const defs = el("defs");
   for (const [id, colour] of [["arrow", "#6c7a86"], ["arrow-error", "#b3261e"], ["arrow-branch", "#0b5cad"]]) {
     const marker = el("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
@@ -133,16 +143,18 @@ export function drawGraph(graph, marks = {}) {
     else if (current.has(node.id)) classes.push("current");
     else if (past.has(node.id)) classes.push("past");
     // Focusable, so that a keyboard reaches each state and hears its title.
+    const name = nodeName(node.id);
+    const known = name === node.id ? name : `${name} (${node.id})`;
     const g = el("g", { class: classes.join(" "), "data-state": node.id, transform: `translate(${p.x},${p.y})`,
-      tabindex: 0, role: "img", "aria-label": `${node.id}, ${node.type}${classes.length > 1 ? `, ${classes.slice(1).join(" ")}` : ""}` });
+      tabindex: 0, role: "img", "aria-label": `${known}, ${node.type}${classes.length > 1 ? `, ${classes.slice(1).join(" ")}` : ""}` });
     const details = [node.type];
     if (node.waits) details.push(`waits ${node.waits.join(", ")}`);
     if (node.calls) details.push(`calls ${node.calls.join(", ")}`);
     if (node.notes) details.push(...node.notes);
     if (node.scope) details.push(`in ${node.scope}`);
-    g.append(el("title", {}, [node.id, ...details].join("\n")));
+    g.append(el("title", {}, [known, ...details].join("\n")));
     g.append(el("rect", { width: W, height: H, rx: 6 }));
-    g.append(el("text", { class: "name", x: 10, y: 18 }, clip(node.id, 24)));
+    g.append(el("text", { class: "name", x: 10, y: 18 }, clip(name, 24)));
     details.slice(0, 3).forEach((line, i) =>
       g.append(el("text", { class: i === 0 ? "kind" : "", x: 10, y: 34 + i * 14 }, clip(line, 28))));
     if (node.start && !node.scope) {

@@ -28,7 +28,13 @@ use super::{Store, StoreError};
 
 impl Store {
     fn all(&self, tree: &sled::Tree) -> Result<Vec<KeyedBytes>, StoreError> {
+        self.first(tree, usize::MAX)
+    }
+
+    /// The first `limit` entries of `tree`, in key order.
+    fn first(&self, tree: &sled::Tree, limit: usize) -> Result<Vec<KeyedBytes>, StoreError> {
         tree.iter()
+            .take(limit)
             .map(|entry| {
                 let (key, stored) = entry?;
                 Ok((key.to_vec(), self.unstow(&stored)?))
@@ -128,6 +134,16 @@ impl Store {
         self.all(&self.dead_letters)
     }
 
+    /// The first `limit` dead letters, oldest key first.
+    pub fn first_dead_letters(&self, limit: usize) -> Result<Vec<KeyedBytes>, StoreError> {
+        self.first(&self.dead_letters, limit)
+    }
+
+    /// How many dead letters there are (sled counts by walking the keys).
+    pub fn dead_letter_count(&self) -> usize {
+        self.dead_letters.len()
+    }
+
     /// The dead letter under `key`.
     pub fn dead_letter(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.dead_letters
@@ -225,6 +241,11 @@ mod tests {
         for key in ["a1", "a2", "b1"] {
             store.bury(b"none", key.as_bytes(), b"letter").unwrap();
         }
+        assert_eq!(store.dead_letter_count(), 3);
+        assert_eq!(
+            store.first_dead_letters(2).unwrap(),
+            [entry("a1", "letter"), entry("a2", "letter")]
+        );
         assert_eq!(store.forget_dead_letters_before(b"b", 1).unwrap(), 1);
         assert_eq!(store.forget_dead_letters_before(b"b", 10).unwrap(), 1);
         assert_eq!(store.dead_letters().unwrap(), [entry("b1", "letter")]);

@@ -511,6 +511,32 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
         )
         .await;
     assert!(input_length.as_u64().unwrap() < 30_000, "{input_length}");
+    // Cut or whole, it scrolls in its box; the page keeps the screen's width.
+    let overflow =
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth";
+    assert_eq!(
+        browser.run(overflow).await,
+        0,
+        "the 1 MB input widens the page"
+    );
+    browser.click("pre[aria-label=input] + button").await;
+    let whole = browser
+        .until(
+            "the whole input",
+            "const pre = document.querySelector('pre[aria-label=input]'); \
+             return pre.textContent.length > 1000000 && [pre.scrollHeight > pre.clientHeight, pre.clientHeight <= 420]",
+        )
+        .await;
+    assert_eq!(
+        whole,
+        json!([true, true]),
+        "the whole input scrolls in its box"
+    );
+    assert_eq!(
+        browser.run(overflow).await,
+        0,
+        "the whole 1 MB input widens the page"
+    );
 
     // The waiting instance: its data, then suspend, resume and cancel it
     // from the page.
@@ -573,6 +599,10 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
             "Check>Accept:edge default:default"
         ])
     );
+    let counted = browser
+        .run("return document.getElementById('node-count').previousElementSibling.textContent + ' ' + document.getElementById('node-count').textContent")
+        .await;
+    assert_eq!(counted, "States 3");
     browser.screenshot("workflow").await;
     browser.open(&format!("{base}/ui/workflows")).await;
     let listed = browser.texts("#workflows td.id").await;
@@ -581,12 +611,23 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
         ["add", "checkout", "jobs", "orders", "pause", "refuse"]
     );
 
-    // A 1.0 workflow's graph: its tasks by their 1.0 kind.
+    // A 1.0 workflow's graph: its tasks by name and 1.0 kind, each known
+    // by its pointer; counted as tasks.
     browser.open(&format!("{base}/ui/workflows/checkout")).await;
     let kinds = browser
-        .run("return [...document.querySelectorAll('#graph g.node')].map((g) => g.dataset.state + ':' + g.querySelector('text.kind').textContent)")
+        .run("return [...document.querySelectorAll('#graph g.node')].map((g) => [g.dataset.state, g.querySelector('text.name').textContent, g.querySelector('text.kind').textContent, g.querySelector('title').textContent.split('\\n')[0]].join(' '))")
         .await;
-    assert_eq!(kinds, json!(["/do/0/quote:call", "/do/1/charge:call"]));
+    assert_eq!(
+        kinds,
+        json!([
+            "/do/0/quote quote call quote (/do/0/quote)",
+            "/do/1/charge charge call charge (/do/1/charge)"
+        ])
+    );
+    let counted = browser
+        .run("return document.getElementById('node-count').previousElementSibling.textContent + ' ' + document.getElementById('node-count').textContent")
+        .await;
+    assert_eq!(counted, "Tasks 2");
     // Its source as written: the 1.0 document, not the model's v0.1 JSON.
     let source = browser.texts("#source pre").await;
     assert_eq!(source, [failing_v10_workflow().1.to_string()]);
@@ -647,6 +688,10 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
     browser.open(&format!("{base}/ui/events")).await;
     let shown = browser.texts("#dead-letters td.id").await;
     assert_eq!(shown, [letters[0]["id"].as_str().unwrap()]);
+    let heading = browser
+        .run("return [...document.querySelectorAll('h2')].map((e) => e.textContent).find((t) => t.startsWith('Dead letters'))")
+        .await;
+    assert_eq!(heading, "Dead letters (1)", "the count the server keeps");
     // Recent deliveries: where each event went, newest first.
     let deliveries = browser
         .run("return [...document.querySelectorAll('#deliveries tbody tr')].map((r) => r.dataset.delivery + ':' + r.dataset.outcome)")

@@ -267,6 +267,12 @@ async fn dead_letters_survive_a_sigkill_and_replay_after_the_restart() {
     );
     let metrics = server.get("/metrics").await.text;
     assert!(metrics.contains("\nswirl_dead_letters 2\n"), "{metrics}");
+    // The console's poll: the count, and a page of the oldest.
+    let count = server.get("/dead-letter-count").await.body;
+    assert_eq!(count, json!({ "count": 2 }));
+    let oldest = server.get("/dead-letters?limit=1").await.body;
+    assert_eq!(oldest, json!([after[0]]));
+    assert_eq!(server.get("/dead-letters?limit=0").await.status, 400);
     assert!(metrics.contains("\nswirl_sink_queue 0\n"), "{metrics}");
     let letter = &after[0];
     assert_eq!(letter["sink"], format!("http://{sink}/in"));
