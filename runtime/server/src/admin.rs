@@ -274,6 +274,9 @@ pub struct ListQuery {
     /// The `nextCursor` of the previous page: `<createdMs>.<id>` of the
     /// last instance it listed.
     cursor: Option<String>,
+    /// `summary`: each instance without its input and output, which may
+    /// be megabytes each (the console's list shows neither).
+    view: Option<String>,
 }
 
 /// The `nextCursor` that follows `record` in a listing.
@@ -318,6 +321,15 @@ pub async fn list_instances(
         })?),
     };
     let limit = page_limit(query.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
+    let summary = match query.view.as_deref() {
+        None | Some("") | Some("full") => false,
+        Some("summary") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown view '{other}'; use full or summary"
+            )));
+        }
+    };
     let engine = state.engine().clone();
     let workflow = query.workflow.filter(|w| !w.is_empty());
     let after = match query.cursor.as_deref() {
@@ -336,7 +348,14 @@ pub async fn list_instances(
         None
     };
     ok(json!({
-        "instances": page.iter().map(instance_view).collect::<Vec<_>>(),
+        "instances": page.iter().map(|record| {
+            let mut view = instance_view(record);
+            if summary && let Some(fields) = view.as_object_mut() {
+                fields.remove("input");
+                fields.remove("output");
+            }
+            view
+        }).collect::<Vec<_>>(),
         "nextCursor": next_cursor,
     }))
 }

@@ -216,6 +216,33 @@ async fn a_start_with_wait_answers_the_output_in_both_dialects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summary_list_leaves_out_a_1_mb_input() {
+    let server = Fixture::new();
+    let big = json!({ "a": 1, "b": 2, "blob": "x".repeat(1 << 20) });
+    let started = server
+        .post_json("/workflows/sum/instances?id=big&wait=true", big)
+        .await;
+    assert_eq!(started.body["output"]["sum"], 3, "{}", started.status);
+    let full = server.get("/instances").await;
+    assert!(full.text.len() > 1 << 20, "the full view has the input");
+    let summary = server.get("/instances?view=summary").await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.text);
+    assert!(summary.text.len() < 1000, "{}", summary.text);
+    let listed = &summary.body["instances"][0];
+    assert_eq!(
+        (&listed["id"], &listed["status"]),
+        (&json!("big"), &json!("completed"))
+    );
+    assert!(
+        listed.get("input").is_none() && listed.get("output").is_none(),
+        "{listed}"
+    );
+    let bad = server.get("/instances?view=short").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text.contains("use full or summary"), "{}", bad.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_ten_thousand_instances_a_list_page_and_the_counts_read_a_page_of_records() {
     const INSTANCES: usize = 10_000;
     let server = Fixture::new();

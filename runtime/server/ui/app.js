@@ -185,7 +185,9 @@ async function instancesPage(query, mine) {
   const status = query.get("status") || "";
   const cursor = query.get("cursor") || "";
   const back = query.getAll("back");
-  const list = new URLSearchParams({ limit: "50" });
+  // Without inputs and outputs, which the list does not show and which may
+  // be megabytes each.
+  const list = new URLSearchParams({ limit: "50", view: "summary" });
   if (workflow) list.set("workflow", workflow);
   if (status) list.set("status", status);
   if (cursor) list.set("cursor", cursor);
