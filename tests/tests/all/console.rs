@@ -755,3 +755,102 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
     browser.open(&format!("{base}/ui/workflows")).await;
     browser.until("the token form", LOGIN_SHOWN).await;
 }
+
+/// 10,000 instances (of a RELAY workflow, no function): the list shows a
+/// page of 50 and the counts, pages on, and keeps the screen's width on a
+/// laptop and a phone.
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_instances_are_listed_a_page_at_a_time_within_the_screen() {
+    const INSTANCES: usize = 10_000;
+    let browser = Browser::start().await;
+    let relay = json!({ "id": "relay", "version": "1.0", "name": "relay",
+        "states": [{ "name": "Relay", "type": "RELAY", "start": { "kind": "DEFAULT" },
+                     "end": { "kind": "DEFAULT" } }] });
+    let app = crate::server::util::workflows_app(vec![("relay.json", relay)], "");
+    let server = Server::start(&app, &[], &[("SWIRL_ADMIN_TOKEN", TOKEN)]);
+    let addr = server.addr;
+    let started = Instant::now();
+    // 250 at a time, so that the starts share their flushes.
+    for _ in 0..INSTANCES / 250 {
+        let mut starts = tokio::task::JoinSet::new();
+        for _ in 0..250 {
+            starts.spawn(async move {
+                let bearer = format!("Bearer {TOKEN}");
+                let headers = [
+                    ("content-type", "application/json"),
+                    ("authorization", bearer.as_str()),
+                ];
+                request(
+                    addr,
+                    "POST",
+                    "/workflows/relay/instances",
+                    &headers,
+                    "{}".into(),
+                )
+                .await
+                .status
+            });
+        }
+        while let Some(status) = starts.join_next().await {
+            assert_eq!(status.expect("a start"), 201);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api(&server, "GET", "/instance-counts").await["completed"] != INSTANCES {
+        assert!(
+            Instant::now() < deadline,
+            "the instances never all completed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "{INSTANCES} instances started over HTTP and completed in {:?}",
+        started.elapsed()
+    );
+
+    browser
+        .open(&format!("{}/ui/instances", server.url()))
+        .await;
+    browser.until("the token form", LOGIN_SHOWN).await;
+    browser.type_text("#token", TOKEN).await;
+    let shown = Instant::now();
+    browser.click("#login button[type=submit]").await;
+    let first = browser.texts("#instances tbody td.id").await;
+    eprintln!("the first page shown {:?} after the token", shown.elapsed());
+    assert_eq!(first.len(), 50);
+    let counts = browser.texts(".counts a").await;
+    assert!(counts.contains(&format!("all {INSTANCES}")), "{counts:?}");
+    assert!(
+        counts.contains(&format!("completed {INSTANCES}")),
+        "{counts:?}"
+    );
+    let overflow =
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth";
+    assert_eq!(browser.run(overflow).await, 0, "the list widens the page");
+    let paged = Instant::now();
+    browser.click("#next-page").await;
+    let second = browser
+        .until(
+            "the second page",
+            &format!(
+                "const ids = [...document.querySelectorAll('#instances td.id')].map((e) => e.textContent); \
+                 return ids.length === 50 && !ids.includes({}) && ids;",
+                json!(first[0])
+            ),
+        )
+        .await;
+    eprintln!(
+        "the second page shown {:?} after the click",
+        paged.elapsed()
+    );
+    assert!(second.as_array().is_some_and(|ids| {
+        ids.iter()
+            .all(|id| !first.contains(&id.as_str().unwrap().to_string()))
+    }));
+    browser.resize(390, 844).await;
+    assert_eq!(
+        browser.run(overflow).await,
+        0,
+        "the list widens the page on a phone"
+    );
+}
