@@ -100,3 +100,107 @@ Feature: Authentications defined once and used by name
     authenticated: true
     token: t0k3n
     """
+
+  # A secret of the manifest, listed in use.secrets, in a named bearer
+  # authentication; its value reaches the server but no record
+  Scenario: Call With A Bearer Token From A Secret
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: secret-bearer
+      version: '1.0.0'
+    use:
+      secrets:
+        - apiToken
+      authentications:
+        api:
+          bearer:
+            token: ${ $secrets.apiToken }
+    do:
+      - whoami:
+          call: http
+          with:
+            method: get
+            endpoint:
+              uri: https://httpbin.org/bearer
+              authentication:
+                use: api
+          output:
+            as: .authenticated
+    """
+    And the app has the secret 'apiToken' with value:
+    """
+    s3cr3t-t0k3n-42
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    true
+    """
+
+  # A secret holding the scheme's fields: basic: {use: secret}
+  Scenario: Call With A Basic Authentication Read From A Secret
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: secret-basic
+      version: '1.0.0'
+    use:
+      secrets:
+        - login
+      authentications:
+        httpbin:
+          basic:
+            use: login
+    do:
+      - login:
+          call: http
+          with:
+            method: get
+            endpoint:
+              uri: https://httpbin.org/basic-auth/ada/l0velace-secret
+              authentication:
+                use: httpbin
+          output:
+            as: .authenticated
+    """
+    And the app has the secret 'login' with value:
+    """
+    {"username": "ada", "password": "l0velace-secret"}
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    true
+    """
+
+  # Data that carries a made-up stand-in does not get a secret
+  Scenario: Expressions See Stand-Ins, Not Secret Values
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: secret-stand-in
+      version: '1.0.0'
+    use:
+      secrets:
+        - apiToken
+    do:
+      - look:
+          set:
+            seen: ${ $secrets.apiToken | startswith("{{swirl-secret:apiToken:") }
+    """
+    And the app has the secret 'apiToken' with value:
+    """
+    s3cr3t-t0k3n-42
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    seen: true
+    """

@@ -40,16 +40,35 @@ pub fn register_workflows(
 ) -> Result<(), Vec<(PathBuf, Diagnostics)>> {
     let functions: HashSet<String> = manifest.functions.keys().cloned().collect();
     let mut failures = Vec::new();
+    // Read before any workflow loads: its `$secrets` is made at load.
+    match manifest.read_secrets() {
+        Ok(values) => engine.add_secrets(values),
+        Err(problems) => failures.extend(
+            problems
+                .into_iter()
+                .map(|p| (manifest.path.clone(), single_diagnostic(p))),
+        ),
+    }
     for path in &manifest.workflows {
         let registered = workflow::read_source(path).and_then(|text| {
             let file_name = path.file_name().and_then(|n| n.to_str());
-            engine
+            let workflow = engine
                 .register(&text, file_name, KnownFunctions::Set(&functions))
-                .map(drop)
                 .map_err(|error| match error {
                     EngineError::Definition(diagnostics) => diagnostics,
                     other => single_diagnostic(other.to_string()),
-                })
+                })?;
+            let missing = manifest.missing_secrets(&workflow.definition);
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(Diagnostics(
+                    missing
+                        .into_iter()
+                        .flat_map(|m| single_diagnostic(m).0)
+                        .collect(),
+                ))
+            }
         });
         if let Err(diagnostics) = registered {
             failures.push((path.clone(), diagnostics));

@@ -187,16 +187,24 @@ impl Deployments {
             }
         }
         problems.extend(self.restore_aliases()?);
-        for (id, version) in self.store.current_workflows()? {
-            if let Err(error) = self.engine.activate(&version) {
-                problems.push(format!("workflow '{id}' version {version}: {error}"));
-            }
-        }
         let mut manifests = Vec::new();
         for (name, record) in self.store.apps()? {
             match self.stored_manifest(&record) {
                 Ok(manifest) => manifests.push(manifest),
                 Err(problem) => problems.push(format!("app '{name}': {problem}")),
+            }
+        }
+        // Secrets are read again from where the manifests say, before the
+        // workflows that read them load.
+        for manifest in &manifests {
+            match manifest.read_secrets() {
+                Ok(values) => self.engine.add_secrets(values),
+                Err(mut missing) => problems.append(&mut missing),
+            }
+        }
+        for (id, version) in self.store.current_workflows()? {
+            if let Err(error) = self.engine.activate(&version) {
+                problems.push(format!("workflow '{id}' version {version}: {error}"));
             }
         }
         Ok((manifests, problems))
@@ -265,6 +273,11 @@ impl Deployments {
             }
         }
         let known: HashSet<String> = manifest.functions.keys().cloned().collect();
+        // Read before the workflows load: their `$secrets` is made at load.
+        match manifest.read_secrets() {
+            Ok(values) => self.engine.add_secrets(values),
+            Err(mut missing) => problems.append(&mut missing),
+        }
         let mut workflows = Vec::new();
         for path in &manifest.workflows {
             let file_name = path.file_name().and_then(|n| n.to_str());
@@ -278,7 +291,17 @@ impl Deployments {
                     })
             });
             match prepared {
-                Ok((workflow, text)) => workflows.push((workflow, text, path.clone())),
+                Ok((workflow, text)) => {
+                    let missing = manifest.missing_secrets(&workflow.definition);
+                    if missing.is_empty() {
+                        workflows.push((workflow, text, path.clone()));
+                    }
+                    problems.extend(
+                        missing
+                            .into_iter()
+                            .map(|m| format!("{}: error: {m}", path.display())),
+                    );
+                }
                 Err(diagnostics) => problems.extend(
                     diagnostics
                         .0

@@ -94,6 +94,38 @@ pub struct Manifest {
     pub functions: BTreeMap<String, FunctionManifest>,
     /// Where `swirl serve` delivers the events the app produces.
     pub sinks: Vec<SinkManifest>,
+    /// `[secrets]`: where each secret a 1.0 workflow may list in
+    /// `use.secrets` is read from when the app deploys.
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+/// Where a secret's value is: an environment variable of the swirl
+/// process, or a file (resolved against the manifest's directory). A value
+/// that is a JSON object is that object (`basic: {use: name}` reads its
+/// `username` and `password`); any other is the text, a file's without its
+/// final newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// The value now; the error names what is missing.
+    pub fn read(&self) -> Result<serde_json::Value, String> {
+        let text = match self {
+            SecretSource::Env(name) => std::env::var(name)
+                .map_err(|_| format!("the environment variable '{name}' is not set"))?,
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        };
+        Ok(match serde_json::from_str(&text) {
+            Ok(object @ serde_json::Value::Object(_)) => object,
+            _ => serde_json::Value::String(text),
+        })
+    }
 }
 
 /// One `[[sinks]]` entry: produced events (optionally of one type) are
@@ -163,6 +195,15 @@ struct RawManifest {
     functions: BTreeMap<String, RawFunction>,
     #[serde(default)]
     sinks: Vec<RawSink>,
+    #[serde(default)]
+    secrets: BTreeMap<String, Spanned<RawSecret>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    env: Option<String>,
+    file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -288,6 +329,22 @@ impl Manifest {
                 )),
             }
         }
+        let mut secrets = BTreeMap::new();
+        for (name, secret) in &raw.secrets {
+            let source_of = match (&secret.get_ref().env, &secret.get_ref().file) {
+                (Some(env), None) => SecretSource::Env(env.clone()),
+                (None, Some(file)) => SecretSource::File(dir.join(file)),
+                _ => {
+                    errors.push(source.error(
+                        secret.span(),
+                        Some(&format!("secrets.{name}")),
+                        format!("secret '{name}' needs one of env or file: {name} = {{ env = \"VARIABLE\" }}"),
+                    ));
+                    continue;
+                }
+            };
+            secrets.insert(name.clone(), source_of);
+        }
         if !errors.is_empty() {
             return Err(ManifestErrors(errors));
         }
@@ -297,7 +354,49 @@ impl Manifest {
             workflows,
             functions,
             sinks,
+            secrets,
         })
+    }
+
+    /// Every secret's value, read now; the errors name the secrets missing.
+    pub fn read_secrets(&self) -> Result<BTreeMap<String, serde_json::Value>, Vec<String>> {
+        let mut values = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (name, source) in &self.secrets {
+            match source.read() {
+                Ok(value) => {
+                    values.insert(name.clone(), value);
+                }
+                Err(why) => errors.push(format!(
+                    "{}: error: secret '{name}' has no value: {why}",
+                    self.path.display()
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The secrets `definition` lists that this manifest does not name.
+    pub fn missing_secrets(
+        &self,
+        definition: &swirl_workflow::model::WorkflowDefinition,
+    ) -> Vec<String> {
+        definition
+            .secrets
+            .iter()
+            .filter(|name| !self.secrets.contains_key(*name))
+            .map(|name| {
+                format!(
+                    "secret '{name}' in 'use.secrets' of workflow '{}' is not in {}'s [secrets]; add {name} = {{ env = \"VARIABLE\" }}",
+                    definition.id,
+                    self.path.display()
+                )
+            })
+            .collect()
     }
 
     /// The directory relative paths and build commands start from.
@@ -680,6 +779,27 @@ config = { GREETING = "Hi" }
             errors.0[0]
         );
         assert_eq!(errors.0[0].line, 7);
+    }
+
+    #[test]
+    fn secrets_name_a_variable_or_a_file_and_a_missing_one_is_named() {
+        let dir = std::env::temp_dir().join(format!("swirl-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("login.json"), "{\"username\": \"ada\"}\n").unwrap();
+        let text = "[app]\nname = \"a\"\n[secrets]\nlogin = { file = \"login.json\" }\ntoken = { env = \"SWIRL_TEST_UNSET_SECRET_VARIABLE\" }\n";
+        let manifest = Manifest::parse(&dir.join("swirl.toml"), text).unwrap();
+        let errors = manifest.read_secrets().unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("secret 'token'"), "{errors:?}");
+        assert!(errors[0].contains("SWIRL_TEST_UNSET_SECRET_VARIABLE"));
+        assert_eq!(
+            manifest.secrets["login"].read().unwrap(),
+            serde_json::json!({"username": "ada"})
+        );
+        let errors =
+            parse("[app]\nname = \"a\"\n[secrets]\nboth = { env = \"A\", file = \"b\" }\n")
+                .unwrap_err();
+        assert_eq!(errors.0[0].key.as_deref(), Some("secrets.both"));
     }
 
     #[test]

@@ -289,10 +289,19 @@ impl Caller {
                 "request": {
                     "method": request.method,
                     "uri": uri,
+                    // The credentials stay out of the output (and so of
+                    // the instance's record).
                     "headers": request
                         .headers
                         .iter()
-                        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                        .map(|(name, value)| {
+                            let value = if name.eq_ignore_ascii_case("authorization") {
+                                "***".to_string()
+                            } else {
+                                value.clone()
+                            };
+                            (name.clone(), Value::String(value))
+                        })
                         .collect::<Map<String, Value>>(),
                 },
                 "statusCode": status,

@@ -32,8 +32,9 @@ impl Engine {
         self.inner
             .store
             .put_definition(&version, &definition_blob(source, file_name))?;
-        let workflow = Workflow::new(loaded.definition, version.clone())
+        let mut workflow = Workflow::new(loaded.definition, version.clone())
             .ok_or_else(|| EngineError::Definition(Diagnostics::default()))?;
+        workflow.secrets = self.secrets().stand_ins(&workflow.definition.secrets);
         let workflow = Arc::new(workflow);
         write(&self.inner.versions).insert(version, workflow.clone());
         Ok(workflow)
@@ -121,10 +122,10 @@ impl Engine {
         let (file_name, source) = split_definition_blob(&blob);
         let loaded = workflow::parse(&source, file_name.as_deref(), KnownFunctions::Unchecked)
             .map_err(EngineError::Definition)?;
-        let workflow = Arc::new(
-            Workflow::new(loaded.definition, version.to_string())
-                .ok_or_else(|| EngineError::Definition(Diagnostics::default()))?,
-        );
+        let mut workflow = Workflow::new(loaded.definition, version.to_string())
+            .ok_or_else(|| EngineError::Definition(Diagnostics::default()))?;
+        workflow.secrets = self.secrets().stand_ins(&workflow.definition.secrets);
+        let workflow = Arc::new(workflow);
         write(&self.inner.versions).insert(version.to_string(), workflow.clone());
         Ok(workflow)
     }

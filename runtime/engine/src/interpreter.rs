@@ -40,6 +40,8 @@ pub struct Workflow {
     start: String,
     events: HashMap<String, EventDefinition>,
     functions: HashMap<String, String>,
+    /// `$secrets`: stand-ins for the secrets the definition lists.
+    pub secrets: serde_json::Map<String, Value>,
 }
 
 impl Workflow {
@@ -66,6 +68,7 @@ impl Workflow {
             start,
             events,
             functions,
+            secrets: serde_json::Map::new(),
         })
     }
 

@@ -45,6 +45,7 @@ mod retention;
 mod run;
 mod schedule;
 mod scheduled;
+pub mod secrets;
 pub mod tracer;
 
 pub use drain::OUTBOX_RETRY;
@@ -234,6 +235,8 @@ struct Inner {
     /// query costs.
     records_read: std::sync::atomic::AtomicU64,
     schedules: StdMutex<Schedules>,
+    /// The app's secrets, which calls send and no record holds.
+    secrets: RwLock<Arc<secrets::Secrets>>,
 }
 
 /// The loops that start the instances of repeating schedules, one per
@@ -299,8 +302,23 @@ impl Engine {
                 catalog: StdMutex::default(),
                 records_read: Default::default(),
                 schedules: StdMutex::default(),
+                secrets: RwLock::default(),
             }),
         })
+    }
+
+    /// Adds secrets (name to value, a string or an object of fields; a
+    /// name given again takes the new value); workflows loaded from now on
+    /// read those they list. Names are the server's, shared by its apps.
+    pub fn add_secrets(&self, values: BTreeMap<String, Value>) {
+        let mut secrets = write(&self.inner.secrets);
+        let mut all = secrets.values().clone();
+        all.extend(values);
+        *secrets = Arc::new(secrets::Secrets::new(all));
+    }
+
+    fn secrets(&self) -> Arc<secrets::Secrets> {
+        read(&self.inner.secrets).clone()
     }
 
     /// Now, by the engine's clock.

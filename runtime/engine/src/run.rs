@@ -465,6 +465,8 @@ impl Engine {
 
     /// Calls the function of `task`, inline: its result as the interpreter
     /// takes it, how long it took, its kv writes and the events it emitted.
+    /// The call gets the secrets whose stand-ins its input holds; what it
+    /// answers comes back with them masked (see `secrets.rs`).
     fn call(
         &self,
         record: &InstanceRecord,
@@ -475,9 +477,34 @@ impl Engine {
         KvWrites,
         Vec<OutboxEvent>,
     ) {
+        let secrets = self.secrets();
+        let input = secrets.reveal(&task.input);
+        let (result, duration_ms, kv_writes, emitted) = self.call_with(record, task, &input);
+        let result = result
+            .map(|output| secrets.conceal(&output))
+            .map_err(|error| WorkflowError {
+                message: secrets.conceal_text(&error.message),
+                details: error.details.map(|d| Box::new(secrets.conceal(&d))),
+                problem: error.problem.map(|p| Box::new(secrets.conceal(&p))),
+                ..error
+            });
+        (result, duration_ms, kv_writes, emitted)
+    }
+
+    fn call_with(
+        &self,
+        record: &InstanceRecord,
+        task: &record::Task,
+        input: &Value,
+    ) -> (
+        Result<Value, WorkflowError>,
+        u64,
+        KvWrites,
+        Vec<OutboxEvent>,
+    ) {
         if let Some(protocol) = task.function.strip_prefix(PROTOCOL_PREFIX) {
             let started = Instant::now();
-            let result = self.inner.invoker.request(protocol, &task.input);
+            let result = self.inner.invoker.request(protocol, input);
             let duration_ms = started.elapsed().as_millis() as u64;
             return (
                 result.map_err(call_error),
@@ -487,7 +514,7 @@ impl Engine {
             );
         }
         let call = Call {
-            input: serde_json::to_vec(&task.input).unwrap_or_default(),
+            input: serde_json::to_vec(input).unwrap_or_default(),
             workflow_id: Some(record.workflow_id.clone()),
             instance_id: Some(record.id.clone()),
             state_name: Some(task.state.clone()),

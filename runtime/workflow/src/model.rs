@@ -67,6 +67,10 @@ pub struct WorkflowDefinition {
     /// 1.0: when instances start by themselves (the clock, events).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<WorkflowSchedule>,
+    /// 1.0 `use.secrets`: the app's secrets this workflow may read
+    /// (`$secrets`, an authentication's `use`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 /// The language of every path and expression: JSONPath for v0.1 and the

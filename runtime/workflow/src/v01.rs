@@ -132,6 +132,7 @@ pub fn read_definition(
         output_as: None,
         timeout: None,
         schedule: None,
+        secrets: Vec::new(),
     })
 }
 

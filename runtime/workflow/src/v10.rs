@@ -14,7 +14,10 @@
 //!
 //! A call's `authentication: {use: name}` is replaced here by the named
 //! definition of `use.authentications`, so the host sees every
-//! authentication inline.
+//! authentication inline; a scheme's `{use: secret}` becomes
+//! `${ $secrets["secret"] }`, the secret holding the scheme's fields. The
+//! secrets a document may name are its `use.secrets` (the model's
+//! `secrets`); their values are the engine's business (`secrets.rs` there).
 
 use std::collections::HashMap;
 
@@ -51,6 +54,8 @@ struct Uses {
     /// `use.authentications`, checked: calls that `use` one get it inline
     /// (`None` for a definition already reported wrong).
     authentications: HashMap<String, Option<Value>>,
+    /// `use.secrets`: the secrets expressions and authentications may read.
+    secrets: Vec<String>,
     /// Functions named in `call`, in first-use order: (name, resource).
     functions: Vec<(String, String)>,
     /// The events `listen` tasks wait for, one per filter.
@@ -103,6 +108,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         retries: HashMap::new(),
         timeouts: HashMap::new(),
         authentications: HashMap::new(),
+        secrets: Vec::new(),
         functions: Vec::new(),
         events: Vec::new(),
     };
@@ -144,6 +150,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         output_as: output_as?,
         timeout: timeout?,
         schedule: schedule?,
+        secrets: uses.secrets,
     })
 }
 
@@ -267,6 +274,20 @@ fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
     let Some(members) = reader.object(node, p, "'use'") else {
         return;
     };
+    // Authentications name secrets, wherever `secrets` is written.
+    if let Some(secrets) = node.get("secrets") {
+        let sp = p.key("secrets");
+        for (index, item) in reader
+            .array(secrets, &sp, "'use.secrets'")
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            if let Some(name) = reader.string(item, &sp.index(index), "a secret's name") {
+                uses.secrets.push(name);
+            }
+        }
+    }
     for (key, value) in members {
         let kp = p.key(&key.name);
         match key.name.as_str() {
@@ -300,12 +321,13 @@ fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
                     for (name, definition) in definitions {
                         let what = format!("authentication '{}'", name.name);
                         let dp = kp.key(&name.name);
-                        let checked = read_authentication(reader, definition, &dp, &what);
+                        let checked = read_authentication(reader, definition, &dp, &what, uses);
                         uses.authentications.insert(name.name.clone(), checked);
                     }
                 }
             }
-            "functions" | "extensions" | "secrets" | "catalogs" => reader.error(
+            "secrets" => {}
+            "functions" | "extensions" | "catalogs" => reader.error(
                 &kp,
                 key.position,
                 format!(
@@ -873,7 +895,7 @@ fn use_authentication(
     uses: &Uses,
 ) -> Option<Value> {
     let Some(used) = node.get("use") else {
-        return read_authentication(reader, node, p, what);
+        return read_authentication(reader, node, p, what, uses);
     };
     let up = p.key("use");
     let name = reader.string(used, &up, "'authentication.use'")?;
@@ -895,8 +917,15 @@ fn use_authentication(
 
 /// An authentication definition, inline or in `use.authentications`:
 /// `basic` (`username`, `password`) or `bearer` (`token`), whose strings may
-/// be expressions. The other schemes are refused by name.
-fn read_authentication(reader: &mut Reader, node: &Node, p: &Pointer, what: &str) -> Option<Value> {
+/// be expressions, or `{use: secret}` (a secret of `use.secrets` holding
+/// those fields). The other schemes are refused by name.
+fn read_authentication(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    what: &str,
+    uses: &Uses,
+) -> Option<Value> {
     let members = reader.object(node, p, "an authentication")?;
     if let Some((key, _)) = members.iter().find(|(k, _)| k.name == "use") {
         reader.error(
@@ -941,6 +970,26 @@ fn read_authentication(reader: &mut Reader, node: &Node, p: &Pointer, what: &str
     };
     let scheme_what = format!("'{}' of {what}", key.name);
     reader.object(scheme, &sp, &scheme_what)?;
+    if let Some(secret) = scheme.get("use") {
+        let up = sp.key("use");
+        let name = reader.string(secret, &up, "a secret's name")?;
+        if !uses.secrets.contains(&name) {
+            let hint = did_you_mean(&name, uses.secrets.iter().map(String::as_str));
+            reader.error(
+                &up,
+                secret.position,
+                format!("{what} uses secret '{name}', which is not listed in 'use.secrets'{hint}"),
+            );
+            return None;
+        }
+        // The secret holds the scheme's fields; `$secrets` reads it.
+        let mut definition = Map::new();
+        definition.insert(
+            key.name.clone(),
+            Value::String(format!("${{ $secrets[{}] }}", Value::String(name))),
+        );
+        return Some(Value::Object(definition));
+    }
     reader.unknown_keys(scheme, &sp, fields, &scheme_what);
     for field in fields {
         reader.required(scheme, &sp, field, &scheme_what)?;

@@ -206,6 +206,7 @@ struct Outcome {
 fn execute(
     definitions: &[String],
     functions: &[String],
+    secrets: &[(String, String)],
     input: Option<&Value>,
     services: &str,
 ) -> Outcome {
@@ -229,6 +230,13 @@ fn execute(
             swirl_tests::guest(function).display().to_string()
         ));
     }
+    let variable = |name: &str| format!("SWIRL_TEST_SECRET_{}", name.to_uppercase());
+    if !secrets.is_empty() {
+        manifest.push_str("\n[secrets]\n");
+    }
+    for (name, _) in secrets {
+        manifest.push_str(&format!("{name} = {{ env = {:?} }}\n", variable(name)));
+    }
     std::fs::write(dir.path().join("swirl.toml"), manifest).unwrap();
     let id = yaml(&definitions[0])["document"]["name"]
         .as_str()
@@ -247,9 +255,21 @@ fn execute(
     if let Some(input) = input {
         command.args(["--input", &input.to_string()]);
     }
+    for (name, value) in secrets {
+        command.env(variable(name), value);
+    }
     let result = run(&mut command);
     let last_line = result.stderr.lines().last().unwrap_or_default();
     let history = run(swirl(dir.path()).args(["history", "data", "ctk", "--json"]));
+    // A secret's value is in no record: not the history, not the output.
+    for (name, value) in secrets {
+        assert!(
+            !history.stdout.contains(value.as_str()) && !result.stdout.contains(value.as_str()),
+            "secret '{name}' appears in the history or output:\n{}{}",
+            history.stdout,
+            result.stdout
+        );
+    }
     let tasks = history
         .stdout
         .lines()
@@ -280,6 +300,7 @@ fn quoted(text: &str) -> Vec<&str> {
 fn check(scenario: &Scenario, services: &str) -> Result<(), String> {
     let mut definitions = Vec::new();
     let mut functions = Vec::new();
+    let mut secrets = Vec::new();
     let mut input = None;
     let mut outcome = None;
     for step in &scenario.steps {
@@ -294,13 +315,23 @@ fn check(scenario: &Scenario, services: &str) -> Result<(), String> {
             definitions.extend(doc.map(str::to_owned));
         } else if let Some(rest) = text.strip_prefix("the app has the test function ") {
             functions.extend(quoted(rest).into_iter().map(str::to_owned));
+        } else if let Some(rest) = text.strip_prefix("the app has the secret ") {
+            let name = quoted(rest).first().copied().ok_or("no secret named")?;
+            let value = doc.ok_or("no secret value")?.trim().to_string();
+            secrets.push((name.to_string(), value));
         } else if text == "given the workflow input is:" || text == "the workflow input is:" {
             input = doc.map(yaml);
         } else if text == "the workflow is executed" {
             if definitions.is_empty() {
                 return Err("no workflow definition given".into());
             }
-            outcome = Some(execute(&definitions, &functions, input.as_ref(), services));
+            outcome = Some(execute(
+                &definitions,
+                &functions,
+                &secrets,
+                input.as_ref(),
+                services,
+            ));
         } else if text.starts_with("the workflow should complete") {
             let outcome = got(&outcome, text)?;
             if outcome.code != 0 {

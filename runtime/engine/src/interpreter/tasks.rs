@@ -101,6 +101,7 @@ impl<'a> Step<'a> {
             workflow_input: &self.record.input,
             task: (&task.name, &task.reference),
             locals: thread.map_or(&NO_LOCALS, |t| &t.locals),
+            secrets: Some(&self.workflow.secrets),
         }
     }
 
@@ -155,6 +156,7 @@ impl<'a> Step<'a> {
             input: &self.record.input,
             workflow_id: &self.record.workflow_id,
             workflow_input: &self.record.input,
+            secrets: Some(&self.workflow.secrets),
             ..Bindings::empty(&empty)
         };
         template.eval(input, &bindings).map_err(expression_error)

@@ -84,6 +84,9 @@ pub struct Bindings<'a> {
     pub task: (&'a str, &'a str),
     /// `for` and `catch` variables, by name without the `$`.
     pub locals: &'a BTreeMap<String, Value>,
+    /// `$secrets`: the workflow's secrets as the engine stands them in
+    /// (placeholders the host replaces when it makes a call); none when `None`.
+    pub secrets: Option<&'a Map<String, Value>>,
 }
 
 static NULL: Value = Value::Null;
@@ -99,6 +102,7 @@ impl<'a> Bindings<'a> {
             workflow_input: &NULL,
             task: ("", ""),
             locals,
+            secrets: None,
         }
     }
 
@@ -107,8 +111,7 @@ impl<'a> Bindings<'a> {
             "$context" => self.context.clone(),
             "$input" => self.input.clone(),
             "$output" => self.output.clone(),
-            // Secrets are not supported yet: every expression sees none.
-            "$secrets" => Value::Object(Map::new()),
+            "$secrets" => Value::Object(self.secrets.cloned().unwrap_or_default()),
             "$task" => serde_json::json!({"name": self.task.0, "reference": self.task.1}),
             "$workflow" => serde_json::json!({
                 "id": self.workflow_id,
