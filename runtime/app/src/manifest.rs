@@ -786,12 +786,12 @@ config = { GREETING = "Hi" }
         let dir = std::env::temp_dir().join(format!("swirl-secrets-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("login.json"), "{\"username\": \"ada\"}\n").unwrap();
-        let text = "[app]\nname = \"a\"\n[secrets]\nlogin = { file = \"login.json\" }\ntoken = { env = \"SWIRL_TEST_UNSET_SECRET_VARIABLE\" }\n";
+        let text = "[app]\nname = \"a\"\n[secrets]\nlogin = { file = \"login.json\" }\ntoken = { env = \"UNSET_SECRET_VARIABLE_OF_A_SWIRL_TEST\" }\n";
         let manifest = Manifest::parse(&dir.join("swirl.toml"), text).unwrap();
         let errors = manifest.read_secrets().unwrap_err();
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("secret 'token'"), "{errors:?}");
-        assert!(errors[0].contains("SWIRL_TEST_UNSET_SECRET_VARIABLE"));
+        assert!(errors[0].contains("UNSET_SECRET_VARIABLE_OF_A_SWIRL_TEST"));
         assert_eq!(
             manifest.secrets["login"].read().unwrap(),
             serde_json::json!({"username": "ada"})
