@@ -24,6 +24,48 @@ use swirl_store::apps::DeploymentWrite;
 
 use crate::deployment::{DeployError, Deployments, FunctionRecord, list};
 
+/// (function, version) → the unfinished instances pinned to it.
+type Pinned = BTreeMap<(String, String), BTreeSet<String>>;
+
+/// What keeps a function version from being deleted.
+enum InUse<'a> {
+    /// The current route sends calls to it.
+    Route,
+    /// These aliases send calls to it.
+    Aliases(Vec<String>),
+    /// These unfinished instances are pinned to it.
+    Instances(&'a BTreeSet<String>),
+}
+
+impl std::fmt::Display for InUse<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InUse::Route => write!(
+                f,
+                "the function's current route sends calls to it; deploy or roll back to another version first"
+            ),
+            InUse::Aliases(aliases) => write!(
+                f,
+                "aliases {} send calls to it; change or delete them first",
+                aliases.join(", ")
+            ),
+            InUse::Instances(instances) => {
+                let named: Vec<&str> = instances
+                    .iter()
+                    .take(NAMED_INSTANCES)
+                    .map(String::as_str)
+                    .collect();
+                write!(
+                    f,
+                    "{} unfinished instances call it ({}); let them end or cancel them first",
+                    instances.len(),
+                    named.join(", ")
+                )
+            }
+        }
+    }
+}
+
 /// Most aliases one function may have.
 pub const MAX_ALIASES: usize = 64;
 
@@ -229,40 +271,71 @@ impl Deployments {
             "version {} ({}) of function '{name}'",
             info.number, info.version
         );
+        let pinned = self.pinned_by_unfinished()?;
+        if let Some(user) = self.in_use(name, &info.version, &pinned) {
+            return Err(DeployError::Conflict(format!("{what} is in use: {user}")));
+        }
+        self.store.remove_function_version(name, &info.version)?;
+        self.host.unload(name, &info.version);
+        Ok(info)
+    }
+
+    /// Deletes, for every function, its versions that nothing uses beyond
+    /// the newest `kept` of them (a deleted function keeps none), as
+    /// [`Deployments::delete_version`] would; at most `limit`. Returns how
+    /// many. Their files and compiled code go with the next sweeps of
+    /// files nothing names.
+    pub fn forget_old_versions(&self, kept: usize, limit: usize) -> Result<usize, DeployError> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let pinned = self.pinned_by_unfinished()?;
+        let mut forgotten = 0;
+        for name in self.store.versioned_functions()? {
+            let kept = if self.host.route(&name, None).is_some() {
+                kept
+            } else {
+                0
+            };
+            let versions = self.versions(&name)?;
+            let unused = versions
+                .iter()
+                .rev()
+                .filter(|info| self.in_use(&name, &info.version, &pinned).is_none());
+            for info in unused.skip(kept) {
+                if forgotten == limit {
+                    return Ok(forgotten);
+                }
+                self.store.remove_function_version(&name, &info.version)?;
+                self.host.unload(&name, &info.version);
+                tracing::info!(function = %name, number = info.number, version = %info.version, "deleted an old function version");
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
+    /// What still uses `version` of function `name`, if anything: the
+    /// current route, aliases, or unfinished instances pinned to it.
+    fn in_use<'a>(&self, name: &str, version: &str, pinned: &'a Pinned) -> Option<InUse<'a>> {
         if self
             .host
             .route(name, None)
-            .is_some_and(|route| route.contains(&info.version))
+            .is_some_and(|route| route.contains(version))
         {
-            return Err(DeployError::Conflict(format!(
-                "{what} is in use: the function's current route sends calls to it; deploy or roll back to another version first"
-            )));
+            return Some(InUse::Route);
         }
         let aliases: Vec<String> = self
             .host
             .aliases(name)
             .into_iter()
-            .filter(|(_, route)| route.contains(&info.version))
+            .filter(|(_, route)| route.contains(version))
             .map(|(alias, _)| alias)
             .collect();
         if !aliases.is_empty() {
-            return Err(DeployError::Conflict(format!(
-                "{what} is in use: aliases {} send calls to it; change or delete them first",
-                list(aliases)
-            )));
+            return Some(InUse::Aliases(aliases));
         }
-        let pinned = self.pinned_by_unfinished()?;
-        if let Some(instances) = pinned.get(&(name.to_string(), info.version.clone())) {
-            let named: Vec<String> = instances.iter().take(NAMED_INSTANCES).cloned().collect();
-            return Err(DeployError::Conflict(format!(
-                "{what} is in use: {} unfinished instances call it ({}); let them end or cancel them first",
-                instances.len(),
-                named.join(", ")
-            )));
-        }
-        self.store.remove_function_version(name, &info.version)?;
-        self.host.unload(name, &info.version);
-        Ok(info)
+        pinned
+            .get(&(name.to_string(), version.to_string()))
+            .map(InUse::Instances)
     }
 
     /// Unloads every loaded version that no route sends calls to and no
@@ -300,23 +373,8 @@ impl Deployments {
     }
 
     /// (function, version) → the unfinished instances that pinned it.
-    fn pinned_by_unfinished(
-        &self,
-    ) -> Result<BTreeMap<(String, String), BTreeSet<String>>, DeployError> {
-        let mut pinned: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-        for record in self.engine.list(None, None)? {
-            if record.status.is_final() {
-                continue;
-            }
-            for (resource, version) in &record.function_versions {
-                let function = function_ref::split(resource).0.to_string();
-                pinned
-                    .entry((function, version.clone()))
-                    .or_default()
-                    .insert(record.id.clone());
-            }
-        }
-        Ok(pinned)
+    fn pinned_by_unfinished(&self) -> Result<Pinned, DeployError> {
+        Ok(self.engine.pinned_versions()?)
     }
 
     /// The number and deploy time of `version` of function `name`: those

@@ -14,8 +14,9 @@ type StartKey = (u64, String);
 struct Entry {
     status: Status,
     workflow_id: String,
-    /// The function resources its calls are pinned to (fixed at its start).
-    functions: Vec<String>,
+    /// The function resources its calls go to, with the version each is
+    /// pinned to (fixed at its start).
+    functions: Vec<(String, String)>,
 }
 
 impl Entry {
@@ -23,7 +24,11 @@ impl Entry {
         Entry {
             status: record.status,
             workflow_id: record.workflow_id.clone(),
-            functions: record.function_versions.keys().cloned().collect(),
+            functions: record
+                .function_versions
+                .iter()
+                .map(|(resource, version)| (resource.clone(), version.clone()))
+                .collect(),
         }
     }
 }
@@ -78,7 +83,7 @@ impl Catalog {
         &self,
         before: Option<(u64, &str)>,
         limit: usize,
-        keep: impl Fn(&Status, &str, &[String]) -> bool,
+        keep: impl Fn(&Status, &str, &[(String, String)]) -> bool,
     ) -> (Vec<String>, bool) {
         let range = match before {
             Some((ms, id)) => self.entries.range(..(ms, id.to_string())),
@@ -96,11 +101,32 @@ impl Catalog {
     }
 
     /// How many instances `keep` accepts, reading no record.
-    pub(crate) fn count(&self, keep: impl Fn(&Status, &str, &[String]) -> bool) -> usize {
+    pub(crate) fn count(&self, keep: impl Fn(&Status, &str, &[(String, String)]) -> bool) -> usize {
         self.entries
             .values()
             .filter(|entry| keep(&entry.status, &entry.workflow_id, &entry.functions))
             .count()
+    }
+}
+
+impl Catalog {
+    /// (function, version) → the unfinished instances pinned to it.
+    pub(crate) fn pinned(&self) -> BTreeMap<(String, String), BTreeSet<String>> {
+        let mut pinned: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        let live = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| !entry.status.is_final());
+        for ((_, id), entry) in live {
+            for (resource, version) in &entry.functions {
+                let function = swirl_core::function_ref::split(resource).0.to_string();
+                pinned
+                    .entry((function, version.clone()))
+                    .or_default()
+                    .insert(id.clone());
+            }
+        }
+        pinned
     }
 }
 

@@ -59,7 +59,7 @@ use durability::Durability;
 use pool::{Admission, RunPool};
 use run::Begin;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex, RwLock};
 use std::time::Instant;
 

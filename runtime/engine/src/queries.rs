@@ -82,15 +82,23 @@ impl Engine {
         name: &str,
         limit: usize,
     ) -> Result<(Vec<InstanceRecord>, usize), EngineError> {
-        let calls = |status: &Status, _: &str, functions: &[String]| {
+        let calls = |status: &Status, _: &str, functions: &[(String, String)]| {
             !status.is_final()
                 && functions
                     .iter()
-                    .any(|resource| swirl_core::function_ref::split(resource).0 == name)
+                    .any(|(resource, _)| swirl_core::function_ref::split(resource).0 == name)
         };
         let (ids, count) = self
             .with_catalog(|catalog| (catalog.page(None, limit, calls).0, catalog.count(calls)))?;
         Ok((self.load_all(&ids)?, count))
+    }
+
+    /// (function, version) → the unfinished instances pinned to that
+    /// version, reading no record.
+    pub fn pinned_versions(
+        &self,
+    ) -> Result<BTreeMap<(String, String), BTreeSet<String>>, EngineError> {
+        self.with_catalog(Catalog::pinned)
     }
 
     /// The records of `ids` still there (retention may have deleted one

@@ -55,16 +55,18 @@ pub enum Deleted {
     EventMarks,
     BufferedEvents,
     DeadLetters,
+    FunctionVersions,
     Files,
     CodeCache,
 }
 
 impl Deleted {
-    pub const ALL: [Deleted; 6] = [
+    pub const ALL: [Deleted; 7] = [
         Deleted::Instances,
         Deleted::EventMarks,
         Deleted::BufferedEvents,
         Deleted::DeadLetters,
+        Deleted::FunctionVersions,
         Deleted::Files,
         Deleted::CodeCache,
     ];
@@ -75,6 +77,7 @@ impl Deleted {
             Deleted::EventMarks => "event_marks",
             Deleted::BufferedEvents => "buffered_events",
             Deleted::DeadLetters => "dead_letters",
+            Deleted::FunctionVersions => "function_versions",
             Deleted::Files => "files",
             Deleted::CodeCache => "code_cache",
         }

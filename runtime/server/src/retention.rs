@@ -7,6 +7,7 @@
 //! | seen-event marks (the dedup window)    | `--dedup-retention` (24 h)      |
 //! | buffered events                        | `--buffer-retention` (1 h)      |
 //! | dead letters                           | `--dead-letter-retention` (7 d) |
+//! | function versions nothing uses         | the newest `--versions-kept` (10) of each function |
 //! | files no record names                  | `--file-grace` (1 h) after their last write |
 //! | code-cache entries no version uses     | `--file-grace` (1 h) after their last write |
 //!
@@ -38,6 +39,9 @@ pub struct Retention {
     pub buffer: Duration,
     /// Dead letters, after they were given up on.
     pub dead_letters: Duration,
+    /// Versions of each function kept besides those in use (a route, an
+    /// alias or an unfinished instance needs them).
+    pub versions_kept: usize,
     /// Files and code-cache entries no record needs, after they were last
     /// written: a value's file is written just before the record that
     /// names it commits, and a component is compiled before its version
@@ -54,6 +58,7 @@ impl Default for Retention {
             dedup: Duration::from_secs(24 * 60 * 60),
             buffer: Duration::from_secs(60 * 60),
             dead_letters: Duration::from_secs(7 * 24 * 60 * 60),
+            versions_kept: 10,
             files: Duration::from_secs(60 * 60),
             interval: Duration::from_secs(60),
         }
@@ -101,6 +106,15 @@ pub(crate) async fn sweep(state: &ServerState, retention: &Retention) {
     drain(state, Deleted::DeadLetters, move |_| {
         Ok((
             sinks.expire_dead_letters(letters_cutoff, SWEEP_BATCH)?,
+            None,
+        ))
+    })
+    .await;
+    let deployments = state.deployments().clone();
+    let versions_kept = retention.versions_kept;
+    drain(state, Deleted::FunctionVersions, move |_| {
+        Ok((
+            deployments.forget_old_versions(versions_kept, SWEEP_BATCH)?,
             None,
         ))
     })

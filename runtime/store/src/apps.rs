@@ -133,6 +133,19 @@ impl Store {
             .collect()
     }
 
+    /// The name of every function with a recorded version.
+    pub fn versioned_functions(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = Vec::new();
+        for key in self.function_versions.iter().keys() {
+            let key = key?;
+            let name = key.split(|byte| *byte == 0).next().unwrap_or_default();
+            if names.last().is_none_or(|last| last.as_bytes() != name) {
+                names.push(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+        Ok(names)
+    }
+
     /// Deletes the record of `version` of function `name`; durable on
     /// return. Its files stay: other versions may share them.
     pub fn remove_function_version(&self, name: &str, version: &str) -> Result<(), StoreError> {

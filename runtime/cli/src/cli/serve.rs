@@ -75,6 +75,9 @@ pub struct Args {
     /// Deliveries of events sent in that GET /deliveries (the console's events page) remembers, in memory; one more drops the oldest
     #[arg(long, value_name = "N", default_value_t = swirl_server::deliveries::DEFAULT_RECENT_DELIVERIES)]
     recent_deliveries: usize,
+    /// Versions of each function kept besides those a route, an alias or an unfinished instance uses; older ones are deleted (a deleted function keeps none)
+    #[arg(long, value_name = "N", default_value_t = Retention::default().versions_kept)]
+    versions_kept: usize,
     /// How long a stored file or compiled code that no record needs any more is kept after its last write
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
     file_grace: Duration,
@@ -248,6 +251,7 @@ fn server_config(args: &Args, telemetry: &Option<Arc<Telemetry>>) -> ServerConfi
             dedup: args.dedup_retention,
             buffer: args.buffer_retention,
             dead_letters: args.dead_letter_retention,
+            versions_kept: args.versions_kept,
             files: args.file_grace,
             interval: args.retention_interval,
         },

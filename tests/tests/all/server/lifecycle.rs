@@ -464,6 +464,47 @@ async fn versions_nothing_uses_are_unloaded_and_deleted_and_used_ones_are_refuse
     );
 }
 
+/// Waits until the numbers of `probe`'s recorded versions are `expected`.
+async fn versions_become(server: &Server, expected: &[u64]) {
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = versions(server).await.into_keys().collect();
+        if listed == expected {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("versions {listed:?}, expected {expected:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_deletes_the_versions_nothing_uses_beyond_the_newest_kept() {
+    let app = app_dir();
+    let args = ["--versions-kept", "1", "--retention-interval", "200ms"];
+    let server = Server::start_recorded(&app, &args);
+    deploy_label(&server, &app, "v1").await;
+    let keep = put_alias(&server, "keep", json!({ "versions": { "1": 100 } })).await;
+    assert_eq!(keep.status, 200, "{keep:?}");
+    deploy_label(&server, &app, "v2").await;
+    let waiting = start_run(&server, "a").await;
+    for label in ["v3", "v4", "v5"] {
+        deploy_label(&server, &app, label).await;
+    }
+    // In use: 1 (an alias), 2 (a waiting instance), 5 (the route); of the
+    // others, 4 is the newest and stays.
+    versions_become(&server, &[1, 2, 4, 5]).await;
+    finish_run(&server, "a", &waiting).await;
+    versions_become(&server, &[1, 4, 5]).await;
+    let unaliased = delete(&server, "/functions/probe/aliases/keep").await;
+    assert_eq!(unaliased.status, 200, "{unaliased:?}");
+    versions_become(&server, &[4, 5]).await;
+    let metrics = server.get("/metrics").await.text;
+    assert!(
+        metrics.contains("swirl_retention_deleted_total{kind=\"function_versions\"} 3"),
+        "{metrics}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_deploys_a_canary_sets_aliases_and_rolls_back() {
     let app = app_dir();
