@@ -14,9 +14,10 @@
 //! deployment of the same app had. Deletes are explicit and refused while
 //! a workflow still calls the function.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +106,10 @@ pub(crate) struct AppRecord {
     manifest_file: String,
     /// Each file the manifest names, by its path relative to the manifest, → blob.
     pub(crate) files: BTreeMap<String, String>,
+    /// The ids of the app's workflows (none in records written before
+    /// they were kept: those apps' `[retention]` applies after a deploy).
+    #[serde(default)]
+    workflows: Vec<String>,
 }
 
 /// What a function version is loaded from (`function_versions` tree).
@@ -134,6 +139,9 @@ pub struct Deployments {
     /// One deployment, route change or delete at a time, so checks and
     /// writes do not interleave.
     pub(crate) lock: Arc<Mutex<()>>,
+    /// Workflow id → how long its finished instances are kept, for those
+    /// whose app's manifest says (`[retention]`).
+    retention: Arc<RwLock<HashMap<String, Duration>>>,
 }
 
 impl Deployments {
@@ -148,6 +156,7 @@ impl Deployments {
             host,
             engine,
             lock: Arc::default(),
+            retention: Arc::default(),
         }
     }
 
@@ -190,7 +199,10 @@ impl Deployments {
         let mut manifests = Vec::new();
         for (name, record) in self.store.apps()? {
             match self.stored_manifest(&record) {
-                Ok(manifest) => manifests.push(manifest),
+                Ok((manifest, workflows)) => {
+                    self.keep_retention(&manifest, &workflows);
+                    manifests.push(manifest);
+                }
                 Err(problem) => problems.push(format!("app '{name}': {problem}")),
             }
         }
@@ -210,9 +222,36 @@ impl Deployments {
         Ok((manifests, problems))
     }
 
-    fn stored_manifest(&self, record: &[u8]) -> Result<Manifest, String> {
+    /// A recorded app's manifest, and the ids of its workflows.
+    fn stored_manifest(&self, record: &[u8]) -> Result<(Manifest, Vec<String>), String> {
         let record: AppRecord = serde_json::from_slice(record).map_err(|e| e.to_string())?;
-        manifest_from_blob(&self.store, &record.manifest, &record.manifest_file)
+        let manifest = manifest_from_blob(&self.store, &record.manifest, &record.manifest_file)?;
+        Ok((manifest, record.workflows))
+    }
+
+    /// How long workflow `id`'s finished instances are kept, when its
+    /// app's manifest says; `None`: the server's default.
+    pub fn instance_retention(&self, id: &str) -> Option<Duration> {
+        let retention = self.retention.read().unwrap_or_else(|e| e.into_inner());
+        retention.get(id).copied()
+    }
+
+    /// The shortest retention an app's manifest gives, if any does.
+    pub fn shortest_instance_retention(&self) -> Option<Duration> {
+        let retention = self.retention.read().unwrap_or_else(|e| e.into_inner());
+        retention.values().min().copied()
+    }
+
+    /// Takes in what `manifest` says of how long the finished instances of
+    /// `workflows`, its app's, are kept.
+    fn keep_retention(&self, manifest: &Manifest, workflows: &[String]) {
+        let mut retention = self.retention.write().unwrap_or_else(|e| e.into_inner());
+        for id in workflows {
+            match manifest.retention.of(id) {
+                Some(kept) => retention.insert(id.clone(), kept),
+                None => retention.remove(id),
+            };
+        }
     }
 
     /// Checks everything `manifest` names, then records and deploys it
@@ -310,6 +349,20 @@ impl Deployments {
                 ),
             }
         }
+        let ids: Vec<String> = workflows
+            .iter()
+            .map(|(workflow, _, _)| workflow.id().to_string())
+            .collect();
+        // Only when every workflow loaded: one that did not has no id.
+        if workflows.len() == manifest.workflows.len() {
+            problems.extend(
+                manifest
+                    .retention
+                    .unknown_workflows(&ids)
+                    .iter()
+                    .map(ToString::to_string),
+            );
+        }
         if !problems.is_empty() {
             return Err(DeployError::Invalid(problems));
         }
@@ -369,6 +422,7 @@ impl Deployments {
             manifest: manifest_blob,
             manifest_file,
             files,
+            workflows: ids.clone(),
         };
         write.app = Some((
             manifest.app_name.clone(),
@@ -378,6 +432,7 @@ impl Deployments {
             })?,
         ));
         self.store.commit_deployment(&write)?;
+        self.keep_retention(manifest, &ids);
 
         let mut report = DeployReport {
             app: manifest.app_name.clone(),

@@ -97,6 +97,49 @@ pub struct Manifest {
     /// `[secrets]`: where each secret a 1.0 workflow may list in
     /// `use.secrets` is read from when the app deploys.
     pub secrets: BTreeMap<String, SecretSource>,
+    /// `[retention]`: how long the app's finished instances are kept.
+    pub retention: InstanceRetention,
+}
+
+/// How long an app's finished instances and their history are kept, when
+/// not for the server's `--instance-retention`.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceRetention {
+    /// `instances`: for every workflow of the app.
+    pub instances: Option<Duration>,
+    /// `[retention.workflows]`: for one workflow, by id, with where it is
+    /// written (a deployment refuses an id that is none of the app's).
+    pub workflows: BTreeMap<String, (Duration, Location)>,
+}
+
+impl InstanceRetention {
+    /// How long workflow `id`'s finished instances are kept; `None`: as
+    /// long as the server's default.
+    pub fn of(&self, id: &str) -> Option<Duration> {
+        self.workflows
+            .get(id)
+            .map(|(kept, _)| *kept)
+            .or(self.instances)
+    }
+
+    /// An error for each workflow `[retention.workflows]` names that is
+    /// none of `ids`, the app's.
+    pub fn unknown_workflows(&self, ids: &[String]) -> Vec<ManifestError> {
+        self.workflows
+            .iter()
+            .filter(|(id, _)| !ids.contains(id))
+            .map(|(id, (_, location))| {
+                location.error(format!(
+                    "no workflow of this app has id '{id}'; its workflows: {}",
+                    if ids.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                ))
+            })
+            .collect()
+    }
 }
 
 /// Where a secret's value is: an environment variable of the swirl
@@ -197,6 +240,16 @@ struct RawManifest {
     sinks: Vec<RawSink>,
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<RawSecret>>,
+    #[serde(default)]
+    retention: RawRetention,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    instances: Option<Spanned<String>>,
+    #[serde(default)]
+    workflows: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -345,6 +398,40 @@ impl Manifest {
             };
             secrets.insert(name.clone(), source_of);
         }
+        let mut retention = InstanceRetention::default();
+        let kept = |text: &Spanned<String>, key: String| {
+            let parsed = parse_duration(text.get_ref())
+                .and_then(|kept| {
+                    if kept.is_zero() {
+                        Err("a retention must be longer than 0s".to_string())
+                    } else {
+                        Ok(kept)
+                    }
+                })
+                .map_err(|message| source.error(text.span(), Some(&key), message));
+            let (line, column) = source.line_column(text.span().start);
+            let location = Location {
+                file: source.path.to_path_buf(),
+                line,
+                column,
+                key,
+            };
+            parsed.map(|kept| (kept, location))
+        };
+        if let Some(text) = &raw.retention.instances {
+            match kept(text, "retention.instances".to_string()) {
+                Ok((instances, _)) => retention.instances = Some(instances),
+                Err(error) => errors.push(error),
+            }
+        }
+        for (id, text) in &raw.retention.workflows {
+            match kept(text, format!("retention.workflows.{id}")) {
+                Ok(kept) => {
+                    retention.workflows.insert(id.clone(), kept);
+                }
+                Err(error) => errors.push(error),
+            }
+        }
         if !errors.is_empty() {
             return Err(ManifestErrors(errors));
         }
@@ -355,6 +442,7 @@ impl Manifest {
             functions,
             sinks,
             secrets,
+            retention,
         })
     }
 

@@ -3,22 +3,48 @@
 //! calls these in bounded batches; the store does the deleting (see
 //! `swirl_store::retention`).
 
+use std::time::Duration;
+
 use super::*;
 
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Engine {
-    /// Deletes up to `limit` instances that ended before `cutoff_ms`, with
-    /// their history; returns how many. A child whose parent still waits
-    /// for its end is kept (its index entry moves to now), so that the
-    /// parent's recovery finds it ended rather than never started.
-    pub fn forget_finished(&self, cutoff_ms: u64, limit: usize) -> Result<usize, EngineError> {
+    /// Deletes, among up to `limit` instances that ended more than
+    /// `shortest` ago, those that ended more than `kept(workflow id)` ago,
+    /// with their history; returns how many, and whether the batch was
+    /// full (more may be due). An instance kept longer has its index entry
+    /// moved to when it is due, so that no later batch reads it before. A
+    /// child whose parent still waits for its end is kept too (its entry
+    /// moves to now), so that the parent's recovery finds it ended rather
+    /// than never started.
+    pub fn forget_finished(
+        &self,
+        shortest: Duration,
+        kept: impl Fn(&str) -> Duration,
+        limit: usize,
+    ) -> Result<(usize, bool), EngineError> {
         let store = &self.inner.store;
+        let now = self.now_ms();
+        let shortest = millis(shortest);
+        let batch = store.finished_before(now.saturating_sub(shortest), limit)?;
+        let full = batch.len() == limit;
         let mut forgotten = 0;
-        for (ended_ms, id) in store.finished_before(cutoff_ms, limit)? {
-            if let Some(record) = self.load(&id)?
-                && self.awaited(&record)?
-            {
-                store.postpone_finished(ended_ms, self.now_ms(), &id)?;
-                continue;
+        for (ended_ms, id) in batch {
+            if let Some(record) = self.load(&id)? {
+                if self.awaited(&record)? {
+                    store.postpone_finished(ended_ms, now, &id)?;
+                    continue;
+                }
+                let due = record
+                    .updated_ms
+                    .saturating_add(millis(kept(&record.workflow_id)));
+                if due > now {
+                    store.postpone_finished(ended_ms, due - shortest, &id)?;
+                    continue;
+                }
             }
             let Some(bytes) = store.forget_instance(ended_ms, &id)? else {
                 continue;
@@ -29,7 +55,7 @@ impl Engine {
                 catalog.forget(&record);
             }
         }
-        Ok(forgotten)
+        Ok((forgotten, full))
     }
 
     /// True when `record`'s parent is unfinished and still waits for it.

@@ -3,7 +3,7 @@
 //!
 //! | what                                   | kept (default)                  |
 //! |----------------------------------------|---------------------------------|
-//! | finished instances and their history   | `--instance-retention` (7 days) |
+//! | finished instances and their history   | `--instance-retention` (7 days), or the app manifest's `[retention]` |
 //! | seen-event marks (the dedup window)    | `--dedup-retention` (24 h)      |
 //! | buffered events                        | `--buffer-retention` (1 h)      |
 //! | dead letters                           | `--dead-letter-retention` (7 d) |
@@ -15,7 +15,10 @@
 //! [`SWEEP_BATCH`] on the blocking pool, yielding between batches, so that a
 //! backlog (a first start after an upgrade, a long stop) drains without
 //! holding the commit lock for more than one instance at a time. Counts of
-//! what each sweep deleted go to `/metrics`.
+//! what each sweep deleted go to `/metrics`. Finished instances are found
+//! by end time past the shortest retention any app gives; one whose own is
+//! longer is moved in the index to when it is due (see
+//! `Engine::forget_finished`).
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -83,10 +86,16 @@ pub(crate) fn sweep_periodically(state: ServerState, retention: Retention) {
 pub(crate) async fn sweep(state: &ServerState, retention: &Retention) {
     let cutoff = |kept: Duration| now_ms().saturating_sub(kept.as_millis() as u64);
     let metrics = state.shared.metrics.clone();
-    let engine = state.engine().clone();
-    let instances_cutoff = cutoff(retention.instances);
+    let (engine, deployments) = (state.engine().clone(), state.deployments().clone());
+    let server_default = retention.instances;
+    let shortest = deployments
+        .shortest_instance_retention()
+        .map_or(server_default, |shortest| shortest.min(server_default));
     drain(state, Deleted::Instances, move |_| {
-        Ok((engine.forget_finished(instances_cutoff, SWEEP_BATCH)?, None))
+        let kept = |id: &str| deployments.instance_retention(id).unwrap_or(server_default);
+        let (forgotten, full) = engine.forget_finished(shortest, kept, SWEEP_BATCH)?;
+        // An empty cursor: the batch was full, so another one may find more.
+        Ok((forgotten, full.then(Vec::new)))
     })
     .await;
     let store = state.store().clone();

@@ -679,6 +679,7 @@ fn the_manifest_reference_shows_every_key_and_only_real_ones() {
         "[app]\nname = \"x\"\nbogus = 1\n",
         "[app]\nname = \"x\"\n[functions.f]\nsource = \"f.wasm\"\nbogus = 1\n",
         "[app]\nname = \"x\"\n[[sinks]]\nurl = \"http://127.0.0.1:9/\"\nbogus = 1\n",
+        "[app]\nname = \"x\"\n[retention]\nbogus = 1\n",
     ];
     for probe in probes {
         let errors = swirl_app::manifest::Manifest::parse(Path::new("swirl.toml"), probe)

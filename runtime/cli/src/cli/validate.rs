@@ -171,9 +171,13 @@ fn check_manifest(path: &Path, host: &FunctionHost, findings: &mut Vec<Finding>)
     if let Err(errors) = swirl_app::app::deploy(&manifest, host) {
         findings.extend(errors.0.into_iter().map(Finding::from_manifest));
     }
+    let mut ids = Vec::new();
     for file in swirl_app::app::load_workflows(&manifest) {
         let diagnostics = match file.result {
-            Ok(loaded) => loaded.warnings,
+            Ok(loaded) => {
+                ids.push(loaded.definition.id.clone());
+                loaded.warnings
+            }
             Err(diagnostics) => diagnostics.0,
         };
         findings.extend(
@@ -182,4 +186,15 @@ fn check_manifest(path: &Path, host: &FunctionHost, findings: &mut Vec<Finding>)
                 .map(|d| Finding::from_workflow(&file.path, d)),
         );
     }
+    // Only when every workflow loaded: one that did not has no id.
+    if ids.len() < manifest.workflows.len() {
+        return;
+    }
+    findings.extend(
+        manifest
+            .retention
+            .unknown_workflows(&ids)
+            .into_iter()
+            .map(Finding::from_manifest),
+    );
 }

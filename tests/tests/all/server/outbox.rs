@@ -14,7 +14,7 @@ use super::util::{Server, app_with, try_request};
 /// `jobs` produces `job.done` at its end; `tally` starts on `job.done`;
 /// `logged` logs through the probe; `orders` waits for two events;
 /// `collect` gathers both parts of one applicant (non-exclusive).
-fn workflows() -> Vec<(&'static str, Value)> {
+pub(super) fn workflows() -> Vec<(&'static str, Value)> {
     let events = json!([
         { "name": "Job", "source": "jobs", "type": "job.created" },
         { "name": "JobDone", "source": "jobs", "type": "job.done" },

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::outbox::{series, test_app};
+use super::outbox::{series, test_app, workflows};
 use super::sinks::{Receiver, start_receiver};
-use super::util::{Answer, Server};
+use super::util::{Answer, Server, app_with};
 
 /// Waits until `metrics` of `server` satisfy `done`; returns the last text.
 async fn metrics_until(server: &Server, what: &str, done: impl Fn(&str) -> bool) -> String {
@@ -111,6 +111,74 @@ async fn finished_instances_seen_marks_and_buffered_events_go_after_their_retent
         shipped.body["delivered"][0],
         waiting.as_str(),
         "{shipped:?}"
+    );
+}
+
+/// Completes an `orders` instance (order `order` paid, then shipped); its id.
+async fn complete_order(server: &Server, order: &str) -> String {
+    let paid = shop(server, &format!("paid-{order}"), "order.paid", order).await;
+    let id = paid.body["started"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{paid:?}"))
+        .to_string();
+    shop(server, &format!("ship-{order}"), "order.shipped", order).await;
+    server.wait_status(&id, "completed").await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apps_manifest_sets_how_long_its_workflows_finished_instances_are_kept() {
+    let retention = "\n[retention]\ninstances = \"1s\"\n\n[retention.workflows]\nlogged = \"1h\"\n";
+    let app = app_with(workflows(), retention);
+    let args = ["--retention-interval", "200ms"];
+    let mut server = Server::start(&app, &args, &[]);
+    let logged = server
+        .post_json(
+            "/workflows/logged/instances?wait=true",
+            json!({"message": "m"}),
+        )
+        .await;
+    assert_eq!(logged.body["status"], "completed", "{logged:?}");
+    let logged = logged.body["id"].as_str().unwrap().to_string();
+    // The app's 1 s, not the server's 7 days; `logged`'s own hour; and the
+    // same after a restart, from what the store recorded.
+    for order in ["o1", "o2"] {
+        if order == "o2" {
+            drop(server);
+            server = Server::start_recorded(&app, &args);
+        }
+        let order = complete_order(&server, order).await;
+        let mut found = server.get(&format!("/instances/{order}")).await;
+        for _ in 0..100 {
+            if found.status == 404 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            found = server.get(&format!("/instances/{order}")).await;
+        }
+        assert_eq!(found.status, 404, "{found:?}");
+        let kept = server.get(&format!("/instances/{logged}")).await;
+        assert_eq!(kept.body["status"], "completed", "{kept:?}");
+    }
+    drop(server);
+
+    // A workflow id that is none of the app's is an error where it is written.
+    std::fs::write(
+        app.manifest(),
+        std::fs::read_to_string(app.manifest())
+            .unwrap()
+            .replace("logged = ", "loged = "),
+    )
+    .unwrap();
+    let validated =
+        swirl_tests::run(swirl_tests::swirl(app.path()).args(["validate", "swirl.toml"]));
+    assert_ne!(validated.code, 0, "{}", validated.stdout);
+    let said = format!("{}{}", validated.stdout, validated.stderr);
+    assert!(
+        said.contains("retention.workflows.loged")
+            && said.contains("no workflow of this app has id 'loged'; its workflows: ")
+            && said.contains("logged"),
+        "{said}"
     );
 }
 
