@@ -100,8 +100,9 @@ pub(crate) async fn sweep(state: &ServerState, retention: &Retention) {
     .await;
     let store = state.store().clone();
     let marks_cutoff = cutoff(retention.dedup);
-    drain(state, Deleted::EventMarks, move |after| {
-        Ok(store.forget_events_before(marks_cutoff, after.as_deref(), SWEEP_BATCH)?)
+    drain(state, Deleted::EventMarks, move |_| {
+        let (forgotten, full) = store.forget_events_before(marks_cutoff, SWEEP_BATCH)?;
+        Ok((forgotten, full.then(Vec::new)))
     })
     .await;
     let engine = state.engine().clone();

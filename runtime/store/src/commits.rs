@@ -34,6 +34,8 @@ pub(crate) enum TreeId {
     EventIds = 6,
     /// The index of finished instances by end time (see `retention.rs`).
     Finished = 7,
+    /// The index of seen marks by time (see `retention.rs`).
+    MarksByTime = 8,
 }
 
 impl TreeId {
@@ -47,6 +49,7 @@ impl TreeId {
             5 => TreeId::Buffered,
             6 => TreeId::EventIds,
             7 => TreeId::Finished,
+            8 => TreeId::MarksByTime,
             _ => return None,
         })
     }
@@ -144,6 +147,7 @@ impl Store {
             TreeId::Buffered => &self.buffered,
             TreeId::EventIds => &self.event_ids,
             TreeId::Finished => &self.finished,
+            TreeId::MarksByTime => &self.marks_by_time,
         }
     }
 

@@ -135,6 +135,11 @@ impl Store {
                 event.key.to_vec(),
                 self.stow(&super::events::unfinished_mark(event))?,
             ));
+            ops.push(Op::Put(
+                TreeId::MarksByTime,
+                super::retention::time_key(event.at_ms, event.key),
+                Vec::new(),
+            ));
         }
         if let Some(ended_ms) = write.finished_ms {
             ops.push(Op::Put(

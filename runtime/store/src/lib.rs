@@ -12,8 +12,9 @@
 //!   kept until an instance waits for them ([`events`]);
 //! - `outbox`, `sink_queue`, `dead_letters`: produced events until they are
 //!   routed, delivered to the sinks, or given up on ([`outbox`]).
-//! - `finished`: finished instances by end time, for retention
-//!   ([`retention`], which also deletes old seen marks and unnamed files).
+//! - `finished`, `marks_by_time`: finished instances by end time, and seen
+//!   marks by the time they were written, for retention ([`retention`],
+//!   which also deletes unnamed files).
 //! - `function_versions`, `functions`, `function_aliases`, `workflows`, `apps`: what a server
 //!   deployed, restored after a restart ([`apps`]); the deployed files
 //!   themselves are content-addressed files ([`files`]).
@@ -138,6 +139,8 @@ pub struct Store {
     commits: sled::Tree,
     /// Finished instances by end time ([`retention`]).
     finished: sled::Tree,
+    /// Seen marks by the time each was written ([`retention`]).
+    marks_by_time: sled::Tree,
     /// Entries of `buffered`, kept by every insert and remove.
     buffered_count: Arc<std::sync::atomic::AtomicU64>,
     commit_lock: Arc<commits::Commits>,
@@ -238,6 +241,7 @@ impl Store {
             apps: db.open_tree("apps")?,
             commits: db.open_tree("commits")?,
             finished: db.open_tree("finished")?,
+            marks_by_time: db.open_tree("marks_by_time")?,
             buffered_count: Arc::default(),
             commit_lock: Arc::default(),
             files: Arc::new(files::Files::open(data_dir.join("files"))?),
@@ -250,6 +254,7 @@ impl Store {
             db,
         };
         store.replay_commit()?;
+        store.index_marks()?;
         store.buffered_count.store(
             store.buffered.len() as u64,
             std::sync::atomic::Ordering::Relaxed,
@@ -277,7 +282,7 @@ impl Store {
     }
 
     /// Every tree, by name.
-    fn named_trees(&self) -> [(&'static str, &sled::Tree); 17] {
+    fn named_trees(&self) -> [(&'static str, &sled::Tree); 18] {
         [
             ("kv", &self.kv),
             ("instances", &self.instances),
@@ -296,6 +301,7 @@ impl Store {
             ("apps", &self.apps),
             ("commits", &self.commits),
             ("finished", &self.finished),
+            ("marks_by_time", &self.marks_by_time),
         ]
     }
 

@@ -12,8 +12,12 @@
 //!   index entry last: sled recovers a prefix of its log, so a crash leaves
 //!   the index entry while anything of the instance is left, and the next
 //!   sweep finishes the job;
-//! - a seen mark is removed only if it still holds the mark that was found
-//!   old (compare and swap), so a mark rewritten meanwhile stays;
+//! - `marks_by_time`: `written_ms ‖ source \0 id` → nothing, written with
+//!   every seen mark (before it, or in the same commit), so the marks
+//!   written before a time are a range scan from the start too; a mark is
+//!   removed only if it is still older than the cutoff and holds what was
+//!   read (compare and swap), and its index entry goes either way: a mark
+//!   rewritten since has an entry of its own for its new time;
 //! - a file is deleted only when no record names it and it was last written
 //!   (or found already written by [`super::files`]) longer than a grace
 //!   period ago: a value is written to its file just before the record
@@ -31,9 +35,14 @@ use super::{Store, StoreError};
 
 /// The index key of instance `id`, finished at `ended_ms`.
 pub(super) fn finished_key(ended_ms: u64, id: &str) -> Vec<u8> {
-    let mut key = ended_ms.to_be_bytes().to_vec();
-    key.extend_from_slice(id.as_bytes());
-    key
+    time_key(ended_ms, id.as_bytes())
+}
+
+/// An index key: `at_ms` (8 bytes, big-endian), then `key`.
+pub(super) fn time_key(at_ms: u64, key: &[u8]) -> Vec<u8> {
+    let mut indexed = at_ms.to_be_bytes().to_vec();
+    indexed.extend_from_slice(key);
+    indexed
 }
 
 fn decode_finished_key(key: &[u8]) -> Option<(u64, String)> {
@@ -44,8 +53,9 @@ fn decode_finished_key(key: &[u8]) -> Option<(u64, String)> {
     ))
 }
 
-/// The key that says every finished instance is indexed: after every end
-/// time, so that no scan for instances that ended before a time reaches it.
+/// The key that says an index (of finished instances, of seen marks) is
+/// complete: after every time, so that no scan for what is older than a
+/// time reaches it.
 const INDEXED: &[u8] = b"\xff\xff\xff\xff\xff\xff\xff\xffindexed";
 
 /// Where a batched scan stopped: the last key it visited, or the end.
@@ -128,40 +138,51 @@ impl Store {
         Ok(record)
     }
 
-    /// Forgets the seen marks written before `cutoff_ms` among up to
-    /// `limit` marks after `after`; returns how many it forgot and where a
-    /// next batch goes on (`None`: the scan reached the end).
+    /// Forgets up to `limit` seen marks written before `cutoff_ms`, oldest
+    /// first; returns how many, and whether the batch was full (more may
+    /// be due).
     pub fn forget_events_before(
         &self,
         cutoff_ms: u64,
-        after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<(usize, Cursor), StoreError> {
-        let entries = match after {
-            Some(after) => self.event_ids.range((
-                std::ops::Bound::Excluded(after.to_vec()),
-                std::ops::Bound::Unbounded,
-            )),
-            None => self.event_ids.iter(),
-        };
+    ) -> Result<(usize, bool), StoreError> {
+        let due = self
+            .marks_by_time
+            .range(..cutoff_ms.to_be_bytes())
+            .keys()
+            .take(limit)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut forgotten = 0;
-        let mut last = None;
-        let mut visited = 0;
-        for entry in entries.take(limit) {
-            let (key, stored) = entry?;
-            visited += 1;
-            let at_ms = super::events::mark_time(&self.unstow(&stored)?).unwrap_or(0);
-            if at_ms < cutoff_ms
+        for indexed in &due {
+            let key = &indexed[8..];
+            if let Some(stored) = self.event_ids.get(key)?
+                && super::events::mark_time(&self.unstow(&stored)?).unwrap_or(0) < cutoff_ms
                 && self
                     .event_ids
-                    .compare_and_swap(&key, Some(&stored), None as Option<&[u8]>)?
+                    .compare_and_swap(key, Some(&stored), None as Option<&[u8]>)?
                     .is_ok()
             {
                 forgotten += 1;
             }
-            last = Some(key.to_vec());
+            self.marks_by_time.remove(indexed)?;
         }
-        Ok((forgotten, if visited < limit { None } else { last }))
+        Ok((forgotten, due.len() == limit))
+    }
+
+    /// Indexes the seen marks by time, once: a data directory written
+    /// before the index existed has marks it does not name. Durable on
+    /// return, so that a crash halfway has it done again.
+    pub(super) fn index_marks(&self) -> Result<(), StoreError> {
+        if self.marks_by_time.contains_key(INDEXED)? {
+            return Ok(());
+        }
+        for entry in self.event_ids.iter() {
+            let (key, stored) = entry?;
+            let at_ms = super::events::mark_time(&self.unstow(&stored)?).unwrap_or(0);
+            self.marks_by_time.insert(time_key(at_ms, &key), &[])?;
+        }
+        self.marks_by_time.insert(INDEXED, &[])?;
+        self.flush()
     }
 
     /// Up to `limit` buffered events after the key `after`, in key order.
@@ -285,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn seen_marks_are_forgotten_in_batches_unless_rewritten() {
+    fn seen_marks_are_forgotten_in_batches_by_time_unless_rewritten() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         for n in 0..10 {
@@ -293,18 +314,33 @@ mod tests {
                 .mark_event_seen("s", &n.to_string(), if n < 6 { 100 } else { 900 })
                 .unwrap();
         }
-        let (mut forgotten, mut cursor) = store.forget_events_before(500, None, 4).unwrap();
-        assert_eq!(forgotten, 4);
-        let mut batches = 1;
-        while let Some(after) = cursor {
-            let (more, next) = store.forget_events_before(500, Some(&after), 4).unwrap();
-            forgotten += more;
-            cursor = next;
-            batches += 1;
+        // Written again later: its old index entry finds a newer mark.
+        store.mark_event_seen("s", "0", 700).unwrap();
+        let mut batches = vec![store.forget_events_before(500, 4).unwrap()];
+        while batches.last().unwrap().1 {
+            batches.push(store.forget_events_before(500, 4).unwrap());
         }
-        assert_eq!((forgotten, batches), (6, 3));
-        assert_eq!(store.event_seen("s", "0").unwrap(), None);
+        assert_eq!(batches, [(3, true), (2, false)]);
+        assert_eq!(store.event_seen("s", "1").unwrap(), None);
+        assert!(store.event_seen("s", "0").unwrap().is_some());
         assert!(store.event_seen("s", "7").unwrap().is_some());
+        assert_eq!(store.forget_events_before(800, 4).unwrap(), (1, false));
+        assert_eq!(store.event_seen("s", "0").unwrap(), None);
+    }
+
+    #[test]
+    fn marks_written_before_the_index_existed_are_indexed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.mark_event_seen("s", "old", 100).unwrap();
+            // As a data directory written before the index.
+            store.marks_by_time.clear().unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.forget_events_before(200, 10).unwrap(), (1, false));
+        assert_eq!(store.event_seen("s", "old").unwrap(), None);
     }
 
     #[test]
