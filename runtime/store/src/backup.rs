@@ -5,12 +5,14 @@
 //! it holds every run commit (and the other writers that take the lock)
 //! from before its first entry to after its last; what it copies is the
 //! state between two commits, every commit acknowledged before it started
-//! included. Writers that do not take the commit lock each write
-//! atomically in sled, but one that lands during the copy may be in it in
-//! part: the server holds its deployments meanwhile too, which leaves the
-//! kv writes of direct calls and dead-letter replays. It also holds the
-//! files' removal lock, so that no file a copied record names is deleted
-//! before it is copied. Commits wait meanwhile: back up to a local file.
+//! included. Every other write of several entries takes the lock as well
+//! (the kv writes of direct calls, and moves between the outbox, the sink
+//! queue and the dead letters), so none is in a backup in part; the server
+//! holds its deployments meanwhile too. Writes of one entry (a buffered
+//! event, an acknowledged delivery) are atomic in sled by themselves. It
+//! also holds the files' removal lock, so that no file a copied record
+//! names is deleted before it is copied. Writers wait meanwhile: back up
+//! to a local file.
 //!
 //! The stream:
 //!
@@ -300,5 +302,53 @@ mod tests {
         assert!(restore("other", b"hello, this is a text file").contains("not a swirl backup"));
         let occupied = restore("live", &backup);
         assert!(occupied.contains("is not empty"), "{occupied}");
+    }
+
+    #[test]
+    fn writes_of_several_entries_are_in_a_backup_whole_or_none_of_them() {
+        const LETTERS: usize = 40;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("live")).unwrap();
+        let key = |kind: &str, n: usize| format!("{kind}-{n:03}").into_bytes();
+        for n in 0..LETTERS {
+            store.bury(&key("q", n), &key("l", n), b"letter").unwrap();
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mover = {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut round = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    for n in 0..LETTERS {
+                        assert!(store.requeue(&key("l", n), &key("q", n), b"entry").unwrap());
+                        store.bury(&key("q", n), &key("l", n), b"letter").unwrap();
+                    }
+                    let count = Some(round.to_string().into_bytes());
+                    let writes = std::collections::BTreeMap::from([
+                        ("a".to_string(), count.clone()),
+                        ("b".to_string(), count),
+                    ]);
+                    store.apply("f", &writes).unwrap();
+                    round += 1;
+                }
+            })
+        };
+        for taken in 0..20 {
+            let mut bytes = Vec::new();
+            store.backup(&mut bytes).unwrap();
+            let target = dir.path().join(format!("restored-{taken}"));
+            Store::restore(&target, bytes.as_slice()).unwrap();
+            let restored = Store::open(&target).unwrap();
+            let held =
+                restored.dead_letters().unwrap().len() + restored.sink_queue().unwrap().len();
+            assert_eq!(held, LETTERS, "backup {taken}: every letter once");
+            assert_eq!(
+                restored.get("f", "a").unwrap(),
+                restored.get("f", "b").unwrap(),
+                "backup {taken}: a kv write whole"
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        mover.join().unwrap();
     }
 }

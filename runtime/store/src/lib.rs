@@ -276,6 +276,15 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `write`, a write of several entries that is atomic in sled,
+    /// under the commit lock, so that a backup (which holds it) has all of
+    /// it or none: a backup copies tree after tree, and a write landing
+    /// between two of its reads would be in it in part.
+    fn apart_from_backups<T>(&self, write: impl FnOnce() -> T) -> T {
+        let _locked = self.commit_lock.lock();
+        write()
+    }
+
     /// The data directory the store lives in.
     pub fn data_dir(&self) -> &Path {
         self.db_dir.0.parent().unwrap_or(&self.db_dir.0)
@@ -483,7 +492,7 @@ impl KvStore for Store {
                     None => batch.remove(key),
                 }
             }
-            self.kv.apply_batch(batch)?;
+            self.apart_from_backups(|| self.kv.apply_batch(batch))?;
             self.durable()
         })();
         written.map_err(|error| KvError(error.to_string()))

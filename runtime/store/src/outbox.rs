@@ -83,15 +83,17 @@ impl Store {
     /// means draining the event again, which its dedup makes harmless.
     pub fn hand_off(&self, outbox_key: &[u8], queue: &[KeyedBytes]) -> Result<(), StoreError> {
         let stored = self.stow_all(queue)?;
-        flatten(
-            (&self.outbox, &self.sink_queue).transaction(|(outbox, sink_queue)| {
-                outbox.remove(outbox_key)?;
-                for (key, value) in &stored {
-                    sink_queue.insert(key.as_slice(), value.as_slice())?;
-                }
-                Ok(true)
-            }),
-        )?;
+        self.apart_from_backups(|| {
+            flatten(
+                (&self.outbox, &self.sink_queue).transaction(|(outbox, sink_queue)| {
+                    outbox.remove(outbox_key)?;
+                    for (key, value) in &stored {
+                        sink_queue.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    Ok(true)
+                }),
+            )
+        })?;
         if queue.is_empty() {
             return Ok(());
         }
@@ -119,13 +121,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         super::values::check_key(letter_key)?;
         let letter = self.stow(letter)?;
-        flatten(
-            (&self.sink_queue, &self.dead_letters).transaction(|(sink_queue, dead)| {
-                sink_queue.remove(queue_key)?;
-                dead.insert(letter_key, letter.as_slice())?;
-                Ok(true)
-            }),
-        )?;
+        self.apart_from_backups(|| {
+            flatten(
+                (&self.sink_queue, &self.dead_letters).transaction(|(sink_queue, dead)| {
+                    sink_queue.remove(queue_key)?;
+                    dead.insert(letter_key, letter.as_slice())?;
+                    Ok(true)
+                }),
+            )
+        })?;
         self.durable()
     }
 
@@ -167,15 +171,17 @@ impl Store {
     ) -> Result<bool, StoreError> {
         super::values::check_key(queue_key)?;
         let entry = self.stow(entry)?;
-        let moved = flatten((&self.dead_letters, &self.sink_queue).transaction(
-            |(dead, sink_queue)| {
-                if dead.remove(letter_key)?.is_none() {
-                    return Ok(false);
-                }
-                sink_queue.insert(queue_key, entry.as_slice())?;
-                Ok(true)
-            },
-        ))?;
+        let moved = self.apart_from_backups(|| {
+            flatten(
+                (&self.dead_letters, &self.sink_queue).transaction(|(dead, sink_queue)| {
+                    if dead.remove(letter_key)?.is_none() {
+                        return Ok(false);
+                    }
+                    sink_queue.insert(queue_key, entry.as_slice())?;
+                    Ok(true)
+                }),
+            )
+        })?;
         if moved {
             self.durable()?;
         }
