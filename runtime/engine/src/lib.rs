@@ -71,7 +71,7 @@ use tokio::sync::{Notify, oneshot};
 use interpreter::{ChildStart, Step, SubscriptionChanges, Workflow};
 use outbox::{ActionCall, EngineObserver, OutboxEvent};
 use record::{
-    HistoryEntry, InstanceRecord, ParentLink, Status, Subscription, ThreadId, TimerId,
+    HistoryEntry, InstanceRecord, ParentLink, Status, Subscription, TaskId, ThreadId, TimerId,
     WorkflowError,
 };
 use swirl_core::trace_context::TraceContext;
@@ -220,6 +220,9 @@ struct Inner {
     durability: Durability,
     /// Timers this process waits for, so none fires twice.
     scheduled_timers: StdMutex<HashSet<(String, TimerId)>>,
+    /// Request tasks (1.0's HTTP calls) this process has sent and whose
+    /// response it waits for, so none is sent twice at once.
+    requests: StdMutex<HashSet<(String, TaskId)>>,
     /// Woken when an instance reaches a final status.
     finished: StdMutex<HashMap<String, Arc<Notify>>>,
     /// Who hears about actions and takes produced events (the server).
@@ -295,6 +298,7 @@ impl Engine {
                 workflows: RwLock::default(),
                 versions: RwLock::default(),
                 scheduled_timers: StdMutex::default(),
+                requests: StdMutex::default(),
                 finished: StdMutex::default(),
                 observer: RwLock::default(),
                 tracer: std::sync::OnceLock::new(),
@@ -564,6 +568,15 @@ pub(crate) enum Input {
     Child {
         thread: ThreadId,
         result: Result<Value, WorkflowError>,
+    },
+    /// The response to a request task, sent after a commit (see
+    /// [`Engine::send_requests`]).
+    Response {
+        task: TaskId,
+        result: Result<Value, WorkflowError>,
+        duration_ms: u64,
+        /// When it was sent, for its span (traces on only).
+        started_ns: u64,
     },
 }
 

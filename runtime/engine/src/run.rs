@@ -24,6 +24,13 @@
 //! A control request (cancel, suspend, resume) for an instance whose run is
 //! making calls interrupts it: the run stops when its call returns, drops
 //! that call's result, commits, and goes on after the request.
+//!
+//! Request tasks (1.0's HTTP calls) are not made by the run: they wait on
+//! servers outside, and a run thread waiting on one would hold up every
+//! other instance. Once a commit whose record holds them is durable, each
+//! is sent on the blocking pool ([`Engine::send_requests`], once per
+//! process); its response is the input of a run of its own. A crash before
+//! the response is applied sends it again after recovery, like a call.
 
 use std::time::Instant;
 
@@ -217,6 +224,14 @@ impl Engine {
         ack: &mut Option<Ack>,
         runtime: &tokio::runtime::Handle,
     ) -> Result<(), EngineError> {
+        if let Begin::Apply {
+            input: Input::Response { task, .. },
+            ..
+        } = &begin
+        {
+            self.request_ended(id, *task);
+        }
+        let mut response_span = None;
         let now = self.now_ms();
         let trigger = self.tracer().map(|_| Trigger::of(&begin));
         let started_ns = trigger.as_ref().map_or(0, |_| tracer::now_ns());
@@ -282,7 +297,11 @@ impl Engine {
                         // A suspended instance's timers stay in the record;
                         // resume schedules them again and overdue ones fire
                         // at once.
-                        if found.status == Status::Suspended && matches!(input, Input::Timer(_)) {
+                        // A response while suspended is dropped: resume
+                        // sends the request again.
+                        if found.status == Status::Suspended
+                            && matches!(input, Input::Timer(_) | Input::Response { .. })
+                        {
                             return answer(ack, found, false);
                         }
                         segment.consumes = Consumes {
@@ -306,6 +325,19 @@ impl Engine {
                                 link: _,
                             } => step.event(thread, &event, &key, data, &correlation),
                             Input::Child { thread, result } => step.child_done(thread, result),
+                            Input::Response {
+                                task,
+                                result,
+                                duration_ms,
+                                started_ns,
+                            } => {
+                                // Gone when the instance moved on (a cancel,
+                                // a timeout): the response is for nobody.
+                                if let Some(sent) = step.record().tasks.get(&task).cloned() {
+                                    response_span = Some((sent, started_ns, result.clone()));
+                                    step.task_done(task, result, duration_ms);
+                                }
+                            }
                         }
                     }
                     Begin::Control { action, change } => {
@@ -323,6 +355,9 @@ impl Engine {
             }
         };
         let mut trace = self.trace_run(trigger, started_ns, &mut record);
+        if let (Some(trace), Some((task, sent_ns, result))) = (&mut trace, &response_span) {
+            trace.call(&record, task, *sent_ns, result);
+        }
 
         let mut calls = 0;
         let mut interrupted = false;
@@ -334,7 +369,8 @@ impl Engine {
                 interrupted = true;
                 break;
             }
-            let Some((&task_id, task)) = record.tasks.first_key_value() else {
+            let Some((&task_id, task)) = record.tasks.iter().find(|(_, task)| !is_request(task))
+            else {
                 break;
             };
             let task = task.clone();
@@ -390,6 +426,8 @@ impl Engine {
         }
         if before.as_ref() == Some(&record) && segment.history.is_empty() {
             let unchanged = before.unwrap_or(record);
+            // Committed as it is (a run after a restart finds its requests).
+            self.send_requests(&unchanged);
             return answer(ack, unchanged, false);
         }
         if let Some(trace) = &mut trace {
@@ -480,15 +518,69 @@ impl Engine {
         let secrets = self.secrets();
         let input = secrets.reveal(&task.input);
         let (result, duration_ms, kv_writes, emitted) = self.call_with(record, task, &input);
-        let result = result
-            .map(|output| secrets.conceal(&output))
-            .map_err(|error| WorkflowError {
-                message: secrets.conceal_text(&error.message),
-                details: error.details.map(|d| Box::new(secrets.conceal(&d))),
-                problem: error.problem.map(|p| Box::new(secrets.conceal(&p))),
-                ..error
+        (conceal(&secrets, result), duration_ms, kv_writes, emitted)
+    }
+
+    /// Sends the requests of `record`'s tasks that this process has not
+    /// sent yet, each on the blocking pool; each response is applied by a
+    /// run of its own. Call only with a committed record: a request leaves
+    /// the instance like its other effects.
+    pub(crate) fn send_requests(&self, record: &InstanceRecord) {
+        if record.status.is_final() || record.status == Status::Suspended {
+            return;
+        }
+        for (&task_id, task) in &record.tasks {
+            let Some(protocol) = task.function.strip_prefix(PROTOCOL_PREFIX) else {
+                continue;
+            };
+            let mut sent = self
+                .inner
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !sent.insert((record.id.clone(), task_id)) {
+                continue;
+            }
+            drop(sent);
+            let engine = self.clone();
+            let (id, protocol, input) =
+                (record.id.clone(), protocol.to_string(), task.input.clone());
+            tokio::task::spawn_blocking(move || {
+                let started_ns = tracer::now_ns();
+                let started = Instant::now();
+                let secrets = engine.secrets();
+                let result = engine
+                    .inner
+                    .invoker
+                    .request(&protocol, &secrets.reveal(&input))
+                    .map_err(call_error);
+                let response = Input::Response {
+                    task: task_id,
+                    result: conceal(&secrets, result),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    started_ns,
+                };
+                let begin = Begin::Apply {
+                    input: response,
+                    take: None,
+                };
+                if let Err(error) = engine.submit(&id, begin, Admission::Internal, None) {
+                    // Sent again by the instance's next run.
+                    engine.request_ended(&id, task_id);
+                    tracing::error!(instance = %id, %error, "cannot apply an HTTP response");
+                }
             });
-        (result, duration_ms, kv_writes, emitted)
+        }
+    }
+
+    /// Forgets that the request of task `task` of instance `id` is out.
+    fn request_ended(&self, id: &str, task: TaskId) {
+        let mut sent = self
+            .inner
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        sent.remove(&(id.to_string(), task));
     }
 
     fn call_with(
@@ -502,17 +594,6 @@ impl Engine {
         KvWrites,
         Vec<OutboxEvent>,
     ) {
-        if let Some(protocol) = task.function.strip_prefix(PROTOCOL_PREFIX) {
-            let started = Instant::now();
-            let result = self.inner.invoker.request(protocol, input);
-            let duration_ms = started.elapsed().as_millis() as u64;
-            return (
-                result.map_err(call_error),
-                duration_ms,
-                Default::default(),
-                Vec::new(),
-            );
-        }
         let call = Call {
             input: serde_json::to_vec(input).unwrap_or_default(),
             workflow_id: Some(record.workflow_id.clone()),
@@ -702,7 +783,8 @@ impl Engine {
             return;
         }
         self.schedule_timers(&record);
-        if !continuing && !record.tasks.is_empty() {
+        self.send_requests(&record);
+        if !continuing && record.tasks.values().any(|task| !is_request(task)) {
             self.spawn_run(&record.id, Begin::Continue, "go on with a run");
         }
     }
@@ -854,6 +936,26 @@ fn answer_none(ack: &mut Option<Ack>) -> Result<(), EngineError> {
 }
 
 /// A failed outbound call as the 1.0 error it is.
+/// Whether `task` is a request (an HTTP call) rather than a function call.
+fn is_request(task: &record::Task) -> bool {
+    task.function.starts_with(PROTOCOL_PREFIX)
+}
+
+/// A call's result with every secret value in it masked again.
+fn conceal(
+    secrets: &secrets::Secrets,
+    result: Result<Value, WorkflowError>,
+) -> Result<Value, WorkflowError> {
+    result
+        .map(|output| secrets.conceal(&output))
+        .map_err(|error| WorkflowError {
+            message: secrets.conceal_text(&error.message),
+            details: error.details.map(|d| Box::new(secrets.conceal(&d))),
+            problem: error.problem.map(|p| Box::new(secrets.conceal(&p))),
+            ..error
+        })
+}
+
 fn call_error(error: RequestError) -> WorkflowError {
     let detail = error.to_string();
     match error {

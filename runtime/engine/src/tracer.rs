@@ -36,6 +36,8 @@ pub enum Trigger {
     Timer,
     /// A child instance ended.
     Child,
+    /// The response to an HTTP request came.
+    Response,
     /// Cancel, suspend or resume.
     Control(&'static str),
     /// The rest of a run that yielded, or one a stop interrupted.
@@ -49,6 +51,7 @@ impl Trigger {
             Trigger::Event { .. } => "event",
             Trigger::Timer => "timer",
             Trigger::Child => "child",
+            Trigger::Response => "response",
             Trigger::Control(action) => action,
             Trigger::Continue => "continue",
         }
@@ -119,6 +122,7 @@ impl Trigger {
                 Input::Event { link, .. } => Trigger::Event { link: link.clone() },
                 Input::Timer(_) => Trigger::Timer,
                 Input::Child { .. } => Trigger::Child,
+                Input::Response { .. } => Trigger::Response,
             },
             Begin::Control { action, .. } => Trigger::Control(action),
             Begin::Continue => Trigger::Continue,

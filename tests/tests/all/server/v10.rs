@@ -1,8 +1,12 @@
 //! Serverless Workflow 1.0 documents on a server: what needs a running
 //! `swirl serve` and its restarts (durable timeouts, schedules).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::Router;
+use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::util::{Server, workflows_app};
@@ -258,4 +262,61 @@ async fn lifecycle_events_reach_the_sinks_when_asked_for() {
         }
         server.kill();
     }
+}
+
+/// An HTTP call waits on the server it calls, not on a run thread: while
+/// three instances' requests hang, another instance runs to its end on
+/// the server's one run thread; released, the three end with the response.
+#[tokio::test(flavor = "multi_thread")]
+async fn hanging_http_calls_hold_up_no_other_instance() {
+    let (release, released) = tokio::sync::watch::channel(false);
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let router = Router::new().route(
+        "/slow",
+        get(move || {
+            let (mut released, counter) = (released.clone(), counter.clone());
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                released.wait_for(|go| *go).await.unwrap();
+                axum::Json(json!({ "answer": 42 }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let calling = document(
+        "calling",
+        json!({ "ask": { "call": "http", "with": { "method": "get", "endpoint": format!("http://{addr}/slow") } } }),
+    );
+    let quick = document("quick", json!({ "answer": { "set": { "done": true } } }));
+    let app = workflows_app(vec![("calling.json", calling), ("quick.json", quick)], "");
+    let server = Server::start(&app, &["--run-threads", "1"], &[]);
+    let mut hanging = Vec::new();
+    for _ in 0..3 {
+        let started = server
+            .post_json("/workflows/calling/instances", json!({}))
+            .await;
+        hanging.push(started.body["id"].as_str().unwrap().to_string());
+    }
+    super::sinks::wait_until("the three requests are out", || {
+        asked.load(Ordering::SeqCst) == 3
+    })
+    .await;
+    let quick = server
+        .post_json("/workflows/quick/instances?wait=true", json!({}))
+        .await;
+    assert_eq!(quick.body["status"], "completed", "{quick:?}");
+    assert_eq!(quick.body["output"]["done"], true, "{quick:?}");
+    for id in &hanging {
+        let instance = server.get(&format!("/instances/{id}")).await;
+        assert_eq!(instance.body["status"], "running", "{instance:?}");
+    }
+    release.send(true).unwrap();
+    for id in &hanging {
+        let done = server.wait_status(id, "completed").await;
+        assert_eq!(done["output"]["answer"], 42, "{done}");
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 3, "each request sent once");
 }
