@@ -2,10 +2,11 @@
 //! (`swirl_tests::bounded_disk`): hours of short instances and events
 //! under an hour's retention, the data directory sampled every minute.
 //!
-//! Usage: `cargo run -p swirl-tests --bin bounded_disk -- [--scaled SECONDS [--keep]]`;
+//! Usage: `cargo run -p swirl-tests --bin bounded_disk -- [--scaled SECONDS [--keep] [--rate N|max]]`;
 //! `--scaled` runs SECONDS of load under a retention of a sixth of that
 //! (what the test runs); `--keep` keeps everything instead (retention of
-//! a year), the control run. Prints the samples; exits 1 when the data
+//! a year), the control run; `--rate` sends N requests a second (default
+//! `SCALED_RATE`) or as fast as the server answers. Prints the samples; exits 1 when the data
 //! directory's peak in the last third of the run is over 1.25 times the
 //! middle third's.
 
@@ -18,27 +19,14 @@ use swirl_tests::bounded_disk::{DiskConfig, run};
 /// that still counts as levelled off.
 const LEVELLED: f64 = 1.25;
 
+const USAGE: &str = "usage: bounded_disk [--scaled SECONDS [--keep] [--rate N|max]]";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = match args.as_slice() {
-        [] => DiskConfig::default(),
-        [flag, seconds, keep @ ..] if flag == "--scaled" && keep.len() <= 1 => {
-            match seconds.parse() {
-                Ok(seconds) => {
-                    let mut config = DiskConfig::scaled(Duration::from_secs(seconds));
-                    if keep.first().is_some_and(|flag| flag == "--keep") {
-                        config.retention = Duration::from_secs(365 * 24 * 60 * 60);
-                    }
-                    config
-                }
-                Err(_) => {
-                    eprintln!("bounded_disk: --scaled takes seconds, not '{seconds}'");
-                    return ExitCode::from(2);
-                }
-            }
-        }
-        _ => {
-            eprintln!("usage: bounded_disk [--scaled SECONDS [--keep]]");
+    let config = match parse(&args) {
+        Ok(config) => config,
+        Err(problem) => {
+            eprintln!("bounded_disk: {problem}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -49,4 +37,37 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn parse(args: &[String]) -> Result<DiskConfig, String> {
+    let [flag, seconds, rest @ ..] = args else {
+        return match args {
+            [] => Ok(DiskConfig::default()),
+            _ => Err("--scaled takes seconds".into()),
+        };
+    };
+    if flag != "--scaled" {
+        return Err(format!("unknown argument '{flag}'"));
+    }
+    let seconds = seconds
+        .parse()
+        .map_err(|_| format!("--scaled takes seconds, not '{seconds}'"))?;
+    let mut config = DiskConfig::scaled(Duration::from_secs(seconds));
+    let mut rest = rest.iter();
+    while let Some(flag) = rest.next() {
+        match flag.as_str() {
+            "--keep" => config.retention = Duration::from_secs(365 * 24 * 60 * 60),
+            "--rate" => {
+                config.rate = match rest.next().map(String::as_str) {
+                    Some("max") => None,
+                    Some(rate) => Some(rate.parse().map_err(|_| {
+                        format!("--rate takes requests a second or max, not '{rate}'")
+                    })?),
+                    None => return Err("--rate takes requests a second or max".into()),
+                }
+            }
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    Ok(config)
 }
