@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::invoker::AppInvoker;
 use crate::manifest::{Manifest, ManifestError, ManifestErrors};
 use swirl_engine::{Engine, EngineConfig, EngineError};
-use swirl_function::{FunctionHost, HostConfig, KvStore};
+use swirl_function::{CompileProgress, FunctionHost, HostConfig, KvStore, OnCompile};
 use swirl_workflow::{self as workflow, Diagnostics, KnownFunctions, Loaded};
 
 /// One workflow file of an app and what loading it gave.
@@ -225,10 +225,28 @@ pub fn engine(
     )
 }
 
+/// Where a host tells of a compile that takes seconds (see [`CompileProgress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileLines {
+    /// A plain line on stderr, for commands that run and end.
+    Stderr,
+    /// The server's log (`swirl serve`), which may be JSON lines.
+    Log,
+}
+
 /// A host for the apps of one data directory: code cache under `<data-dir>/cache`.
 pub fn host(
     data_dir: &Path,
     kv: Arc<dyn KvStore>,
+    lines: CompileLines,
 ) -> Result<FunctionHost, swirl_function::LoadError> {
-    FunctionHost::new(HostConfig::new(data_dir.join("cache")), kv)
+    let on_compile: OnCompile = match lines {
+        CompileLines::Stderr => Arc::new(|progress: &CompileProgress| eprintln!("{progress}")),
+        CompileLines::Log => Arc::new(|progress: &CompileProgress| tracing::info!("{progress}")),
+    };
+    let config = HostConfig {
+        on_compile: Some(on_compile),
+        ..HostConfig::new(data_dir.join("cache"))
+    };
+    FunctionHost::new(config, kv)
 }

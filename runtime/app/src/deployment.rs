@@ -6,8 +6,8 @@
 //! ```text
 //!  manifest + files ──check all──▶ store: files, version records, current pointers (one transaction)
 //!                                   └──▶ host.install (new function versions), engine.activate
-//!  restart ──restore──▶ current versions from the store; older versions loaded
-//!                       lazily when a pinned instance calls them (StoredVersions)
+//!  restart ──restore──▶ current routes from the store; their versions load in the
+//!                       background, older ones when a pinned instance calls them (StoredVersions)
 //! ```
 //!
 //! A deployment adds or replaces; it never removes what an earlier
@@ -130,6 +130,10 @@ pub(crate) struct FunctionRecord {
     pub(crate) deployed_ms: u64,
 }
 
+/// A function compiled and checked for a deployment, with its component's
+/// bytes (to store) and the path the manifest names it by.
+type Prepared = (PreparedFunction, Vec<u8>, PathBuf);
+
 /// Deploys, restores and deletes the apps of one store. Cheap to clone.
 #[derive(Clone)]
 pub struct Deployments {
@@ -184,18 +188,19 @@ impl Deployments {
             if let Err(error) = self.number_unnumbered(&name) {
                 problems.push(format!("function '{name}': {error}"));
             }
-            let restored = Route::parse(&route)
-                .map_err(|error| error.to_string())
-                .and_then(|route| {
-                    self.host
-                        .restore(&name, route)
-                        .map_err(|error| error.to_string())
-                });
-            if let Err(error) = restored {
-                problems.push(format!("function '{name}': {error}"));
+            match Route::parse(&route) {
+                Ok(route) => self.host.restore(&name, None, route),
+                Err(error) => problems.push(format!("function '{name}': {error}")),
             }
         }
         problems.extend(self.restore_aliases()?);
+        // Compiling a large component takes seconds (all of them, after
+        // an upgrade of swirl): the server serves meanwhile.
+        if let Err(error) = self.host.load_routed_in_background() {
+            problems.push(format!(
+                "cannot start loading the recorded functions ({error}); each loads on its first call"
+            ));
+        }
         let mut manifests = Vec::new();
         for (name, record) in self.store.apps()? {
             match self.stored_manifest(&record) {
@@ -273,25 +278,27 @@ impl Deployments {
                 "a canary takes a whole percentage from 1 to 99 of the calls, not {percent}; deploy without one to give the new versions all calls"
             )));
         }
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let report = self.deploy_locked(manifest, canary)?;
-        self.sweep_locked();
-        Ok(report)
-    }
-
-    fn deploy_locked(
-        &self,
-        manifest: &Manifest,
-        canary: Option<u32>,
-    ) -> Result<DeployReport, DeployError> {
-        let mut problems = Vec::new();
         let manifest_text = std::fs::read(&manifest.path).map_err(|error| {
             DeployError::Invalid(vec![format!(
                 "{}: error: cannot read the manifest: {error}",
                 manifest.path.display()
             )])
         })?;
-        let mut functions: Vec<(PreparedFunction, Vec<u8>, PathBuf)> = Vec::new();
+        // Compiling takes seconds for a large component: done before the
+        // lock, so that other deployments (and the routes and deletes the
+        // lock orders) go on meanwhile. It touches only the code cache.
+        let (functions, problems) = self.prepare_functions(manifest);
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let report = self.deploy_locked(manifest, &manifest_text, functions, problems, canary)?;
+        self.sweep_locked();
+        Ok(report)
+    }
+
+    /// Compiles (or loads from the code cache) and checks each function
+    /// of `manifest`; what was prepared, and the problems.
+    fn prepare_functions(&self, manifest: &Manifest) -> (Vec<Prepared>, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut functions = Vec::new();
         for function in manifest.functions.values() {
             let spec = match function.spec() {
                 Ok(spec) => spec,
@@ -311,6 +318,17 @@ impl Deployments {
                 ),
             }
         }
+        (functions, problems)
+    }
+
+    fn deploy_locked(
+        &self,
+        manifest: &Manifest,
+        manifest_text: &[u8],
+        functions: Vec<Prepared>,
+        mut problems: Vec<String>,
+        canary: Option<u32>,
+    ) -> Result<DeployReport, DeployError> {
         let known: HashSet<String> = manifest.functions.keys().cloned().collect();
         // Read before the workflows load: their `$secrets` is made at load.
         match manifest.read_secrets() {
@@ -372,7 +390,7 @@ impl Deployments {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "swirl.toml".to_string());
-        let manifest_blob = self.store.put_blob(&manifest_text)?;
+        let manifest_blob = self.store.put_blob(manifest_text)?;
         let relative = |path: &Path| {
             path.strip_prefix(manifest.dir())
                 .unwrap_or(path)

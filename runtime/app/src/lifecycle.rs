@@ -438,15 +438,11 @@ impl Deployments {
     pub(crate) fn restore_aliases(&self) -> Result<Vec<String>, DeployError> {
         let mut problems = Vec::new();
         for (name, alias, route) in self.store.function_aliases()? {
-            let restored = Route::parse(&route)
-                .map_err(|error| error.to_string())
-                .and_then(|route| {
-                    self.host
-                        .set_route(&name, Some(&alias), Some(route))
-                        .map_err(|error| error.to_string())
-                });
-            if let Err(error) = restored {
-                problems.push(format!("alias '{alias}' of function '{name}': {error}"));
+            match Route::parse(&route) {
+                Ok(route) => self.host.restore(&name, Some(&alias), route),
+                Err(error) => {
+                    problems.push(format!("alias '{alias}' of function '{name}': {error}"))
+                }
             }
         }
         Ok(problems)

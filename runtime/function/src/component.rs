@@ -3,12 +3,14 @@
 //! pre-link it once so every instantiation only allocates.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
 use super::FunctionSpec;
-use super::engine::WasmEngine;
+use super::engine::{CompileProgress, WasmEngine};
 use super::host_api::{FunctionPre, HostState};
 
 /// Why a function's code cannot be deployed.
@@ -91,22 +93,13 @@ impl LoadedComponent {
         let entry = engine.cache.entry_path(&engine.engine, &content_hash);
         let (component, from_cache) = match engine.cache.load(&engine.engine, &entry) {
             Some(component) => (component, true),
-            None => {
-                let code = engine
-                    .engine
-                    .precompile_component(&spec.wasm)
-                    .map_err(|error| LoadError::Compile {
-                        path: spec.source.clone(),
-                        message: format!("{error:#}"),
-                    })?;
-                engine.cache.store(&entry, &code)?;
-                // SAFETY: `code` was produced just now by this engine's
-                // `precompile_component`.
-                let component =
-                    unsafe { wasmtime::component::Component::deserialize(&engine.engine, &code) }
-                        .map_err(|error| over_limits_or_engine(spec, error))?;
-                (component, false)
-            }
+            None => engine.one_at_a_time(&content_hash, || {
+                // Whoever compiled it while this thread waited left it here.
+                match engine.cache.load(&engine.engine, &entry) {
+                    Some(component) => Ok((component, true)),
+                    None => compile(engine, spec, &entry).map(|component| (component, false)),
+                }
+            })?,
         };
         check_world(engine, &component, spec)?;
         let wrong_world = |error: wasmtime::Error| LoadError::WrongWorld {
@@ -127,6 +120,51 @@ impl LoadedComponent {
             from_cache,
         })
     }
+}
+
+/// Compiles `spec`'s component and stores the code at `entry` of the code
+/// cache, telling [`super::HostConfig::on_compile`] when it is large.
+fn compile(
+    engine: &WasmEngine,
+    spec: &FunctionSpec,
+    entry: &std::path::Path,
+) -> Result<Component, LoadError> {
+    let bytes = spec.wasm.len();
+    let report = |progress: CompileProgress| {
+        if let Some(on_compile) = &engine.config.on_compile
+            && bytes >= CompileProgress::REPORTED_BYTES
+        {
+            on_compile(&progress);
+        }
+    };
+    let function = spec.name.clone();
+    report(CompileProgress::Started {
+        function: function.clone(),
+        bytes,
+    });
+    if bytes >= CompileProgress::REPORTED_BYTES {
+        // Lets a test act while a large compile is under way.
+        swirl_core::failpoint::hold("compile");
+    }
+    let started = Instant::now();
+    let code = engine
+        .engine
+        .precompile_component(&spec.wasm)
+        .map_err(|error| LoadError::Compile {
+            path: spec.source.clone(),
+            message: format!("{error:#}"),
+        })?;
+    engine.cache.store(entry, &code)?;
+    // SAFETY: `code` was produced just now by this engine's
+    // `precompile_component`.
+    let component = unsafe { Component::deserialize(&engine.engine, &code) }
+        .map_err(|error| over_limits_or_engine(spec, error))?;
+    report(CompileProgress::Finished {
+        function,
+        bytes,
+        took: started.elapsed(),
+    });
+    Ok(component)
 }
 
 /// The pooling allocator checks a component against its per-component
@@ -163,7 +201,7 @@ fn check_header(spec: &FunctionSpec) -> Result<(), LoadError> {
 /// Names the import or export that keeps a component from being a swirl function.
 fn check_world(
     engine: &WasmEngine,
-    component: &wasmtime::component::Component,
+    component: &Component,
     spec: &FunctionSpec,
 ) -> Result<(), LoadError> {
     let wrong_world = |problem: String| LoadError::WrongWorld {

@@ -2,9 +2,10 @@
 //! components, the pooling allocator, epoch interruption, and a linker that
 //! offers WASI (with nothing granted) plus swirl's `host` and `kv` imports.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 const KEEP_RESIDENT_WITH_PAGEMAP: usize = 1024 * 1024;
 
 /// Settings of a host, shared by all its functions.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HostConfig {
     /// Where compiled code is cached, keyed by content and engine.
     pub cache_dir: PathBuf,
@@ -35,6 +36,74 @@ pub struct HostConfig {
     /// more is refused when it loads. componentize-py's CPython built with
     /// `--stub-wasi` holds 38.
     pub max_core_instances_per_component: u32,
+    /// Told when a compile of a component of at least
+    /// [`CompileProgress::REPORTED_BYTES`] starts and ends, so that whoever
+    /// waits the seconds it takes sees why; loads from the code cache are
+    /// not reported.
+    pub on_compile: Option<OnCompile>,
+}
+
+/// What [`HostConfig::on_compile`] calls.
+pub type OnCompile = Arc<dyn Fn(&CompileProgress) + Send + Sync>;
+
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("cache_dir", &self.cache_dir)
+            .field("max_live_instances", &self.max_live_instances)
+            .field("max_function_memory", &self.max_function_memory)
+            .field(
+                "max_core_instances_per_component",
+                &self.max_core_instances_per_component,
+            )
+            .field("on_compile", &self.on_compile.is_some())
+            .finish()
+    }
+}
+
+/// A compile of a function's component starting or ending; its `Display`
+/// is the line a command prints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompileProgress {
+    Started {
+        function: String,
+        bytes: usize,
+    },
+    Finished {
+        function: String,
+        bytes: usize,
+        took: Duration,
+    },
+}
+
+impl CompileProgress {
+    /// Smaller components compile in about a second at most and are not
+    /// reported; componentize-py's and componentize-js's are 12–40 MB and
+    /// take several.
+    pub const REPORTED_BYTES: usize = 1024 * 1024;
+}
+
+impl std::fmt::Display for CompileProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let megabytes = |bytes: usize| bytes as f64 / 1e6;
+        match self {
+            CompileProgress::Started { function, bytes } => write!(
+                f,
+                "compiling function {function} ({:.1} MB); this takes a few seconds once, then the code cache has it",
+                megabytes(*bytes)
+            ),
+            CompileProgress::Finished {
+                function,
+                bytes,
+                took,
+            } => write!(
+                f,
+                "compiled function {function} ({:.1} MB) in {:.1} s (stored in the code cache)",
+                megabytes(*bytes),
+                took.as_secs_f64()
+            ),
+        }
+    }
 }
 
 impl HostConfig {
@@ -45,6 +114,7 @@ impl HostConfig {
             max_live_instances: 1000,
             max_function_memory: 4 * 1024 * 1024 * 1024,
             max_core_instances_per_component: 64,
+            on_compile: None,
         }
     }
 }
@@ -57,6 +127,11 @@ pub(crate) struct WasmEngine {
     pub config: HostConfig,
     /// The empty directory every guest sees as `/`.
     pub empty_root: Arc<Path>,
+    /// One lock per piece of work under way that others must wait for
+    /// rather than repeat: a compile, by content hash (a deployment and a
+    /// restored version's first call compile the same code once, the other
+    /// then finds it in the cache), and a version's load, by `name@version`.
+    under_way: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -82,8 +157,30 @@ impl WasmEngine {
             cache,
             config,
             empty_root,
+            under_way: Mutex::default(),
             ticker_stop,
         })
+    }
+
+    /// Runs `work` while no other thread runs work for the same `key`.
+    pub fn one_at_a_time<T>(&self, key: &str, work: impl FnOnce() -> T) -> T {
+        let turn = self
+            .under_way
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let result = {
+            let _turn = turn.lock().unwrap_or_else(|e| e.into_inner());
+            work()
+        };
+        let mut under_way = self.under_way.lock().unwrap_or_else(|e| e.into_inner());
+        // Only the map and this thread hold it: nobody waits, forget it.
+        if Arc::strong_count(&turn) == 2 {
+            under_way.remove(key);
+        }
+        result
     }
 
     /// Epoch ticks that make up `timeout`, rounded up so a call gets at least its timeout.

@@ -44,7 +44,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub use component::LoadError;
-pub use engine::HostConfig;
+pub use engine::{CompileProgress, HostConfig, OnCompile};
 pub use route::{MAX_ROUTE_VERSIONS, Route, RouteError};
 pub use stats::FunctionStats;
 pub use swirl_ports::invoke::{
@@ -382,6 +382,11 @@ impl FunctionHost {
         for (version, _) in route.iter().flat_map(Route::entries) {
             self.version_pool(name, version)?;
         }
+        self.route_to(name, alias, route);
+        Ok(())
+    }
+
+    fn route_to(&self, name: &str, alias: Option<&str>, route: Option<Route>) {
         let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
         let versions = functions.entry(name.to_string()).or_default();
         match (alias, route) {
@@ -393,7 +398,6 @@ impl FunctionHost {
                 versions.aliases.remove(alias);
             }
         }
-        Ok(())
     }
 
     /// The route of function `name`'s plain name (`alias` `None`) or of one alias.
@@ -502,15 +506,61 @@ impl FunctionHost {
         Some(self.route(name, None)?.primary().to_string())
     }
 
-    /// Makes stored `route` the current route of function `name`, loading
-    /// its versions through the version source (restoring after a restart).
-    pub fn restore(&self, name: &str, route: Route) -> Result<(), InvokeError> {
-        self.set_route(name, None, Some(route))
+    /// Makes stored `route` the route of function `name`'s plain name
+    /// (`alias` `None`) or of one alias, as after a restart, without loading
+    /// its versions: a call loads what it needs, and
+    /// [`FunctionHost::load_routed_in_background`] the rest, so that one
+    /// function's compile does not hold up the others.
+    pub fn restore(&self, name: &str, alias: Option<&str>, route: Route) {
+        self.route_to(name, alias, Some(route));
     }
 
-    /// The config values of the current version of function `name`.
+    /// Loads, one after the other on a thread of its own, every version a
+    /// route or an alias names that is not loaded yet (after
+    /// [`FunctionHost::restore`]); a call of one of them meanwhile loads it
+    /// itself, or waits for its compile. A version that cannot be loaded is
+    /// logged, and its calls fail naming why.
+    pub fn load_routed_in_background(self: &Arc<Self>) -> std::io::Result<()> {
+        let pending: Vec<(String, String)> = {
+            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+            functions
+                .iter()
+                .flat_map(|(name, versions)| {
+                    versions
+                        .current
+                        .iter()
+                        .chain(versions.aliases.values())
+                        .flat_map(Route::entries)
+                        .filter(|(version, _)| !versions.pools.contains_key(version))
+                        .map(move |(version, _)| (name.clone(), version.clone()))
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let host = self.clone();
+        std::thread::Builder::new()
+            .name("swirl-load".into())
+            .spawn(move || {
+                for (name, version) in pending {
+                    if let Err(error) = host.version_pool(&name, &version) {
+                        tracing::error!(function = %name, %version, %error, "cannot load a recorded function version; its calls fail until it is deployed again");
+                    }
+                }
+            })
+            .map(drop)
+    }
+
+    /// The config values of the current version of function `name`; of a
+    /// version not loaded yet, from its record, without waiting for its code.
     pub fn config(&self, name: &str) -> Result<BTreeMap<String, String>, InvokeError> {
-        Ok(self.pool(name)?.config().clone())
+        match self.route_target(name, None, Route::primary)? {
+            (_, Some(pool)) => Ok(pool.config().clone()),
+            (version, None) => Ok(self.recorded_spec(name, &version)?.config),
+        }
     }
 
     /// Statistics of each version of function `name` loaded in this process.
@@ -553,9 +603,14 @@ impl FunctionHost {
         versions
     }
 
-    /// Statistics of the current version of function `name`.
+    /// Statistics of the current version of function `name`: all zero for
+    /// a version not loaded yet (after a restart, while it compiles), which
+    /// this does not wait for.
     pub fn stats(&self, name: &str) -> Result<FunctionStats, InvokeError> {
-        Ok(self.pool(name)?.stats())
+        match self.route_target(name, None, Route::primary)? {
+            (_, Some(pool)) => Ok(pool.stats()),
+            (version, None) => Ok(stats::Stats::default().snapshot(&version, false, 0, 0)),
+        }
     }
 
     /// Names of the deployed functions, sorted.
@@ -564,11 +619,6 @@ impl FunctionHost {
         let mut names: Vec<String> = current_names(&functions).cloned().collect();
         names.sort();
         names
-    }
-
-    /// The pool of the primary version of `name`'s current route.
-    fn pool(&self, name: &str) -> Result<Arc<Pool>, InvokeError> {
-        self.resolve(name, None, |route| route.primary())
     }
 
     /// The pool one call of `name` (plain, or `function@alias`) goes to.
@@ -583,68 +633,95 @@ impl FunctionHost {
         alias: Option<&str>,
         choose: impl Fn(&Route) -> &str,
     ) -> Result<Arc<Pool>, InvokeError> {
-        let version = {
-            let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
-            let versions = functions
-                .get(name)
-                .filter(|versions| versions.current.is_some())
-                .ok_or_else(|| InvokeError::UnknownFunction {
-                    name: name.to_string(),
-                    deployed: describe_names(current_names(&functions)),
-                })?;
-            let route = versions
-                .route(alias)
-                .ok_or_else(|| InvokeError::UnknownAlias {
-                    name: name.to_string(),
-                    alias: alias.unwrap_or_default().to_string(),
-                    aliases: describe_names(versions.aliases.keys()),
-                })?;
-            let version = choose(route);
-            if let Some(pool) = versions.pools.get(version) {
-                return Ok(pool.clone());
-            }
-            version.to_string()
-        };
-        // A version an alias names that this process unloaded, or never
-        // loaded: load it again.
-        self.version_pool(name, &version)
+        match self.route_target(name, alias, choose)? {
+            (_, Some(pool)) => Ok(pool),
+            // A version an alias names that this process unloaded, or
+            // never loaded (restored after a restart): load it.
+            (version, None) => self.version_pool(name, &version),
+        }
+    }
+
+    /// The version the route of `name` (or of its `alias`) chooses, with
+    /// its pool when it is loaded.
+    fn route_target(
+        &self,
+        name: &str,
+        alias: Option<&str>,
+        choose: impl Fn(&Route) -> &str,
+    ) -> Result<(String, Option<Arc<Pool>>), InvokeError> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        let versions = functions
+            .get(name)
+            .filter(|versions| versions.current.is_some())
+            .ok_or_else(|| InvokeError::UnknownFunction {
+                name: name.to_string(),
+                deployed: describe_names(current_names(&functions)),
+            })?;
+        let route = versions
+            .route(alias)
+            .ok_or_else(|| InvokeError::UnknownAlias {
+                name: name.to_string(),
+                alias: alias.unwrap_or_default().to_string(),
+                aliases: describe_names(versions.aliases.keys()),
+            })?;
+        let version = choose(route);
+        Ok((version.to_string(), versions.pools.get(version).cloned()))
     }
 
     fn version_pool(&self, name: &str, version: &str) -> Result<Arc<Pool>, InvokeError> {
-        {
+        let loaded = || {
             let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(pool) = functions.get(name).and_then(|v| v.pools.get(version)) {
-                return Ok(pool.clone());
-            }
-        }
-        let unknown = |reason: String| InvokeError::UnknownVersion {
-            name: name.to_string(),
-            version: version.to_string(),
-            reason,
+            functions
+                .get(name)
+                .and_then(|v| v.pools.get(version))
+                .cloned()
         };
+        if let Some(pool) = loaded() {
+            return Ok(pool);
+        }
+        // A load under way (the background load after a restart, another
+        // call's) is waited for rather than done twice.
+        self.engine.one_at_a_time(&format!("{name}@{version}"), || {
+            if let Some(pool) = loaded() {
+                return Ok(pool);
+            }
+            let spec = self.recorded_spec(name, version)?;
+            let mut prepared = self
+                .prepare(spec)
+                .map_err(|error| InvokeError::UnknownVersion {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                    reason: error.to_string(),
+                })?;
+            // Stored under the version it was pinned as, even if this
+            // build of swirl would hash it differently.
+            prepared.loaded.version = version.to_string();
+            // Made (and warmed up) outside the lock that every call takes.
+            let pool = self.new_pool(prepared);
+            let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
+            let versions = functions.entry(name.to_string()).or_default();
+            Ok(versions
+                .pools
+                .entry(version.to_string())
+                .or_insert(pool)
+                .clone())
+        })
+    }
+
+    /// The spec of a version, from the version source.
+    fn recorded_spec(&self, name: &str, version: &str) -> Result<FunctionSpec, InvokeError> {
         let source = self
             .source
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| unknown("no deployment record holds it".to_string()))?;
-        let spec = source
-            .spec(name, version)
-            .ok_or_else(|| unknown("no deployment record holds it".to_string()))?;
-        let mut prepared = self
-            .prepare(spec)
-            .map_err(|error| unknown(error.to_string()))?;
-        // Stored under the version it was pinned as, even if this build of
-        // swirl would hash it differently.
-        prepared.loaded.version = version.to_string();
-        let mut functions = self.functions.write().unwrap_or_else(|e| e.into_inner());
-        let versions = functions.entry(name.to_string()).or_default();
-        if let Some(pool) = versions.pools.get(version) {
-            return Ok(pool.clone());
-        }
-        let pool = self.new_pool(prepared);
-        versions.pools.insert(version.to_string(), pool.clone());
-        Ok(pool)
+            .clone();
+        source
+            .and_then(|source| source.spec(name, version))
+            .ok_or_else(|| InvokeError::UnknownVersion {
+                name: name.to_string(),
+                version: version.to_string(),
+                reason: "no deployment record holds it".to_string(),
+            })
     }
 }
 

@@ -175,7 +175,14 @@ struct Answer {
 fn state(dir: &Path, config: ServerConfig) -> ServerState {
     let data = dir.join("data");
     let store = Store::open(&data).expect("open the store");
-    let host = Arc::new(swirl_app::app::host(&data, Arc::new(store.clone())).expect("a host"));
+    let host = Arc::new(
+        swirl_app::app::host(
+            &data,
+            Arc::new(store.clone()),
+            swirl_app::app::CompileLines::Log,
+        )
+        .expect("a host"),
+    );
     let engine_config = EngineConfig {
         hold_outbox: true,
         ..EngineConfig::default()

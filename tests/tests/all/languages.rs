@@ -11,6 +11,8 @@ use swirl_function::{Call, FunctionHost, FunctionLimits, FunctionSpec, HostConfi
 use swirl_store::Store;
 use swirl_tests::lang::{self, Lang};
 
+use crate::server::{self, util::Server};
+
 struct Host {
     host: FunctionHost,
     _dir: tempfile::TempDir,
@@ -210,4 +212,179 @@ fn javascript_fetch_is_a_permission_failure_and_clocks_and_random_work() {
         "{first}"
     );
     assert_ne!(first["random"], second["random"]);
+}
+
+/// Waits until the server's log has `line`; panics with the log after a minute.
+async fn wait_for_log(server: &Server, line: &str) {
+    for _ in 0..2400 {
+        if server.log().contains(line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the server never logged '{line}':\n{}", server.log());
+}
+
+/// A request that must not wait for the held compile: a hang fails the
+/// test rather than the test waiting forever.
+async fn unheld<T>(
+    what: &str,
+    server: &Server,
+    request: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(120), request)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{what} waited for the Python function's compile:\n{}",
+                server.log()
+            )
+        })
+}
+
+/// What another app does while the Python compile is held: deploy, start
+/// a workflow, call a function, list functions.
+async fn the_rust_app_is_served(server: &Server, deploy: &(String, Vec<u8>)) {
+    let started = unheld(
+        "a start",
+        server,
+        server.post_json(
+            "/workflows/add/instances?wait=true",
+            json!({"a": 2, "b": 3}),
+        ),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{started:?}");
+    assert_eq!(started.body["output"]["sum"], 5.0, "{started:?}");
+    let called = unheld(
+        "a function call",
+        server,
+        server.post_json(
+            "/functions/probe/invoke",
+            json!({"action": "echo", "value": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(called.status, 200, "{called:?}");
+    let listed = unheld("the function list", server, server.get("/functions")).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let (content_type, body) = deploy;
+    let deployed = unheld(
+        "another app's deployment",
+        server,
+        server.request(
+            "POST",
+            "/apps",
+            &[("content-type", content_type)],
+            body.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(deployed.status, 201, "{deployed:?}");
+}
+
+/// A Python function's compile takes seconds: it is logged when it starts
+/// and ends, and other apps are deployed, started and called meanwhile,
+/// both when it is deployed over HTTP and when a restarted server (with
+/// its code cache gone, as after an upgrade) loads it again. The compile is
+/// held at the `compile` failpoint until the test has done its part.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_compile_holds_up_no_other_app() {
+    let python = lang::build(
+        Lang::Python,
+        &swirl_tests::workspace_root().join("tests/lang-guests/python-probe"),
+    );
+    let app = server::util::app("");
+    let hold = app.path().join("hold");
+    std::fs::write(&hold, "").unwrap();
+    let hold_env = [
+        ("SWIRL_FAILPOINT", "compile"),
+        ("SWIRL_FAILPOINT_HOLD", hold.to_str().unwrap()),
+    ];
+    let server = Server::start(&app, &[], &hold_env);
+    let python_app = server::util::multipart(&[
+        (
+            "manifest",
+            b"[app]\nname = \"scores\"\n\n[functions.py]\nsource = \"py.wasm\"\nmemory = \"128MiB\"\n"
+                .to_vec(),
+        ),
+        ("py.wasm", std::fs::read(&python).unwrap()),
+    ]);
+    let other_app = |name: &str| {
+        server::util::multipart(&[
+            (
+                "manifest",
+                format!("[app]\nname = \"{name}\"\n\n[functions.other]\nsource = \"other.wasm\"\n")
+                    .into_bytes(),
+            ),
+            (
+                "other.wasm",
+                std::fs::read(swirl_tests::guest("probe")).unwrap(),
+            ),
+        ])
+    };
+
+    let deploying = {
+        let (addr, (content_type, body)) = (server.addr, python_app.clone());
+        tokio::spawn(async move {
+            server::util::request(
+                addr,
+                "POST",
+                "/apps",
+                &[("content-type", &content_type)],
+                body.into(),
+            )
+            .await
+        })
+    };
+    wait_for_log(&server, "compiling function py (").await;
+    the_rust_app_is_served(&server, &other_app("other-1")).await;
+    assert!(!deploying.is_finished(), "the compile is held");
+    assert!(!server.log().contains("compiled function py"));
+    std::fs::remove_file(&hold).unwrap();
+    let deployed = deploying.await.unwrap();
+    assert_eq!(deployed.status, 201, "{deployed:?}");
+    assert!(
+        server.log().contains("compiled function py ("),
+        "{}",
+        server.log()
+    );
+
+    // Restarted without its code cache: the server listens at once, and
+    // loads the recorded functions in the background.
+    let mut server = server;
+    server.terminate();
+    std::fs::remove_dir_all(app.data_dir().join("cache")).unwrap();
+    std::fs::write(&hold, "").unwrap();
+    let mut command = swirl_tests::swirl(app.path());
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
+        .env("SWIRL_LOG", "info")
+        .envs(hold_env);
+    let server = Server::spawn(command);
+    wait_for_log(&server, "compiling function py (").await;
+    the_rust_app_is_served(&server, &other_app("other-2")).await;
+    let python_call = {
+        let addr = server.addr;
+        tokio::spawn(async move {
+            server::util::request(
+                addr,
+                "POST",
+                "/functions/py/invoke",
+                &[("content-type", "application/json")],
+                json!({"action": "count"}).to_string().into(),
+            )
+            .await
+        })
+    };
+    assert!(!python_call.is_finished(), "the compile is held");
+    std::fs::remove_file(&hold).unwrap();
+    let called = python_call.await.unwrap();
+    assert_eq!(called.status, 200, "{called:?}");
+    assert_eq!(called.body["output"], 1, "{called:?}");
+    assert!(
+        server.log().contains("compiled function py ("),
+        "{}",
+        server.log()
+    );
 }

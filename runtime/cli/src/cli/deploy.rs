@@ -55,6 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .values()
         .map(|function| &function.source)
         .chain(&manifest.workflows);
+    let mut largest = 0;
     for path in files {
         let name = relative(&manifest, path)?;
         let bytes = std::fs::read(path).with_context(|| {
@@ -64,7 +65,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 manifest.path.display()
             )
         })?;
+        largest = largest.max(bytes.len());
         part(&mut body, &boundary, &name, &name, &bytes);
+    }
+    if largest >= swirl_function::CompileProgress::REPORTED_BYTES {
+        // The answer comes once the server compiled what changed: say why it may take a while.
+        eprintln!(
+            "deploying {} ({:.1} MB); the server compiles each changed function first, which takes seconds for a large component (its log says when it starts and ends)",
+            manifest.app_name,
+            body.len() as f64 / 1e6
+        );
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let headers = [(

@@ -62,7 +62,11 @@ pub fn open_all(
         }
     }
     let store = super::open_store(data_dir)?;
-    let host = Arc::new(swirl_app::app::host(data_dir, Arc::new(store.clone()))?);
+    let host = Arc::new(swirl_app::app::host(
+        data_dir,
+        Arc::new(store.clone()),
+        swirl_app::app::CompileLines::Stderr,
+    )?);
     for manifest in &manifests {
         if let Err(errors) = swirl_app::app::deploy(manifest, &host) {
             report_manifest_errors(&errors);

@@ -77,7 +77,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
 
     let store = super::open_store(&args.data_dir.data_dir)?;
-    let host = swirl_app::app::host(&args.data_dir.data_dir, Arc::new(store.clone()))?;
+    let host = swirl_app::app::host(
+        &args.data_dir.data_dir,
+        Arc::new(store.clone()),
+        swirl_app::app::CompileLines::Stderr,
+    )?;
     if let Err(error) = host.deploy(spec) {
         eprintln!(
             "error: {}",

@@ -409,7 +409,11 @@ fn restore(
         },
     };
     let data_dir = &args.data_dir.data_dir;
-    let host = Arc::new(swirl_app::app::host(data_dir, Arc::new(store.clone()))?);
+    let host = Arc::new(swirl_app::app::host(
+        data_dir,
+        Arc::new(store.clone()),
+        swirl_app::app::CompileLines::Log,
+    )?);
     let engine = swirl_app::app::engine(&store, &host, engine_config)?;
     if let Some(telemetry) = telemetry {
         engine.set_tracer(telemetry.clone());

@@ -144,7 +144,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 /// any number of processes share) but opens no store, so that validating
 /// works while a server holds the data directory.
 fn open_host(data_dir: &Path) -> anyhow::Result<FunctionHost> {
-    Ok(swirl_app::app::host(data_dir, Arc::new(NoKv))?)
+    Ok(swirl_app::app::host(
+        data_dir,
+        Arc::new(NoKv),
+        swirl_app::app::CompileLines::Stderr,
+    )?)
 }
 
 /// The kv store of a host that runs no function.

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use swirl_tests::App;
 
-use super::util::{Answer, Server};
+use super::util::{Answer, Server, multipart};
 
 /// A workflow started by a `run.start` event that calls `probe`, keeping
 /// the version that answered as `version`, waits for the `run.go` event of
@@ -54,22 +54,6 @@ pub(super) fn app_dir() -> App {
     )
     .unwrap();
     app
-}
-
-/// A multipart/form-data body of `parts` (name, bytes).
-pub(super) fn multipart(parts: &[(&str, Vec<u8>)]) -> (String, Vec<u8>) {
-    let boundary = "swirl-test-boundary";
-    let mut body = Vec::new();
-    for (name, bytes) in parts {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\r\n")
-                .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// `POST /apps` with `manifest` text and the app's files, replaced or added by `files`.
