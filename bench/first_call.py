@@ -2,15 +2,23 @@
 """The cold start a user of a restarted server sees: the first call of a
 function after `swirl serve` restarts, against the warm calls after it.
 
-A restarted server creates its function host before it listens, and loads a
-stored function version on that version's first call (the component from the
-store's blob, the compiled code from the code cache, then a new instance);
-this times that first call end to end over one keep-alive connection on
-loopback, then 20 warm ones, for each of ROUNDS restarts.
+A restarted server creates its function host before it listens, and loads
+the stored function versions in the background from then on, listening
+meanwhile (the component from the store's blob, the compiled code from the
+code cache); a first call that comes before its version is loaded waits for
+that load, then makes a new instance. This connects as soon as the server
+listens and times that first call end to end over one keep-alive connection
+on loopback, then 20 warm ones, for each of ROUNDS restarts.
 
     cargo build --release -p swirl
     cargo build --release --target wasm32-wasip2 -p bench-step
     bench/first_call.py [ROUNDS]          # SWIRL=/path/to/swirl to choose the binary
+
+Another app's function instead of bench/app's `step`: APP (its directory,
+holding swirl.toml, with its components built), FUNCTION and INPUT (JSON),
+e.g. an app `swirl new greeter --lang python` made:
+
+    APP=greeter FUNCTION=greeter INPUT='{"name":"World"}' bench/first_call.py
 
 Prints the medians in microseconds: the first call, the server's own time for
 it (`durationMs` of the answer: the instance and the call, not the load), and
@@ -29,7 +37,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWIRL = os.environ.get("SWIRL", os.path.join(ROOT, "target/release/swirl"))
-APP = os.path.join(ROOT, "bench/app")
+APP = os.path.abspath(os.environ.get("APP", os.path.join(ROOT, "bench/app")))
+FUNCTION = os.environ.get("FUNCTION", "step")
+INPUT = os.environ.get("INPUT", '{"n": 1}')
+# bench/app's step adds one; another function's answer is only checked to be one.
+EXPECTED = {"n": 2} if "APP" not in os.environ else None
 PORT = 7741
 
 
@@ -47,11 +59,11 @@ def connect():
 
 def call(connection):
     started = time.perf_counter()
-    connection.request("POST", "/functions/step/invoke", body='{"n": 1}',
+    connection.request("POST", f"/functions/{FUNCTION}/invoke", body=INPUT,
                        headers={"content-type": "application/json"})
     answer = connection.getresponse()
     body = json.loads(answer.read())
-    if answer.status != 200 or body.get("output") != {"n": 2}:
+    if answer.status != 200 or (EXPECTED is not None and body.get("output") != EXPECTED):
         sys.exit(f"first_call: a wrong answer: {answer.status} {body}")
     return (time.perf_counter() - started) * 1e6, body
 

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Arguments: a figure (`warm`, `fresh`, `cold_pool_zero` or `cold_restart`,
-//! as in `function_calls.rs`), a function (`trivial` or `bigdata`) and a
-//! number of calls. Only the calls themselves run inside [`timed`], which is
+//! as in `function_calls.rs`), a function (`trivial`, `bigdata`, or a label
+//! of `SWIRL_BENCH_GUESTS` as `function_calls.rs` takes it) and a number of
+//! calls. Only the calls themselves run inside [`timed`], which is
 //! what `--toggle-collect` selects; set-up, and the traps that empty the pool
 //! before each `cold_pool_zero` call, stay outside. The code cache lives in
 //! the target directory, so that a run under a profiler need not compile.
@@ -41,11 +42,11 @@ fn main() {
         return;
     };
     let calls: u32 = calls.parse().expect("the number of calls");
-    let guests = support::guests();
+    let guests = support::guests_from_env().unwrap_or_else(|| support::guests().into());
     let guest = guests
         .iter()
         .find(|guest| guest.label == label)
-        .expect("a function: trivial or bigdata");
+        .expect("a function: trivial, bigdata or a label of SWIRL_BENCH_GUESTS");
     let mut env = Environment::new(Some(support::target_dir().join("swirl-bench-cache")));
     env.small_pool = std::env::var_os("SWIRL_SMALL_POOL").is_some();
     let mode = match figure.as_str() {
