@@ -2,6 +2,6 @@
 import { handle as functionHandle } from "swirl-function";
 import { run } from "swirl";
 
-export async function handle(ctx, input) {
+export function handle(ctx, input) {
   return run(functionHandle, ctx, input);
 }

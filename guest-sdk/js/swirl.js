@@ -96,12 +96,22 @@ function describe(error) {
   return `thrown value ${JSON.stringify(error) ?? String(error)}`;
 }
 
+/** What a thrown value becomes: the failure record of the call. */
+function failureOf(error) {
+  if (error instanceof Failure) {
+    return failure(error.code, error.message, error.details);
+  }
+  return failure(FAIL, `uncaught ${describe(error)}`);
+}
+
 /**
  * Runs the function's `handle` for one call of the world's export: decodes
  * the input, encodes the output, and turns what it throws into a failure
- * record, which componentize-js returns as the result's error.
+ * record, which componentize-js returns as the result's error. A `handle`
+ * that returns a promise (async) is answered when it settles; one that
+ * does not is answered at once, without a turn of the event loop.
  */
-export async function run(handle, ctx, input) {
+export function run(handle, ctx, input) {
   let value;
   try {
     value = JSON.parse(decoder.decode(input));
@@ -110,14 +120,25 @@ export async function run(handle, ctx, input) {
   }
   current = ctx;
   const context = { ...ctx, deadlineMs: Number(ctx.deadlineMs) };
+  let result;
   try {
-    return encode(await handle(value, context));
+    result = handle(value, context);
   } catch (error) {
-    if (error instanceof Failure) {
-      throw failure(error.code, error.message, error.details);
-    }
-    throw failure(FAIL, `uncaught ${describe(error)}`);
-  } finally {
     current = undefined;
+    throw failureOf(error);
   }
+  if (typeof result?.then !== "function") {
+    current = undefined;
+    return encode(result);
+  }
+  return result.then(
+    (settled) => {
+      current = undefined;
+      return encode(settled);
+    },
+    (error) => {
+      current = undefined;
+      throw failureOf(error);
+    },
+  );
 }
