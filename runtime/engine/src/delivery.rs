@@ -1,8 +1,14 @@
 //! Event delivery: starts and wakes instances once per event, buffers what no
 //! instance waits for yet, and finishes a delivery a crash cut short.
+//!
+//! The event index finds waiting instances by type and source (a 1.0 filter
+//! without a source waits under an empty one, looked up too); what else a
+//! 1.0 filter asks is checked here for starts and buffering, and by the step
+//! of a waiting instance, which leaves the record alone when it says no: the
+//! event then counts as not delivered there.
 
 use super::*;
-use swirl_workflow::model::{EventRead, WorkflowSchedule};
+use swirl_workflow::model::{EventDefinition, EventRead, WorkflowSchedule};
 
 impl Engine {
     /// Up to `limit` of the events kept until an instance waits for them,
@@ -70,11 +76,9 @@ impl Engine {
         let starters: Vec<Arc<Workflow>> = read(&self.inner.workflows)
             .values()
             .filter(|w| {
-                w.start_events().iter().any(|e| {
-                    e.event_type == event.event_type
-                        // 1.0's `schedule.on` may take any source.
-                        && (e.source == event.source || e.source.is_empty())
-                })
+                w.start_events()
+                    .iter()
+                    .any(|e| accepts_definition(e, event))
             })
             // A scheduled event start accepts events only inside its window.
             .filter(|w| {
@@ -129,14 +133,20 @@ impl Engine {
             // An instance may have started waiting between the lookup above
             // and the buffering: look again, and deliver if this call is the
             // one that takes the event back out.
-            let waiting =
-                store.subscribers(&event.event_type, &event.source, &event_attributes(event))?;
-            if waiting
-                .iter()
-                .any(|key| correlation::accepts(correlation::of_key(key), event))
-                && store.take_buffered_event(&key)?.is_some()
-            {
+            let waiting = self.waiting_for(event)?;
+            if !waiting.is_empty() && store.take_buffered_event(&key)?.is_some() {
                 delivery.delivered = self.deliver_to_waiting(event, None).await?;
+                // None took it after all (a 1.0 filter said no): it goes
+                // back, as it came.
+                if delivery.delivered.is_empty() {
+                    if store
+                        .buffer_event(&event.event_type, &event.source, &encode(&buffered)?, limit)?
+                        .is_none()
+                    {
+                        return Err(EngineError::BufferFull(limit));
+                    }
+                    delivery.buffered = true;
+                }
             } else {
                 delivery.buffered = true;
             }
@@ -165,11 +175,8 @@ impl Engine {
     ) -> Result<Vec<String>, EngineError> {
         let mut delivered: Vec<String> = Vec::new();
         let keys: Vec<SubscriptionKey> = self
-            .inner
-            .store
-            .subscribers(&event.event_type, &event.source, &event_attributes(event))?
+            .waiting_for(event)?
             .into_iter()
-            .filter(|key| correlation::accepts(correlation::of_key(key), event))
             .filter(|key| only.is_none_or(|only| only.contains(&key.instance)))
             .collect();
         let mut targets: Vec<String> = keys.iter().map(|key| key.instance.clone()).collect();
@@ -184,22 +191,36 @@ impl Engine {
             let input = Input::Event {
                 thread: key.thread,
                 event: key.event.clone(),
-                key: event.key(),
-                data: event.data.clone(),
+                incoming: Box::new(event.clone()),
                 correlation,
                 targets: targets.clone(),
                 link: self.event_link(event),
             };
-            if self
-                .apply(&key.instance, input, Admission::External)
+            // Delivered when the instance took the event now or before (a
+            // resend); not when a 1.0 listen's filter turned it down.
+            let took = self
+                .apply_taking(&key.instance, input, None, Admission::External)
                 .await?
-                .is_some()
-                && !delivered.contains(&key.instance)
-            {
+                .is_some_and(|(record, changed)| {
+                    changed || record.consumed_events.contains(&event.key())
+                });
+            if took && !delivered.contains(&key.instance) {
                 delivered.push(key.instance.clone());
             }
         }
         Ok(delivered)
+    }
+
+    /// The subscriptions waiting for `event`: of its type and source, or of
+    /// its type and any source (a 1.0 filter without one), whose
+    /// correlation it carries.
+    fn waiting_for(&self, event: &IncomingEvent) -> Result<Vec<SubscriptionKey>, EngineError> {
+        let store = &self.inner.store;
+        let attributes = event_attributes(event);
+        let mut keys = store.subscribers(&event.event_type, &event.source, &attributes)?;
+        keys.extend(store.subscribers(&event.event_type, "", &attributes)?);
+        keys.retain(|key| correlation::accepts(correlation::of_key(key), event));
+        Ok(keys)
     }
 
     /// True when a registered workflow has a non-start event definition for this event.
@@ -209,7 +230,7 @@ impl Engine {
                 .definition
                 .events
                 .iter()
-                .any(|e| e.event_type == event.event_type && e.source == event.source)
+                .any(|e| accepts_definition(e, event))
         })
     }
 
@@ -250,8 +271,7 @@ impl Engine {
                     let input = Input::Event {
                         thread: subscription.thread,
                         event: subscription.event.clone(),
-                        key: event.key(),
-                        data: event.data.clone(),
+                        incoming: Box::new(event.clone()),
                         correlation,
                         targets: Arc::from([]),
                         link: engine.event_link(&event),
@@ -262,8 +282,13 @@ impl Engine {
                         .apply_taking(&id, input, Some(key), Admission::Internal)
                         .await
                     {
-                        // One event per subscription: the state moved on.
-                        Ok(Some((_, true))) => break,
+                        // The state moved on, unless it consumes more of
+                        // these (a 1.0 listen to `any` until something).
+                        Ok(Some((record, true))) => {
+                            if !record.subscriptions.contains(&subscription) {
+                                break;
+                            }
+                        }
                         // Taken by another instance first, or not wanted
                         // here after all: it stays for others.
                         Ok(Some((_, false))) => continue,
@@ -300,13 +325,26 @@ pub(crate) fn read_event(read: EventRead, event: &IncomingEvent) -> Value {
             envelope.insert("id".into(), Value::from(event.id.as_str()));
             envelope.insert("source".into(), Value::from(event.source.as_str()));
             envelope.insert("type".into(), Value::from(event.event_type.as_str()));
-            for (name, value) in &event.extensions {
+            for (name, value) in event.attributes.iter().chain(&event.extensions) {
                 envelope.insert(name.clone(), Value::from(value.as_str()));
             }
             envelope.insert("data".into(), event.data.clone());
             Value::Object(envelope)
         }
     }
+}
+
+/// Whether `event` is one `definition` names: its type, its source (any
+/// when the definition has none: 1.0 filters may leave it out), and what a
+/// 1.0 filter asks of its other attributes.
+fn accepts_definition(definition: &EventDefinition, event: &IncomingEvent) -> bool {
+    definition.event_type == event.event_type
+        && (definition.source == event.source || definition.source.is_empty())
+        && definition.filter.as_deref().is_none_or(|filter| {
+            filter
+                .accepts(&read_event(EventRead::Envelope, event))
+                .unwrap_or(false)
+        })
 }
 
 pub(crate) fn event_attributes(event: &IncomingEvent) -> Vec<(String, String)> {

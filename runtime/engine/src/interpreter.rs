@@ -19,6 +19,7 @@ use super::record::{
     ProducedEvent, Status, Subscription, Task, TaskId, Thread, ThreadId, Timer, TimerId,
     TimerPurpose, WorkflowError,
 };
+use crate::IncomingEvent;
 use swirl_workflow::WorkflowDefinition;
 use swirl_workflow::model::{
     Action, ActionMode, ChoiceRule, CompletionStatus, EndKind, EventDefinition, Exit, State,
@@ -27,6 +28,7 @@ use swirl_workflow::model::{
 
 pub use swirl_core::codes::{FAIL, TIMEOUT};
 
+mod listen;
 mod tasks;
 pub use tasks::{problem_of, standard_error};
 
@@ -389,29 +391,45 @@ impl<'a> Step<'a> {
         self.settle();
     }
 
-    /// An event matched subscription `event` of `thread`.
-    /// An event matched subscription `event` of `thread`; `key` identifies
-    /// the CloudEvent (`source` and `id`): one already consumed is ignored.
+    /// An event matched subscription `event` of `thread`; one already
+    /// consumed (by its `source` and `id`) is ignored, and so is one that a
+    /// 1.0 listen's filter or correlation does not take.
     pub fn event(
         &mut self,
         thread: ThreadId,
         event: &str,
-        key: &str,
-        data: Value,
+        incoming: &IncomingEvent,
         correlation: &BTreeMap<String, String>,
     ) {
+        let key = incoming.key();
         if self.record.status.is_final()
             || !self.record.threads.contains_key(&thread)
-            || self.record.consumed_events.iter().any(|k| k == key)
+            || self.record.consumed_events.contains(&key)
         {
             return;
         }
+        let listen = match self.listen_of(thread) {
+            Some((event_state, listen)) => {
+                let Some(accepted) = self.listen_accepts(thread, listen, event, incoming) else {
+                    return;
+                };
+                Some((event_state, listen, accepted))
+            }
+            None => None,
+        };
         let consumed = &mut self.record.consumed_events;
         if consumed.len() >= MAX_REMEMBERED_EVENTS {
             consumed.remove(0);
         }
-        consumed.push(key.to_string());
-        if let Err(error) = self.consume_event(thread, event, data, correlation) {
+        consumed.push(key);
+        let result = match listen {
+            Some((event_state, listen, accepted)) => {
+                self.log_consumed(thread, event);
+                self.consume_listen(thread, event_state, listen, event, accepted)
+            }
+            None => self.consume_event(thread, event, incoming.data.clone(), correlation),
+        };
+        if let Err(error) = result {
             self.state_failed(thread, error);
         }
         self.settle();
@@ -606,6 +624,8 @@ impl<'a> Step<'a> {
             StateKind::Event(event_state) => {
                 self.thread(thread_id)?.phase = Phase::Events {
                     received: BTreeMap::new(),
+                    consumed: Vec::new(),
+                    correlated: BTreeMap::new(),
                 };
                 let names: BTreeSet<&String> = event_state
                     .events_actions
@@ -1479,7 +1499,6 @@ impl<'a> Step<'a> {
         let workflow = self.workflow;
         let thread = self.thread(thread_id)?;
         let state = workflow.state(&thread.state)?;
-        let state_name = state.name.clone();
         for (attribute, value) in correlation {
             self.record
                 .correlation
@@ -1504,14 +1523,11 @@ impl<'a> Step<'a> {
             self.subscriptions.remove(before);
             self.subscriptions.add(subscription.clone());
         }
-        self.log(HistoryKind::EventConsumed {
-            state: state_name,
-            event: event.to_string(),
-        });
+        self.log_consumed(thread_id, event);
         match &state.kind {
             StateKind::Event(event_state) => {
                 let thread = self.thread(thread_id)?;
-                let Phase::Events { received } = &mut thread.phase else {
+                let Phase::Events { received, .. } = &mut thread.phase else {
                     return Ok(());
                 };
                 if event_state.exclusive {
@@ -1523,16 +1539,11 @@ impl<'a> Step<'a> {
                         return Ok(());
                     };
                     let filter = event_state.events_actions[index].event_data_filter.as_ref();
-                    if state.task.is_some() {
-                        // A 1.0 listen's output is the array of the events it consumed.
-                        thread.data = Value::Array(vec![data]);
-                    } else {
-                        merge_event_data(
-                            thread,
-                            filter.and_then(|f| f.data_output_path.as_ref()),
-                            data,
-                        )?;
-                    }
+                    merge_event_data(
+                        thread,
+                        filter.and_then(|f| f.data_output_path.as_ref()),
+                        data,
+                    )?;
                     self.unsubscribe(thread_id);
                     self.clear_wait_timers(thread_id);
                     return self.run_actions(thread_id, ActionList::EventActions(index));
@@ -1547,21 +1558,8 @@ impl<'a> Step<'a> {
                     self.drop_subscriptions(|s| s.thread == thread_id && s.event == event);
                     return Ok(());
                 }
-                let mut received = std::mem::take(received);
-                if state.task.is_some() {
-                    let consumed = event_state
-                        .events_actions
-                        .iter()
-                        .flat_map(|entry| entry.event_refs.iter())
-                        .filter_map(|name| received.remove(name))
-                        .collect();
-                    self.thread(thread_id)?.data = Value::Array(consumed);
-                }
-                for entry in event_state
-                    .events_actions
-                    .iter()
-                    .filter(|_| state.task.is_none())
-                {
+                let received = std::mem::take(received);
+                for entry in &event_state.events_actions {
                     for name in &entry.event_refs {
                         if let Some(data) = received.get(name) {
                             let path = entry
@@ -1591,6 +1589,23 @@ impl<'a> Step<'a> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The name of the state `thread_id` is in (empty for a thread gone).
+    fn state_of(&self, thread_id: ThreadId) -> String {
+        self.record
+            .threads
+            .get(&thread_id)
+            .map(|t| t.state.clone())
+            .unwrap_or_default()
+    }
+
+    /// Logs that `thread_id`'s state consumed event `event`.
+    fn log_consumed(&mut self, thread_id: ThreadId, event: &str) {
+        self.log(HistoryKind::EventConsumed {
+            state: self.state_of(thread_id),
+            event: event.to_string(),
+        });
     }
 
     fn subscribe(&mut self, thread_id: ThreadId, event: &str) -> Result<(), WorkflowError> {
@@ -1645,14 +1660,8 @@ impl<'a> Step<'a> {
     ) {
         let due_ms = self.now_ms.saturating_add(after.as_millis() as u64);
         let id = self.record.fresh_id();
-        let state = self
-            .record
-            .threads
-            .get(&thread_id)
-            .map(|t| t.state.clone())
-            .unwrap_or_default();
         self.log(HistoryKind::TimerSet {
-            state,
+            state: self.state_of(thread_id),
             purpose,
             due_ms,
         });

@@ -124,6 +124,11 @@ pub struct IncomingEvent {
     pub data: Value,
     /// Extension attributes (correlation tokens among them), lower-case names.
     pub extensions: BTreeMap<String, String>,
+    /// The optional context attributes it has (`subject`, `time`,
+    /// `datacontenttype`, `dataschema`), as strings: 1.0 filters match them
+    /// and a 1.0 envelope shows them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl IncomingEvent {
@@ -397,7 +402,7 @@ impl Engine {
             workflow,
             input,
             parent,
-            first_event: first_event.cloned(),
+            first_event: first_event.cloned().map(Box::new),
             trace,
         };
         self.execute(&id, begin, admission, answer_by)
@@ -406,21 +411,8 @@ impl Engine {
             .ok_or(EngineError::UnknownInstance(id))
     }
 
-    /// Applies `input` to instance `id` in a run; `None` when there is no
-    /// such instance.
-    async fn apply(
-        &self,
-        id: &str,
-        input: Input,
-        admission: Admission,
-    ) -> Result<Option<InstanceRecord>, EngineError> {
-        Ok(self
-            .apply_taking(id, input, None, admission)
-            .await?
-            .map(|(record, _)| record))
-    }
-
-    /// [`Self::apply`], taking the buffered event `take` out of the buffer in
+    /// Applies `input` to instance `id` in a run (`None` when there is no
+    /// such instance), taking the buffered event `take` out of the buffer in
     /// the run's first commit; the flag says whether the run committed
     /// (and so took the event).
     async fn apply_taking(
@@ -556,8 +548,8 @@ pub(crate) enum Input {
     Event {
         thread: ThreadId,
         event: String,
-        key: String,
-        data: Value,
+        /// Boxed: an event is much larger than the other inputs.
+        incoming: Box<IncomingEvent>,
         correlation: BTreeMap<String, String>,
         /// Every instance the delivery is for (empty for a buffered event,
         /// whose delivery finished when it was buffered).

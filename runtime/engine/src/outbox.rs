@@ -78,14 +78,21 @@ impl OutboxEvent {
         }
     }
 
-    /// The event as this engine's workflows receive it.
+    /// The event as this engine's workflows receive it: as if it had come
+    /// over HTTP, with its `time` and `subject`.
     pub fn incoming(&self) -> IncomingEvent {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("time".into(), swirl_core::time::rfc3339(self.time_ms));
+        if let Some(subject) = &self.subject {
+            attributes.insert("subject".into(), subject.clone());
+        }
         IncomingEvent {
             id: self.id.clone(),
             event_type: self.event_type.clone(),
             source: self.source.clone(),
             data: self.data.clone().unwrap_or(Value::Null),
             extensions: self.extensions.clone(),
+            attributes,
         }
     }
 

@@ -344,8 +344,17 @@ pub enum Phase {
         results: BTreeMap<usize, Value>,
     },
     /// An event state waiting for its events; `received` collects them by
-    /// event name for non-exclusive states.
-    Events { received: BTreeMap<String, Value> },
+    /// event name for non-exclusive states (and a 1.0 listen's `until`
+    /// events, as null). A 1.0 listen to `any` keeps the events it
+    /// `consumed` so far, in arrival order, and `correlated` holds the value
+    /// each of its correlations took from the first event.
+    Events {
+        received: BTreeMap<String, Value>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        consumed: Vec<Value>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        correlated: BTreeMap<String, Value>,
+    },
     /// A delay state's timer runs.
     Delay,
     /// A parallel state waits for its branches.

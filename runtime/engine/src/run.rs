@@ -52,7 +52,8 @@ pub(crate) enum Begin {
         workflow: Arc<Workflow>,
         input: Value,
         parent: Option<ParentLink>,
-        first_event: Option<IncomingEvent>,
+        /// Boxed: an event is much larger than the other beginnings.
+        first_event: Option<Box<IncomingEvent>>,
         /// The span it starts from, when traces are on.
         trace: Option<TraceContext>,
     },
@@ -261,17 +262,14 @@ impl Engine {
                         .record()
                         .subscriptions
                         .iter()
-                        .find(|s| s.event_type == event.event_type && s.source == event.source)
+                        .find(|s| {
+                            s.event_type == event.event_type
+                                && (s.source == event.source || s.source.is_empty())
+                        })
                         .map(|s| (s.thread, s.event.clone()));
                     if let Some((thread, name)) = matching {
                         let correlation = correlation_of(&workflow, &name, event);
-                        step.event(
-                            thread,
-                            &name,
-                            &event.key(),
-                            event.data.clone(),
-                            &correlation,
-                        );
+                        step.event(thread, &name, event, &correlation);
                     }
                 }
                 segment.add(step, now);
@@ -307,9 +305,9 @@ impl Engine {
                         segment.consumes = Consumes {
                             buffered: take,
                             event: match &input {
-                                Input::Event { key, targets, .. } => {
-                                    Some((key.clone(), targets.clone()))
-                                }
+                                Input::Event {
+                                    incoming, targets, ..
+                                } => Some((incoming.key(), targets.clone())),
                                 _ => None,
                             },
                         };
@@ -318,12 +316,11 @@ impl Engine {
                             Input::Event {
                                 thread,
                                 event,
-                                key,
-                                data,
+                                incoming,
                                 correlation,
                                 targets: _,
                                 link: _,
-                            } => step.event(thread, &event, &key, data, &correlation),
+                            } => step.event(thread, &event, &incoming, &correlation),
                             Input::Child { thread, result } => step.child_done(thread, result),
                             Input::Response {
                                 task,

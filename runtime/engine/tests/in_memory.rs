@@ -113,6 +113,7 @@ fn paid(id: &str, amount: u64) -> IncomingEvent {
         source: "shop".into(),
         data: json!({ "amount": amount }),
         extensions: Default::default(),
+        attributes: Default::default(),
     }
 }
 

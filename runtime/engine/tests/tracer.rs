@@ -106,6 +106,7 @@ fn paid(traceparent: &str) -> IncomingEvent {
         source: "shop".into(),
         data: json!({}),
         extensions: [("traceparent".to_string(), traceparent.to_string())].into(),
+        attributes: Default::default(),
     }
 }
 

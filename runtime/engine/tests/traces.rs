@@ -250,6 +250,7 @@ async fn run(dir: &Path) -> Value {
                     source: arg["source"].as_str().expect("event.source").into(),
                     data: arg.get("data").cloned().unwrap_or(Value::Null),
                     extensions,
+                    attributes: Default::default(),
                 };
                 let delivery = engine.deliver(&event).await.unwrap();
                 deliveries.push((n, delivery));

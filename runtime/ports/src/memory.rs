@@ -67,7 +67,11 @@ impl MemoryStore {
     }
 }
 
+/// As the sled store's: an empty source is every source.
 fn buffer_prefix(event_type: &str, source: &str) -> Vec<u8> {
+    if source.is_empty() {
+        return [event_type.as_bytes(), b"\0"].concat();
+    }
     [event_type.as_bytes(), b"\0", source.as_bytes(), b"\0"].concat()
 }
 

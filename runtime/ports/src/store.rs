@@ -177,7 +177,8 @@ pub trait InstanceStore: Send + Sync {
         event: &[u8],
         limit: usize,
     ) -> Result<Option<Vec<u8>>, StoreFailure>;
-    /// The kept events of this type and source, oldest first.
+    /// The kept events of this type and source (of every source when
+    /// `source` is empty: events always have one), oldest first by source.
     fn buffered_events(
         &self,
         event_type: &str,

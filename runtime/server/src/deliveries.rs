@@ -190,6 +190,7 @@ mod tests {
             source: "s".to_string(),
             data: Value::Null,
             extensions: Default::default(),
+            attributes: Default::default(),
         }
     }
 

@@ -149,6 +149,21 @@ pub fn to_incoming(event: &Event) -> Result<IncomingEvent, EventError> {
             )));
         }
     };
+    // 1.0 filters match the optional context attributes, and an envelope
+    // shows them.
+    let attributes = [
+        ("subject", event.subject().map(str::to_owned)),
+        ("time", event.time().map(|time| time.to_rfc3339())),
+        (
+            "datacontenttype",
+            event.datacontenttype().map(str::to_owned),
+        ),
+        ("dataschema", event.dataschema().map(ToString::to_string)),
+    ];
+    let attributes = attributes
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+        .collect();
     let extensions: BTreeMap<String, String> = event
         .iter_extensions()
         .map(|(name, value)| {
@@ -166,6 +181,7 @@ pub fn to_incoming(event: &Event) -> Result<IncomingEvent, EventError> {
         source: event.source().to_string(),
         data,
         extensions,
+        attributes,
     })
 }
 

@@ -44,11 +44,15 @@ fn id_key(source: &str, id: &str) -> Vec<u8> {
     key
 }
 
+/// The keys of the events of this type and source; with an empty source,
+/// of this type and every source (an event always has one).
 fn buffer_prefix(event_type: &str, source: &str) -> Vec<u8> {
     let mut key = event_type.as_bytes().to_vec();
     key.push(0);
-    key.extend_from_slice(source.as_bytes());
-    key.push(0);
+    if !source.is_empty() {
+        key.extend_from_slice(source.as_bytes());
+        key.push(0);
+    }
     key
 }
 

@@ -148,6 +148,7 @@ fn read_trigger(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<EventDe
         event_type: event_type?,
         correlation_token,
         metadata: Metadata::new(),
+        filter: None,
     })
 }
 
@@ -407,6 +408,7 @@ fn read_state(
                 events_actions,
                 timeout,
                 retry,
+                listen: None,
                 exit,
             })
         }

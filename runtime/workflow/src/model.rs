@@ -21,7 +21,9 @@ use super::duration::{IsoDuration, RepeatingInterval, ScheduleInterval};
 use super::expression::jq::Template;
 use super::expression::{Condition, JsonPath, WritePath};
 
+mod listen;
 mod tasks;
+pub use listen::*;
 pub use tasks::*;
 
 /// Free-form key/value information that does not affect execution.
@@ -108,6 +110,10 @@ pub struct EventDefinition {
     pub correlation_token: Option<String>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub metadata: Metadata,
+    /// 1.0: what the event must carry beyond its type and source. Boxed:
+    /// most definitions have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Box<EventFilter>>,
 }
 
 impl EventDefinition {
@@ -238,6 +244,9 @@ pub struct EventState {
     pub timeout: Option<IsoDuration>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retry>,
+    /// 1.0 `listen`: how it reads its events and when it ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<Box<Listen>>,
     #[serde(flatten)]
     pub exit: Exit,
 }

@@ -238,6 +238,7 @@ fn read_event(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<EventDefi
         event_type: event_type?,
         correlation_token,
         metadata: metadata?,
+        filter: None,
     })
 }
 
@@ -440,6 +441,7 @@ fn read_state(reader: &mut Reader, node: &Node, p: &Pointer, scope: usize) -> Op
                 events_actions: events_actions?,
                 timeout,
                 retry: retries,
+                listen: None,
                 exit: exit?,
             })
         }

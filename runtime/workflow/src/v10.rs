@@ -5,12 +5,17 @@
 //! a scope whose first task starts it; `then` becomes the state's exit.
 //! Every expression is compiled here, with the `for` and `catch` variables in
 //! scope at that task. What swirl does not run yet is refused with an error
-//! naming the task, never skipped: `listen` beyond one/any/all of events
-//! named by type and source (`until`, `foreach`, `correlate`, other
-//! attributes, `read: envelope|raw`), the protocol calls other than http and
-//! openapi, authentications other than basic and bearer, `run` of
-//! containers, shells and scripts, a schedule `on` all of several events,
-//! and data `schema`s.
+//! naming the task, never skipped: `listen` to every event (`any: []`) and
+//! its `foreach`, the protocol calls other than http and openapi,
+//! authentications other than basic and bearer, `run` of containers, shells
+//! and scripts, a schedule `on` all of several events, and data `schema`s.
+//!
+//! An event filter becomes an event definition named by its pointer: its
+//! type and source (empty: any source) are what the event index looks up;
+//! its other attributes and its `correlate` are the definition's
+//! [`EventFilter`], which the engine checks on each event (`model/listen.rs`).
+//! A listen's `until` events are more entries of the same event state,
+//! which its [`Listen`] tells apart.
 //!
 //! A call's `authentication: {use: name}` is replaced here by the named
 //! definition of `use.authentications`, so the host sees every
@@ -26,7 +31,7 @@ use serde_json::{Map, Value};
 use super::cron::Cron;
 use super::diagnostic::{Pointer, did_you_mean};
 use super::duration::IsoDuration;
-use super::expression::jq::{Jq, Template};
+use super::expression::jq::{Jq, Template, strip_braces};
 use super::model::*;
 use super::reader::{NameFact, Reader, Site, article};
 use super::source::{Node, NodeValue};
@@ -225,8 +230,15 @@ fn read_schedule(
         _ => {
             // Starts are found by a scan of the workflows, not by the index
             // of subscriptions, so a start may take events of any source.
-            let (strategy, events) =
-                read_consumption(reader, value, &kp, uses, "schedule.on", true)?;
+            let (strategy, events) = read_consumption(reader, value, &kp, uses, "schedule.on")?;
+            if let Some(until) = value.get("until") {
+                reader.error(
+                    &kp.key("until"),
+                    until.position,
+                    "'until' ends a listen; a schedule starts an instance per event (or per set of 'all' events)",
+                );
+                return None;
+            }
             if let Some(all) = value.get("all")
                 && strategy == "all"
             {
@@ -237,22 +249,7 @@ fn read_schedule(
                 );
                 return None;
             }
-            let read = match node.get("read") {
-                None => EventRead::Data,
-                Some(read) => match read.as_str() {
-                    Some("data") => EventRead::Data,
-                    Some("envelope") => EventRead::Envelope,
-                    Some("raw") => EventRead::Raw,
-                    _ => {
-                        reader.error(
-                            &sp.key("read"),
-                            read.position,
-                            "'schedule.read' must be data, envelope or raw",
-                        );
-                        return None;
-                    }
-                },
-            };
+            let read = read_event_read(reader, node, &sp, "schedule.read")?;
             WorkflowSchedule::On { events, read }
         }
     };
@@ -654,7 +651,7 @@ fn read_task(
         }),
         "emit" => read_emit(reader, body, &bp, locals, exit?)?,
         "run" => read_run(reader, body, &bp, locals, exit?)?,
-        "listen" => read_listen(reader, node, p, body, uses, exit?)?,
+        "listen" => read_listen(reader, site, uses, exit?)?,
         _ => {
             reader.error(
                 &bp,
@@ -1385,62 +1382,131 @@ fn read_run(
 }
 
 /// `listen`: an event state over event definitions made from its filters,
-/// named `<task pointer>/listen/to/<strategy>[/<index>]`.
+/// named `<task pointer>/listen/to/<strategy>[/<index>]` (and
+/// `…/listen/to/until/<strategy>[/<index>]` for those of `until`).
 fn read_listen(
     reader: &mut Reader,
-    node: &Node,
-    p: &Pointer,
-    body: &Node,
+    task: TaskSite<'_>,
     uses: &mut Uses,
     exit: Exit,
 ) -> Option<StateKind> {
+    let TaskSite {
+        node,
+        p,
+        body,
+        locals,
+        ..
+    } = task;
     let lp = p.key("listen");
     reader.object(body, &lp, "'listen'")?;
+    reader.unknown_keys(body, &lp, &["to", "read"], "'listen'");
     refuse(reader, node, p, "foreach", "a 'listen' task");
-    if let Some(read) = body.get("read")
-        && read.as_str() != Some("data")
-    {
-        reader.error(
-            &lp.key("read"),
-            read.position,
-            "'read' other than data is not supported yet; listen reads the events' data",
-        );
-        return None;
-    }
+    let read = read_event_read(reader, body, &lp, "listen.read")?;
     let to = reader.required(body, &lp, "to", "'listen'")?;
     let tp = lp.key("to");
     reader.object(to, &tp, "'listen.to'")?;
-    refuse(reader, to, &tp, "until", "'listen.to'");
-    let (strategy, names) = read_consumption(reader, to, &tp, uses, "listen.to", false)?;
+    let (strategy, names) = read_consumption(reader, to, &tp, uses, "listen.to")?;
+    let until = match to.get("until") {
+        None => None,
+        Some(until) if strategy != "any" => {
+            reader.warning(
+                &tp.key("until"),
+                until.position,
+                format!("'until' applies to 'any' only and is ignored with '{strategy}'"),
+            );
+            None
+        }
+        Some(until) => {
+            let up = tp.key("until");
+            if until.as_str().is_some() {
+                Some(Until::Condition(expression(
+                    reader, to, &tp, "until", locals,
+                )??))
+            } else {
+                reader.object(until, &up, "'listen.to.until'")?;
+                if let Some(nested) = until.get("until") {
+                    reader.error(
+                        &up.key("until"),
+                        nested.position,
+                        "'until' inside 'until' means nothing; end the listen with one condition",
+                    );
+                    return None;
+                }
+                let (strategy, events) =
+                    read_consumption(reader, until, &up, uses, "listen.to.until")?;
+                Some(Until::Events {
+                    all: strategy == "all",
+                    events,
+                })
+            }
+        }
+    };
+    let mut events_actions: Vec<EventActions> = names
+        .into_iter()
+        .map(|name| EventActions {
+            event_refs: vec![name],
+            action_mode: ActionMode::Sequential,
+            actions: Vec::new(),
+            event_data_filter: None,
+        })
+        .collect();
+    // The events of `until` are waited for by the same state, after those
+    // of `to`; the interpreter tells them apart by the listen's `until`.
+    if let Some(Until::Events { events, .. }) = &until {
+        events_actions.extend(events.iter().map(|name| EventActions {
+            event_refs: vec![name.clone()],
+            action_mode: ActionMode::Sequential,
+            actions: Vec::new(),
+            event_data_filter: None,
+        }));
+    }
     Some(StateKind::Event(EventState {
         exclusive: strategy != "all",
-        events_actions: names
-            .into_iter()
-            .map(|name| EventActions {
-                event_refs: vec![name],
-                action_mode: ActionMode::Sequential,
-                actions: Vec::new(),
-                event_data_filter: None,
-            })
-            .collect(),
+        events_actions,
         timeout: None,
         retry: Vec::new(),
+        listen: Some(Box::new(Listen { read, until })),
         exit,
     }))
 }
 
+/// `read: data | envelope | raw` (data when absent).
+fn read_event_read(reader: &mut Reader, node: &Node, p: &Pointer, what: &str) -> Option<EventRead> {
+    let Some(read) = node.get("read") else {
+        return Some(EventRead::Data);
+    };
+    match read.as_str() {
+        Some("data") => Some(EventRead::Data),
+        Some("envelope") => Some(EventRead::Envelope),
+        Some("raw") => Some(EventRead::Raw),
+        _ => {
+            reader.error(
+                &p.key("read"),
+                read.position,
+                format!("'{what}' must be data, envelope or raw"),
+            );
+            None
+        }
+    }
+}
+
 /// An event consumption strategy (`listen.to`, `schedule.on`, named `what`
 /// in messages): `one`, `any` or `all`, and the names of the event
-/// definitions made from its filters (their pointers). With `any_source`,
-/// a filter may leave out the source (the definition's is then empty).
+/// definitions made from its filters (their pointers). Its `until` is the
+/// caller's.
 fn read_consumption(
     reader: &mut Reader,
     to: &Node,
     tp: &Pointer,
     uses: &mut Uses,
     what: &str,
-    any_source: bool,
 ) -> Option<(&'static str, Vec<String>)> {
+    reader.unknown_keys(
+        to,
+        tp,
+        &["one", "any", "all", "until"],
+        &format!("'{what}'"),
+    );
     let (strategy, filters): (&'static str, Vec<(Pointer, &Node)>) = if let Some(one) =
         to.get("one")
     {
@@ -1454,7 +1520,7 @@ fn read_consumption(
             reader.error(
                 &tp.key(name),
                 list.position,
-                format!("an empty '{what}.{name}' (every event) is not supported yet; name the events' type and source"),
+                format!("an empty '{what}.{name}' (every event) is not supported yet; name the events' type"),
             );
             return None;
         }
@@ -1475,49 +1541,142 @@ fn read_consumption(
         return None;
     };
     let mut names = Vec::new();
+    let mut failed = false;
     for (fp, filter) in filters {
-        refuse(reader, filter, &fp, "correlate", "an event filter");
-        let with = reader.required(filter, &fp, "with", "an event filter")?;
-        let wp = fp.key("with");
-        reader.object(with, &wp, "'with'")?;
-        let event_type = reader.required_string(with, &wp, "type", "an event filter");
-        // Subscriptions are indexed by type and source, as v0.1's events are.
-        let source = match with.get("source") {
-            Some(_) => reader.required_string(with, &wp, "source", "an event filter"),
-            None if any_source => Some(String::new()),
-            None => {
-                reader.error(
-                    &wp,
-                    with.position,
-                    "listening to events of any source is not supported yet; add their 'source'",
-                );
-                None
+        match read_event_filter(reader, filter, &fp) {
+            Some(definition) => {
+                names.push(definition.name.clone());
+                uses.events.push(definition);
             }
+            None => failed = true,
+        }
+    }
+    (!failed).then_some((strategy, names))
+}
+
+/// One event filter at `fp`: its `with` (type required, source optional:
+/// an empty source takes events of every source) and its `correlate`.
+fn read_event_filter(reader: &mut Reader, filter: &Node, fp: &Pointer) -> Option<EventDefinition> {
+    reader.object(filter, fp, "an event filter")?;
+    reader.unknown_keys(filter, fp, &["with", "correlate"], "an event filter");
+    let with = reader.required(filter, fp, "with", "an event filter")?;
+    let wp = fp.key("with");
+    let members = reader.object(with, &wp, "'with'")?;
+    // The event index finds waiting instances by type and source.
+    let event_type = reader.required_string(with, &wp, "type", "an event filter");
+    let source = match with.get("source") {
+        Some(_) => reader.required_string(with, &wp, "source", "an event filter"),
+        None => Some(String::new()),
+    };
+    let mut failed = false;
+    for text in [&event_type, &source].into_iter().flatten() {
+        if text.contains("${") {
+            let key = if Some(text) == event_type.as_ref() {
+                "type"
+            } else {
+                "source"
+            };
+            reader.error(
+                &wp.key(key),
+                with.get(key).map_or(with.position, |n| n.position),
+                format!("an event filter's '{key}' is matched as written; an expression there is not supported yet"),
+            );
+            failed = true;
+        }
+    }
+    let mut filter_with = Vec::new();
+    for (key, value) in members
+        .iter()
+        .filter(|(k, _)| k.name != "type" && k.name != "source")
+    {
+        let kp = wp.key(&key.name);
+        let wanted = match &value.value {
+            NodeValue::String(text) => match strip_braces(text) {
+                Some(source) => Jq::compile(source, &[])
+                    .map(AttributeMatch::Expression)
+                    .map_err(|e| reader.error(&kp, value.position, e.to_string()))
+                    .ok(),
+                None if key.name == "data" => Some(AttributeMatch::Value(value.to_value())),
+                None => Pattern::new(text)
+                    .map(AttributeMatch::Pattern)
+                    .map_err(|e| {
+                        // The parser's message draws the pattern over lines;
+                        // its last line says what is wrong.
+                        let text = e.to_string();
+                        let why = text.lines().last().unwrap_or_default();
+                        let why = why.trim_start_matches("error: ");
+                        reader.error(
+                            &kp,
+                            value.position,
+                            format!(
+                                "'{}' is no regular expression ({why}); escape its special characters to match them as written",
+                                key.name
+                            ),
+                        )
+                    })
+                    .ok(),
+            },
+            // Context attributes arrive as strings: `attempt: 2` matches "2".
+            NodeValue::Bool(_) | NodeValue::Number(_) if key.name != "data" => {
+                Pattern::new(&regex::escape(&value.to_value().to_string()))
+                    .ok()
+                    .map(AttributeMatch::Pattern)
+            }
+            _ => Some(AttributeMatch::Value(value.to_value())),
         };
-        if let NodeValue::Object(members) = &with.value {
-            for (key, _) in members
-                .iter()
-                .filter(|(k, _)| k.name != "type" && k.name != "source")
-            {
-                reader.error(
-                    &wp.key(&key.name),
-                    key.position,
-                    format!(
-                        "filtering events on '{}' is not supported yet; filter on type and source",
-                        key.name
-                    ),
-                );
+        match wanted {
+            Some(wanted) => filter_with.push((key.name.to_ascii_lowercase(), wanted)),
+            None => failed = true,
+        }
+    }
+    let mut correlate = Vec::new();
+    if let Some(node) = filter.get("correlate") {
+        let cp = fp.key("correlate");
+        for (key, entry) in reader.object(node, &cp, "'correlate'").unwrap_or(&[]) {
+            let ep = cp.key(&key.name);
+            let what = format!("correlation '{}'", key.name);
+            if reader.object(entry, &ep, &what).is_none() {
+                failed = true;
+                continue;
+            }
+            reader.unknown_keys(entry, &ep, &["from", "expect"], &what);
+            let from = match expression(reader, entry, &ep, "from", &[]) {
+                Some(Some(from)) => Some(from),
+                Some(None) => {
+                    reader.required(entry, &ep, "from", &what);
+                    None
+                }
+                None => None,
+            };
+            let expect = match entry.get("expect") {
+                None => Some(None),
+                Some(expect) => template(reader, expect, &ep.key("expect"), &[]).map(Some),
+            };
+            match (from, expect) {
+                (Some(from), Some(expect)) => correlate.push(Correlation {
+                    name: key.name.clone(),
+                    from,
+                    expect,
+                }),
+                _ => failed = true,
             }
         }
-        let name = fp.to_string();
-        uses.events.push(EventDefinition {
-            name: name.clone(),
-            source: source?,
-            event_type: event_type?,
-            correlation_token: None,
-            metadata: Metadata::new(),
-        });
-        names.push(name);
     }
-    Some((strategy, names))
+    let filter = (!filter_with.is_empty() || !correlate.is_empty()).then(|| {
+        Box::new(EventFilter {
+            with: filter_with,
+            correlate,
+        })
+    });
+    if failed {
+        return None;
+    }
+    Some(EventDefinition {
+        name: fp.to_string(),
+        source: source?,
+        event_type: event_type?,
+        correlation_token: None,
+        metadata: Metadata::new(),
+        filter,
+    })
 }

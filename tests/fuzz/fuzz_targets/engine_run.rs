@@ -184,6 +184,7 @@ async fn drive((file_name, text): (&str, &str), ops: &[u8]) {
                         source: definition.source.clone(),
                         data: input(arg),
                         extensions,
+                        attributes: Default::default(),
                     })
                     .await;
             }

@@ -768,6 +768,7 @@ fn event(event_type: &str, data: Value, orderid: Option<&str>) -> IncomingEvent 
         extensions: orderid
             .map(|id| BTreeMap::from([("orderid".to_string(), id.to_string())]))
             .unwrap_or_default(),
+        attributes: BTreeMap::new(),
     }
 }
 
@@ -911,6 +912,7 @@ async fn a_callback_runs_its_action_then_waits_for_its_event_or_moves_on_after_i
         source: "worker".into(),
         data: json!({"decision": {"approved": true}}),
         extensions: BTreeMap::new(),
+        attributes: BTreeMap::new(),
     };
     assert_eq!(
         app.engine.deliver(&done).await.unwrap().delivered,

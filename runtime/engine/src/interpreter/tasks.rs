@@ -34,7 +34,7 @@ fn standard(kind: &str, status: u16) -> (String, u16) {
 }
 
 /// A failure of expression `what` as a 1.0 `expression` error (400).
-fn expression_error(error: ExpressionError) -> WorkflowError {
+pub(super) fn expression_error(error: ExpressionError) -> WorkflowError {
     let message = error.to_string();
     let mut failure = WorkflowError::new(swirl_core::codes::FILTER_ERROR, message.clone());
     let (kind, status) = standard("expression", 400);
@@ -84,7 +84,7 @@ fn same_type(wanted: &str, actual: &str) -> bool {
 impl<'a> Step<'a> {
     /// What an expression of `task` in `thread_id` sees, with `$output`
     /// bound to `output`.
-    fn bindings<'b>(
+    pub(super) fn bindings<'b>(
         &'b self,
         thread_id: ThreadId,
         task: &'b TaskFlow,

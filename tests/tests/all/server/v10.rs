@@ -320,3 +320,109 @@ async fn hanging_http_calls_hold_up_no_other_instance() {
     }
     assert_eq!(asked.load(Ordering::SeqCst), 3, "each request sent once");
 }
+
+/// A listen part way through its events keeps them across a SIGKILL: the
+/// events it consumed are in the instance's committed record. `any` with
+/// `until` (filtered on an attribute, correlated with the input, of every
+/// source) and `all` each get their last event after the restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partly_consumed_listen_survives_a_kill() {
+    let collector = document(
+        "collector",
+        json!({ "collect": {
+            "listen": {
+                "to": {
+                    "any": [{
+                        "with": { "type": "com.example.item", "subject": "cart-.*" },
+                        "correlate": { "cart": { "from": ".cartid", "expect": "${ .cart }" } },
+                    }],
+                    "until": { "one": { "with": { "type": "com.example.checkout", "source": "shop" } } },
+                },
+                "read": "envelope",
+            },
+            "output": { "as": "${ [.[] | {source, item: .data}] }" },
+        } }),
+    );
+    let pair = document(
+        "pair",
+        json!({ "both": {
+            "listen": { "to": { "all": [
+                { "with": { "type": "com.example.left", "source": "shop" } },
+                { "with": { "type": "com.example.right", "source": "shop" } },
+            ] } },
+        } }),
+    );
+    let app = workflows_app(vec![("collector.json", collector), ("pair.json", pair)], "");
+    let mut server = Server::start(&app, &[], &[]);
+    let started = server
+        .post_json("/workflows/collector/instances", json!({ "cart": "c1" }))
+        .await;
+    let collector = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&collector, "waiting").await;
+    let started = server
+        .post_json("/workflows/pair/instances", json!({}))
+        .await;
+    let pair = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&pair, "waiting").await;
+
+    let item = |id: &'static str, source: &'static str, cart: &'static str, subject| {
+        let data = json!(id);
+        let server = &server;
+        async move {
+            server
+                .event(
+                    id,
+                    source,
+                    "com.example.item",
+                    &[("cartid", cart), ("subject", subject)],
+                    data,
+                )
+                .await
+        }
+    };
+    let first = item("apple", "shop-a", "c1", "cart-1").await;
+    assert_eq!(first.body["delivered"], json!([collector]), "{first:?}");
+    // Another cart's item is taken by no one: it waits in the buffer for
+    // a listen of its cart. One whose subject no filter matches is for no
+    // workflow: it is not even kept.
+    for (id, cart, subject, kept) in [("pear", "c2", "cart-2", 1), ("fig", "c1", "aisle-3", 0)] {
+        let other = item(id, "shop-a", cart, subject).await;
+        assert_eq!(other.body["delivered"], json!([]), "{other:?}");
+        assert_eq!(other.body["buffered"], kept, "{other:?}");
+    }
+    let second = item("plum", "shop-b", "c1", "cart-1").await;
+    assert_eq!(second.body["delivered"], json!([collector]), "{second:?}");
+    let left = server
+        .event("l1", "shop", "com.example.left", &[], json!("left"))
+        .await;
+    assert_eq!(left.body["delivered"], json!([pair]), "{left:?}");
+    server.kill();
+
+    let server = Server::start(&app, &[], &[]);
+    // A resend of a consumed event changes nothing (the output below).
+    server
+        .event(
+            "apple",
+            "shop-a",
+            "com.example.item",
+            &[("cartid", "c1"), ("subject", "cart-1")],
+            json!("apple"),
+        )
+        .await;
+    server
+        .event("done", "shop", "com.example.checkout", &[], json!(null))
+        .await;
+    let done = server.wait_status(&collector, "completed").await;
+    assert_eq!(
+        done["output"],
+        json!([
+            { "source": "shop-a", "item": "apple" },
+            { "source": "shop-b", "item": "plum" },
+        ])
+    );
+    server
+        .event("r1", "shop", "com.example.right", &[], json!("right"))
+        .await;
+    let done = server.wait_status(&pair, "completed").await;
+    assert_eq!(done["output"], json!(["left", "right"]));
+}

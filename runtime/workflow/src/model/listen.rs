@@ -1,0 +1,140 @@
+//! What 1.0's `listen` and `schedule.on` add to the event model: filters on
+//! the attributes beyond type and source, correlations between the events
+//! of one wait, how the events are read, and when an `any` wait ends.
+//!
+//! The type and source of a filter stay the event definition's, so that the
+//! event index finds the waiting instances by them as it does for v0.1; the
+//! rest of a filter is checked on each event the index hands over, on the
+//! event's envelope (its context attributes as strings, and `data`).
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::expression::ExpressionError;
+use crate::expression::jq::{Bindings, Jq, Template};
+
+/// A 1.0 event filter beyond type and source.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct EventFilter {
+    /// `with`: the other attributes the event must carry, and how they must match.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<(String, AttributeMatch)>,
+    /// `correlate`: values taken from each event that must agree.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub correlate: Vec<Correlation>,
+}
+
+impl EventFilter {
+    /// Whether `envelope` (the event as `read: envelope` gives it) passes
+    /// the `with` part of the filter. An expression reads the attribute's
+    /// value (`data`: the data) as `.` and sees no workflow variables: a
+    /// start by event has no instance yet.
+    pub fn accepts(&self, envelope: &Value) -> Result<bool, ExpressionError> {
+        let locals = Default::default();
+        for (attribute, wanted) in &self.with {
+            let Some(value) = envelope.get(attribute) else {
+                return Ok(false);
+            };
+            let passes = match wanted {
+                AttributeMatch::Expression(jq) => {
+                    match jq.eval(value, &Bindings::empty(&locals))? {
+                        Value::Bool(flag) => flag,
+                        other => other == *value,
+                    }
+                }
+                AttributeMatch::Pattern(pattern) => {
+                    value.as_str().is_some_and(|text| pattern.matches(text))
+                }
+                AttributeMatch::Value(expected) => expected == value,
+            };
+            if !passes {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// How one attribute of a filter's `with` must match.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AttributeMatch {
+    /// `${ … }`: true, or the attribute's value itself.
+    Expression(Jq),
+    /// A string: the value itself, or a regular expression the whole value matches.
+    Pattern(Pattern),
+    /// Any other JSON (`data: {…}`): equal to the value.
+    Value(Value),
+}
+
+/// A string an attribute matches when it is equal or when, read as a
+/// regular expression, it matches the whole attribute.
+#[derive(Clone)]
+pub struct Pattern {
+    text: String,
+    regex: regex::Regex,
+}
+
+impl Pattern {
+    /// The pattern of `text`; an error names what the regular expression lacks.
+    pub fn new(text: &str) -> Result<Self, regex::Error> {
+        Ok(Pattern {
+            text: text.to_string(),
+            regex: regex::Regex::new(&format!("^(?:{text})$"))?,
+        })
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        value == self.text || self.regex.is_match(value)
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.text.serialize(serializer)
+    }
+}
+
+/// One `correlate` entry: `from` takes a value from the event's envelope;
+/// it must equal `expect` (evaluated on the task's input), or without one,
+/// the value the first event of the same wait gave under this name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Correlation {
+    pub name: String,
+    pub from: Jq,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Template>,
+}
+
+/// How a 1.0 `listen` task reads its events and when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Listen {
+    pub read: super::EventRead,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<Until>,
+}
+
+/// When a `listen` to `any` stops consuming events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Until {
+    /// Evaluated on the array of the events consumed so far, after each.
+    Condition(Jq),
+    /// Once these events came (every one with `all`, else any one); they
+    /// are not part of the task's output.
+    Events { all: bool, events: Vec<String> },
+}
