@@ -110,6 +110,8 @@ pub fn read_definition(
         extensions: Vec::new(),
         metadata: Metadata::new(),
         input_from: None,
+        input_schema: None,
+        output_schema: None,
         output_as: None,
         timeout: None,
         schedule: None,

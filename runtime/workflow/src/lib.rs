@@ -9,7 +9,8 @@
 //! ```
 //!
 //! - [`model`]: the vocabulary the engine executes; start here.
-//! - [`expression`]: compiled JSONPath queries, conditions and write paths.
+//! - [`expression`]: compiled JSONPath queries, conditions and write paths;
+//!   [`schema`]: compiled JSON Schemas of 1.0 data.
 //! - [`duration`]: ISO 8601 durations, repeating and schedule intervals;
 //!   [`cron`]: cron expressions.
 //! - [`graph`]: a definition as nodes and edges, and as a Mermaid flowchart.
@@ -35,6 +36,7 @@ pub mod expression;
 pub mod graph;
 pub mod model;
 mod reader;
+pub mod schema;
 pub mod source;
 pub mod v01;
 pub mod v10;

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use super::duration::{IsoDuration, RepeatingInterval, ScheduleInterval};
 use super::expression::jq::Template;
 use super::expression::{Condition, JsonPath, WritePath};
+use super::schema::DataSchema;
 
 mod listen;
 mod tasks;
@@ -62,6 +63,12 @@ pub struct WorkflowDefinition {
     pub input_from: Option<Template>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_as: Option<Template>,
+    /// 1.0: `input.schema`, checked on the raw input before `input.from`,
+    /// and `output.schema`, checked on the output after `output.as`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<DataSchema>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<DataSchema>,
     /// 1.0: the workflow's `timeout.after`; past it the instance faults
     /// with a `timeout` error (408).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -129,6 +129,8 @@ pub fn read_definition(
         extensions: extensions?,
         metadata: metadata?,
         input_from: None,
+        input_schema: None,
+        output_schema: None,
         output_as: None,
         timeout: None,
         schedule: None,

@@ -8,7 +8,9 @@
 //! naming the task, never skipped: `listen` to every event (`any: []`) and
 //! its `foreach`, the protocol calls other than http and openapi,
 //! authentications other than basic and bearer, `run` of containers, shells
-//! and scripts, a schedule `on` all of several events, and data `schema`s.
+//! and scripts, a schedule `on` all of several events, and a data `schema`
+//! from an external `resource` (an inline `document` is compiled here, see
+//! `schema.rs`).
 //!
 //! An event filter becomes an event definition named by its pointer: its
 //! type and source (empty: any source) are what the event index looks up;
@@ -34,6 +36,7 @@ use super::duration::IsoDuration;
 use super::expression::jq::{Jq, Template, strip_braces};
 use super::model::*;
 use super::reader::{NameFact, Reader, Site, article};
+use super::schema::DataSchema;
 use super::source::{Node, NodeValue};
 
 /// Task types, for messages.
@@ -120,8 +123,8 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     if let Some(node) = root.get("use") {
         read_use(reader, node, &p.key("use"), &mut uses);
     }
-    let (input_from, _) = read_io(reader, root, &p, "input", "from", &[]);
-    let (output_as, _) = read_io(reader, root, &p, "output", "as", &[]);
+    let input = read_io(reader, root, &p, "input", "from", &[]);
+    let output = read_io(reader, root, &p, "output", "as", &[]);
     let timeout = read_timeout(reader, root, &p, &uses);
     let schedule = read_schedule(reader, root, &p, &mut uses);
     let tasks = reader.required(root, &p, "do", "the workflow")?;
@@ -130,6 +133,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     if let Some(namespace) = &namespace {
         metadata.insert("namespace".into(), Value::String(namespace.clone()));
     }
+    let (input, output) = (input?, output?);
     Some(WorkflowDefinition {
         id: name.clone()?,
         name: title.or(name),
@@ -151,8 +155,10 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         states: states?,
         extensions: Vec::new(),
         metadata,
-        input_from: input_from?,
-        output_as: output_as?,
+        input_from: input.transform,
+        input_schema: input.schema,
+        output_as: output.transform,
+        output_schema: output.schema,
         timeout: timeout?,
         schedule: schedule?,
         secrets: uses.secrets,
@@ -341,8 +347,16 @@ fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
     }
 }
 
-/// `input.from` / `output.as` / `export.as` of a workflow or task: the
-/// compiled template (`Some(None)` when absent, `None` when it failed).
+/// A workflow's or task's `input`, `output` or `export`: its transformation
+/// (`from` or `as`) and its `schema`, compiled.
+#[derive(Default)]
+struct Io {
+    transform: Option<Template>,
+    schema: Option<DataSchema>,
+}
+
+/// `input` / `output` / `export` of a workflow or task, with `field` its
+/// transformation (`Some(Io::default())` when absent, `None` when wrong).
 fn read_io(
     reader: &mut Reader,
     node: &Node,
@@ -350,22 +364,61 @@ fn read_io(
     member: &str,
     field: &str,
     locals: &[String],
-) -> (Option<Option<Template>>, bool) {
+) -> Option<Io> {
     let Some(io) = node.get(member) else {
-        return (Some(None), false);
+        return Some(Io::default());
     };
     let ip = p.key(member);
-    if reader.object(io, &ip, &format!("'{member}'")).is_none() {
-        return (None, true);
+    reader.object(io, &ip, &format!("'{member}'"))?;
+    reader.unknown_keys(io, &ip, &[field, "schema"], &format!("'{member}'"));
+    // Both are read, so that both report their errors.
+    let schema = io
+        .get("schema")
+        .map(|schema| read_schema(reader, schema, &ip.key("schema"), member).ok_or(()));
+    let transform = io
+        .get(field)
+        .map(|value| template_field(reader, value, &ip.key(field), locals).ok_or(()));
+    Some(Io {
+        transform: transform.transpose().ok()?,
+        schema: schema.transpose().ok()?,
+    })
+}
+
+/// A data `schema`: `format` json (the default) and the schema inline in
+/// `document`, compiled here; an external `resource` is refused.
+fn read_schema(reader: &mut Reader, node: &Node, p: &Pointer, member: &str) -> Option<DataSchema> {
+    let what = format!("'{member}.schema'");
+    reader.object(node, p, &what)?;
+    reader.unknown_keys(node, p, &["format", "document", "resource"], &what);
+    if let Some(format) = reader.optional_string(node, p, "format", &what)
+        && format != "json"
+        && !format.starts_with("json:")
+    {
+        reader.error(
+            &p.key("format"),
+            node.get("format").map_or(node.position, |n| n.position),
+            format!("schema format '{format}' is not supported; swirl checks data against JSON Schemas (format json)"),
+        );
+        return None;
     }
-    refuse(reader, io, &ip, "schema", &format!("'{member}'"));
-    let Some(value) = io.get(field) else {
-        return (Some(None), true);
-    };
-    (
-        template_field(reader, value, &ip.key(field), locals).map(Some),
-        true,
-    )
+    if let Some(resource) = node.get("resource") {
+        reader.error(
+            &p.key("resource"),
+            resource.position,
+            format!("an external schema ('resource' of {what}) is not supported yet; write the schema inline under 'document'"),
+        );
+        return None;
+    }
+    let document = reader.required(node, p, "document", &what)?;
+    DataSchema::compile(&document.to_value())
+        .map_err(|why| {
+            reader.error(
+                &p.key("document"),
+                document.position,
+                format!("{what} cannot be used: {why}"),
+            )
+        })
+        .ok()
 }
 
 /// A field that is an expression when it is a string.
@@ -614,9 +667,9 @@ fn read_task(
     };
     let timeout = read_timeout(reader, node, p, uses);
     let when = expression(reader, node, p, "if", locals);
-    let (input_from, _) = read_io(reader, node, p, "input", "from", locals);
-    let (output_as, _) = read_io(reader, node, p, "output", "as", locals);
-    let (export_as, _) = read_io(reader, node, p, "export", "as", locals);
+    let input = read_io(reader, node, p, "input", "from", locals);
+    let output = read_io(reader, node, p, "output", "as", locals);
+    let export = read_io(reader, node, p, "export", "as", locals);
     let exit = scope.exit(reader, node.get("then"), &p.key("then"));
     let body = node.get(kind_name)?;
     let bp = p.key(kind_name);
@@ -661,6 +714,7 @@ fn read_task(
             return None;
         }
     };
+    let (input, output, export) = (input?, output?, export?);
     Some(State {
         name: p.to_string(),
         id: None,
@@ -679,9 +733,12 @@ fn read_task(
             name: entry.name.clone(),
             reference: p.to_string(),
             when: when?,
-            input_from: input_from?,
-            output_as: output_as?,
-            export_as: export_as?,
+            input_from: input.transform,
+            input_schema: input.schema,
+            output_as: output.transform,
+            output_schema: output.schema,
+            export_as: export.transform,
+            export_schema: export.schema,
             timeout: timeout?,
         }),
     })

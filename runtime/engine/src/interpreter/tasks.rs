@@ -24,6 +24,7 @@ use swirl_workflow::model::{
     Action, Backoff, CasesState, EmitState, ForState, RaiseState, SetState, State, StateKind,
     TaskFlow,
 };
+use swirl_workflow::schema::DataSchema;
 
 /// Where the spec's standard error types live.
 const ERROR_TYPES: &str = "https://open-workflow-specification.org/spec/1.0.0/errors/";
@@ -132,21 +133,32 @@ impl<'a> Step<'a> {
             .map_err(expression_error)
     }
 
-    /// The instance's input after the workflow's `input.from`.
+    /// The instance's input after the workflow's `input.from`, checked
+    /// against its `input.schema` first.
     pub(super) fn workflow_input(&self) -> Result<Value, WorkflowError> {
         let input = self.record.input.clone();
-        match &self.workflow.definition.input_from {
+        let definition = &self.workflow.definition;
+        conforms(definition.input_schema.as_ref(), &input, "/", || {
+            "the workflow's input".into()
+        })?;
+        match &definition.input_from {
             Some(from) => self.workflow_eval(from, &input),
             None => Ok(input),
         }
     }
 
-    /// The instance's output after the workflow's `output.as`.
+    /// The instance's output after the workflow's `output.as`, checked
+    /// against its `output.schema`.
     pub(super) fn workflow_output(&self, output: Value) -> Result<Value, WorkflowError> {
-        match &self.workflow.definition.output_as {
-            Some(output_as) => self.workflow_eval(output_as, &output),
-            None => Ok(output),
-        }
+        let definition = &self.workflow.definition;
+        let output = match &definition.output_as {
+            Some(output_as) => self.workflow_eval(output_as, &output)?,
+            None => output,
+        };
+        conforms(definition.output_schema.as_ref(), &output, "/", || {
+            "the workflow's output".into()
+        })?;
+        Ok(output)
     }
 
     fn workflow_eval(&self, template: &Template, input: &Value) -> Result<Value, WorkflowError> {
@@ -176,6 +188,9 @@ impl<'a> Step<'a> {
             self.thread(thread_id)?.data = input;
             return Ok(None);
         }
+        conforms(task.input_schema.as_ref(), &input, &task.reference, || {
+            format!("the input of task '{}'", task.name)
+        })?;
         match &task.input_from {
             Some(from) => self
                 .eval(thread_id, task, from, &input, &Value::Null)
@@ -195,9 +210,22 @@ impl<'a> Step<'a> {
             Some(output_as) => self.eval(thread_id, task, output_as, &raw, &raw)?,
             None => raw,
         };
+        conforms(
+            task.output_schema.as_ref(),
+            &output,
+            &task.reference,
+            || format!("the output of task '{}'", task.name),
+        )?;
         if let Some(export_as) = &task.export_as {
             self.record.context = self.eval(thread_id, task, export_as, &output, &output)?;
         }
+        // Without `export.as` the context stays as it is, and is checked all the same.
+        conforms(
+            task.export_schema.as_ref(),
+            &self.record.context,
+            &task.reference,
+            || format!("the context after task '{}'", task.name),
+        )?;
         Ok(output)
     }
 
@@ -694,6 +722,31 @@ pub fn standard_error(kind: &str, status: u16, detail: String) -> WorkflowError 
         "type": type_uri, "status": status, "title": format!("{kind} error"), "detail": detail,
     })));
     error
+}
+
+/// Checks `value` against `schema`, if there is one: a mismatch is the
+/// standard `validation` error (400) of the task at `instance`, naming
+/// `what` did not conform and where.
+fn conforms(
+    schema: Option<&DataSchema>,
+    value: &Value,
+    instance: &str,
+    what: impl FnOnce() -> String,
+) -> Result<(), WorkflowError> {
+    let Some(schema) = schema else {
+        return Ok(());
+    };
+    schema.validate(value).map_err(|why| {
+        let mut error = standard_error(
+            "validation",
+            400,
+            format!("{} does not match its schema: {why}", what()),
+        );
+        if let Some(Value::Object(problem)) = error.problem.as_deref_mut() {
+            problem.insert("instance".into(), Value::String(instance.into()));
+        }
+        error
+    })
 }
 
 fn task_of(state: &State) -> Result<&TaskFlow, WorkflowError> {

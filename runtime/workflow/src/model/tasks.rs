@@ -16,6 +16,7 @@ use super::{Exit, State};
 use crate::cron::Cron;
 use crate::duration::IsoDuration;
 use crate::expression::jq::{Jq, Template};
+use crate::schema::DataSchema;
 
 /// The resource of a function that is a call the host makes itself:
 /// `swirl:http`, `swirl:openapi` (1.0's protocol calls).
@@ -69,6 +70,16 @@ pub struct TaskFlow {
     /// Replaces the workflow's `$context`, evaluated on the transformed output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_as: Option<Template>,
+    /// `input.schema`: checked on the raw input (after `if`, before
+    /// `input.from`); `output.schema`: on the output after `output.as`;
+    /// `export.schema`: on the new `$context`. A failure is a `validation`
+    /// error (400).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<DataSchema>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<DataSchema>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_schema: Option<DataSchema>,
     /// `timeout.after`: past it the task fails with a `timeout` error (408).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<IsoDuration>,
