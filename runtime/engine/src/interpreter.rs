@@ -789,6 +789,11 @@ impl<'a> Step<'a> {
             StateKind::Emit(emit) => self.begin_emit(thread_id, state, emit),
             StateKind::Cases(cases) => self.begin_cases(thread_id, state, cases),
             StateKind::Scope(scope) => {
+                if let (Some(task), Some(input)) = (&state.task, &scope.input) {
+                    let data = self.thread(thread_id)?.data.clone();
+                    let input = self.eval(thread_id, task, input, &data, &Value::Null)?;
+                    self.thread(thread_id)?.data = input;
+                }
                 self.thread(thread_id)?.phase = Phase::Scope;
                 self.run_scope(thread_id, &scope.states, None)
             }

@@ -66,6 +66,9 @@ pub struct Facts {
     pub events: Vec<NameFact>,
     pub function_refs: Vec<NameFact>,
     pub event_refs: Vec<NameFact>,
+    /// 1.0 `use.functions` names: a call that is none of them is a
+    /// function of the manifest, and its hint looks among them too.
+    pub reusable: Vec<String>,
 }
 
 /// Reads nodes, collecting diagnostics and facts.

@@ -12,6 +12,11 @@
 //! from an external `resource` (an inline `document` is compiled here, see
 //! `schema.rs`).
 //!
+//! A `call` of a task of `use.functions` becomes a scope of that task alone,
+//! whose first input is the call's `with`; the task is read once, at
+//! `/use/functions/<name>`, and every call runs a copy of that state (the
+//! same name in each, which the interpreter's index of states allows).
+//!
 //! An event filter becomes an event definition named by its pointer: its
 //! type and source (empty: any source) are what the event index looks up;
 //! its other attributes and its `correlate` are the definition's
@@ -37,7 +42,7 @@ use super::expression::jq::{Jq, Template, strip_braces};
 use super::model::*;
 use super::reader::{NameFact, Reader, Site, article};
 use super::schema::DataSchema;
-use super::source::{Node, NodeValue};
+use super::source::{Node, NodeValue, Position};
 
 /// Task types, for messages.
 const TASK_TYPES: &[&str] = &[
@@ -64,8 +69,16 @@ struct Uses {
     authentications: HashMap<String, Option<Value>>,
     /// `use.secrets`: the secrets expressions and authentications may read.
     secrets: Vec<String>,
-    /// Functions named in `call`, in first-use order: (name, resource).
+    /// Functions of the app's manifest named in `call`, in first-use
+    /// order: (name, resource).
     functions: Vec<(String, String)>,
+    /// `use.functions` as written: reusable tasks by name.
+    reusable: HashMap<String, Node>,
+    /// Those read so far, each once, at its own pointer (`None` when wrong):
+    /// every call of one runs a copy of the same state.
+    reusable_states: HashMap<String, Option<State>>,
+    /// The reusable tasks being read, outermost first, to name a cycle.
+    reading: Vec<String>,
     /// The events `listen` tasks wait for, one per filter.
     events: Vec<EventDefinition>,
 }
@@ -118,6 +131,9 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         authentications: HashMap::new(),
         secrets: Vec::new(),
         functions: Vec::new(),
+        reusable: HashMap::new(),
+        reusable_states: HashMap::new(),
+        reading: Vec::new(),
         events: Vec::new(),
     };
     if let Some(node) = root.get("use") {
@@ -129,6 +145,17 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     let schedule = read_schedule(reader, root, &p, &mut uses);
     let tasks = reader.required(root, &p, "do", "the workflow")?;
     let states = read_tasks(reader, tasks, &p.key("do"), &[], &mut uses);
+    // A reusable task no call names is checked all the same.
+    let mut unused: Vec<String> = uses
+        .reusable
+        .keys()
+        .filter(|name| !uses.reusable_states.contains_key(*name))
+        .cloned()
+        .collect();
+    unused.sort();
+    for name in unused {
+        reusable_state(reader, &name, None, &mut uses);
+    }
     let mut metadata = Metadata::new();
     if let Some(namespace) = &namespace {
         metadata.insert("namespace".into(), Value::String(namespace.clone()));
@@ -330,7 +357,15 @@ fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
                 }
             }
             "secrets" => {}
-            "functions" | "extensions" | "catalogs" => reader.error(
+            "functions" => {
+                if let Some(functions) = reader.object(value, &kp, "'use.functions'") {
+                    for (name, task) in functions {
+                        uses.reusable.insert(name.name.clone(), task.clone());
+                        reader.facts.reusable.push(name.name.clone());
+                    }
+                }
+            }
+            "extensions" | "catalogs" => reader.error(
                 &kp,
                 key.position,
                 format!(
@@ -687,6 +722,7 @@ fn read_task(
         }),
         "do" => StateKind::Scope(ScopeState {
             states: read_tasks(reader, body, &bp, locals, uses)?,
+            input: None,
             exit: exit?,
         }),
         "raise" => StateKind::Raise(RaiseState {
@@ -847,6 +883,19 @@ fn read_call(
         );
         return None;
     }
+    // A task of `use.functions` comes before the manifest's functions.
+    if !PROTOCOL_CALLS.contains(&name.as_str()) && uses.reusable.contains_key(&name) {
+        let state = reusable_state(reader, &name, Some((&cp, body.position)), uses)?;
+        let input = match node.get("with") {
+            Some(with) => Some(template(reader, with, &p.key("with"), locals)?),
+            None => None,
+        };
+        return Some(StateKind::Scope(ScopeState {
+            states: vec![state],
+            input,
+            exit,
+        }));
+    }
     // The manifest is the default catalog: `f`, `f@default`, `f:2@default`.
     let resource = match name.split_once('@') {
         _ if PROTOCOL_CALLS.contains(&name.as_str()) => format!("{PROTOCOL_PREFIX}{name}"),
@@ -925,6 +974,59 @@ fn read_call(
         retry: Vec::new(),
         exit,
     }))
+}
+
+/// The state of reusable task `name` of `use.functions`, read at its own
+/// pointer the first time (so that its errors are reported once, there)
+/// with no `for` or `catch` variables in scope. `call` is the calling site,
+/// where a cycle is reported (none: checking an unused one).
+fn reusable_state(
+    reader: &mut Reader,
+    name: &str,
+    call: Option<(&Pointer, Position)>,
+    uses: &mut Uses,
+) -> Option<State> {
+    if let Some(state) = uses.reusable_states.get(name) {
+        return state.clone();
+    }
+    if let Some(at) = uses.reading.iter().position(|n| n == name) {
+        let cycle: Vec<&str> = uses.reading[at..]
+            .iter()
+            .map(String::as_str)
+            .chain([name])
+            .collect();
+        if let Some((p, position)) = call {
+            reader.error(
+                p,
+                position,
+                format!(
+                    "function '{name}' of 'use.functions' calls itself ({}); a reusable task cannot call itself, directly or through another",
+                    cycle.join(" -> ")
+                ),
+            );
+        }
+        return None;
+    }
+    let node = uses.reusable.get(name)?.clone();
+    let entry = Entry {
+        name: name.to_string(),
+        task: &node,
+        pointer: Pointer::root().key("use").key("functions").key(name),
+    };
+    let references = HashMap::new();
+    // One task alone: `continue` and `exit` end it, `end` ends the workflow.
+    let scope = Scope {
+        references: &references,
+        next: None,
+    };
+    uses.reading.push(name.to_string());
+    let state = read_task(reader, &entry, &scope, &[], uses).map(|mut state| {
+        state.start = Some(Start::Default);
+        state
+    });
+    uses.reading.pop();
+    uses.reusable_states.insert(name.to_string(), state.clone());
+    state
 }
 
 /// Where the `with` of a protocol call may carry an authentication.

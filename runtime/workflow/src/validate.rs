@@ -166,6 +166,10 @@ pub fn check(
                     Some(format!("function resource '{}': {problem}", resource.name))
                 }
                 _ if !known(function) => Some(match alias {
+                    None if !facts.reusable.is_empty() => format!(
+                        "function '{function}' is not a function of the manifest nor of 'use.functions'; add it to one or fix the name{}",
+                        hints.did_you_mean(function, facts.reusable.iter().map(String::as_str))
+                    ),
                     None => format!(
                         "function resource '{function}' is not a function of the manifest; add it to the manifest or fix the name"
                     ),

@@ -103,9 +103,14 @@ pub struct RaiseState {
 }
 
 /// `do` inside a task list: runs its own scope; its output is the last task's.
+/// A `call` of a task of `use.functions` is one too, of that task alone.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScopeState {
     pub states: Vec<State>,
+    /// The scope's first input instead of the task's: a call's `with`,
+    /// evaluated on the task's input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Template>,
     #[serde(flatten)]
     pub exit: Exit,
 }
