@@ -64,11 +64,15 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
-/// Path of the `swirl` binary, built once per process with the tests' profile.
+/// Path of the `swirl` binary, built once per process with the tests' profile,
+/// or the one `SWIRL_BINARY` names (a release build, for the soaks' long runs).
 pub fn swirl_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(path) = std::env::var_os("SWIRL_BINARY") {
+                return PathBuf::from(path);
+            }
             run_cargo(&["build", "--quiet", "-p", "swirl", "--bin", "swirl"]);
             target_dir().join("debug").join("swirl")
         })
