@@ -167,3 +167,37 @@ Feature: Context, waits, loops and child workflows
     """yaml
     answer: Hello Ada!
     """
+
+  # $workflow has the instance's id, its raw input, the definition as
+  # written and when it started
+  Scenario: Expressions Read The Workflow Descriptor
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: workflow-descriptor
+      version: '1.2.3'
+    do:
+      - describe:
+          set:
+            name: ${ "\($workflow.definition.document.name):\($workflow.definition.document.version)" }
+            firstTask: ${ $workflow.definition.do[0] | keys[0] }
+            input: ${ $workflow.input }
+            id: ${ $workflow.id }
+            started: ${ $workflow.startedAt.epoch.milliseconds / 1000 | floor == $workflow.startedAt.epoch.seconds and ($workflow.startedAt.iso8601 | endswith("Z")) }
+    """
+    And given the workflow input is:
+    """yaml
+    order: 7
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    name: workflow-descriptor:1.2.3
+    firstTask: describe
+    input:
+      order: 7
+    id: ctk
+    started: true
+    """

@@ -80,6 +80,10 @@ pub struct WorkflowDefinition {
     /// (`$secrets`, an authentication's `use`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// 1.0: the document as written, which expressions read as
+    /// `$workflow.definition` (null in the other dialects).
+    #[serde(skip)]
+    pub document: Value,
 }
 
 /// The language of every path and expression: JSONPath for v0.1 and the

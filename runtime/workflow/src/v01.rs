@@ -135,6 +135,7 @@ pub fn read_definition(
         timeout: None,
         schedule: None,
         secrets: Vec::new(),
+        document: serde_json::Value::Null,
     })
 }
 

@@ -189,6 +189,7 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
         timeout: timeout?,
         schedule: schedule?,
         secrets: uses.secrets,
+        document: root.to_value(),
     })
 }
 

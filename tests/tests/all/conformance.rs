@@ -20,11 +20,12 @@ use swirl_tests::{run, swirl, workspace_root};
 const NOT_YET: &[(&str, &str)] = &[];
 
 /// The services the kit calls, rewritten to the local stand-in.
-const SERVICES: [&str; 2] = ["https://petstore.swagger.io", "https://httpbin.org"];
+pub const SERVICES: [&str; 2] = ["https://petstore.swagger.io", "https://httpbin.org"];
 
-/// A stand-in for the petstore and httpbin endpoints the kit calls, on
-/// loopback: the runner rewrites their URLs to it. Returns its base URL.
-fn start_services() -> String {
+/// A stand-in for the petstore and httpbin endpoints the kit (and the
+/// specification's examples) call, on loopback: the runner rewrites their
+/// URLs to it. Returns its base URL. Pets 1 to 100 are in the store.
+pub fn start_services() -> String {
     use axum::extract::{Path as UrlPath, Query};
     use axum::http::{HeaderMap, StatusCode};
     use axum::routing::get;
@@ -53,6 +54,10 @@ fn start_services() -> String {
     });
     let pet =
         |id: u64, status: &str| serde_json::json!({"id": id, "name": "Milou", "status": status});
+    fn not_found() -> (StatusCode, Json<Value>) {
+        let body = serde_json::json!({"code": 1, "type": "error", "message": "Pet not found"});
+        (StatusCode::NOT_FOUND, Json(body))
+    }
     let app = Router::new()
         .route("/v2/swagger.json", get(move || async move { Json(document) }))
         .route(
@@ -64,14 +69,18 @@ fn start_services() -> String {
         )
         .route(
             "/v2/pet/{id}",
-            get(move |UrlPath(id): UrlPath<u64>| async move { Json(pet(id, "available")) }),
+            get(move |UrlPath(id): UrlPath<u64>| async move {
+                match id {
+                    1..=100 => Ok(Json(pet(id, "available"))),
+                    _ => Err(not_found()),
+                }
+            })
+            // Takes the pet as sent.
+            .put(|Json(pet): Json<Value>| async move { Json(pet) }),
         )
         .route(
             "/v2/pet/getPetByName/{name}",
-            get(|| async {
-                let body = serde_json::json!({"code": 1, "type": "error", "message": "Pet not found"});
-                (StatusCode::NOT_FOUND, Json(body))
-            }),
+            get(|| async { not_found() }),
         )
         .route(
             "/basic-auth/{user}/{password}",
@@ -116,11 +125,16 @@ fn start_services() -> String {
     base
 }
 
-fn features_dir() -> PathBuf {
-    let spec = std::env::var_os("SWIRL_SPEC_DIR")
+/// The 1.0 specification's directory: `SWIRL_SPEC_DIR`, or the copy next
+/// to the repository.
+pub fn spec_dir() -> PathBuf {
+    std::env::var_os("SWIRL_SPEC_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/spec/serverless-workflow-1.0"));
-    let dir = spec.join("ctk/features");
+        .unwrap_or_else(|| workspace_root().join("../shared/spec/serverless-workflow-1.0"))
+}
+
+fn features_dir() -> PathBuf {
+    let dir = spec_dir().join("ctk/features");
     assert!(
         dir.is_dir(),
         "the conformance kit is not at {}: set SWIRL_SPEC_DIR to the serverless-workflow-1.0 spec directory",
@@ -483,7 +497,7 @@ fn run_scenarios(scenarios: &[Scenario]) {
 /// misread (an error of any other kind) and none panics the reader.
 #[test]
 fn the_specification_examples_load_or_are_refused_by_name() {
-    let dir = features_dir().join("../../examples");
+    let dir = spec_dir().join("examples");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -177,22 +177,9 @@ fn serve_cases(example: &Path, expected: &Value) -> usize {
     let data = tempfile::tempdir().unwrap();
     let server = Server::spawn(serve_command(example, data.path()));
     let client = |label: &str, args: &[&str]| -> Value {
-        let result = run(swirl(example)
-            .env("SWIRL_SERVER", server.url())
-            .env_remove("SWIRL_ADMIN_TOKEN")
-            .env_remove("SWIRL_INGRESS_TOKEN")
-            .args(args)
-            .arg("--json"));
-        assert_eq!(
-            result.code,
-            0,
-            "{label}: swirl {}: {}\nserver log:\n{}",
-            args.join(" "),
-            result.stderr,
-            server.log()
-        );
-        serde_json::from_str(result.stdout.trim())
-            .unwrap_or_else(|e| panic!("{label}: swirl {args:?} printed {}: {e}", result.stdout))
+        server
+            .client(example, args)
+            .unwrap_or_else(|e| panic!("{label}: {e}"))
     };
     let ids = |listed: &Value| -> HashSet<String> {
         listed

@@ -15,5 +15,6 @@ mod languages;
 mod new_app;
 mod server;
 mod soak;
+mod spec_examples;
 mod workflows;
 mod workflows_cli;

@@ -98,7 +98,9 @@ impl<'a> Step<'a> {
             context: &self.record.context,
             input: thread.and_then(|t| t.raw_input.as_ref()).unwrap_or(&NULL),
             output,
-            workflow_id: &self.record.workflow_id,
+            instance_id: &self.record.id,
+            workflow_definition: &self.workflow.definition.document,
+            started_ms: self.record.created_ms,
             workflow_input: &self.record.input,
             task: (&task.name, &task.reference),
             locals: thread.map_or(&NO_LOCALS, |t| &t.locals),
@@ -166,7 +168,9 @@ impl<'a> Step<'a> {
         let bindings = Bindings {
             context: &self.record.context,
             input: &self.record.input,
-            workflow_id: &self.record.workflow_id,
+            instance_id: &self.record.id,
+            workflow_definition: &self.workflow.definition.document,
+            started_ms: self.record.created_ms,
             workflow_input: &self.record.input,
             secrets: Some(&self.workflow.secrets),
             ..Bindings::empty(&empty)

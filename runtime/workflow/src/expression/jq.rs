@@ -78,7 +78,12 @@ pub struct Bindings<'a> {
     pub context: &'a Value,
     pub input: &'a Value,
     pub output: &'a Value,
-    pub workflow_id: &'a str,
+    /// `$workflow.id`: the instance's id.
+    pub instance_id: &'a str,
+    /// `$workflow.definition`: the document as written.
+    pub workflow_definition: &'a Value,
+    /// `$workflow.startedAt`, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
     pub workflow_input: &'a Value,
     /// The task's name and JSON pointer.
     pub task: (&'a str, &'a str),
@@ -98,7 +103,9 @@ impl<'a> Bindings<'a> {
             context: &NULL,
             input: &NULL,
             output: &NULL,
-            workflow_id: "",
+            instance_id: "",
+            workflow_definition: &NULL,
+            started_ms: 0,
             workflow_input: &NULL,
             task: ("", ""),
             locals,
@@ -114,8 +121,16 @@ impl<'a> Bindings<'a> {
             "$secrets" => Value::Object(self.secrets.cloned().unwrap_or_default()),
             "$task" => serde_json::json!({"name": self.task.0, "reference": self.task.1}),
             "$workflow" => serde_json::json!({
-                "id": self.workflow_id,
+                "id": self.instance_id,
+                "definition": self.workflow_definition,
                 "input": self.workflow_input,
+                "startedAt": {
+                    "iso8601": swirl_core::time::rfc3339(self.started_ms),
+                    "epoch": {
+                        "seconds": self.started_ms / 1000,
+                        "milliseconds": self.started_ms,
+                    },
+                },
             }),
             "$runtime" => serde_json::json!({
                 "name": "swirl",

@@ -205,6 +205,30 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Runs the client command `swirl <args> --json` in `dir` against this
+    /// server, with no tokens from the test's environment: its JSON, or
+    /// what went wrong (with the server's log).
+    pub fn client(&self, dir: &Path, args: &[&str]) -> Result<Value, String> {
+        let result = swirl_tests::run(
+            swirl_tests::swirl(dir)
+                .env("SWIRL_SERVER", self.url())
+                .env_remove("SWIRL_ADMIN_TOKEN")
+                .env_remove("SWIRL_INGRESS_TOKEN")
+                .args(args)
+                .arg("--json"),
+        );
+        if result.code != 0 {
+            return Err(format!(
+                "swirl {}: {}\nserver log:\n{}",
+                args.join(" "),
+                result.stderr,
+                self.log()
+            ));
+        }
+        serde_json::from_str(result.stdout.trim())
+            .map_err(|e| format!("swirl {args:?} printed {}: {e}", result.stdout))
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
