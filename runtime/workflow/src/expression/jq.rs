@@ -11,8 +11,27 @@
 //! `env`/`$ENV`, no `input`/`inputs`, no `halt`, no `debug`/`stderr` output,
 //! and no `def` (a definition is the only way to recurse without bound, which
 //! would overflow the stack of the thread running the instance). A result is
-//! at most [`MAX_RESULT_VALUES`] values; larger ones fail the evaluation.
+//! at most [`MAX_RESULT_VALUES`] values and [`MAX_RESULT_BYTES`] of strings;
+//! larger ones fail the evaluation.
+//!
+//! An evaluation may take at most [`MAX_EVALUATION_STEPS`] steps, so that
+//! no expression holds a run thread forever: a step is an item `range`
+//! yields or a turn of the recursions of the standard library (`repeat`,
+//! `recurse` and `..`, `while`, `until`), which jq has no other way to loop
+//! without bound. Those definitions are jaq's own with a step counted in
+//! each turn (`_swirl_step`, a filter that passes its input on), and `range`
+//! is a native one that counts. Once the steps are spent every further step
+//! fails, and the evaluation fails whatever a `try` in it made of that.
+//!
+//! `+` and `*` (and `+=`, `*=`) run through `_swirl_add` and `_swirl_mul`,
+//! which refuse to build a string of more than [`MAX_RESULT_BYTES`] or an
+//! array of more than [`MAX_RESULT_VALUES`] items before building it: jaq
+//! would ask the allocator for all of `"x" * 9000000000000000000` at once,
+//! and a failed allocation aborts the process. The expression is compiled
+//! as a definition whose body is rewritten so, and so are the standard
+//! library's (`add`, `join`, ...).
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -33,6 +52,78 @@ pub const MAX_RESULT_VALUES: usize = 1_000_000;
 
 /// How deeply arrays and objects may nest in a result (as in JSON input).
 pub const MAX_RESULT_DEPTH: usize = 128;
+
+/// Bytes of strings (keys included) one evaluation may produce: as much as
+/// a function may return.
+pub const MAX_RESULT_BYTES: usize = 16 << 20;
+
+/// Steps (see the module's documentation) one evaluation may take: a
+/// fraction of a second of work in a release build.
+pub const MAX_EVALUATION_STEPS: u64 = 1_000_000;
+
+thread_local! {
+    /// Steps the evaluation running on this thread may still take.
+    static STEPS_LEFT: Cell<u64> = const { Cell::new(MAX_EVALUATION_STEPS) };
+}
+
+/// Counts one step of the evaluation on this thread; an error once
+/// [`MAX_EVALUATION_STEPS`] are spent.
+fn step() -> Result<(), jaq_core::Error<Val>> {
+    STEPS_LEFT.with(|left| match left.get() {
+        0 => Err(jaq_core::Error::str(steps_spent())),
+        n => {
+            left.set(n - 1);
+            Ok(())
+        }
+    })
+}
+
+fn steps_spent() -> String {
+    format!(
+        "the expression took more than {MAX_EVALUATION_STEPS} steps (items of range, turns of repeat, recurse, while or until), the limit for one evaluation"
+    )
+}
+
+/// The standard library's loops, each counting a step per turn; they
+/// replace jaq's definitions of the same names in place.
+const COUNTED_DEFINITIONS: &str = "
+def repeat(f): def rec: f, (_swirl_step | rec); rec;
+def recurse(f): def rec: ., (f | _swirl_step | rec); rec;
+def while(cond; update): def rec: if cond then ., (update | _swirl_step | rec) else empty end; rec;
+def until(cond; update): def rec: if cond then . else update | _swirl_step | rec end; rec;
+";
+
+/// `range($from; $to; $by)`, counting a step per item.
+fn counted_range(
+    from: Val,
+    to: Val,
+    by: Val,
+) -> impl Iterator<Item = Result<Val, jaq_core::Error<Val>>> {
+    use std::cmp::Ordering;
+    let direction = by
+        .partial_cmp(&Val::from(0isize))
+        .unwrap_or(Ordering::Equal);
+    let mut next = Some(Ok(from));
+    std::iter::from_fn(move || {
+        let current = match next.take()? {
+            Ok(current) => current,
+            Err(error) => return Some(Err(error)),
+        };
+        let more = match direction {
+            Ordering::Greater => current < to,
+            Ordering::Less => current > to,
+            Ordering::Equal => current != to,
+        };
+        if !more {
+            return None;
+        }
+        if let Err(error) = step() {
+            return Some(Err(error));
+        }
+        next = Some(current.clone() + by.clone());
+        Some(Ok(current))
+    })
+}
 
 /// The variables every 1.0 expression may read.
 pub const RUNTIME_VARIABLES: [&str; 7] = [
@@ -166,21 +257,59 @@ impl Jq {
             .chain(locals.iter().map(|l| format!("${l}")))
             .filter(|v| mentions_variable(source, v))
             .collect();
+        let counted = counted_definitions();
         let defs = jaq_core::defs()
             .chain(jaq_std::defs())
             .chain(jaq_json::defs())
-            .filter(|def| !REFUSED_DEFINITIONS.contains(&def.name));
+            .filter(|def| !REFUSED_DEFINITIONS.contains(&def.name))
+            .map(|def| {
+                counted
+                    .iter()
+                    .find(|c| c.name == def.name && c.args.len() == def.args.len())
+                    .cloned()
+                    .unwrap_or(def)
+            });
         let funs = jaq_core::funs::<Data>()
             .chain(jaq_std::funs())
             .chain(jaq_json::funs())
-            .filter(|(name, _, _)| !REFUSED_FILTERS.contains(name));
-        let loader = Loader::new(defs);
+            .filter(|(name, args, _)| {
+                !(REFUSED_FILTERS.contains(name) || (*name == "range" && args.len() == 3))
+            })
+            .chain(counting_filters());
+        let defs: Vec<_> = defs.collect();
+        // Loaded as written first, for its errors; then as the body of a
+        // definition whose arithmetic is guarded.
         let arena = Arena::default();
-        let modules = loader
+        Loader::new(defs.clone())
             .load(
                 &arena,
                 File {
                     code: source,
+                    path: (),
+                },
+            )
+            .map_err(|errors| invalid(describe_load_errors(source, &errors)))?;
+        let Some(mut body) = jaq_core::load::parse(source, |p| p.term()) else {
+            return Err(invalid("syntax error".into()));
+        };
+        guard_arithmetic(&mut body);
+        let defs = defs
+            .into_iter()
+            .map(|mut def| {
+                guard_arithmetic(&mut def.body);
+                def
+            })
+            .chain([jaq_core::load::parse::Def {
+                name: GUARDED_MAIN,
+                args: Vec::new(),
+                body,
+            }]);
+        let loader = Loader::new(defs);
+        let modules = loader
+            .load(
+                &arena,
+                File {
+                    code: GUARDED_MAIN,
                     path: (),
                 },
             )
@@ -220,23 +349,56 @@ impl Jq {
             .map_err(failed)?;
         let input = to_val(input).map_err(failed)?;
         let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new(vars));
-        let mut outputs = self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr);
-        match outputs.next() {
-            None => Ok(Value::Null),
-            Some(Ok(value)) => {
-                let mut budget = MAX_RESULT_VALUES;
+        STEPS_LEFT.with(|left| left.set(MAX_EVALUATION_STEPS));
+        // jaq panics where a string would outgrow the address space
+        // (`"x" * 1e18`): that fails this evaluation, not the thread.
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut outputs = self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr);
+            outputs.next()
+        }));
+        // A `try` inside may have caught the last step's error: spent steps
+        // fail the evaluation all the same.
+        if STEPS_LEFT.with(Cell::get) == 0 {
+            if let Ok(Some(Ok(value))) = first {
+                drop_flat(value);
+            }
+            return Err(failed(steps_spent()));
+        }
+        match first {
+            Err(_) => Err(failed(
+                "the evaluation ran out of room (a string or an array too large to build)".into(),
+            )),
+            Ok(None) => Ok(Value::Null),
+            Ok(Some(Ok(value))) => {
+                let mut budget = Budget {
+                    values: MAX_RESULT_VALUES,
+                    bytes: MAX_RESULT_BYTES,
+                };
                 let converted = from_val(&value, &mut budget, 0);
                 drop_flat(value);
                 converted.map_err(|too_large| failed(match too_large {
                     TooLarge::Values => format!(
                         "the result has more than {MAX_RESULT_VALUES} values, the limit for one expression"
                     ),
+                    TooLarge::Bytes => format!(
+                        "the result's strings have more than {MAX_RESULT_BYTES} bytes, the limit for one expression"
+                    ),
                     TooLarge::Depth => format!(
                         "the result nests arrays and objects more than {MAX_RESULT_DEPTH} deep, the limit for one expression"
                     ),
                 }))
             }
-            Some(Err(error)) => Err(failed(error.to_string())),
+            Ok(Some(Err(error))) => {
+                // jaq quotes an error's message; ours read better without.
+                let text = error.to_string();
+                let ours = text.starts_with("\"the expression");
+                let text = if ours {
+                    text.trim_matches('"').to_string()
+                } else {
+                    text
+                };
+                Err(failed(text))
+            }
         }
     }
 
@@ -247,6 +409,182 @@ impl Jq {
             Value::Null | Value::Bool(false)
         ))
     }
+}
+
+/// The definition an expression is compiled as.
+const GUARDED_MAIN: &str = "_swirl_main";
+
+/// Rewrites `l + r` and `l * r` into `_swirl_add(l; r)` and
+/// `_swirl_mul(l; r)` (the same outputs, in the same order), and `p += r`
+/// into `r as $_swirl_operand | p |= _swirl_add(.; $_swirl_operand)`, as
+/// jq defines it, throughout `term`.
+fn guard_arithmetic(term: &mut jaq_core::load::parse::Term<&str>) {
+    use jaq_core::load::lex::StrPart;
+    use jaq_core::load::parse::{BinaryOp, Pattern, Term};
+    use jaq_core::ops::Math;
+    use jaq_core::path::Part;
+    fn pattern(bound: &mut Pattern<&str>) {
+        match bound {
+            Pattern::Var(_) => {}
+            Pattern::Arr(items) => items.iter_mut().for_each(pattern),
+            Pattern::Obj(entries) => entries.iter_mut().for_each(|(key, value)| {
+                guard_arithmetic(key);
+                pattern(value);
+            }),
+        }
+    }
+    match term {
+        Term::Id | Term::Recurse | Term::Num(_) | Term::Break(_) | Term::Var(_) => {}
+        Term::Str(_, parts) => parts.iter_mut().for_each(|part| {
+            if let StrPart::Term(inner) = part {
+                guard_arithmetic(inner);
+            }
+        }),
+        Term::Arr(inner) => inner.iter_mut().for_each(|t| guard_arithmetic(t)),
+        Term::Obj(entries) => entries.iter_mut().for_each(|(key, value)| {
+            guard_arithmetic(key);
+            value.iter_mut().for_each(guard_arithmetic);
+        }),
+        Term::Neg(inner) | Term::Label(_, inner) => guard_arithmetic(inner),
+        Term::BinOp(left, op, right) => {
+            guard_arithmetic(left);
+            guard_arithmetic(right);
+            if let BinaryOp::Pipe(Some(bound)) = op {
+                pattern(bound);
+            }
+        }
+        Term::Fold(_, source, bound, arguments) => {
+            guard_arithmetic(source);
+            pattern(bound);
+            arguments.iter_mut().for_each(guard_arithmetic);
+        }
+        Term::TryCatch(body, catch) => {
+            guard_arithmetic(body);
+            catch.iter_mut().for_each(|t| guard_arithmetic(t));
+        }
+        Term::IfThenElse(branches, otherwise) => {
+            branches.iter_mut().for_each(|(condition, then)| {
+                guard_arithmetic(condition);
+                guard_arithmetic(then);
+            });
+            otherwise.iter_mut().for_each(|t| guard_arithmetic(t));
+        }
+        Term::Def(defs, rest) => {
+            defs.iter_mut()
+                .for_each(|def| guard_arithmetic(&mut def.body));
+            guard_arithmetic(rest);
+        }
+        Term::Call(_, arguments) => arguments.iter_mut().for_each(guard_arithmetic),
+        Term::Path(base, path) => {
+            guard_arithmetic(base);
+            for (part, _) in path.0.iter_mut() {
+                match part {
+                    Part::Index(index) => guard_arithmetic(index),
+                    Part::Range(from, to) => {
+                        from.iter_mut().for_each(guard_arithmetic);
+                        to.iter_mut().for_each(guard_arithmetic);
+                    }
+                }
+            }
+        }
+    }
+    let guarded = |math: &Math| match math {
+        Math::Add => Some("_swirl_add"),
+        Math::Mul => Some("_swirl_mul"),
+        _ => None,
+    };
+    let name = match term {
+        Term::BinOp(_, BinaryOp::Math(math) | BinaryOp::UpdateMath(math), _) => guarded(math),
+        _ => None,
+    };
+    let Some(name) = name else {
+        return;
+    };
+    let Term::BinOp(left, op, right) = std::mem::take(term) else {
+        return;
+    };
+    *term = match op {
+        BinaryOp::UpdateMath(_) => {
+            let operand = "$_swirl_operand";
+            let update = Term::Call(name, vec![Term::Id, Term::Var(operand)]);
+            Term::BinOp(
+                right,
+                BinaryOp::Pipe(Some(Pattern::Var(operand))),
+                Box::new(Term::BinOp(left, BinaryOp::Update, Box::new(update))),
+            )
+        }
+        _ => Term::Call(name, vec![*left, *right]),
+    };
+}
+
+/// Fails before `l + r` or `l * r` builds a string of more than
+/// [`MAX_RESULT_BYTES`] or an array of more than [`MAX_RESULT_VALUES`] items.
+fn check_size(left: &Val, right: &Val, multiply: bool) -> Result<(), jaq_core::Error<Val>> {
+    let length = |value: &Val| match value {
+        Val::TStr(bytes) | Val::BStr(bytes) => Some((bytes.len(), true)),
+        Val::Arr(items) => Some((items.len(), false)),
+        _ => None,
+    };
+    let (size, string) = match (length(left), length(right), multiply) {
+        (Some((l, string)), Some((r, _)), false) => (l.saturating_add(r), string),
+        (Some((l, true)), None, true) | (None, Some((l, true)), true) => {
+            let times = if length(left).is_some() { right } else { left };
+            let times = match times {
+                Val::Num(_) => times.to_string().parse::<f64>().unwrap_or(0.0),
+                _ => 0.0,
+            };
+            // Float to integer casts saturate.
+            (l.saturating_mul(times.max(0.0) as usize), true)
+        }
+        _ => return Ok(()),
+    };
+    let (limit, what) = if string {
+        (MAX_RESULT_BYTES, "a string of")
+    } else {
+        (MAX_RESULT_VALUES, "an array of")
+    };
+    if size > limit {
+        let unit = if string { "bytes" } else { "items" };
+        return Err(jaq_core::Error::str(format!(
+            "the expression would build {what} {size} {unit}, more than the limit of {limit} for one expression"
+        )));
+    }
+    Ok(())
+}
+
+/// [`COUNTED_DEFINITIONS`], parsed.
+fn counted_definitions() -> Vec<jaq_core::load::parse::Def<&'static str>> {
+    // The text is ours and parses; an error would leave jaq's definitions.
+    jaq_core::load::parse(COUNTED_DEFINITIONS, |p| p.defs()).unwrap_or_default()
+}
+
+/// `_swirl_step` and the counting `range/3`.
+fn counting_filters() -> impl Iterator<Item = jaq_core::native::Fun<Data>> {
+    use jaq_core::native::{bome, run, v};
+    let step_filter: jaq_core::RunPtr<Data> = |cv| bome(step().map(|()| cv.1));
+    let range_filter: jaq_core::RunPtr<Data> = |mut cv| {
+        let by = cv.0.pop_var();
+        let to = cv.0.pop_var();
+        let from = cv.0.pop_var();
+        Box::new(counted_range(from, to, by).map(|r| r.map_err(jaq_core::Exn::from)))
+    };
+    let add_filter: jaq_core::RunPtr<Data> = |mut cv| {
+        let right = cv.0.pop_var();
+        let left = cv.0.pop_var();
+        bome(check_size(&left, &right, false).and_then(|()| left + right))
+    };
+    let mul_filter: jaq_core::RunPtr<Data> = |mut cv| {
+        let right = cv.0.pop_var();
+        let left = cv.0.pop_var();
+        bome(check_size(&left, &right, true).and_then(|()| left * right))
+    };
+    [
+        run::<Data>(("_swirl_step", v(0), step_filter)),
+        run::<Data>(("range", v(3), range_filter)),
+        run::<Data>(("_swirl_add", v(2), add_filter)),
+        run::<Data>(("_swirl_mul", v(2), mul_filter)),
+    ]
+    .into_iter()
 }
 
 impl fmt::Debug for Jq {
@@ -475,12 +813,27 @@ fn to_val(value: &Value) -> Result<Val, String> {
 /// Why a result cannot become JSON.
 enum TooLarge {
     Values,
+    Bytes,
     Depth,
 }
 
-/// Converts a jq result to JSON, spending one unit of `budget` per value.
-fn from_val(value: &Val, budget: &mut usize, depth: usize) -> Result<Value, TooLarge> {
-    *budget = budget.checked_sub(1).ok_or(TooLarge::Values)?;
+/// What a result may still hold as it converts.
+struct Budget {
+    values: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    fn spend_bytes(&mut self, bytes: &[u8]) -> Result<(), TooLarge> {
+        self.bytes = self.bytes.checked_sub(bytes.len()).ok_or(TooLarge::Bytes)?;
+        Ok(())
+    }
+}
+
+/// Converts a jq result to JSON, spending one value of `budget` per value
+/// and its bytes per string.
+fn from_val(value: &Val, budget: &mut Budget, depth: usize) -> Result<Value, TooLarge> {
+    budget.values = budget.values.checked_sub(1).ok_or(TooLarge::Values)?;
     if depth > MAX_RESULT_DEPTH {
         return Err(TooLarge::Depth);
     }
@@ -489,6 +842,7 @@ fn from_val(value: &Val, budget: &mut usize, depth: usize) -> Result<Value, TooL
         Val::Bool(b) => Value::Bool(*b),
         Val::Num(_) => number(value),
         Val::TStr(bytes) | Val::BStr(bytes) => {
+            budget.spend_bytes(bytes)?;
             Value::String(String::from_utf8_lossy(bytes).into_owned())
         }
         Val::Arr(items) => Value::Array(
@@ -502,6 +856,7 @@ fn from_val(value: &Val, budget: &mut usize, depth: usize) -> Result<Value, TooL
             for (key, item) in members.iter() {
                 let key = match key {
                     Val::TStr(bytes) | Val::BStr(bytes) => {
+                        budget.spend_bytes(bytes)?;
                         String::from_utf8_lossy(bytes).into_owned()
                     }
                     other => other.to_string(),
@@ -588,6 +943,155 @@ mod tests {
     fn deep_results_fail_with_the_limit() {
         let error = eval("reduce range(0; 100000) as $i (null; [.])", json!(null)).unwrap_err();
         assert!(error.to_string().contains("deep"), "{error}");
+    }
+
+    #[test]
+    fn endless_loops_end_at_the_step_limit() {
+        for source in [
+            "reduce range(1e12) as $x (0; . + 1)",
+            "last(range(1e12))",
+            "[repeat(1)]",
+            "until(false; .)",
+            "[recurse(. + 1)]",
+            "last(recurse(. + 1))",
+            "first(range(1e12; 0; -1) | select(. < 0))",
+            "try last(range(1e12)) catch \"caught\"",
+            "[range(0; 1e12; 1)] | length",
+            "[while(true; .)] | length",
+        ] {
+            let started = std::time::Instant::now();
+            let error = eval(source, json!(0)).unwrap_err();
+            assert!(
+                error.to_string().contains("1000000 steps"),
+                "{source}: {error}"
+            );
+            eprintln!("{source}: {:?}", started.elapsed());
+        }
+    }
+
+    #[test]
+    fn bounded_loops_still_run() {
+        assert_eq!(
+            eval("[limit(5; repeat(1))]", json!(null)).unwrap(),
+            json!([1, 1, 1, 1, 1])
+        );
+        assert_eq!(
+            eval("reduce range(1000) as $x (0; . + $x)", json!(null)).unwrap(),
+            json!(499500)
+        );
+        assert_eq!(
+            eval("[range(10; 0; -3)]", json!(null)).unwrap(),
+            json!([10, 7, 4, 1])
+        );
+        assert_eq!(
+            eval("[range(0; 1; 0.25)]", json!(null)).unwrap(),
+            json!([0, 0.25, 0.5, 0.75])
+        );
+        assert_eq!(eval("until(. > 100; . * 2)", json!(1)).unwrap(), json!(128));
+        assert_eq!(
+            eval(
+                "[.[] | recurse(if . > 0 then . - 1 else empty end)]",
+                json!([2])
+            )
+            .unwrap(),
+            json!([2, 1, 0])
+        );
+        assert_eq!(
+            eval("[while(. < 3; . + 1)]", json!(0)).unwrap(),
+            json!([0, 1, 2])
+        );
+        assert_eq!(
+            eval("[paths] | length", json!({"a": [1, {"b": 2}]})).unwrap(),
+            json!(4)
+        );
+        assert_eq!(
+            eval("flatten", json!([1, [2, [3]]])).unwrap(),
+            json!([1, 2, 3])
+        );
+        // Arithmetic keeps its meaning and its order of outputs.
+        for (source, input, output) in [
+            ("[(1, 2) * (3, 4)]", json!(null), json!([3, 4, 6, 8])),
+            ("[(1, 2) + (10, 20)]", json!(null), json!([11, 21, 12, 22])),
+            ("[1, 2] + [3]", json!(null), json!([1, 2, 3])),
+            (
+                r#"{"a": {"b": 1}} * {"a": {"c": 2}}"#,
+                json!(null),
+                json!({"a": {"b": 1, "c": 2}}),
+            ),
+            (
+                ".a += 1 | .b *= 3",
+                json!({"a": 1, "b": 2}),
+                json!({"a": 2, "b": 6}),
+            ),
+            ("[.[] | . * 2] | add", json!([1, 2]), json!(6)),
+            (r#"["a", "b"] | join("-")"#, json!(null), json!("a-b")),
+            (r#""\(1 + 2)""#, json!(null), json!("3")),
+            (
+                "reduce .[] as [$a, $b] (0; . + $a * $b)",
+                json!([[1, 2], [3, 4]]),
+                json!(14),
+            ),
+            ("null + 1", json!(null), json!(1)),
+        ] {
+            assert_eq!(eval(source, input).unwrap(), output, "{source}");
+        }
+        // Each evaluation has the whole budget.
+        let jq = Jq::compile("reduce range(600000) as $x (0; . + 1)", &[]).unwrap();
+        let locals = BTreeMap::new();
+        for _ in 0..2 {
+            assert_eq!(
+                jq.eval(&json!(null), &Bindings::empty(&locals)).unwrap(),
+                json!(600000)
+            );
+        }
+    }
+
+    #[test]
+    fn huge_strings_and_arrays_fail_before_they_are_built() {
+        for (source, input, limit) in [
+            (r#""x" * 20000000"#, json!(null), "limit of 16777216"),
+            (r#""x" * 1e300"#, json!(null), "limit of 16777216"),
+            (
+                r#""x" * 9000000000000000000"#,
+                json!(null),
+                "limit of 16777216",
+            ),
+            (
+                r#"9000000000000000000 * "xy""#,
+                json!(null),
+                "limit of 16777216",
+            ),
+            (
+                r#""x" * .n"#,
+                json!({"n": 9_000_000_000_000_000_000u64}),
+                "limit of 16777216",
+            ),
+            (
+                r#".s *= .n"#,
+                json!({"s": "x", "n": 9_000_000_000_000_000_000u64}),
+                "limit of 16777216",
+            ),
+            (
+                r#"reduce range(40) as $i ("x"; . + .)"#,
+                json!(null),
+                "limit of 16777216",
+            ),
+            (
+                r#"reduce range(40) as $i ([1]; . + .)"#,
+                json!(null),
+                "limit of 1000000",
+            ),
+            (
+                r#"[range(30) | "x" * 1000000] | add"#,
+                json!(null),
+                "limit of 16777216",
+            ),
+        ] {
+            let error = eval(source, input).map(|v| v.to_string()).unwrap_err();
+            assert!(error.to_string().contains(limit), "{source}: {error}");
+        }
+        assert_eq!(eval(r#""ab" * 3"#, json!(null)).unwrap(), json!("ababab"));
+        assert_eq!(eval(r#""ab" * 0"#, json!(null)).unwrap(), json!(null));
     }
 
     #[test]
