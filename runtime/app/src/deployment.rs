@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::Manifest;
 use swirl_engine::{Engine, EngineError};
-use swirl_function::{FunctionHost, FunctionSpec, PreparedFunction, Route, VersionSource};
+use swirl_function::{
+    ComponentBytes, FunctionHost, FunctionSpec, PreparedFunction, Route, VersionSource,
+};
 use swirl_store::apps::DeploymentWrite;
 use swirl_store::{Store, StoreError};
 use swirl_workflow::{self as workflow, KnownFunctions};
@@ -132,7 +134,7 @@ pub(crate) struct FunctionRecord {
 
 /// A function compiled and checked for a deployment, with its component's
 /// bytes (to store) and the path the manifest names it by.
-type Prepared = (PreparedFunction, Vec<u8>, PathBuf);
+type Prepared = (PreparedFunction, Arc<Vec<u8>>, PathBuf);
 
 /// Deploys, restores and deletes the apps of one store. Cheap to clone.
 #[derive(Clone)]
@@ -307,7 +309,19 @@ impl Deployments {
                     continue;
                 }
             };
-            let wasm = spec.wasm.clone();
+            // In memory: the manifest read it (a copy of the Arc).
+            let wasm = match spec.wasm.read() {
+                Ok(wasm) => wasm,
+                Err(error) => {
+                    problems.push(
+                        function
+                            .source_location
+                            .error(error.to_string())
+                            .to_string(),
+                    );
+                    continue;
+                }
+            };
             match self.host.prepare(spec) {
                 Ok(prepared) => functions.push((prepared, wasm, function.source.clone())),
                 Err(error) => problems.push(
@@ -585,15 +599,18 @@ impl StoredVersions {
             .functions
             .get(name)
             .ok_or_else(|| "its manifest no longer names it".to_string())?;
+        // Read only if the code cache has no code for it.
         let wasm = self
             .store
-            .blob(&record.wasm)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("the component blob {} is missing", record.wasm))?;
+            .blob_path(&record.wasm)
+            .map_err(|e| e.to_string())?;
+        if !wasm.exists() {
+            return Err(format!("the component blob {} is missing", record.wasm));
+        }
         Ok(FunctionSpec {
             name: name.to_string(),
             source: function.source.clone(),
-            wasm,
+            wasm: ComponentBytes::File(wasm),
             source_stamp: None,
             // Blobs are stored under the SHA-256 of their bytes.
             content_hash: Some(record.wasm),

@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-use super::FunctionSpec;
 use super::engine::{CompileProgress, WasmEngine};
 use super::host_api::{FunctionPre, HostState};
+use super::{ComponentBytes, FunctionSpec};
 
 /// Why a function's code cannot be deployed.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,11 @@ pub enum LoadError {
     NotAComponent { path: PathBuf, what: &'static str },
     #[error("{path}: does not implement the swirl:function world: {problem}")]
     WrongWorld { path: PathBuf, problem: String },
+    #[error("{path}: cannot read the component: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: cannot compile the component: {message}")]
     Compile { path: PathBuf, message: String },
     #[error("code cache {path}: {source}")]
@@ -83,7 +88,7 @@ impl LoadedComponent {
         let content_hash = match remembered {
             Some(hash) => hash,
             None => {
-                let hash = hex(&Sha256::digest(&spec.wasm));
+                let hash = hex(&Sha256::digest(read(spec)?.as_slice()));
                 if let Some(stamp) = &spec.source_stamp {
                     engine.cache.remember_hash(stamp, &hash);
                 }
@@ -129,7 +134,8 @@ fn compile(
     spec: &FunctionSpec,
     entry: &std::path::Path,
 ) -> Result<Component, LoadError> {
-    let bytes = spec.wasm.len();
+    let wasm = read(spec)?;
+    let bytes = wasm.len();
     let report = |progress: CompileProgress| {
         if let Some(on_compile) = &engine.config.on_compile
             && bytes >= CompileProgress::REPORTED_BYTES
@@ -149,7 +155,7 @@ fn compile(
     let started = Instant::now();
     let code = engine
         .engine
-        .precompile_component(&spec.wasm)
+        .precompile_component(&wasm)
         .map_err(|error| LoadError::Compile {
             path: spec.source.clone(),
             message: format!("{error:#}"),
@@ -182,13 +188,30 @@ fn over_limits_or_engine(spec: &FunctionSpec, error: wasmtime::Error) -> LoadErr
     }
 }
 
+/// The component's bytes, read now if they are in a file.
+fn read(spec: &FunctionSpec) -> Result<std::sync::Arc<Vec<u8>>, LoadError> {
+    spec.wasm.read().map_err(|source| read_error(spec, source))
+}
+
+fn read_error(spec: &FunctionSpec, source: std::io::Error) -> LoadError {
+    let path = match &spec.wasm {
+        ComponentBytes::File(path) => path.clone(),
+        ComponentBytes::Memory(_) => spec.source.clone(),
+    };
+    LoadError::Read { path, source }
+}
+
 /// Tells core modules and other files from components before compiling, for a precise message.
 fn check_header(spec: &FunctionSpec) -> Result<(), LoadError> {
     let not_a_component = |what| LoadError::NotAComponent {
         path: spec.source.clone(),
         what,
     };
-    match spec.wasm.get(..8) {
+    let prefix = spec
+        .wasm
+        .prefix::<8>()
+        .map_err(|source| read_error(spec, source))?;
+    match prefix.get(..8) {
         Some([0, b'a', b's', b'm', 0x0d, 0, 0x01, 0]) => Ok(()),
         Some([0, b'a', b's', b'm', 0x01, 0, 0, 0]) => Err(not_a_component("it is a core module")),
         Some([0, b'a', b's', b'm', ..]) => Err(not_a_component("unknown WebAssembly version")),

@@ -51,6 +51,12 @@ impl Store {
         }
     }
 
+    /// The file that holds the blob stored under `hash`, for a reader that
+    /// may not need its bytes (it need not exist).
+    pub fn blob_path(&self, hash: &str) -> Result<std::path::PathBuf, StoreError> {
+        self.files.path(hash)
+    }
+
     /// Applies a deployment in one transaction and makes it durable.
     pub fn commit_deployment(&self, write: &DeploymentWrite) -> Result<(), StoreError> {
         let app = match &write.app {

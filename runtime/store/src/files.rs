@@ -151,6 +151,12 @@ impl Files {
 
     /// The bytes stored under `hash`.
     pub(super) fn get(&self, hash: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.path(hash)?;
+        fs::read(&path).map_err(|source| io_error(&path, source))
+    }
+
+    /// The file named by `hash`, which must be a content hash.
+    pub(super) fn path(&self, hash: &str) -> Result<PathBuf, StoreError> {
         let well_formed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
         if !well_formed {
             return Err(StoreError::Corrupt {
@@ -158,8 +164,7 @@ impl Files {
                 reason: "not the name of a content-addressed file".into(),
             });
         }
-        let path = self.dir.join(hash);
-        fs::read(&path).map_err(|source| io_error(&path, source))
+        Ok(self.dir.join(hash))
     }
 }
 

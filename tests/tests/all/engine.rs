@@ -34,7 +34,7 @@ impl App {
         let source = guest("probe");
         host.deploy(FunctionSpec {
             name: "probe".into(),
-            wasm: std::fs::read(&source).unwrap(),
+            wasm: std::fs::read(&source).unwrap().into(),
             source_stamp: None,
             content_hash: None,
             source,

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use swirl_function::{
-    Call, FunctionHost, FunctionLimits, FunctionSpec, HostConfig, InstanceMode, Invocation,
+    Call, ComponentBytes, FunctionHost, FunctionLimits, FunctionSpec, HostConfig, InstanceMode,
+    Invocation,
 };
 use swirl_store::Store;
 use swirl_tests::guest;
@@ -33,7 +34,7 @@ fn probe_spec(name: &str, limits: FunctionLimits) -> FunctionSpec {
     let source = guest("probe");
     FunctionSpec {
         name: name.to_string(),
-        wasm: std::fs::read(&source).unwrap(),
+        wasm: std::fs::read(&source).unwrap().into(),
         source_stamp: None,
         content_hash: None,
         source,
@@ -117,7 +118,7 @@ fn input_that_does_not_fit_is_an_invalid_parameter_naming_the_field() {
     host.host
         .deploy(FunctionSpec {
             name: "greet".into(),
-            wasm: std::fs::read(&source).unwrap(),
+            wasm: std::fs::read(&source).unwrap().into(),
             source_stamp: None,
             content_hash: None,
             source,
@@ -591,6 +592,67 @@ fn a_second_host_on_the_same_data_dir_loads_from_the_code_cache() {
     assert!(deploy().from_cache);
 }
 
+/// A restarted server loads a stored version from its content-addressed
+/// file: with the code in the cache and the hash known, the bytes after the
+/// header are neither hashed nor compiled (here, the file lost its second
+/// half and the load still succeeds), and with the cache empty the whole
+/// file is read and compiled.
+#[test]
+fn a_component_in_a_file_is_read_only_when_its_code_is_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = guest("probe");
+    let bytes = std::fs::read(&source).unwrap();
+    // As a deployment stores it: a file named by its content hash.
+    let (hash, stored) = {
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let hash = store.put_blob(&bytes).unwrap();
+        let stored = store.blob_path(&hash).unwrap();
+        (hash, stored)
+    };
+    let truncated = dir.path().join("truncated.wasm");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let deploy = |cache: &str, wasm: ComponentBytes| {
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let host =
+            FunctionHost::new(HostConfig::new(dir.path().join(cache)), Arc::new(store)).unwrap();
+        let spec = FunctionSpec {
+            wasm,
+            content_hash: Some(hash.clone()),
+            ..probe_spec("probe", limits())
+        };
+        let deployed = host.deploy(spec)?;
+        let output = host
+            .invoke("probe", Call::new(r#"{"action":"count"}"#))
+            .unwrap();
+        assert_eq!(output.outcome.unwrap(), b"1");
+        Ok::<_, swirl_function::LoadError>(deployed)
+    };
+    assert!(
+        !deploy("cache", ComponentBytes::File(stored))
+            .unwrap()
+            .from_cache
+    );
+    assert!(
+        deploy("cache", ComponentBytes::File(truncated.clone()))
+            .unwrap()
+            .from_cache
+    );
+    let error = deploy("empty", ComponentBytes::File(truncated.clone())).unwrap_err();
+    assert!(
+        error.to_string().contains("cannot compile the component"),
+        "{error}"
+    );
+    let missing = dir.path().join("missing.wasm");
+    let error = deploy("cache", ComponentBytes::File(missing.clone())).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: cannot read the component: No such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+}
+
 #[test]
 fn a_damaged_cache_entry_is_recompiled() {
     let dir = tempfile::tempdir().unwrap();
@@ -627,7 +689,7 @@ fn components_of_another_world_and_core_modules_are_refused() {
         .host
         .deploy(FunctionSpec {
             name: "other".into(),
-            wasm: std::fs::read(&source).unwrap(),
+            wasm: std::fs::read(&source).unwrap().into(),
             source_stamp: None,
             content_hash: None,
             source,
@@ -650,7 +712,7 @@ fn components_of_another_world_and_core_modules_are_refused() {
         .host
         .deploy(FunctionSpec {
             name: "core".into(),
-            wasm: core_module,
+            wasm: core_module.into(),
             source_stamp: None,
             content_hash: None,
             source: "core.wasm".into(),
@@ -725,7 +787,7 @@ fn a_component_whose_start_code_traps_fails_each_call_and_the_host_serves_others
     let source = guest("start-trap");
     let spec = FunctionSpec {
         name: "start-trap".to_string(),
-        wasm: std::fs::read(&source).unwrap(),
+        wasm: std::fs::read(&source).unwrap().into(),
         source,
         ..probe_spec("start-trap", limits())
     };

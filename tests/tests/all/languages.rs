@@ -38,7 +38,7 @@ fn host(lang: Lang) -> Host {
     .unwrap();
     host.deploy(FunctionSpec {
         name: "probe".to_string(),
-        wasm: std::fs::read(&source).unwrap(),
+        wasm: std::fs::read(&source).unwrap().into(),
         source_stamp: None,
         content_hash: None,
         source,
