@@ -31,6 +31,16 @@ fn served(expected: &Value) -> bool {
         .any(|case| case.get("events").is_some())
 }
 
+/// The workflows that must each give the cases: `workflow` names one, or
+/// an array of several (an app that writes the same workflow in two
+/// dialects).
+fn workflows(expected: &Value) -> Vec<&str> {
+    match &expected["workflow"] {
+        Value::Array(ids) => ids.iter().filter_map(Value::as_str).collect(),
+        id => id.as_str().into_iter().collect(),
+    }
+}
+
 fn cases(expected: &Value) -> &Vec<Value> {
     expected["cases"]
         .as_array()
@@ -106,9 +116,12 @@ fn every_event_driven_example_runs_on_the_server_as_documented() {
 
 /// Each case through `swirl run` on a fresh data directory.
 fn run_cases(example: &Path, expected: &Value) -> usize {
-    let workflow = expected["workflow"].as_str().unwrap();
-    for case in cases(expected) {
-        let label = format!("{} / {}", example.display(), case["name"]);
+    let workflows = workflows(expected);
+    for (workflow, case) in workflows
+        .iter()
+        .flat_map(|workflow| cases(expected).iter().map(move |case| (*workflow, case)))
+    {
+        let label = format!("{} / {workflow} / {}", example.display(), case["name"]);
         let input = case
             .get("input")
             .unwrap_or_else(|| panic!("{label}: no input"));
@@ -165,7 +178,7 @@ fn run_cases(example: &Path, expected: &Value) -> usize {
             );
         }
     }
-    cases(expected).len()
+    workflows.len() * cases(expected).len()
 }
 
 /// All cases on one `swirl serve` of the example, one after another: a
@@ -173,7 +186,9 @@ fn run_cases(example: &Path, expected: &Value) -> usize {
 /// no events follow), its events are sent (`swirl send`), and the instances
 /// that appeared since the case began must settle as the case says.
 fn serve_cases(example: &Path, expected: &Value) -> usize {
-    let workflow = expected["workflow"].as_str().unwrap();
+    let [workflow] = workflows(expected)[..] else {
+        panic!("{}: a served example names one workflow", example.display());
+    };
     let data = tempfile::tempdir().unwrap();
     let server = Server::spawn(serve_command(example, data.path()));
     let client = |label: &str, args: &[&str]| -> Value {
