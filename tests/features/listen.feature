@@ -322,3 +322,228 @@ Feature: Listening in full
     """yaml
     2
     """
+
+  # `any: []` listens to every event; `foreach` runs its tasks on each
+  # event as it comes, one at a time, with the event and its index as
+  # variables; the listen's output is the array of the items' outputs
+  # (after `foreach.output.as`), and `foreach.export.as` sets `$context`
+  Scenario: Listen To Every Event For Each
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-every-event
+      version: '1.0.0'
+    do:
+      - watch:
+          fork:
+            branches:
+              - collect:
+                  listen:
+                    to:
+                      any: []
+                      until: ${ length == 3 }
+                    read: envelope
+                  foreach:
+                    item: event
+                    at: i
+                    do:
+                      - describe:
+                          set:
+                            kind: ${ $event.type }
+                            n: ${ .data.n * 10 + $i }
+                    output:
+                      as: ${ "\(.kind):\(.n)" }
+                    export:
+                      as: '${ {count: (($context.count // 0) + 1), last: .} }'
+              - send:
+                  do:
+                    - a:
+                        emit:
+                          event:
+                            with:
+                              source: https://example.com/a
+                              type: com.example.a
+                              data: { n: 1 }
+                    - b:
+                        emit:
+                          event:
+                            with:
+                              source: https://example.com/b
+                              type: com.example.b
+                              data: { n: 2 }
+                    - c:
+                        emit:
+                          event:
+                            with:
+                              source: https://example.com/c
+                              type: com.example.c
+                              data: { n: 3 }
+          output:
+            as: '${ {seen: .[0], context: $context} }'
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    seen: [ 'com.example.a:10', 'com.example.b:21', 'com.example.c:32' ]
+    context:
+      count: 3
+      last: 'com.example.c:32'
+    """
+
+  # `foreach` without tasks: each event is its item's output, shaped by
+  # `output.as`; the events of `all` are processed as they come
+  Scenario: Listen To All For Each As They Come
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-all-foreach
+      version: '1.0.0'
+    do:
+      - both:
+          fork:
+            branches:
+              - pair:
+                  listen:
+                    to:
+                      all:
+                        - with:
+                            type: com.example.left
+                        - with:
+                            type: com.example.right
+                  foreach:
+                    output:
+                      as: '${ "\($index):\($item.side)" }'
+              - send:
+                  do:
+                    - right:
+                        emit:
+                          event:
+                            with:
+                              source: https://example.com/pair
+                              type: com.example.right
+                              data: { side: right }
+                    - left:
+                        emit:
+                          event:
+                            with:
+                              source: https://example.com/pair
+                              type: com.example.left
+                              data: { side: left }
+          output:
+            as: .[0]
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    [ '0:right', '1:left' ]
+    """
+
+  # An item's output is checked against `foreach.output.schema` after
+  # `foreach.output.as`: one that does not conform is a validation error
+  # of the listen task, which a try catches
+  Scenario: Listen For Each Item Output Not Matching Its Schema
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-foreach-schemas
+      version: '1.0.0'
+    do:
+      - guarded:
+          try:
+            - both:
+                fork:
+                  branches:
+                    - readings:
+                        listen:
+                          to:
+                            any:
+                              - with:
+                                  type: com.example.reading
+                            until: ${ length == 2 }
+                        foreach:
+                          output:
+                            as: ${ .celsius }
+                            schema:
+                              document:
+                                type: number
+                                maximum: 100
+                    - send:
+                        do:
+                          - warm:
+                              emit:
+                                event:
+                                  with:
+                                    source: https://example.com/sensor
+                                    type: com.example.reading
+                                    data: { celsius: 21 }
+                          - boiling:
+                              emit:
+                                event:
+                                  with:
+                                    source: https://example.com/sensor
+                                    type: com.example.reading
+                                    data: { celsius: 120 }
+          catch:
+            errors:
+              with:
+                type: https://open-workflow-specification.org/spec/1.0.0/errors/validation
+            as: problem
+            do:
+              - explain:
+                  set:
+                    instance: ${ $problem.instance }
+                    detail: ${ $problem.detail }
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    instance: /do/0/guarded/try/0/both/fork/branches/0/readings
+    detail: "the output of an item of task 'readings' does not match its schema: at the top: must be <=100, but got 120"
+    """
+
+  # The context an item exports is checked against `foreach.export.schema`
+  Scenario: Listen For Each Exported Context Not Matching Its Schema
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-foreach-export
+      version: '1.0.0'
+    do:
+      - both:
+          fork:
+            branches:
+              - readings:
+                  listen:
+                    to:
+                      one:
+                        with:
+                          type: com.example.reading
+                  foreach:
+                    export:
+                      as: ${ .celsius }
+                      schema:
+                        document:
+                          type: object
+              - send:
+                  emit:
+                    event:
+                      with:
+                        source: https://example.com/sensor
+                        type: com.example.reading
+                        data: { celsius: 21 }
+    """
+    When the workflow is executed
+    Then the workflow should fault with error:
+    """yaml
+    type: https://open-workflow-specification.org/spec/1.0.0/errors/validation
+    status: 400
+    instance: /do/0/both/fork/branches/0/readings
+    """

@@ -61,8 +61,9 @@ impl Engine {
         // for (those that consumed it already are unchanged), not to any
         // that started waiting since, and it never buffers the event.
         let resumed = seen.and_then(|seen| seen.unfinished);
+        let (delivered, by_name) = self.deliver_to_waiting(event, resumed.as_deref()).await?;
         let mut delivery = Delivery {
-            delivered: self.deliver_to_waiting(event, resumed.as_deref()).await?,
+            delivered,
             ..Delivery::default()
         };
         // The workflows whose instances took the event, also in the
@@ -115,8 +116,10 @@ impl Engine {
                 .await?;
             delivery.started.push(record.id);
         }
+        // A listen to every event takes its copy of events that others
+        // may still be waiting for: it buffers none, and keeps none back.
         if delivery.started.is_empty()
-            && delivery.delivered.is_empty()
+            && !by_name
             && resumed.is_none()
             && self.consumed_by_some_workflow(event)
         {
@@ -133,12 +136,17 @@ impl Engine {
             // An instance may have started waiting between the lookup above
             // and the buffering: look again, and deliver if this call is the
             // one that takes the event back out.
-            let waiting = self.waiting_for(event)?;
-            if !waiting.is_empty() && store.take_buffered_event(&key)?.is_some() {
-                delivery.delivered = self.deliver_to_waiting(event, None).await?;
+            let named = self.waiting_for(event)?.iter().any(names_the_event);
+            if named && store.take_buffered_event(&key)?.is_some() {
+                let (again, by_name) = self.deliver_to_waiting(event, None).await?;
+                for id in again {
+                    if !delivery.delivered.contains(&id) {
+                        delivery.delivered.push(id);
+                    }
+                }
                 // None took it after all (a 1.0 filter said no): it goes
                 // back, as it came.
-                if delivery.delivered.is_empty() {
+                if !by_name {
                     if store
                         .buffer_event(&event.event_type, &event.source, &encode(&buffered)?, limit)?
                         .is_none()
@@ -167,13 +175,16 @@ impl Engine {
     }
 
     /// Applies `event` to every waiting instance it matches, of `only` when
-    /// given (finishing an interrupted delivery); returns their ids.
+    /// given (finishing an interrupted delivery); returns their ids, and
+    /// whether a subscription that names the event (not a listen to every
+    /// event) took it.
     pub(crate) async fn deliver_to_waiting(
         &self,
         event: &IncomingEvent,
         only: Option<&[String]>,
-    ) -> Result<Vec<String>, EngineError> {
+    ) -> Result<(Vec<String>, bool), EngineError> {
         let mut delivered: Vec<String> = Vec::new();
+        let mut by_name = false;
         let keys: Vec<SubscriptionKey> = self
             .waiting_for(event)?
             .into_iter()
@@ -204,21 +215,24 @@ impl Engine {
                 .is_some_and(|(record, changed)| {
                     changed || record.consumed_events.contains(&event.key())
                 });
+            by_name |= took && names_the_event(&key);
             if took && !delivered.contains(&key.instance) {
                 delivered.push(key.instance.clone());
             }
         }
-        Ok(delivered)
+        Ok((delivered, by_name))
     }
 
-    /// The subscriptions waiting for `event`: of its type and source, or of
-    /// its type and any source (a 1.0 filter without one), whose
-    /// correlation it carries.
+    /// The subscriptions waiting for `event`: of its type and source, of
+    /// its type and any source (a 1.0 filter without one), or of every
+    /// event (a 1.0 listen to `any: []`, under an empty type and source),
+    /// whose correlation it carries.
     fn waiting_for(&self, event: &IncomingEvent) -> Result<Vec<SubscriptionKey>, EngineError> {
         let store = &self.inner.store;
         let attributes = event_attributes(event);
         let mut keys = store.subscribers(&event.event_type, &event.source, &attributes)?;
         keys.extend(store.subscribers(&event.event_type, "", &attributes)?);
+        keys.extend(store.subscribers("", "", &attributes)?);
         keys.retain(|key| correlation::accepts(correlation::of_key(key), event));
         Ok(keys)
     }
@@ -334,10 +348,16 @@ pub(crate) fn read_event(read: EventRead, event: &IncomingEvent) -> Value {
     }
 }
 
+/// Whether a subscription names its events' type (is not a listen to
+/// every event).
+fn names_the_event(key: &SubscriptionKey) -> bool {
+    !key.event_type.is_empty()
+}
+
 /// Whether `event` is one `definition` names: its type, its source (any
 /// when the definition has none: 1.0 filters may leave it out), and what a
 /// 1.0 filter asks of its other attributes.
-fn accepts_definition(definition: &EventDefinition, event: &IncomingEvent) -> bool {
+pub(crate) fn accepts_definition(definition: &EventDefinition, event: &IncomingEvent) -> bool {
     definition.event_type == event.event_type
         && (definition.source == event.source || definition.source.is_empty())
         && definition.filter.as_deref().is_none_or(|filter| {

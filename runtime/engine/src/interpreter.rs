@@ -154,6 +154,12 @@ fn collect_states(states: &[State], into: &mut HashMap<String, State>) {
             StateKind::ForEach(foreach) => collect_states(&foreach.states, into),
             StateKind::Scope(scope) => collect_states(&scope.states, into),
             StateKind::For(for_state) => collect_states(&for_state.states, into),
+            StateKind::Event(event_state) => {
+                if let Some(foreach) = event_state.listen.as_ref().and_then(|l| l.foreach.as_ref())
+                {
+                    collect_states(&foreach.states, into);
+                }
+            }
             StateKind::Try(try_state) => {
                 collect_states(&try_state.states, into);
                 collect_states(&try_state.catch.states, into);
@@ -626,6 +632,11 @@ impl<'a> Step<'a> {
                     received: BTreeMap::new(),
                     consumed: Vec::new(),
                     correlated: BTreeMap::new(),
+                    queued: Default::default(),
+                    iterating: false,
+                    item: Value::Null,
+                    processed: Vec::new(),
+                    done: false,
                 };
                 let names: BTreeSet<&String> = event_state
                     .events_actions
@@ -1374,6 +1385,7 @@ impl<'a> Step<'a> {
                 parent.data = output;
                 self.advance_for(join.parent)
             }
+            Phase::Events { .. } => self.listen_item_done(join.parent, output),
             _ => Ok(()),
         }
     }

@@ -225,9 +225,10 @@ struct Inner {
     durability: Durability,
     /// Timers this process waits for, so none fires twice.
     scheduled_timers: StdMutex<HashSet<(String, TimerId)>>,
-    /// Request tasks (1.0's HTTP calls) this process has sent and whose
-    /// response it waits for, so none is sent twice at once.
-    requests: StdMutex<HashSet<(String, TaskId)>>,
+    /// Request tasks (1.0's HTTP calls) this process has sent, by
+    /// instance, until a commit without them is durable, so none is sent
+    /// twice (see `run.rs`).
+    requests: StdMutex<HashMap<String, HashSet<TaskId>>>,
     /// Woken when an instance reaches a final status.
     finished: StdMutex<HashMap<String, Arc<Notify>>>,
     /// Who hears about actions and takes produced events (the server).

@@ -8,7 +8,7 @@
 //! form a tree through [`Join`], which says where a child thread's output
 //! goes when it ends.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -347,13 +347,27 @@ pub enum Phase {
     /// event name for non-exclusive states (and a 1.0 listen's `until`
     /// events, as null). A 1.0 listen to `any` keeps the events it
     /// `consumed` so far, in arrival order, and `correlated` holds the value
-    /// each of its correlations took from the first event.
+    /// each of its correlations took from the first event. A listen with a
+    /// `foreach` processes its events one at a time: `queued` are those
+    /// consumed but not processed yet, `item` the one whose tasks run (in a
+    /// child thread) while `iterating`, `processed` the outputs of those
+    /// done, and `done` says that it consumes no more.
     Events {
         received: BTreeMap<String, Value>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         consumed: Vec<Value>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         correlated: BTreeMap<String, Value>,
+        #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+        queued: VecDeque<Value>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        iterating: bool,
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        item: Value,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        processed: Vec<Value>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        done: bool,
     },
     /// A delay state's timer runs.
     Delay,

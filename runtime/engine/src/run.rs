@@ -179,6 +179,13 @@ impl Engine {
         let instance = id.to_string();
         // A control request interrupts the instance's run (see `run`).
         let urgent = matches!(begin, Begin::Control { .. });
+        let response_to = match &begin {
+            Begin::Apply {
+                input: Input::Response { task, .. },
+                ..
+            } => Some(*task),
+            _ => None,
+        };
         self.inner
             .pool
             .submit(id, admission, urgent, move || {
@@ -187,6 +194,11 @@ impl Engine {
                 let _entered = runtime.enter();
                 let mut ack = ack;
                 let result = engine.run(&instance, begin, &mut ack, &runtime);
+                // A response that no commit took is lost: the next run
+                // sends its request again.
+                if let (Err(_), Some(task)) = (&result, response_to) {
+                    engine.request_ended(&instance, task);
+                }
                 match (result, ack) {
                     (Err(error), Some(ack)) => {
                         let _ = ack.reply.send(Err(error));
@@ -225,13 +237,6 @@ impl Engine {
         ack: &mut Option<Ack>,
         runtime: &tokio::runtime::Handle,
     ) -> Result<(), EngineError> {
-        if let Begin::Apply {
-            input: Input::Response { task, .. },
-            ..
-        } = &begin
-        {
-            self.request_ended(id, *task);
-        }
         let mut response_span = None;
         let now = self.now_ms();
         let trigger = self.tracer().map(|_| Trigger::of(&begin));
@@ -300,6 +305,9 @@ impl Engine {
                         if found.status == Status::Suspended
                             && matches!(input, Input::Timer(_) | Input::Response { .. })
                         {
+                            if let Input::Response { task, .. } = input {
+                                self.request_ended(id, task);
+                            }
                             return answer(ack, found, false);
                         }
                         segment.consumes = Consumes {
@@ -535,7 +543,7 @@ impl Engine {
                 .requests
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if !sent.insert((record.id.clone(), task_id)) {
+            if !sent.entry(record.id.clone()).or_default().insert(task_id) {
                 continue;
             }
             drop(sent);
@@ -570,14 +578,40 @@ impl Engine {
         }
     }
 
-    /// Forgets that the request of task `task` of instance `id` is out.
+    /// Forgets the requests sent for tasks that committed `record` no
+    /// longer holds: their responses were applied (or they were dropped).
+    /// Only here, in commit order, and not when a response comes: the
+    /// callback of an earlier commit, still holding the task, may run after
+    /// the response's run began, and would send the request again.
+    fn requests_answered(&self, record: &InstanceRecord) {
+        let mut sent = self
+            .inner
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(tasks) = sent.get_mut(&record.id) else {
+            return;
+        };
+        tasks.retain(|task| record.tasks.contains_key(task));
+        if tasks.is_empty() || record.status.is_final() {
+            sent.remove(&record.id);
+        }
+    }
+
+    /// Forgets that the request of task `task` of instance `id` is out, so
+    /// that the instance's next commit sends it again.
     fn request_ended(&self, id: &str, task: TaskId) {
         let mut sent = self
             .inner
             .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        sent.remove(&(id.to_string(), task));
+        if let Some(tasks) = sent.get_mut(id) {
+            tasks.remove(&task);
+            if tasks.is_empty() {
+                sent.remove(id);
+            }
+        }
     }
 
     fn call_with(
@@ -766,6 +800,7 @@ impl Engine {
         } = effects;
         self.dispatch(produced);
         self.cancel_orphans(orphans);
+        self.requests_answered(&record);
         if record.status.is_final() {
             self.finished(&record);
             return;

@@ -114,6 +114,8 @@ pub struct FunctionDefinition {
 pub struct EventDefinition {
     pub name: String,
     pub source: String,
+    /// Empty (with an empty source) for 1.0's listen to every event
+    /// (`any: []`), which the event index keeps under an empty type.
     #[serde(rename = "type")]
     pub event_type: String,
     /// The context attribute whose value correlates events with an instance.

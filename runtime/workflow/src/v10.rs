@@ -5,8 +5,7 @@
 //! a scope whose first task starts it; `then` becomes the state's exit.
 //! Every expression is compiled here, with the `for` and `catch` variables in
 //! scope at that task. What swirl does not run yet is refused with an error
-//! naming the task, never skipped: `listen` to every event (`any: []`) and
-//! its `foreach`, the protocol calls other than http and openapi,
+//! naming the task, never skipped: the protocol calls other than http and openapi,
 //! authentications other than basic and bearer, `run` of containers, shells
 //! and scripts, a schedule `on` all of several events, and a data `schema`
 //! from an external `resource` (an inline `document` is compiled here, see
@@ -22,7 +21,8 @@
 //! its other attributes and its `correlate` are the definition's
 //! [`EventFilter`], which the engine checks on each event (`model/listen.rs`).
 //! A listen's `until` events are more entries of the same event state,
-//! which its [`Listen`] tells apart.
+//! which its [`Listen`] tells apart. A listen to every event (`any: []`)
+//! has one definition with neither type nor source.
 //!
 //! A call's `authentication: {use: name}` is replaced here by the named
 //! definition of `use.authentications`, so the host sees every
@@ -288,17 +288,6 @@ fn read_schedule(
         }
     };
     Some(Some(schedule))
-}
-
-/// Errors for a member swirl does not run yet.
-fn refuse(reader: &mut Reader, node: &Node, p: &Pointer, member: &str, what: &str) {
-    if let Some(found) = node.get(member) {
-        reader.error(
-            &p.key(member),
-            found.position,
-            format!("'{member}' on {what} is not supported yet; remove it"),
-        );
-    }
 }
 
 fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
@@ -1560,7 +1549,16 @@ fn read_listen(
     let lp = p.key("listen");
     reader.object(body, &lp, "'listen'")?;
     reader.unknown_keys(body, &lp, &["to", "read"], "'listen'");
-    refuse(reader, node, p, "foreach", "a 'listen' task");
+    let foreach = match node.get("foreach") {
+        Some(foreach) => Some(read_listen_foreach(
+            reader,
+            foreach,
+            &p.key("foreach"),
+            locals,
+            uses,
+        )?),
+        None => None,
+    };
     let read = read_event_read(reader, body, &lp, "listen.read")?;
     let to = reader.required(body, &lp, "to", "'listen'")?;
     let tp = lp.key("to");
@@ -1625,9 +1623,55 @@ fn read_listen(
         events_actions,
         timeout: None,
         retry: Vec::new(),
-        listen: Some(Box::new(Listen { read, until })),
+        listen: Some(Box::new(Listen {
+            read,
+            until,
+            foreach,
+        })),
         exit,
     }))
+}
+
+/// A listen's `foreach` (a subscription iterator): `item` and `at` name
+/// the variables its tasks, `output.as` and `export.as` see.
+fn read_listen_foreach(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    locals: &[String],
+    uses: &mut Uses,
+) -> Option<ListenForeach> {
+    reader.object(node, p, "'foreach'")?;
+    reader.unknown_keys(
+        node,
+        p,
+        &["item", "at", "do", "output", "export"],
+        "'foreach'",
+    );
+    let item = reader
+        .optional_string(node, p, "item", "'foreach'")
+        .unwrap_or_else(|| "item".into());
+    let at = reader
+        .optional_string(node, p, "at", "'foreach'")
+        .unwrap_or_else(|| "index".into());
+    let mut inner: Vec<String> = locals.to_vec();
+    inner.extend([item.clone(), at.clone()]);
+    let states = match node.get("do") {
+        Some(tasks) => read_tasks(reader, tasks, &p.key("do"), &inner, uses),
+        None => Some(Vec::new()),
+    };
+    let output = read_io(reader, node, p, "output", "as", &inner);
+    let export = read_io(reader, node, p, "export", "as", &inner);
+    let (output, export) = (output?, export?);
+    Some(ListenForeach {
+        item,
+        at,
+        states: states?,
+        output_as: output.transform,
+        output_schema: output.schema,
+        export_as: export.transform,
+        export_schema: export.schema,
+    })
 }
 
 /// `read: data | envelope | raw` (data when absent).
@@ -1676,11 +1720,32 @@ fn read_consumption(
         .find_map(|name| to.get(name).map(|list| (name, list)))
     {
         let items = reader.array(list, &tp.key(name), &format!("'{what}.{name}'"))?;
+        // `any: []` is every event: a definition without type or source.
+        if items.is_empty() && name == "any" && what == "listen.to" {
+            let definition = EventDefinition {
+                name: tp.key(name).to_string(),
+                source: String::new(),
+                event_type: String::new(),
+                correlation_token: None,
+                metadata: Metadata::new(),
+                filter: None,
+            };
+            let names = vec![definition.name.clone()];
+            uses.events.push(definition);
+            return Some((name, names));
+        }
         if items.is_empty() {
+            let why = match (name, what) {
+                ("all", _) => {
+                    "waits for nothing; name the events (or listen to 'any: []', every event)"
+                }
+                (_, "schedule.on") => "(every event) cannot start instances; name the events' type",
+                _ => "(every event) cannot end a listen; name the events' type",
+            };
             reader.error(
                 &tp.key(name),
                 list.position,
-                format!("an empty '{what}.{name}' (every event) is not supported yet; name the events' type"),
+                format!("an empty '{what}.{name}' {why}"),
             );
             return None;
         }

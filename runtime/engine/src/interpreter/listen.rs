@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use swirl_workflow::model::{EventRead, EventState, Listen, StateKind, Until};
+use swirl_workflow::model::{
+    EventRead, EventState, Listen, ListenForeach, StateKind, TaskFlow, Until,
+};
 
 use super::Step;
 use crate::IncomingEvent;
@@ -49,7 +51,11 @@ impl<'a> Step<'a> {
     ) -> Option<Accepted> {
         let envelope = read_event(EventRead::Envelope, incoming);
         let mut correlated = BTreeMap::new();
-        if let Some(filter) = self.workflow.event(name).and_then(|d| d.filter.as_deref()) {
+        let definition = self.workflow.event(name)?;
+        if definition.event_type.is_empty() && !self.hears_as_any(listen, incoming) {
+            return None;
+        }
+        if let Some(filter) = definition.filter.as_deref() {
             if !filter.accepts(&envelope).unwrap_or(false) {
                 return None;
             }
@@ -84,6 +90,26 @@ impl<'a> Step<'a> {
         })
     }
 
+    /// Whether a listen to every event takes `incoming` as one of them: not
+    /// a lifecycle event of its own instance (each item it processes would
+    /// make more), nor one of its `until` events, which ends it instead.
+    fn hears_as_any(&self, listen: &Listen, incoming: &IncomingEvent) -> bool {
+        let own = incoming
+            .event_type
+            .starts_with(crate::lifecycle::LIFECYCLE_PREFIX)
+            && incoming.source == format!("swirl/workflows/{}", self.record.workflow_id)
+            && incoming.attributes.get("subject") == Some(&self.record.id);
+        let ends = match &listen.until {
+            Some(Until::Events { events, .. }) => events.iter().any(|name| {
+                self.workflow.event(name).is_some_and(|definition| {
+                    crate::delivery::accepts_definition(definition, incoming)
+                })
+            }),
+            _ => false,
+        };
+        !own && !ends
+    }
+
     /// The listen of `thread_id` consumed event `name`, which it accepted.
     pub(super) fn consume_listen(
         &mut self,
@@ -98,11 +124,14 @@ impl<'a> Step<'a> {
             Some(Until::Events { events, .. }) => events,
             _ => &[],
         };
+        let foreach = listen.foreach.is_some();
         let thread = self.thread(thread_id)?;
         let Phase::Events {
             received,
             consumed,
             correlated,
+            queued,
+            ..
         } = &mut thread.phase
         else {
             return Ok(());
@@ -126,12 +155,16 @@ impl<'a> Step<'a> {
             let output = std::mem::take(consumed);
             return self.end_listen(thread_id, output);
         }
+        // With a `foreach`, each event waits its turn in the queue.
+        if foreach {
+            queued.push_back(accepted.value.clone());
+        }
         if !event_state.exclusive {
             received.insert(name.to_string(), accepted.value);
             let filters: Vec<&String> = filters.collect();
             if !filters.iter().all(|f| received.contains_key(*f)) {
                 self.drop_subscriptions(|s| s.thread == thread_id && s.event == name);
-                return Ok(());
+                return self.advance_listen(thread_id);
             }
             // `all` gives its events in the order of its filters.
             let output = filters
@@ -155,27 +188,186 @@ impl<'a> Step<'a> {
                 if done {
                     self.end_listen(thread_id, so_far.as_array().cloned().unwrap_or_default())
                 } else {
-                    Ok(())
+                    self.advance_listen(thread_id)
                 }
             }
             // Goes on until an event of `until` comes.
-            Some(Until::Events { .. }) => Ok(()),
+            Some(Until::Events { .. }) => self.advance_listen(thread_id),
         }
     }
 
-    /// The listen's output is the array of the events it consumed.
+    /// The listen consumes no more events. Its output is the array of the
+    /// events it consumed, or with a `foreach`, of their items' outputs once
+    /// the last is processed.
     fn end_listen(&mut self, thread_id: ThreadId, output: Vec<Value>) -> Result<(), WorkflowError> {
-        self.thread(thread_id)?.data = Value::Array(output);
         self.unsubscribe(thread_id);
         self.clear_wait_timers(thread_id);
+        let iterates = self
+            .listen_of(thread_id)
+            .is_some_and(|(_, listen)| listen.foreach.is_some());
+        if iterates {
+            if let Phase::Events { done, .. } = &mut self.thread(thread_id)?.phase {
+                *done = true;
+            }
+            return self.advance_listen(thread_id);
+        }
+        self.finish_listen(thread_id, output)
+    }
+
+    fn finish_listen(
+        &mut self,
+        thread_id: ThreadId,
+        output: Vec<Value>,
+    ) -> Result<(), WorkflowError> {
+        self.thread(thread_id)?.data = Value::Array(output);
         // A listen has no actions: this finishes the state.
         self.run_actions(thread_id, ActionList::EventActions(0))
     }
 
-    fn task_of(
-        &self,
+    /// Processes the next queued event of a listen's `foreach` unless one
+    /// is being processed: its tasks start in a child thread on the event,
+    /// or without tasks, the event is the item's output at once. A listen
+    /// that is done and has nothing left ends.
+    pub(super) fn advance_listen(&mut self, thread_id: ThreadId) -> Result<(), WorkflowError> {
+        let Some(foreach) = self
+            .listen_of(thread_id)
+            .and_then(|(_, listen)| listen.foreach.as_ref())
+        else {
+            return Ok(());
+        };
+        loop {
+            let thread = self.thread(thread_id)?;
+            let Phase::Events {
+                queued,
+                iterating,
+                item,
+                processed,
+                done,
+                ..
+            } = &mut thread.phase
+            else {
+                return Ok(());
+            };
+            if *iterating {
+                return Ok(());
+            }
+            let Some(next) = queued.pop_front() else {
+                if *done {
+                    let output = std::mem::take(processed);
+                    return self.finish_listen(thread_id, output);
+                }
+                return Ok(());
+            };
+            if foreach.states.is_empty() {
+                self.item_processed(thread_id, next.clone(), next)?;
+                continue;
+            }
+            *iterating = true;
+            *item = next.clone();
+            let index = processed.len();
+            let mut locals = thread.locals.clone();
+            locals.insert(foreach.item.clone(), next.clone());
+            locals.insert(foreach.at.clone(), Value::from(index));
+            let start = super::start_state(&foreach.states)
+                .ok_or_else(|| WorkflowError::new(super::FAIL, "a task list has no first task"))?;
+            let child = self.record.fresh_id();
+            self.spawn_thread(
+                child,
+                start,
+                next,
+                Some(super::Join {
+                    parent: thread_id,
+                    slot: index,
+                }),
+                locals,
+            );
+            return Ok(());
+        }
+    }
+
+    /// The tasks of the item a listen's `foreach` processes ended with `output`.
+    pub(super) fn listen_item_done(
+        &mut self,
         thread_id: ThreadId,
-    ) -> Result<&'a swirl_workflow::model::TaskFlow, WorkflowError> {
+        output: Value,
+    ) -> Result<(), WorkflowError> {
+        let item = match &mut self.thread(thread_id)?.phase {
+            Phase::Events {
+                iterating, item, ..
+            } if *iterating => {
+                *iterating = false;
+                std::mem::take(item)
+            }
+            _ => return Ok(()),
+        };
+        self.item_processed(thread_id, item, output)?;
+        self.advance_listen(thread_id)
+    }
+
+    /// An item's output after `foreach.output.as`; `foreach.export.as`
+    /// replaces `$context` with what it makes of that.
+    fn shape_item(
+        &mut self,
+        thread_id: ThreadId,
+        task: &TaskFlow,
+        foreach: &ListenForeach,
+        raw: Value,
+    ) -> Result<Value, WorkflowError> {
+        let output = match &foreach.output_as {
+            Some(shape) => self.eval(thread_id, task, shape, &raw, &raw)?,
+            None => raw,
+        };
+        let at = &task.reference;
+        super::tasks::conforms(foreach.output_schema.as_ref(), &output, at, || {
+            format!("the output of an item of task '{}'", task.name)
+        })?;
+        if let Some(export) = &foreach.export_as {
+            self.record.context = self.eval(thread_id, task, export, &output, &output)?;
+        }
+        super::tasks::conforms(
+            foreach.export_schema.as_ref(),
+            &self.record.context,
+            at,
+            || format!("the context after an item of task '{}'", task.name),
+        )?;
+        Ok(output)
+    }
+
+    /// Keeps the output of an item of a listen's `foreach`, after its
+    /// `output.as`; its `export.as` replaces `$context`. Both see the item
+    /// and its index as the tasks did.
+    fn item_processed(
+        &mut self,
+        thread_id: ThreadId,
+        item: Value,
+        output: Value,
+    ) -> Result<(), WorkflowError> {
+        let Some(foreach) = self
+            .listen_of(thread_id)
+            .and_then(|(_, listen)| listen.foreach.as_ref())
+        else {
+            return Ok(());
+        };
+        let task = self.task_of(thread_id)?;
+        let thread = self.thread(thread_id)?;
+        let index = match &thread.phase {
+            Phase::Events { processed, .. } => processed.len(),
+            _ => return Ok(()),
+        };
+        let mut locals = thread.locals.clone();
+        locals.insert(foreach.item.clone(), item);
+        locals.insert(foreach.at.clone(), Value::from(index));
+        let saved = std::mem::replace(&mut thread.locals, locals);
+        let shaped = self.shape_item(thread_id, task, foreach, output);
+        self.thread(thread_id)?.locals = saved;
+        let output = shaped?;
+        if let Phase::Events { processed, .. } = &mut self.thread(thread_id)?.phase {
+            processed.push(output);
+        }
+        Ok(())
+    }
+
+    fn task_of(&self, thread_id: ThreadId) -> Result<&'a TaskFlow, WorkflowError> {
         let thread = self.record.threads.get(&thread_id).ok_or_else(|| {
             WorkflowError::new(super::FAIL, format!("thread {thread_id} is gone"))
         })?;

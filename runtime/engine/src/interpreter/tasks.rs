@@ -731,7 +731,7 @@ pub fn standard_error(kind: &str, status: u16, detail: String) -> WorkflowError 
 /// Checks `value` against `schema`, if there is one: a mismatch is the
 /// standard `validation` error (400) of the task at `instance`, naming
 /// `what` did not conform and where.
-fn conforms(
+pub(super) fn conforms(
     schema: Option<&DataSchema>,
     value: &Value,
     instance: &str,

@@ -120,12 +120,40 @@ pub struct Correlation {
     pub expect: Option<Template>,
 }
 
-/// How a 1.0 `listen` task reads its events and when it ends.
+/// How a 1.0 `listen` task reads its events, when it ends, and what it
+/// does with each.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Listen {
     pub read: super::EventRead,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<Until>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<ListenForeach>,
+}
+
+/// A listen's `foreach`: each consumed event, in the order they came and
+/// one at a time, is the input of `states` (none: the event is the item's
+/// output), with the event as `$<item>` and its position as `$<at>`. The
+/// item's output is the tasks' output after `output_as` (which must
+/// conform to `output_schema`); the listen's is the array of its items'
+/// outputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenForeach {
+    pub item: String,
+    pub at: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<super::State>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_as: Option<Template>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<super::DataSchema>,
+    /// Replaces `$context` after each item, evaluated on its output; the
+    /// context must then conform to `export_schema`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_as: Option<Template>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_schema: Option<super::DataSchema>,
 }
 
 /// When a `listen` to `any` stops consuming events.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::util::{Server, workflows_app};
@@ -425,4 +425,96 @@ async fn a_partly_consumed_listen_survives_a_kill() {
         .await;
     let done = server.wait_status(&pair, "completed").await;
     assert_eq!(done["output"], json!(["left", "right"]));
+}
+
+/// A listen to every event with a `foreach` processes each event once,
+/// across a SIGKILL: the item processed before the kill is not processed
+/// again, the one whose call was in flight is called again (at least
+/// once, as any action), and the one that came meanwhile and waited its
+/// turn in the record's queue is processed after the restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listen_for_each_event_survives_a_kill() {
+    // Counts the requests for each item; the first for item 2 never ends.
+    let asked = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
+        i64,
+        usize,
+    >::new()));
+    let counter = asked.clone();
+    let router = Router::new().route(
+        "/items",
+        post(move |axum::Json(item): axum::Json<Value>| {
+            let counter = counter.clone();
+            async move {
+                let n = item["n"].as_i64().unwrap_or(-1);
+                let times = {
+                    let mut counts = counter.lock().unwrap();
+                    let times = counts.entry(n).or_default();
+                    *times += 1;
+                    *times
+                };
+                if n == 2 && times == 1 {
+                    std::future::pending::<()>().await;
+                }
+                axum::Json(json!({ "n": n, "seen": true }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let monitor = document(
+        "monitor",
+        json!({ "everything": {
+            "listen": { "to": {
+                "any": [],
+                "until": { "one": { "with": { "type": "com.example.stop" } } },
+            } },
+            "foreach": {
+                "item": "event",
+                "do": [{ "record": { "call": "http", "with": {
+                    "method": "post",
+                    "endpoint": format!("http://{addr}/items"),
+                    "body": "${ $event }",
+                } } }],
+                "output": { "as": "${ .n }" },
+            },
+        } }),
+    );
+    let app = workflows_app(vec![("monitor.json", monitor)], "");
+    let mut server = Server::start(&app, &[], &[]);
+    let started = server
+        .post_json("/workflows/monitor/instances", json!({}))
+        .await;
+    let id = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&id, "waiting").await;
+    let count = |n: i64| asked.lock().unwrap().get(&n).copied().unwrap_or(0);
+    for (event, n) in [("one", 1), ("two", 2), ("three", 3)] {
+        let sent = server
+            .event(
+                event,
+                &format!("sensor-{n}"),
+                &format!("com.example.t{n}"),
+                &[],
+                json!({ "n": n }),
+            )
+            .await;
+        assert_eq!(sent.body["delivered"], json!([id]), "{sent:?}");
+    }
+    super::sinks::wait_until("item 2's call is out", || count(2) == 1).await;
+    assert_eq!((count(1), count(3)), (1, 0), "one at a time, in order");
+    server.kill();
+
+    let server = Server::start(&app, &[], &[]);
+    // A resend of a processed event changes nothing.
+    server
+        .event("one", "sensor-1", "com.example.t1", &[], json!({ "n": 1 }))
+        .await;
+    super::sinks::wait_until("item 3 is processed", || count(3) == 1).await;
+    let stop = server
+        .event("stop", "console", "com.example.stop", &[], json!(null))
+        .await;
+    assert_eq!(stop.body["delivered"], json!([id]), "{stop:?}");
+    let done = server.wait_status(&id, "completed").await;
+    assert_eq!(done["output"], json!([1, 2, 3]), "{done}");
+    assert_eq!((count(1), count(2), count(3)), (1, 2, 1));
 }
