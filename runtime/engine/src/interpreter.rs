@@ -1086,6 +1086,18 @@ impl<'a> Step<'a> {
         let Ok(state) = workflow.state(&state_name) else {
             return self.fail_instance(error, &state_name);
         };
+        // Every task the error passes through faulted: the one that met it
+        // and each enclosing one up to a `try` that catches it.
+        if let Some(task) = &state.task {
+            self.log(HistoryKind::TaskFaulted {
+                task: task.name.clone(),
+                reference: task.reference.clone(),
+                error: error.clone(),
+            });
+        }
+        let Some(thread) = self.record.threads.get(&thread_id) else {
+            return;
+        };
         let with_error = data::with_error(&thread.data, &error);
         let handler = state
             .on_error

@@ -9,9 +9,9 @@
 //! reach a sink out of order; their ids sort in the order they happened
 //! (and the data says when). Their source is
 //! `swirl/workflows/<workflow id>`, their subject the instance id. Not
-//! produced yet: `task.faulted`, `task.suspended`, `task.resumed`,
-//! `task.cancelled`, `task.retried` and the correlation events, which have
-//! no history line of their own.
+//! produced yet: `task.created`, `task.suspended`, `task.resumed`,
+//! `task.cancelled` and the correlation events, which have no history line
+//! of their own.
 
 use serde_json::{Map, json};
 
@@ -93,6 +93,16 @@ pub(crate) fn events(
                 }
                 HistoryKind::TaskCompleted { reference, .. } => {
                     task_event("completed", "completedAt", at, reference)
+                }
+                HistoryKind::TaskFaulted {
+                    reference, error, ..
+                } => {
+                    let (kind, mut data) = task_event("faulted", "faultedAt", at, reference);
+                    data.insert("error".into(), problem_of(error, reference));
+                    (kind, data)
+                }
+                HistoryKind::TaskRetried { reference, .. } => {
+                    task_event("retried", "retriedAt", at, reference)
                 }
                 _ => return None,
             };

@@ -529,6 +529,17 @@ pub enum HistoryKind {
         task: String,
         reference: String,
     },
+    /// A 1.0 task met an error, whether a `try` catches it or not.
+    TaskFaulted {
+        task: String,
+        reference: String,
+        error: WorkflowError,
+    },
+    /// A 1.0 `try`'s retry began a new attempt of its tasks.
+    TaskRetried {
+        task: String,
+        reference: String,
+    },
     ActionStarted {
         state: String,
         function: String,

@@ -334,7 +334,7 @@ do:
     let mut events = Vec::new();
     for _ in 0..100 {
         events = produced.0.lock().unwrap().clone();
-        if events.len() >= 9 {
+        if events.len() >= 10 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -392,6 +392,11 @@ do:
     let (kind, data) = faulted.last().unwrap();
     assert_eq!(kind, "io.serverlessworkflow.workflow.faulted.v1");
     assert_eq!(data["error"]["instance"], "/do/0/reserve", "{data}");
+    assert_eq!(data["error"]["title"], "nothing left to reserve", "{data}");
+    // The task that met the error faulted first, in the same commit.
+    let (kind, data) = &faulted[faulted.len() - 2];
+    assert_eq!(kind, "io.serverlessworkflow.task.faulted.v1");
+    assert_eq!(data["task"], "/do/0/reserve", "{data}");
     assert_eq!(data["error"]["title"], "nothing left to reserve", "{data}");
     assert!(
         events

@@ -696,12 +696,18 @@ impl<'a> Step<'a> {
     pub(super) fn retry_try(&mut self, thread_id: ThreadId) -> Result<(), WorkflowError> {
         let workflow = self.workflow;
         let thread = self.thread(thread_id)?;
-        let StateKind::Try(try_state) = &workflow.state(&thread.state)?.kind else {
+        let state = workflow.state(&thread.state)?;
+        let StateKind::Try(try_state) = &state.kind else {
             return Ok(());
         };
         if let Some(input) = thread.raw_input.clone() {
             thread.data = input;
         }
+        let task = task_of(state)?;
+        self.log(HistoryKind::TaskRetried {
+            task: task.name.clone(),
+            reference: task.reference.clone(),
+        });
         self.run_scope(thread_id, &try_state.states, None)
     }
 }

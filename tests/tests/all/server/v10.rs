@@ -264,6 +264,70 @@ async fn lifecycle_events_reach_the_sinks_when_asked_for() {
     }
 }
 
+/// A task that meets an error sends `task.faulted` (with the error, as a
+/// problem at the task) even when a `try` catches it, and each retry of the
+/// `try` sends `task.retried` for it; the caught `try` itself does not fault.
+#[tokio::test(flavor = "multi_thread")]
+async fn faulted_and_retried_tasks_reach_the_sinks() {
+    use super::sinks::{Receiver, start_receiver, wait_until};
+
+    let receiver = Receiver::default();
+    let addr = start_receiver(receiver.clone()).await;
+    let flaky = document(
+        "flaky",
+        json!({ "attempt": {
+            "try": [{ "fail": { "raise": { "error": {
+                "type": "https://example.com/errors/down", "status": 503, "title": "down",
+            } } } }],
+            "catch": {
+                "errors": { "with": { "type": "https://example.com/errors/down" } },
+                "retry": { "delay": "PT0.01S", "limit": { "attempt": { "count": 1 } } },
+                "do": [{ "recover": { "set": { "recovered": true } } }],
+            },
+        } }),
+    );
+    let app = workflows_app(
+        vec![("flaky.json", flaky)],
+        &format!("[[sinks]]\nurl = \"http://{addr}/in\"\n"),
+    );
+    let mut server = Server::start(&app, &["--lifecycle-events"], &[]);
+    let started = server
+        .post_json("/workflows/flaky/instances", json!({}))
+        .await;
+    let id = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&id, "completed").await;
+    let of_type = |kind: &str| -> Vec<Value> {
+        let kind = format!("io.serverlessworkflow.{kind}.v1");
+        let received = receiver.received.lock().unwrap();
+        received
+            .iter()
+            .filter(|(headers, _)| headers["ce-type"] == kind.as_str())
+            .map(|(_, body)| serde_json::from_str(body).unwrap())
+            .collect()
+    };
+    // Events of different commits may reach the sink out of order.
+    wait_until("the sink got the task and workflow events", || {
+        !of_type("workflow.completed").is_empty()
+            && of_type("task.faulted").len() >= 2
+            && !of_type("task.retried").is_empty()
+    })
+    .await;
+    let faulted = of_type("task.faulted");
+    assert_eq!(faulted.len(), 2, "one fault per attempt: {faulted:?}");
+    for data in &faulted {
+        assert_eq!(data["workflow"], format!("{id}.test"), "{data}");
+        assert_eq!(data["task"], "/do/0/attempt/try/0/fail", "{data}");
+        assert!(data["faultedAt"].is_string(), "{data}");
+        assert_eq!(data["error"]["type"], "https://example.com/errors/down");
+        assert_eq!(data["error"]["status"], 503, "{data}");
+    }
+    let retried = of_type("task.retried");
+    assert_eq!(retried.len(), 1, "{retried:?}");
+    assert_eq!(retried[0]["task"], "/do/0/attempt", "{retried:?}");
+    assert!(retried[0]["retriedAt"].is_string(), "{retried:?}");
+    server.kill();
+}
+
 /// An HTTP call waits on the server it calls, not on a run thread: while
 /// three instances' requests hang, another instance runs to its end on
 /// the server's one run thread; released, the three end with the response.
