@@ -91,3 +91,69 @@ Feature: Emitting and listening
     """yaml
     [ 1, 2 ]
     """
+
+  # An event emitted by one instance reaches another that listens for it:
+  # the parent listens, correlated to its own order, while its child,
+  # another instance of another workflow, emits
+  Scenario: Emit To A Listen Of Another Instance
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: order-desk
+      version: '1.0.0'
+    do:
+      - handOff:
+          fork:
+            branches:
+              - awaitPacking:
+                  listen:
+                    to:
+                      one:
+                        with:
+                          type: com.example.packed
+                          source: https://example.com/warehouse
+                        correlate:
+                          order:
+                            from: .data.order
+                            expect: ${ $workflow.input.order }
+              - pack:
+                  run:
+                    workflow:
+                      namespace: default
+                      name: warehouse
+                      version: '1.0.0'
+                      input:
+                        order: ${ .order }
+          output:
+            as: .[0][0]
+    """
+    And another workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: warehouse
+      version: '1.0.0'
+    do:
+      - packThis:
+          emit:
+            event:
+              with:
+                source: https://example.com/warehouse
+                type: com.example.packed
+                data:
+                  order: ${ .order }
+                  boxes: 2
+    """
+    And given the workflow input is:
+    """yaml
+    order: o-7
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    order: o-7
+    boxes: 2
+    """
