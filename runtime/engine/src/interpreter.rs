@@ -479,6 +479,11 @@ impl<'a> Step<'a> {
         self.record.suspended_from = Some(self.record.status);
         self.record.status = Status::Suspended;
         self.log(HistoryKind::InstanceSuspended);
+        let running = self.record.threads.keys().copied().collect();
+        self.log_tasks_of(running, |task, reference| HistoryKind::TaskSuspended {
+            task,
+            reference,
+        });
     }
 
     /// Undoes [`Step::suspend`].
@@ -486,6 +491,11 @@ impl<'a> Step<'a> {
         self.record.suspended_from = None;
         self.record.status = back;
         self.log(HistoryKind::InstanceResumed);
+        let running = self.record.threads.keys().copied().collect();
+        self.log_tasks_of(running, |task, reference| HistoryKind::TaskResumed {
+            task,
+            reference,
+        });
         self.settle();
     }
 
@@ -494,9 +504,50 @@ impl<'a> Step<'a> {
         if self.record.status.is_final() {
             return;
         }
+        let running = self.record.threads.keys().copied().collect();
+        self.log_tasks_of(running, |task, reference| HistoryKind::TaskCancelled {
+            task,
+            reference,
+        });
         self.clear_work();
         self.record.status = Status::Cancelled;
         self.log(HistoryKind::InstanceCancelled);
+    }
+
+    /// Logs `kind` for the 1.0 task each of `threads` is in (a thread of a
+    /// composite task is in it while its children run theirs).
+    fn log_tasks_of(
+        &mut self,
+        threads: Vec<ThreadId>,
+        kind: impl Fn(String, String) -> HistoryKind,
+    ) {
+        let workflow = self.workflow;
+        for id in threads {
+            let task = self
+                .record
+                .threads
+                .get(&id)
+                .and_then(|thread| workflow.state(&thread.state).ok())
+                .and_then(|state| state.task.as_ref());
+            if let Some(task) = task {
+                self.log(kind(task.name.clone(), task.reference.clone()));
+            }
+        }
+    }
+
+    /// The threads under `thread_id`: its children, theirs, and so on.
+    fn descendants(&self, thread_id: ThreadId) -> Vec<ThreadId> {
+        let mut found = Vec::new();
+        let mut parents = vec![thread_id];
+        while let Some(parent) = parents.pop() {
+            for (id, thread) in &self.record.threads {
+                if thread.join.is_some_and(|j| j.parent == parent) {
+                    found.push(*id);
+                    parents.push(*id);
+                }
+            }
+        }
+        found
     }
 
     /// Recomputes the status from the work the record holds.
@@ -716,6 +767,14 @@ impl<'a> Step<'a> {
                     running,
                 };
                 for (child, start, slot) in children {
+                    // A competing branch that ended as it started decided
+                    // the race: the ones after it do not start at all.
+                    let racing = self.record.threads.get(&thread_id).is_some_and(|t| {
+                        matches!(&t.phase, Phase::Parallel { running, .. } if running.values().any(|c| *c == child))
+                    });
+                    if parallel.compete && !racing {
+                        break;
+                    }
                     self.spawn_thread(
                         child,
                         &start,
@@ -1353,6 +1412,11 @@ impl<'a> Step<'a> {
                     // The first branch to end decides; the others stop.
                     parent.data = output;
                     let parent_id = join.parent;
+                    let losers = self.descendants(parent_id);
+                    self.log_tasks_of(losers, |task, reference| HistoryKind::TaskCancelled {
+                        task,
+                        reference,
+                    });
                     self.abandon_state_work(parent_id);
                     return self.exit_state(parent_id);
                 }

@@ -9,9 +9,8 @@
 //! reach a sink out of order; their ids sort in the order they happened
 //! (and the data says when). Their source is
 //! `swirl/workflows/<workflow id>`, their subject the instance id. Not
-//! produced yet: `task.created`, `task.suspended`, `task.resumed`,
-//! `task.cancelled` and the correlation events, which have no history line
-//! of their own.
+//! produced yet: `task.created` and the correlation events, which have no
+//! history line of their own.
 
 use serde_json::{Map, json};
 
@@ -103,6 +102,15 @@ pub(crate) fn events(
                 }
                 HistoryKind::TaskRetried { reference, .. } => {
                     task_event("retried", "retriedAt", at, reference)
+                }
+                HistoryKind::TaskCancelled { reference, .. } => {
+                    task_event("cancelled", "cancelledAt", at, reference)
+                }
+                HistoryKind::TaskSuspended { reference, .. } => {
+                    task_event("suspended", "suspendedAt", at, reference)
+                }
+                HistoryKind::TaskResumed { reference, .. } => {
+                    task_event("resumed", "resumedAt", at, reference)
                 }
                 _ => return None,
             };

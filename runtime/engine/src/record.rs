@@ -540,6 +540,22 @@ pub enum HistoryKind {
         task: String,
         reference: String,
     },
+    /// A running 1.0 task stopped: its instance was cancelled, or it was
+    /// a losing branch of a `fork` with `compete` (or within one).
+    TaskCancelled {
+        task: String,
+        reference: String,
+    },
+    /// A running 1.0 task's instance was suspended.
+    TaskSuspended {
+        task: String,
+        reference: String,
+    },
+    /// A running 1.0 task's instance was resumed.
+    TaskResumed {
+        task: String,
+        reference: String,
+    },
     ActionStarted {
         state: String,
         function: String,

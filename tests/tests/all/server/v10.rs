@@ -328,6 +328,117 @@ async fn faulted_and_retried_tasks_reach_the_sinks() {
     server.kill();
 }
 
+/// The running tasks of a suspended, resumed or cancelled instance send
+/// `task.suspended`, `task.resumed` and `task.cancelled`; the losing
+/// branch of a `fork` with `compete` sends `task.cancelled`, the winner not.
+#[tokio::test(flavor = "multi_thread")]
+async fn suspended_resumed_and_cancelled_tasks_reach_the_sinks() {
+    use super::sinks::{Receiver, start_receiver, wait_until};
+
+    let receiver = Receiver::default();
+    let addr = start_receiver(receiver.clone()).await;
+    let napper = document("napper", json!({ "nap": { "wait": "PT1H" } }));
+    let racer = document(
+        "racer",
+        json!({ "race": { "fork": { "compete": true, "branches": [
+            // Not a set: a branch ending as it starts wins before the slow
+            // one starts, which then never does.
+            { "fast": { "wait": "PT0.1S" } },
+            { "slow": { "wait": "PT1H" } },
+        ] } } }),
+    );
+    let sprinter = document(
+        "sprinter",
+        json!({ "race": { "fork": { "compete": true, "branches": [
+            { "fast": { "set": { "won": true } } },
+            { "slow": { "wait": "PT1H" } },
+        ] } } }),
+    );
+    let app = workflows_app(
+        vec![
+            ("napper.json", napper),
+            ("racer.json", racer),
+            ("sprinter.json", sprinter),
+        ],
+        &format!("[[sinks]]\nurl = \"http://{addr}/in\"\n"),
+    );
+    let mut server = Server::start(&app, &["--lifecycle-events"], &[]);
+    let of = |id: &str, kind: &str| -> Vec<Value> {
+        let kind = format!("io.serverlessworkflow.{kind}.v1");
+        let received = receiver.received.lock().unwrap();
+        received
+            .iter()
+            .filter(|(headers, _)| {
+                headers["ce-type"] == kind.as_str() && headers["ce-subject"] == id
+            })
+            .map(|(_, body)| serde_json::from_str(body).unwrap())
+            .collect()
+    };
+    let started = server
+        .post_json("/workflows/napper/instances", json!({}))
+        .await;
+    let nap = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&nap, "waiting").await;
+    for action in ["suspend", "resume", "cancel"] {
+        let answer = server
+            .request("POST", &format!("/instances/{nap}/{action}"), &[], "")
+            .await;
+        assert!(answer.status < 300, "{action}: {answer:?}");
+    }
+    let started = server
+        .post_json("/workflows/racer/instances", json!({}))
+        .await;
+    let race = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&race, "completed").await;
+    // Events of different commits may reach the sink out of order.
+    wait_until("the sink got the task events", || {
+        ["task.suspended", "task.resumed", "task.cancelled"]
+            .iter()
+            .all(|kind| !of(&nap, kind).is_empty())
+            && !of(&race, "workflow.completed").is_empty()
+            && !of(&race, "task.cancelled").is_empty()
+    })
+    .await;
+    for (kind, at) in [
+        ("task.suspended", "suspendedAt"),
+        ("task.resumed", "resumedAt"),
+        ("task.cancelled", "cancelledAt"),
+    ] {
+        let events = of(&nap, kind);
+        assert_eq!(events.len(), 1, "{kind}: {events:?}");
+        assert_eq!(events[0]["workflow"], format!("{nap}.test"), "{events:?}");
+        assert_eq!(events[0]["task"], "/do/0/nap", "{events:?}");
+        assert!(events[0][at].is_string(), "{events:?}");
+    }
+    let cancelled: Vec<Value> = of(&race, "task.cancelled")
+        .iter()
+        .map(|data| data["task"].clone())
+        .collect();
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    assert!(
+        cancelled[0].as_str().unwrap().ends_with("/slow"),
+        "{cancelled:?}"
+    );
+    // A branch that wins as it starts keeps the ones after it from starting.
+    let started = server
+        .post_json("/workflows/sprinter/instances", json!({}))
+        .await;
+    let sprint = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&sprint, "completed").await;
+    wait_until("the sink got the sprint's end", || {
+        !of(&sprint, "workflow.completed").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tasks: Vec<Value> = of(&sprint, "task.started")
+        .iter()
+        .map(|data| data["task"].clone())
+        .collect();
+    assert_eq!(tasks.len(), 2, "the fork and its fast branch: {tasks:?}");
+    assert!(of(&sprint, "task.cancelled").is_empty());
+    server.kill();
+}
+
 /// An HTTP call waits on the server it calls, not on a run thread: while
 /// three instances' requests hang, another instance runs to its end on
 /// the server's one run thread; released, the three end with the response.
