@@ -157,3 +157,79 @@ Feature: Emitting and listening
     order: o-7
     boxes: 2
     """
+
+  # A correlated listen turns down an event of another order and takes the
+  # next one, of its own, both emitted by another instance. (The child's
+  # second emit reads the order from $workflow.input: an emit's output is
+  # the CloudEvent it emitted, so `.order` after the first emit is null.)
+  Scenario: A Correlated Listen Turns Down Another Order's Event
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: order-desk
+      version: '1.0.0'
+    do:
+      - handOff:
+          fork:
+            branches:
+              - awaitPacking:
+                  listen:
+                    to:
+                      one:
+                        with:
+                          type: com.example.packed
+                          source: https://example.com/warehouse
+                        correlate:
+                          order:
+                            from: .data.order
+                            expect: ${ .order }
+              - pack:
+                  run:
+                    workflow:
+                      namespace: default
+                      name: warehouse
+                      version: '1.0.0'
+                      input:
+                        order: ${ .order }
+          output:
+            as: .[0][0]
+    """
+    And another workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: warehouse
+      version: '1.0.0'
+    do:
+      - packAnother:
+          emit:
+            event:
+              with:
+                source: https://example.com/warehouse
+                type: com.example.packed
+                data:
+                  order: o-8
+                  boxes: 5
+      - packThis:
+          emit:
+            event:
+              with:
+                source: https://example.com/warehouse
+                type: com.example.packed
+                data:
+                  order: ${ $workflow.input.order }
+                  boxes: 2
+    """
+    And given the workflow input is:
+    """yaml
+    order: o-7
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    order: o-7
+    boxes: 2
+    """
