@@ -9,5 +9,7 @@
 # (--power-cuts: each kill is a power cut on the lazy FUSE disk; needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet -p swirl-tests --bin soak
+# --workspace: the features `cargo test --workspace` built with (-p would
+# build wasmtime and the rest again).
+cargo build --quiet --workspace --bin soak
 exec target/debug/soak "$@"

@@ -73,7 +73,10 @@ pub fn swirl_binary() -> PathBuf {
             if let Some(path) = std::env::var_os("SWIRL_BINARY") {
                 return PathBuf::from(path);
             }
-            run_cargo(&["build", "--quiet", "-p", "swirl", "--bin", "swirl"]);
+            // `--workspace` resolves features as `cargo test --workspace`
+            // does; `-p swirl` would build ring, rustls and the crates
+            // above them a second time, with other features.
+            run_cargo(&["build", "--quiet", "--workspace", "--bin", "swirl"]);
             target_dir().join("debug").join("swirl")
         })
         .clone()

@@ -2,7 +2,7 @@
 //! (`swirl_tests::bounded_disk`): hours of short instances and events
 //! under an hour's retention, the data directory sampled every minute.
 //!
-//! Usage: `cargo run -p swirl-tests --bin bounded_disk -- [--scaled SECONDS [--keep] [--rate N|max]]`;
+//! Usage: `cargo run --workspace --bin bounded_disk -- [--scaled SECONDS [--keep] [--rate N|max]]`;
 //! `--scaled` runs SECONDS of load under a retention of a sixth of that
 //! (what the test runs); `--keep` keeps everything instead (retention of
 //! a year), the control run; `--rate` sends N requests a second (default

@@ -1,6 +1,6 @@
 //! `soak`: the long form of the soak harness (`swirl_tests::soak`).
 //!
-//! Usage: `cargo run -p swirl-tests --bin soak -- [--power-cuts] [KILLS] [RATE] [SEED]`
+//! Usage: `cargo run --workspace --bin soak -- [--power-cuts] [KILLS] [RATE] [SEED]`
 //! (defaults: 50 kills, 100 requests/s, a seed from the clock). With
 //! `--power-cuts`, every kill is a power cut on the lazy disk (needs FUSE
 //! and root). Prints a summary; exits 1 on any violation. `tests/soak.sh`
