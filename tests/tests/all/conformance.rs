@@ -2,6 +2,16 @@
 //! official Gherkin features, run against the real `swirl` binary with
 //! `swirl run` (and `swirl history` for the order of tasks).
 //!
+//! Our own features (`tests/features/`) add steps in the kit's phrasing for
+//! what only `swirl serve` runs, schedules: `When the workflow is served`
+//! starts a real server on loopback with the scenario's workflows deployed,
+//! `the event is published:` sends it a CloudEvent, `the server is killed
+//! and started again` restarts it on the same data, and `N instances of the
+//! workflow should complete with outputs:` waits (at most
+//! [`INSTANCE_WAIT`]) for instances of the scenario's first workflow.
+//! Every process the runner starts is bounded by [`PROCESS_TIMEOUT`]: one
+//! that hangs fails its scenario, naming the command, instead of the test.
+//!
 //! The features are read from the specification copy next to the
 //! repository (`../shared/spec/serverless-workflow-1.0/ctk/features`, or
 //! `SWIRL_SPEC_DIR`/ctk/features). The runner knows the steps the kit
@@ -11,10 +21,23 @@
 //! with "is not supported yet": when support lands they start passing and
 //! this test tells you to take them off the list.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use swirl_tests::{run, swirl, workspace_root};
+use swirl_tests::{Run, swirl, workspace_root};
+
+use crate::server::util::{Server, serve_command};
+
+/// How long any process the runner starts may take (a `swirl run`, a
+/// `swirl history`); one still running then is killed and fails its
+/// scenario.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a served scenario waits for the instances it expects.
+const INSTANCE_WAIT: Duration = Duration::from_secs(30);
 
 /// Scenarios refused for now, and why.
 const NOT_YET: &[(&str, &str)] = &[];
@@ -215,15 +238,67 @@ struct Outcome {
     tasks: Vec<String>,
 }
 
-/// Runs the first of `definitions` (the others are there for it to run as
-/// children) in an app that has the test functions `functions`.
-fn execute(
+/// Runs `command` to its end, or kills it after [`PROCESS_TIMEOUT`] and
+/// says which command hung.
+fn run_bounded(command: &mut Command) -> Result<Run, String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot run {command:?}: {error}"))?;
+    // Drained while it runs, so that it never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
+                return Err(format!(
+                    "`swirl {}` did not end within {} s and was killed; it printed:\n{}",
+                    args.join(" "),
+                    PROCESS_TIMEOUT.as_secs(),
+                    stderr.join().unwrap_or_default()
+                ));
+            }
+        }
+    };
+    Ok(Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+/// The environment variable a scenario's secret is passed in.
+fn secret_variable(name: &str) -> String {
+    format!("SWIRL_TEST_SECRET_{}", name.to_uppercase())
+}
+
+/// An app of `definitions` (with the kit's services rewritten to the
+/// stand-in) that has the test functions `functions` and the secrets
+/// `secrets`; returns its directory and the first workflow's id.
+fn write_app(
     definitions: &[String],
     functions: &[String],
     secrets: &[(String, String)],
-    input: Option<&Value>,
     services: &str,
-) -> Outcome {
+) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for (index, definition) in definitions.iter().enumerate() {
@@ -244,18 +319,33 @@ fn execute(
             swirl_tests::guest(function).display().to_string()
         ));
     }
-    let variable = |name: &str| format!("SWIRL_TEST_SECRET_{}", name.to_uppercase());
     if !secrets.is_empty() {
         manifest.push_str("\n[secrets]\n");
     }
     for (name, _) in secrets {
-        manifest.push_str(&format!("{name} = {{ env = {:?} }}\n", variable(name)));
+        manifest.push_str(&format!(
+            "{name} = {{ env = {:?} }}\n",
+            secret_variable(name)
+        ));
     }
     std::fs::write(dir.path().join("swirl.toml"), manifest).unwrap();
     let id = yaml(&definitions[0])["document"]["name"]
         .as_str()
         .expect("document.name")
         .to_string();
+    (dir, id)
+}
+
+/// Runs the first of `definitions` (the others are there for it to run as
+/// children) in an app that has the test functions `functions`.
+fn execute(
+    definitions: &[String],
+    functions: &[String],
+    secrets: &[(String, String)],
+    input: Option<&Value>,
+    services: &str,
+) -> Result<Outcome, String> {
+    let (dir, id) = write_app(definitions, functions, secrets, services);
     let mut command = swirl(dir.path());
     command.args([
         "run",
@@ -270,11 +360,11 @@ fn execute(
         command.args(["--input", &input.to_string()]);
     }
     for (name, value) in secrets {
-        command.env(variable(name), value);
+        command.env(secret_variable(name), value);
     }
-    let result = run(&mut command);
+    let result = run_bounded(&mut command)?;
     let last_line = result.stderr.lines().last().unwrap_or_default();
-    let history = run(swirl(dir.path()).args(["history", "data", "ctk", "--json"]));
+    let history = run_bounded(swirl(dir.path()).args(["history", "data", "ctk", "--json"]))?;
     // A secret's value is in no record: not the history, not the output.
     for (name, value) in secrets {
         assert!(
@@ -291,13 +381,141 @@ fn execute(
         .filter(|entry| entry["kind"] == "taskStarted")
         .filter_map(|entry| entry["task"].as_str().map(str::to_owned))
         .collect();
-    Outcome {
+    Ok(Outcome {
         code: result.code,
         output: serde_json::from_str(result.stdout.trim()).unwrap_or(Value::Null),
         error: serde_json::from_str(last_line).unwrap_or(Value::Null),
         stderr: result.stderr,
         tasks,
+    })
+}
+
+/// A scenario's workflows deployed on a real `swirl serve`.
+struct Served {
+    dir: tempfile::TempDir,
+    /// The first workflow's id: "the workflow" of the steps.
+    workflow: String,
+    secrets: Vec<(String, String)>,
+    server: Server,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Served {
+    fn start(
+        definitions: &[String],
+        functions: &[String],
+        secrets: &[(String, String)],
+        services: &str,
+    ) -> Served {
+        let (dir, workflow) = write_app(definitions, functions, secrets, services);
+        let server = Self::spawn(dir.path(), secrets);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Served {
+            dir,
+            workflow,
+            secrets: secrets.to_vec(),
+            server,
+            runtime,
+        }
     }
+
+    fn spawn(dir: &Path, secrets: &[(String, String)]) -> Server {
+        let mut command = serve_command(dir, Path::new("data"));
+        command.env("SWIRL_LOG", "info");
+        for (name, value) in secrets {
+            command.env(secret_variable(name), value);
+        }
+        Server::spawn(command)
+    }
+
+    /// SIGKILL, then a new server on the same data.
+    fn restart(&mut self) {
+        self.server.kill();
+        self.server = Self::spawn(self.dir.path(), &self.secrets);
+    }
+
+    /// Sends `event` in structured mode; `Err` unless it is accepted.
+    fn publish(&self, event: &Value) -> Result<(), String> {
+        let answer = self.runtime.block_on(self.server.request(
+            "POST",
+            "/events",
+            &[("content-type", "application/cloudevents+json")],
+            event.to_string(),
+        ));
+        if answer.status >= 300 {
+            return Err(format!(
+                "the event {event} was answered {}: {}",
+                answer.status, answer.text
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every instance of the workflow now, in start order.
+    fn instances(&self) -> Vec<Value> {
+        let mut instances = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self.runtime.block_on(self.server.get(&format!(
+                "/instances?workflow={}&limit=1000&cursor={cursor}",
+                self.workflow
+            )));
+            instances.extend(
+                page.body["instances"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            match page.body["nextCursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => return instances,
+            }
+        }
+    }
+
+    /// Waits until `count` instances of the workflow have completed (at
+    /// most [`INSTANCE_WAIT`]); returns every completed one.
+    fn wait_completed(&self, count: usize) -> Result<Vec<Value>, String> {
+        let deadline = Instant::now() + INSTANCE_WAIT;
+        loop {
+            let instances = self.instances();
+            let completed: Vec<Value> = instances
+                .iter()
+                .filter(|i| i["status"] == "completed")
+                .cloned()
+                .collect();
+            if completed.len() >= count {
+                return Ok(completed);
+            }
+            if Instant::now() >= deadline {
+                let statuses: Vec<String> = instances
+                    .iter()
+                    .map(|i| format!("{} {}", i["id"], i["status"]))
+                    .collect();
+                return Err(format!(
+                    "{} of the {count} instances of '{}' expected completed within {} s; its instances: {statuses:?}\nserver log:\n{}",
+                    completed.len(),
+                    self.workflow,
+                    INSTANCE_WAIT.as_secs(),
+                    self.server.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The count a step starts or ends with: `2 instances of …` → 2.
+fn count_in(text: &str, at_end: bool) -> Option<usize> {
+    let word = if at_end {
+        text.rsplit(' ').nth(1)
+    } else {
+        text.split(' ').next()
+    };
+    word?.parse().ok()
 }
 
 /// The value at a dotted path (`error.instance`).
@@ -317,6 +535,7 @@ fn check(scenario: &Scenario, services: &str) -> Result<(), String> {
     let mut secrets = Vec::new();
     let mut input = None;
     let mut outcome = None;
+    let mut served: Option<Served> = None;
     for step in &scenario.steps {
         let text = step.text.as_str();
         let doc = step.doc.as_deref();
@@ -324,6 +543,11 @@ fn check(scenario: &Scenario, services: &str) -> Result<(), String> {
             outcome
                 .as_ref()
                 .ok_or_else(|| format!("'{text}' before the workflow was executed"))
+        }
+        fn serving<'s>(served: &'s Option<Served>, text: &str) -> Result<&'s Served, String> {
+            served
+                .as_ref()
+                .ok_or_else(|| format!("'{text}' before the workflow was served"))
         }
         if text == "a workflow with definition:" || text == "another workflow with definition:" {
             definitions.extend(doc.map(str::to_owned));
@@ -345,7 +569,55 @@ fn check(scenario: &Scenario, services: &str) -> Result<(), String> {
                 &secrets,
                 input.as_ref(),
                 services,
-            ));
+            )?);
+        } else if text == "the workflow is served" {
+            if definitions.is_empty() {
+                return Err("no workflow definition given".into());
+            }
+            served = Some(Served::start(&definitions, &functions, &secrets, services));
+        } else if text == "the event is published:" {
+            let event = yaml(doc.ok_or("no event given")?);
+            serving(&served, text)?.publish(&event)?;
+        } else if text == "the server is killed and started again" {
+            served
+                .as_mut()
+                .ok_or_else(|| format!("'{text}' before the workflow was served"))?
+                .restart();
+        } else if let Some(rest) = text.strip_prefix("the workflow should have ") {
+            let served = serving(&served, text)?;
+            let count = count_in(rest, true).ok_or_else(|| format!("unknown step '{text}'"))?;
+            let instances = served.instances();
+            if instances.len() != count {
+                let ids: Vec<&Value> = instances.iter().map(|i| &i["id"]).collect();
+                return Err(format!(
+                    "'{}' has {} instances, not {count}: {ids:?}",
+                    served.workflow,
+                    instances.len()
+                ));
+            }
+        } else if text.contains(" of the workflow should complete") {
+            let served = serving(&served, text)?;
+            let count = count_in(text, false).ok_or_else(|| format!("unknown step '{text}'"))?;
+            let completed = served.wait_completed(count)?;
+            if text.ends_with(':') {
+                let expected = yaml(doc.ok_or("no expected outputs")?);
+                let expected = expected.as_array().ok_or("the outputs are no list")?;
+                // Each expected output is some other completed instance's.
+                let mut outputs: Vec<&Value> = completed.iter().map(|i| &i["output"]).collect();
+                for output in expected {
+                    match outputs.iter().position(|o| *o == output) {
+                        Some(at) => {
+                            outputs.remove(at);
+                        }
+                        None => {
+                            let all: Vec<&Value> = completed.iter().map(|i| &i["output"]).collect();
+                            return Err(format!(
+                                "no completed instance has output {output}: their outputs are {all:?}"
+                            ));
+                        }
+                    }
+                }
+            }
         } else if text.starts_with("the workflow should complete") {
             let outcome = got(&outcome, text)?;
             if outcome.code != 0 {
