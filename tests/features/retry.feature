@@ -122,3 +122,50 @@ Feature: Retrying a try
     fallback: true
     reason: down
     """
+
+  # A retry's delay and limit may be computed at each failure, as its `when`
+  # is: the error is their input and `$input` the try's input. The third
+  # attempt completes
+  Scenario: Retry Delay Computed By An Expression
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: retry-computed-delay
+      version: '1.0.0'
+    do:
+      - attempt:
+          try:
+            - count:
+                call: probe
+                with:
+                  action: kv-increment
+                  key: ${ .key }
+            - checkCount:
+                if: ${ . < 3 }
+                raise:
+                  error:
+                    type: https://example.com/errors/not-yet
+                    status: 503
+                    title: not yet
+          catch:
+            as: failure
+            retry:
+              delay: '${ {milliseconds: ($failure.status / 50 | floor)} }'
+              backoff:
+                linear: {}
+              limit:
+                duration: ${ $input.within }
+    """
+    And the app has the test function 'probe'
+    And given the workflow input is:
+    """yaml
+    key: retry-computed-delay
+    within: PT10S
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    3
+    """

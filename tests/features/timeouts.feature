@@ -160,3 +160,121 @@ Feature: Timeouts
     """yaml
     value: 2
     """
+
+  # A wait's duration may be computed from the task's input, once, as the
+  # task starts: ISO 8601 text or an object of units, as written ones are.
+  # The computed wait of 30 s is cut short by a written timeout; the one of
+  # 50 ms ends in time
+  Scenario: A Wait Computed By An Expression
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: computed-wait
+      version: '1.0.0'
+    do:
+      - short:
+          wait: ${ .short }
+          timeout:
+            after: PT5S
+      - long:
+          try:
+            - slowWait:
+                input:
+                  from: '${ {pause: .long} }'
+                wait: ${ .pause }
+                timeout:
+                  after:
+                    milliseconds: 200
+          catch:
+            as: failure
+            do:
+              - report:
+                  set:
+                    where: ${ $failure.instance }
+                    detail: ${ $failure.detail }
+    """
+    And given the workflow input is:
+    """yaml
+    short:
+      milliseconds: 50
+    long: PT30S
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    where: /do/1/long/try/0/slowWait
+    detail: task 'slowWait' timed out after PT0.200S
+    """
+
+  # A task's timeout may be computed as the task starts, from its input
+  # (named in use.timeouts too); its error gives the length it came to
+  Scenario: A Timeout Computed By An Expression
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: computed-timeout
+      version: '1.0.0'
+    use:
+      timeouts:
+        patience:
+          after: ${ "PT" + (.patience | tostring) + "S" }
+    do:
+      - slowWait:
+          wait: PT30S
+          timeout: patience
+    """
+    And given the workflow input is:
+    """yaml
+    patience: 0.25
+    """
+    When the workflow is executed
+    Then the workflow should fault with error:
+    """yaml
+    type: https://open-workflow-specification.org/spec/1.0.0/errors/timeout
+    status: 408
+    instance: /do/0/slowWait
+    detail: task 'slowWait' timed out after PT0.250S
+    """
+
+  # A computed duration that is none is an expression error of the task,
+  # which a try catches like any other
+  Scenario: A Computed Duration That Is None Is Caught
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: computed-duration-wrong
+      version: '1.0.0'
+    do:
+      - guarded:
+          try:
+            - pause:
+                wait: ${ .pause }
+          catch:
+            errors:
+              with:
+                type: https://serverlessworkflow.io/spec/1.0.0/errors/expression
+            as: failure
+            do:
+              - report:
+                  set:
+                    status: ${ $failure.status }
+                    where: ${ $failure.instance }
+                    detail: ${ $failure.detail }
+    """
+    And given the workflow input is:
+    """yaml
+    pause: soon
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    status: 400
+    where: /do/0/guarded/try/0/pause
+    detail: "evaluating '.pause' failed: its result \"soon\" is not a duration: 'soon' is not an ISO 8601 duration; write it like 'PT15M' or 'P2DT3H4M'"
+    """

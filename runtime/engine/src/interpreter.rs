@@ -387,7 +387,9 @@ impl<'a> Step<'a> {
                 self.advance_foreach(timer.thread)
             }
             TimerPurpose::TryRetry => self.retry_try(timer.thread),
-            TimerPurpose::TaskTimeout => Err(self.task_timed_out(&state)),
+            TimerPurpose::TaskTimeout => {
+                Err(self.task_timed_out(&state, timer.thread, timer.due_ms))
+            }
             // Handled above: it needs no thread.
             TimerPurpose::WorkflowTimeout => Ok(()),
         };
@@ -632,14 +634,11 @@ impl<'a> Step<'a> {
                 Some(data) => {
                     let thread = self.thread(thread_id)?;
                     thread.raw_input = Some(data.clone());
-                    thread.data = data;
+                    thread.data = data.clone();
                     if let Some(timeout) = &task.timeout {
-                        self.set_timer(
-                            thread_id,
-                            timeout.duration(),
-                            TimerPurpose::TaskTimeout,
-                            None,
-                        );
+                        // Computed once, now: the timer keeps its length.
+                        let after = self.length(thread_id, state, timeout, &data)?;
+                        self.set_timer(thread_id, after, TimerPurpose::TaskTimeout, None);
                     }
                     self.begin(thread_id, state)
                 }
@@ -725,12 +724,9 @@ impl<'a> Step<'a> {
                 self.transition(thread_id, &switch.default)
             }
             StateKind::Delay(delay) => {
-                self.set_timer(
-                    thread_id,
-                    delay.time_delay.duration(),
-                    TimerPurpose::Delay,
-                    None,
-                );
+                let data = self.thread(thread_id)?.data.clone();
+                let after = self.length(thread_id, state, &delay.time_delay, &data)?;
+                self.set_timer(thread_id, after, TimerPurpose::Delay, None);
                 Ok(())
             }
             StateKind::Relay(relay) => {

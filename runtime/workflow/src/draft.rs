@@ -489,7 +489,7 @@ fn read_state(
             reader.required(node, p, "time-delay", &label);
             let time_delay = seconds(reader, node, p, "time-delay");
             StateKind::Delay(DelayState {
-                time_delay: time_delay?,
+                time_delay: TaskDuration::Fixed(time_delay?),
                 exit,
             })
         }

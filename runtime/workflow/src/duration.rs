@@ -128,6 +128,22 @@ fn split_number(number: &str) -> Option<(u128, u128)> {
     Some((whole, digits.parse().ok()?))
 }
 
+/// The milliseconds in a unit of a 1.0 duration object, or why `name` is none.
+pub fn unit_millis(name: &str) -> Result<u64, String> {
+    Ok(match name {
+        "days" => 86_400_000,
+        "hours" => 3_600_000,
+        "minutes" => 60_000,
+        "seconds" => 1_000,
+        "milliseconds" => 1,
+        other => {
+            return Err(format!(
+                "'{other}' is no unit of a duration; use days, hours, minutes, seconds or milliseconds"
+            ));
+        }
+    })
+}
+
 /// An exact ISO 8601 duration such as `PT15M` or `PT0.5S`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IsoDuration {
@@ -167,6 +183,29 @@ impl IsoDuration {
                 format!("PT{seconds}.{rest:03}S")
             },
             duration: Duration::from_millis(millis),
+        }
+    }
+
+    /// A duration as a 1.0 document or an expression gives it: ISO 8601
+    /// text, or an object of whole units (`{minutes: 1, seconds: 30}`).
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, DurationError> {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => IsoDuration::parse(text),
+            Value::Object(members) => {
+                let mut millis: u64 = 0;
+                for (name, count) in members {
+                    let unit = unit_millis(name).map_err(err)?;
+                    let count = count
+                        .as_u64()
+                        .ok_or_else(|| err(format!("'{name}' must be a whole number")))?;
+                    millis = millis.saturating_add(count.saturating_mul(unit));
+                }
+                Ok(IsoDuration::from_millis(millis))
+            }
+            other => Err(err(format!(
+                "{other} is neither ISO 8601 text ('PT30S') nor an object of units ({{\"seconds\": 30}})"
+            ))),
         }
     }
 

@@ -307,7 +307,8 @@ pub struct SwitchState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DelayState {
-    pub time_delay: IsoDuration,
+    /// 1.0 `wait` may compute it, when the task starts, on its input.
+    pub time_delay: TaskDuration,
     #[serde(flatten)]
     pub exit: Exit,
 }

@@ -479,7 +479,7 @@ fn read_state(reader: &mut Reader, node: &Node, p: &Pointer, scope: usize) -> Op
             reader.required(node, p, "timeDelay", &label);
             let time_delay = reader.duration(node, p, "timeDelay");
             StateKind::Delay(DelayState {
-                time_delay: time_delay?,
+                time_delay: TaskDuration::Fixed(time_delay?),
                 exit: exit?,
             })
         }

@@ -37,7 +37,7 @@ use serde_json::{Map, Value};
 
 use super::cron::Cron;
 use super::diagnostic::{Pointer, did_you_mean};
-use super::duration::IsoDuration;
+use super::duration::{IsoDuration, unit_millis};
 use super::expression::jq::{Jq, Template, strip_braces};
 use super::model::*;
 use super::reader::{NameFact, Reader, Site, article};
@@ -63,7 +63,7 @@ struct Uses {
     errors: HashMap<String, Value>,
     retries: HashMap<String, Node>,
     /// `use.timeouts`, read once: tasks and the workflow name them.
-    timeouts: HashMap<String, IsoDuration>,
+    timeouts: HashMap<String, TaskDuration>,
     /// `use.authentications`, checked: calls that `use` one get it inline
     /// (`None` for a definition already reported wrong).
     authentications: HashMap<String, Option<Value>>,
@@ -141,7 +141,19 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     }
     let input = read_io(reader, root, &p, "input", "from", &[]);
     let output = read_io(reader, root, &p, "output", "as", &[]);
-    let timeout = read_timeout(reader, root, &p, &uses);
+    let timeout = read_timeout(reader, root, &p, &[], &uses).and_then(|t| match t {
+        Some(TaskDuration::Computed(_)) => {
+            let node = root.get("timeout").unwrap_or(root);
+            reader.error(
+                &p.key("timeout"),
+                node.position,
+                "a workflow timeout computed by an expression is not supported: its timer starts with the instance, before any task has data to compute it from; write it in ISO 8601 ('PT30S') or as {seconds: 30}",
+            );
+            None
+        }
+        Some(TaskDuration::Fixed(after)) => Some(Some(after)),
+        None => Some(None),
+    });
     let schedule = read_schedule(reader, root, &p, &mut uses);
     let tasks = reader.required(root, &p, "do", "the workflow")?;
     let states = read_tasks(reader, tasks, &p.key("do"), &[], &mut uses);
@@ -329,7 +341,7 @@ fn read_use(reader: &mut Reader, node: &Node, p: &Pointer, uses: &mut Uses) {
                 if let Some(timeouts) = reader.object(value, &kp, "'use.timeouts'") {
                     for (name, timeout) in timeouts {
                         if let Some(after) =
-                            read_timeout_definition(reader, timeout, &kp.key(&name.name))
+                            read_timeout_definition(reader, timeout, &kp.key(&name.name), &[])
                         {
                             uses.timeouts.insert(name.name.clone(), after);
                         }
@@ -690,7 +702,7 @@ fn read_task(
         );
         return None;
     };
-    let timeout = read_timeout(reader, node, p, uses);
+    let timeout = read_timeout(reader, node, p, locals, uses);
     let when = expression(reader, node, p, "if", locals);
     let input = read_io(reader, node, p, "input", "from", locals);
     let output = read_io(reader, node, p, "output", "as", locals);
@@ -725,7 +737,7 @@ fn read_task(
         "switch" => read_switch(reader, body, &bp, scope, locals, exit?)?,
         "try" => read_try(reader, site, uses, exit?)?,
         "wait" => StateKind::Delay(DelayState {
-            time_delay: read_duration(reader, body, &bp)?,
+            time_delay: read_task_duration(reader, body, &bp, locals)?,
             exit: exit?,
         }),
         "emit" => read_emit(reader, body, &bp, locals, exit?)?,
@@ -776,14 +788,15 @@ fn read_timeout(
     reader: &mut Reader,
     node: &Node,
     p: &Pointer,
+    locals: &[String],
     uses: &Uses,
-) -> Option<Option<IsoDuration>> {
+) -> Option<Option<TaskDuration>> {
     let Some(timeout) = node.get("timeout") else {
         return Some(None);
     };
     let tp = p.key("timeout");
     let Some(name) = timeout.as_str() else {
-        return read_timeout_definition(reader, timeout, &tp).map(Some);
+        return read_timeout_definition(reader, timeout, &tp, locals).map(Some);
     };
     match uses.timeouts.get(name) {
         Some(after) => Some(Some(after.clone())),
@@ -800,12 +813,19 @@ fn read_timeout(
 }
 
 /// A timeout definition, `{after: duration}`.
-fn read_timeout_definition(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<IsoDuration> {
+fn read_timeout_definition(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    locals: &[String],
+) -> Option<TaskDuration> {
     reader.object(node, p, "a timeout")?;
     reader.unknown_keys(node, p, &["after"], "a timeout");
     let node = reader.required(node, p, "after", "a timeout")?;
-    let after = read_duration(reader, node, &p.key("after"))?;
-    if after.duration().is_zero() {
+    let after = read_task_duration(reader, node, &p.key("after"), locals)?;
+    if let TaskDuration::Fixed(after) = &after
+        && after.duration().is_zero()
+    {
         reader.error(
             &p.key("after"),
             node.position,
@@ -1364,8 +1384,8 @@ fn read_retry(
     let when = expression(reader, node, p, "when", locals)?;
     let except_when = expression(reader, node, p, "exceptWhen", locals)?;
     let delay = match node.get("delay") {
-        Some(delay) => read_duration(reader, delay, &p.key("delay"))?,
-        None => IsoDuration::from_millis(0),
+        Some(delay) => read_task_duration(reader, delay, &p.key("delay"), locals)?,
+        None => TaskDuration::Fixed(IsoDuration::from_millis(0)),
     };
     let backoff = match node.get("backoff") {
         None => Backoff::Constant,
@@ -1400,7 +1420,12 @@ fn read_retry(
         None => None,
     };
     let limit_duration = match limit.and_then(|l| l.get("duration")) {
-        Some(d) => Some(read_duration(reader, d, &p.key("limit").key("duration"))?),
+        Some(d) => Some(read_task_duration(
+            reader,
+            d,
+            &p.key("limit").key("duration"),
+            locals,
+        )?),
         None => None,
     };
     let jitter = match node.get("jitter") {
@@ -1409,8 +1434,8 @@ fn read_retry(
             let from = reader.required(jitter, &jp, "from", "'jitter'")?;
             let to = reader.required(jitter, &jp, "to", "'jitter'")?;
             Some((
-                read_duration(reader, from, &jp.key("from"))?,
-                read_duration(reader, to, &jp.key("to"))?,
+                read_task_duration(reader, from, &jp.key("from"), locals)?,
+                read_task_duration(reader, to, &jp.key("to"), locals)?,
             ))
         }
         None => None,
@@ -1426,14 +1451,33 @@ fn read_retry(
     })
 }
 
+/// A task's duration: as [`read_duration`] reads it, or `${ … }`, compiled
+/// with the task's `locals` for the engine to compute when it needs it.
+fn read_task_duration(
+    reader: &mut Reader,
+    node: &Node,
+    p: &Pointer,
+    locals: &[String],
+) -> Option<TaskDuration> {
+    if let Some(source) = node.as_str().and_then(strip_braces) {
+        return Jq::compile(source, locals)
+            .map(TaskDuration::Computed)
+            .map_err(|e| reader.error(p, node.position, e.to_string()))
+            .ok();
+    }
+    read_duration(reader, node, p).map(TaskDuration::Fixed)
+}
+
 /// A 1.0 duration: an ISO 8601 string or `{days, hours, minutes, seconds, milliseconds}`.
+/// Only a task's may be an expression ([`read_task_duration`]): here (the
+/// schedule's) no data exists to compute one from.
 fn read_duration(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<IsoDuration> {
     if let Some(text) = node.as_str() {
         if text.trim_start().starts_with("${") {
             reader.error(
                 p,
                 node.position,
-                "a duration computed by an expression is not supported yet; write it in ISO 8601 ('PT30S') or as {seconds: 30}",
+                "a duration computed by an expression is not supported here, where there is no data to compute it from (a task's wait, timeout and retry durations may be computed); write it in ISO 8601 ('PT30S') or as {seconds: 30}",
             );
             return None;
         }
@@ -1444,20 +1488,10 @@ fn read_duration(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<IsoDur
     let members = reader.object(node, p, "a duration")?;
     let mut millis: u64 = 0;
     for (key, value) in members {
-        let unit: u64 = match key.name.as_str() {
-            "days" => 86_400_000,
-            "hours" => 3_600_000,
-            "minutes" => 60_000,
-            "seconds" => 1_000,
-            "milliseconds" => 1,
-            other => {
-                reader.error(
-                    &p.key(other),
-                    key.position,
-                    format!(
-                        "'{other}' is no unit of a duration; use days, hours, minutes, seconds or milliseconds"
-                    ),
-                );
+        let unit = match unit_millis(&key.name) {
+            Ok(unit) => unit,
+            Err(why) => {
+                reader.error(&p.key(&key.name), key.position, why);
                 return None;
             }
         };

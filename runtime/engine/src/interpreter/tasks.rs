@@ -18,11 +18,12 @@ use super::{FAIL, Step, start_state};
 use crate::record::{
     HistoryKind, Phase, ProducedEvent, ThreadId, TimerId, TimerPurpose, WorkflowError,
 };
+use swirl_workflow::duration::IsoDuration;
 use swirl_workflow::expression::ExpressionError;
 use swirl_workflow::expression::jq::{Bindings, Jq, Template};
 use swirl_workflow::model::{
     Action, Backoff, CasesState, EmitState, ForState, RaiseState, SetState, State, StateKind,
-    TaskFlow,
+    TaskDuration, TaskFlow,
 };
 use swirl_workflow::schema::DataSchema;
 
@@ -120,6 +121,26 @@ impl<'a> Step<'a> {
     ) -> Result<Value, WorkflowError> {
         template
             .eval(input, &self.bindings(thread_id, task, output))
+            .map_err(expression_error)
+    }
+
+    /// The length of `duration`, a duration of `state`'s task, computed on
+    /// `input` when it is an expression (a result that is no duration is an
+    /// `expression` error of the task).
+    pub(super) fn length(
+        &self,
+        thread_id: ThreadId,
+        state: &State,
+        duration: &TaskDuration,
+        input: &Value,
+    ) -> Result<Duration, WorkflowError> {
+        if let TaskDuration::Fixed(fixed) = duration {
+            return Ok(fixed.duration());
+        }
+        let task = task_of(state)?;
+        duration
+            .eval(input, &self.bindings(thread_id, task, &Value::Null))
+            .map(|d| d.duration())
             .map_err(expression_error)
     }
 
@@ -567,20 +588,37 @@ impl<'a> Step<'a> {
         };
         let when = decide(self, &catch.when, true);
         let except = decide(self, &catch.except_when, false);
+        // Its durations are computed as its `when` is, on the error.
+        let length = |step: &Self, duration: &TaskDuration| {
+            step.length(thread_id, state, duration, &problem)
+        };
         let retry = catch.retry.as_ref().map(|policy| {
             let when = decide(self, &policy.when, true);
             let except = decide(self, &policy.except_when, false);
-            (policy, when, except)
+            let durations = (|| {
+                let limit = policy
+                    .limit_duration
+                    .as_ref()
+                    .map(|limit| length(self, limit))
+                    .transpose()?;
+                let jitter = match &policy.jitter {
+                    Some((from, to)) => Some((length(self, from)?, length(self, to)?)),
+                    None => None,
+                };
+                Ok((length(self, &policy.delay)?, limit, jitter))
+            })();
+            (policy, when, except, durations)
         });
         self.thread(thread_id)?.locals = saved;
         if !when? || except? {
             return Err(error);
         }
         let now = self.now_ms;
-        if let Some((policy, when, except)) = retry
+        if let Some((policy, when, except, durations)) = retry
             && when?
             && !except?
         {
+            let (base, limit_duration, jitter): (Duration, Option<Duration>, _) = durations?;
             let Phase::Try {
                 attempt,
                 first_failure_ms,
@@ -593,13 +631,12 @@ impl<'a> Step<'a> {
                 *first_failure_ms = now;
             }
             let within_count = policy.limit_attempts.is_none_or(|count| *attempt <= count);
-            let within_time = policy.limit_duration.as_ref().is_none_or(|limit| {
-                now.saturating_sub(*first_failure_ms) < limit.duration().as_millis() as u64
+            let within_time = limit_duration.is_none_or(|limit| {
+                now.saturating_sub(*first_failure_ms) < limit.as_millis() as u64
             });
             if within_count && within_time {
                 let retry_number = *attempt;
                 *attempt += 1;
-                let base = policy.delay.duration();
                 let delay = match policy.backoff {
                     Backoff::Constant => base,
                     Backoff::Linear => base * retry_number,
@@ -607,11 +644,11 @@ impl<'a> Step<'a> {
                         base.saturating_mul(1u32 << retry_number.saturating_sub(1).min(20))
                     }
                 };
-                let jitter = policy.jitter.as_ref().map_or(Duration::ZERO, |(from, to)| {
+                let jitter = jitter.map_or(Duration::ZERO, |(from, to): (Duration, Duration)| {
                     // Deterministic per instance and attempt: the core reads no randomness.
-                    let span = to.duration().saturating_sub(from.duration()).as_millis() as u64;
+                    let span = to.saturating_sub(from).as_millis() as u64;
                     let spread = (self.record.next_id.wrapping_mul(2_654_435_761)) % (span + 1);
-                    from.duration() + Duration::from_millis(spread)
+                    from + Duration::from_millis(spread)
                 });
                 self.set_timer(thread_id, delay + jitter, TimerPurpose::TryRetry, None);
                 return Ok(());
@@ -652,8 +689,14 @@ impl<'a> Step<'a> {
             .min_by_key(|(_, due)| *due)
     }
 
-    /// The `timeout` error of the task in state `state`, whose time is up.
-    pub(super) fn task_timed_out(&self, state: &str) -> WorkflowError {
+    /// The `timeout` error of the task in state `state`, whose time is up
+    /// at `due_ms` on `thread_id`.
+    pub(super) fn task_timed_out(
+        &self,
+        state: &str,
+        thread_id: ThreadId,
+        due_ms: u64,
+    ) -> WorkflowError {
         let task = self
             .workflow
             .state(state)
@@ -662,9 +705,23 @@ impl<'a> Step<'a> {
         let detail = match task {
             Some(TaskFlow {
                 name,
-                timeout: Some(after),
+                timeout: Some(TaskDuration::Fixed(after)),
                 ..
             }) => format!("task '{name}' timed out after {after}"),
+            // The length it was given: the timer was set as the task started.
+            Some(TaskFlow {
+                name,
+                timeout: Some(TaskDuration::Computed(_)),
+                ..
+            }) => {
+                let entered = self
+                    .record
+                    .threads
+                    .get(&thread_id)
+                    .map_or(due_ms, |t| t.entered_ms);
+                let after = IsoDuration::from_millis(due_ms.saturating_sub(entered));
+                format!("task '{name}' timed out after {after}")
+            }
             _ => format!("state '{state}' timed out"),
         };
         standard_error("timeout", 408, detail)

@@ -15,7 +15,8 @@ use serde_json::Value;
 use super::{Exit, State};
 use crate::cron::Cron;
 use crate::duration::IsoDuration;
-use crate::expression::jq::{Jq, Template};
+use crate::expression::ExpressionError;
+use crate::expression::jq::{Bindings, Jq, Template};
 use crate::schema::DataSchema;
 
 /// The resource of a function that is a call the host makes itself:
@@ -52,6 +53,48 @@ pub enum EventRead {
     Raw,
 }
 
+/// A 1.0 task's duration (`wait`, `timeout.after`, a retry's `delay`,
+/// `limit.duration` and `jitter`): as written, or computed by an expression
+/// that the engine evaluates once, when it needs the length, into a timer
+/// of fixed length that its record keeps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TaskDuration {
+    Fixed(IsoDuration),
+    Computed(Jq),
+}
+
+impl TaskDuration {
+    /// The length: the written one, or what the expression gives on
+    /// `input`, which must be ISO 8601 text or an object of units
+    /// (`{seconds: 30}`), as a written one.
+    pub fn eval(
+        &self,
+        input: &Value,
+        bindings: &Bindings<'_>,
+    ) -> Result<IsoDuration, ExpressionError> {
+        match self {
+            TaskDuration::Fixed(duration) => Ok(duration.clone()),
+            TaskDuration::Computed(jq) => {
+                let value = jq.eval(input, bindings)?;
+                IsoDuration::from_value(&value).map_err(|why| ExpressionError::Evaluation {
+                    source_text: jq.as_str().to_owned(),
+                    reason: format!("its result {value} is not a duration: {why}"),
+                })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TaskDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskDuration::Fixed(duration) => duration.fmt(f),
+            TaskDuration::Computed(jq) => write!(f, "${{ {} }}", jq.as_str()),
+        }
+    }
+}
+
 /// How data flows through a 1.0 task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -80,9 +123,10 @@ pub struct TaskFlow {
     pub output_schema: Option<DataSchema>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_schema: Option<DataSchema>,
-    /// `timeout.after`: past it the task fails with a `timeout` error (408).
+    /// `timeout.after`: past it the task fails with a `timeout` error (408);
+    /// computed when the task starts, on its transformed input.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<IsoDuration>,
+    pub timeout: Option<TaskDuration>,
 }
 
 /// `set`: the output is the evaluated value.
@@ -154,17 +198,19 @@ pub struct RetryPolicy {
     pub when: Option<Jq>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub except_when: Option<Jq>,
-    pub delay: IsoDuration,
+    /// Durations computed by expressions are computed at each failure, on
+    /// the error, as `when` is.
+    pub delay: TaskDuration,
     pub backoff: Backoff,
     /// Attempts in all, the first included; `None` means no bound.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit_attempts: Option<u32>,
     /// How long retrying may go on, from the first failure.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit_duration: Option<IsoDuration>,
+    pub limit_duration: Option<TaskDuration>,
     /// A random extra delay between these two, added to each wait.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub jitter: Option<(IsoDuration, IsoDuration)>,
+    pub jitter: Option<(TaskDuration, TaskDuration)>,
 }
 
 /// How the delay grows from one retry to the next.
