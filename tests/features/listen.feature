@@ -547,3 +547,93 @@ Feature: Listening in full
     status: 400
     instance: /do/0/both/fork/branches/0/readings
     """
+
+  # A filter's type and source may be computed from the listen's input as it
+  # starts: it waits for the event the instance was given, and takes no
+  # other (the ping of the same source first, the pong of another source)
+  Scenario: Listen For A Type And Source Computed From The Input
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-computed-type
+      version: '1.0.0'
+    do:
+      - exchange:
+          fork:
+            branches:
+              - waitForIt:
+                  listen:
+                    to:
+                      one:
+                        with:
+                          type: ${ .expect.kind }
+                          source: ${ "https://example.com/" + .expect.from }
+              - send:
+                  do:
+                    - ping:
+                        emit:
+                          event:
+                            with:
+                              source: https://example.com/sender
+                              type: com.example.ping
+                              data: { n: 1 }
+                    - strayPong:
+                        emit:
+                          event:
+                            with:
+                              source: https://example.com/elsewhere
+                              type: com.example.pong
+                              data: { n: 2 }
+                    - pong:
+                        emit:
+                          event:
+                            with:
+                              source: https://example.com/sender
+                              type: com.example.pong
+                              data: { n: 3 }
+          output:
+            as: .[0][0]
+    """
+    And given the workflow input is:
+    """yaml
+    expect:
+      kind: com.example.pong
+      from: sender
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    n: 3
+    """
+
+  # A computed type that is no string is an expression error of the listen
+  Scenario: Listen For A Computed Type That Is No String
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-computed-type-wrong
+      version: '1.0.0'
+    do:
+      - waitForIt:
+          listen:
+            to:
+              one:
+                with:
+                  type: ${ .kind }
+    """
+    And given the workflow input is:
+    """yaml
+    kind: 42
+    """
+    When the workflow is executed
+    Then the workflow should fault with error:
+    """yaml
+    type: https://open-workflow-specification.org/spec/1.0.0/errors/expression
+    status: 400
+    instance: /do/0/waitForIt
+    detail: "evaluating '.kind' failed: its result 42 is no event type: it must be a string, not empty"
+    """

@@ -356,9 +356,12 @@ fn names_the_event(key: &SubscriptionKey) -> bool {
 
 /// Whether `event` is one `definition` names: its type, its source (any
 /// when the definition has none: 1.0 filters may leave it out), and what a
-/// 1.0 filter asks of its other attributes.
+/// 1.0 filter asks of its other attributes. A listen that computes its type
+/// or source names no event before it starts: it hears only those that come
+/// while it waits (none is buffered for it), under the values it computed.
 pub(crate) fn accepts_definition(definition: &EventDefinition, event: &IncomingEvent) -> bool {
-    definition.event_type == event.event_type
+    !definition.is_computed()
+        && definition.event_type == event.event_type
         && (definition.source == event.source || definition.source.is_empty())
         && definition.filter.as_deref().is_none_or(|filter| {
             filter

@@ -1706,11 +1706,12 @@ impl<'a> Step<'a> {
             let value = self.record.correlation.get(&attribute).cloned();
             (attribute, value)
         });
+        let (event_type, source) = self.subscribed_under(thread_id, definition)?;
         let subscription = Subscription {
             thread: thread_id,
             event: event.to_string(),
-            event_type: definition.event_type.clone(),
-            source: definition.source.clone(),
+            event_type,
+            source,
             correlation,
         };
         self.subscriptions.add(subscription.clone());

@@ -130,6 +130,14 @@ pub struct EventDefinition {
 }
 
 impl EventDefinition {
+    /// Whether a 1.0 listen computes its type or source as it starts: until
+    /// then no event is known to be one it names.
+    pub fn is_computed(&self) -> bool {
+        self.filter
+            .as_deref()
+            .is_some_and(|f| f.computed_type.is_some() || f.computed_source.is_some())
+    }
+
     /// The attribute name to look up in incoming events. CloudEvents
     /// attribute names are lower case, and the spec's examples write
     /// `patientId`; HTTP binary mode delivers it as `ce-patientid`.

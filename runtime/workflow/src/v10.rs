@@ -17,7 +17,8 @@
 //! same name in each, which the interpreter's index of states allows).
 //!
 //! An event filter becomes an event definition named by its pointer: its
-//! type and source (empty: any source) are what the event index looks up;
+//! type and source (empty: any source) are what the event index looks up
+//! (a listen's `${ }` ones: what it computes as it starts, on its input);
 //! its other attributes and its `correlate` are the definition's
 //! [`EventFilter`], which the engine checks on each event (`model/listen.rs`).
 //! A listen's `until` events are more entries of the same event state,
@@ -1802,7 +1803,7 @@ fn read_consumption(
     let mut names = Vec::new();
     let mut failed = false;
     for (fp, filter) in filters {
-        match read_event_filter(reader, filter, &fp) {
+        match read_event_filter(reader, filter, &fp, what) {
             Some(definition) => {
                 names.push(definition.name.clone());
                 uses.events.push(definition);
@@ -1813,9 +1814,16 @@ fn read_consumption(
     (!failed).then_some((strategy, names))
 }
 
-/// One event filter at `fp`: its `with` (type required, source optional:
-/// an empty source takes events of every source) and its `correlate`.
-fn read_event_filter(reader: &mut Reader, filter: &Node, fp: &Pointer) -> Option<EventDefinition> {
+/// One event filter at `fp` of `what` (`listen.to`, `schedule.on`, ...):
+/// its `with` (type required, source optional: an empty source takes
+/// events of every source) and its `correlate`. A listen's may compute its
+/// type and source on its input; `schedule.on` has no input to do it on.
+fn read_event_filter(
+    reader: &mut Reader,
+    filter: &Node,
+    fp: &Pointer,
+    what: &str,
+) -> Option<EventDefinition> {
     reader.object(filter, fp, "an event filter")?;
     reader.unknown_keys(filter, fp, &["with", "correlate"], "an event filter");
     let with = reader.required(filter, fp, "with", "an event filter")?;
@@ -1828,21 +1836,33 @@ fn read_event_filter(reader: &mut Reader, filter: &Node, fp: &Pointer) -> Option
         None => Some(String::new()),
     };
     let mut failed = false;
-    for text in [&event_type, &source].into_iter().flatten() {
-        if text.contains("${") {
-            let key = if Some(text) == event_type.as_ref() {
-                "type"
-            } else {
-                "source"
-            };
-            reader.error(
-                &wp.key(key),
-                with.get(key).map_or(with.position, |n| n.position),
-                format!("an event filter's '{key}' is matched as written; an expression there is not supported yet"),
-            );
-            failed = true;
+    let mut computed = [None, None];
+    for (slot, (key, text)) in [("type", &event_type), ("source", &source)]
+        .into_iter()
+        .enumerate()
+    {
+        let Some(text) = text.as_deref().filter(|t| t.contains("${")) else {
+            continue;
+        };
+        let compiled = match strip_braces(text) {
+            _ if what == "schedule.on" => Err(format!(
+                "a 'schedule.on' filter's '{key}' computed by an expression is not supported: no instance, and so no data to compute it from, exists before the event; write it as the events carry it"
+            )),
+            None => Err(format!(
+                "an event filter's '{key}' is matched as written or computed by a whole '${{ }}' expression, not filled in from one"
+            )),
+            Some(jq) => Jq::compile(jq, &[]).map_err(|e| e.to_string()),
+        };
+        match compiled {
+            Ok(jq) => computed[slot] = Some(jq),
+            Err(why) => {
+                let position = with.get(key).map_or(with.position, |n| n.position);
+                reader.error(&wp.key(key), position, why);
+                failed = true;
+            }
         }
     }
+    let [computed_type, computed_source] = computed;
     let mut filter_with = Vec::new();
     for (key, value) in members
         .iter()
@@ -1921,10 +1941,16 @@ fn read_event_filter(reader: &mut Reader, filter: &Node, fp: &Pointer) -> Option
             }
         }
     }
-    let filter = (!filter_with.is_empty() || !correlate.is_empty()).then(|| {
+    let filter = (!filter_with.is_empty()
+        || !correlate.is_empty()
+        || computed_type.is_some()
+        || computed_source.is_some())
+    .then(|| {
         Box::new(EventFilter {
             with: filter_with,
             correlate,
+            computed_type,
+            computed_source,
         })
     });
     if failed {

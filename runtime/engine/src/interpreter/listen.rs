@@ -12,8 +12,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use swirl_workflow::expression::ExpressionError;
 use swirl_workflow::model::{
-    EventRead, EventState, Listen, ListenForeach, StateKind, TaskFlow, Until,
+    EventDefinition, EventRead, EventState, Listen, ListenForeach, StateKind, TaskFlow, Until,
 };
 
 use super::Step;
@@ -103,6 +104,7 @@ impl<'a> Step<'a> {
             Some(Until::Events { events, .. }) => events.iter().any(|name| {
                 self.workflow.event(name).is_some_and(|definition| {
                     crate::delivery::accepts_definition(definition, incoming)
+                        || definition.is_computed() && self.subscribed(name, incoming)
                 })
             }),
             _ => false,
@@ -365,6 +367,63 @@ impl<'a> Step<'a> {
             processed.push(output);
         }
         Ok(())
+    }
+
+    /// The type and source `thread_id` subscribes to `definition` under:
+    /// as written, or computed (each a non-empty string) on the listen's
+    /// input as it starts; the subscription in the record keeps them.
+    pub(super) fn subscribed_under(
+        &self,
+        thread_id: ThreadId,
+        definition: &EventDefinition,
+    ) -> Result<(String, String), WorkflowError> {
+        let mut attributes = (definition.event_type.clone(), definition.source.clone());
+        let Some(filter) = definition
+            .filter
+            .as_deref()
+            .filter(|_| definition.is_computed())
+        else {
+            return Ok(attributes);
+        };
+        let task = self.task_of(thread_id)?;
+        let input = self
+            .record
+            .threads
+            .get(&thread_id)
+            .and_then(|t| t.raw_input.clone())
+            .unwrap_or(Value::Null);
+        let bindings = self.bindings(thread_id, task, &Value::Null);
+        for (jq, what, slot) in [
+            (&filter.computed_type, "type", &mut attributes.0),
+            (&filter.computed_source, "source", &mut attributes.1),
+        ] {
+            let Some(jq) = jq else { continue };
+            *slot = match jq.eval(&input, &bindings) {
+                Ok(Value::String(text)) if !text.is_empty() => text,
+                Ok(other) => {
+                    return Err(super::tasks::expression_error(
+                        ExpressionError::Evaluation {
+                            source_text: jq.as_str().to_owned(),
+                            reason: format!(
+                                "its result {other} is no event {what}: it must be a string, not empty"
+                            ),
+                        },
+                    ));
+                }
+                Err(error) => return Err(super::tasks::expression_error(error)),
+            };
+        }
+        Ok(attributes)
+    }
+
+    /// Whether this instance's subscription to the event definition `name`
+    /// is under `incoming`'s type and source.
+    fn subscribed(&self, name: &str, incoming: &IncomingEvent) -> bool {
+        self.record.subscriptions.iter().any(|s| {
+            s.event == name
+                && s.event_type == incoming.event_type
+                && (s.source == incoming.source || s.source.is_empty())
+        })
     }
 
     fn task_of(&self, thread_id: ThreadId) -> Result<&'a TaskFlow, WorkflowError> {

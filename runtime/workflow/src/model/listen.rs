@@ -5,7 +5,9 @@
 //! The type and source of a filter stay the event definition's, so that the
 //! event index finds the waiting instances by them as it does for v0.1; the
 //! rest of a filter is checked on each event the index hands over, on the
-//! event's envelope (its context attributes as strings, and `data`).
+//! event's envelope (its context attributes as strings, and `data`). A
+//! listen's filter may compute its type or source: the listen computes them
+//! as it starts and subscribes under the values, which its record keeps.
 
 use std::fmt;
 
@@ -24,6 +26,12 @@ pub struct EventFilter {
     /// `correlate`: values taken from each event that must agree.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub correlate: Vec<Correlation>,
+    /// `type` and `source` computed by expressions, on the listen's input
+    /// as it starts (the definition's are then the text as written).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub computed_type: Option<Jq>,
+    #[serde(rename = "source", skip_serializing_if = "Option::is_none")]
+    pub computed_source: Option<Jq>,
 }
 
 impl EventFilter {
