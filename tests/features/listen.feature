@@ -637,3 +637,66 @@ Feature: Listening in full
     instance: /do/0/waitForIt
     detail: "evaluating '.kind' failed: its result 42 is no event type: it must be a string, not empty"
     """
+
+  # The type and source a listen computed are in its instance's record: a
+  # server killed while it waits listens under them after its restart. The
+  # instance starts on an event that says what to wait for
+  Scenario: A Computed Listen Survives A Restart
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-computed-restart
+      version: '1.0.0'
+    schedule:
+      on:
+        one:
+          with:
+            type: com.example.watch
+    do:
+      - waitForIt:
+          listen:
+            to:
+              one:
+                with:
+                  type: ${ .[0].kind }
+                  source: ${ .[0].from }
+          output:
+            as: .[0]
+    """
+    When the workflow is served
+    And the event is published:
+    """yaml
+    specversion: '1.0'
+    id: watch-1
+    source: https://example.com/watcher
+    type: com.example.watch
+    data:
+      kind: com.example.done
+      from: https://example.com/worker
+    """
+    And the server is killed and started again
+    And the event is published:
+    """yaml
+    specversion: '1.0'
+    id: done-elsewhere
+    source: https://example.com/other
+    type: com.example.done
+    data:
+      by: other
+    """
+    And the event is published:
+    """yaml
+    specversion: '1.0'
+    id: done-1
+    source: https://example.com/worker
+    type: com.example.done
+    data:
+      by: worker
+    """
+    Then 1 instance of the workflow should complete with outputs:
+    """yaml
+    - by: worker
+    """
+    And the workflow should have 1 instance
