@@ -297,3 +297,20 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Serves `app` on `listener` from a thread of its own, for as long as the
+/// test process lives: a stand-in for a service outside swirl that blocking
+/// tests can call.
+pub fn serve_on_thread(listener: std::net::TcpListener, app: axum::Router) {
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+}

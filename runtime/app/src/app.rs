@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use crate::invoker::AppInvoker;
+use crate::invoker::{AppInvoker, OutboundHosts};
 use crate::manifest::{Manifest, ManifestError, ManifestErrors};
 use swirl_engine::{Engine, EngineConfig, EngineError};
 use swirl_function::{CompileProgress, FunctionHost, HostConfig, KvStore, OnCompile};
@@ -32,11 +32,13 @@ pub fn load_workflows(manifest: &Manifest) -> Vec<WorkflowFile> {
         .collect()
 }
 
-/// Registers every workflow file of `manifest` with `engine`; the problems
-/// of each file that does not load are returned with its path.
+/// Registers every workflow file of `manifest` with `engine`, their calls
+/// to the hosts it allows (`outbound`, the engine's); the problems of each
+/// file that does not load are returned with its path.
 pub fn register_workflows(
     manifest: &Manifest,
     engine: &Engine,
+    outbound: &OutboundHosts,
 ) -> Result<(), Vec<(PathBuf, Diagnostics)>> {
     let functions: HashSet<String> = manifest.functions.keys().cloned().collect();
     let mut failures = Vec::new();
@@ -58,6 +60,10 @@ pub fn register_workflows(
                     EngineError::Definition(diagnostics) => diagnostics,
                     other => single_diagnostic(other.to_string()),
                 })?;
+            outbound.keep(
+                &manifest.allowed_outbound_hosts,
+                &[workflow.id().to_string()],
+            );
             let missing = manifest.missing_secrets(&workflow.definition);
             if missing.is_empty() {
                 Ok(())
@@ -212,15 +218,16 @@ pub fn deploy(manifest: &Manifest, host: &FunctionHost) -> Result<(), ManifestEr
 }
 
 /// The engine of one data directory: its instances in `store`, its calls
-/// through `host` and the outside world.
+/// through `host` and to the hosts `outbound` allows each workflow.
 pub fn engine(
     store: &swirl_store::Store,
     host: &Arc<FunctionHost>,
+    outbound: &Arc<OutboundHosts>,
     config: EngineConfig,
 ) -> Result<Engine, EngineError> {
     Engine::with_config(
         Arc::new(store.clone()),
-        Arc::new(AppInvoker::new(host.clone())),
+        Arc::new(AppInvoker::new(host.clone(), outbound.clone())),
         config,
     )
 }

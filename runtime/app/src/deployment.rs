@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::invoker::OutboundHosts;
 use crate::manifest::Manifest;
 use swirl_engine::{Engine, EngineError};
 use swirl_function::{
@@ -148,12 +149,20 @@ pub struct Deployments {
     /// Workflow id → how long its finished instances are kept, for those
     /// whose app's manifest says (`[retention]`).
     retention: Arc<RwLock<HashMap<String, Duration>>>,
+    /// Workflow id → the hosts its calls may reach, which the engine's
+    /// invoker reads.
+    outbound: Arc<OutboundHosts>,
 }
 
 impl Deployments {
     /// Deployments over `store`; older function versions are loaded from it
     /// from now on.
-    pub fn new(store: Store, host: Arc<FunctionHost>, engine: Engine) -> Self {
+    pub fn new(
+        store: Store,
+        host: Arc<FunctionHost>,
+        engine: Engine,
+        outbound: Arc<OutboundHosts>,
+    ) -> Self {
         host.set_version_source(Arc::new(StoredVersions {
             store: store.clone(),
         }));
@@ -163,6 +172,7 @@ impl Deployments {
             engine,
             lock: Arc::default(),
             retention: Arc::default(),
+            outbound,
         }
     }
 
@@ -207,7 +217,7 @@ impl Deployments {
         for (name, record) in self.store.apps()? {
             match self.stored_manifest(&record) {
                 Ok((manifest, workflows)) => {
-                    self.keep_retention(&manifest, &workflows);
+                    self.keep_settings(&manifest, &workflows);
                     manifests.push(manifest);
                 }
                 Err(problem) => problems.push(format!("app '{name}': {problem}")),
@@ -249,9 +259,11 @@ impl Deployments {
         retention.values().min().copied()
     }
 
-    /// Takes in what `manifest` says of how long the finished instances of
-    /// `workflows`, its app's, are kept.
-    fn keep_retention(&self, manifest: &Manifest, workflows: &[String]) {
+    /// Takes in what `manifest` says of `workflows`, its app's: how long
+    /// their finished instances are kept, and which hosts they may call.
+    fn keep_settings(&self, manifest: &Manifest, workflows: &[String]) {
+        self.outbound
+            .keep(&manifest.allowed_outbound_hosts, workflows);
         let mut retention = self.retention.write().unwrap_or_else(|e| e.into_inner());
         for id in workflows {
             match manifest.retention.of(id) {
@@ -464,7 +476,7 @@ impl Deployments {
             })?,
         ));
         self.store.commit_deployment(&write)?;
-        self.keep_retention(manifest, &ids);
+        self.keep_settings(manifest, &ids);
 
         let mut report = DeployReport {
             app: manifest.app_name.clone(),

@@ -1,11 +1,12 @@
 //! The engine's [`Invoker`] port as a server runs it: functions through the
-//! wasmtime [`FunctionHost`], protocol requests through [`swirl_calls`].
+//! wasmtime [`FunctionHost`], protocol requests through [`swirl_calls`], to
+//! the hosts the workflow's app allows ([`OutboundHosts`]).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
-use swirl_calls::{CallError, Caller};
+use swirl_calls::{AllowedHosts, CallError, Caller};
 use swirl_function::{Call, FunctionHost, Invocation};
 use swirl_ports::invoke::{InvokeError, Invoker, RequestError};
 
@@ -13,14 +14,38 @@ use swirl_ports::invoke::{InvokeError, Invoker, RequestError};
 pub struct AppInvoker {
     host: Arc<FunctionHost>,
     calls: Caller,
+    outbound: Arc<OutboundHosts>,
 }
 
 impl AppInvoker {
-    pub fn new(host: Arc<FunctionHost>) -> Self {
+    pub fn new(host: Arc<FunctionHost>, outbound: Arc<OutboundHosts>) -> Self {
         AppInvoker {
             host,
             calls: Caller::new(),
+            outbound,
         }
+    }
+}
+
+/// The hosts each workflow's calls may reach, by workflow id, as its app's
+/// manifest says (`allowed-outbound-hosts`); a workflow of an app that
+/// lists none may call any host.
+#[derive(Default)]
+pub struct OutboundHosts(RwLock<HashMap<String, Arc<AllowedHosts>>>);
+
+impl OutboundHosts {
+    /// Takes in what an app's manifest allows its `workflows`.
+    pub fn keep(&self, allowed: &AllowedHosts, workflows: &[String]) {
+        let mut by_workflow = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let allowed = Arc::new(allowed.clone());
+        for id in workflows {
+            by_workflow.insert(id.clone(), allowed.clone());
+        }
+    }
+
+    fn of(&self, workflow: &str) -> Arc<AllowedHosts> {
+        let by_workflow = self.0.read().unwrap_or_else(|e| e.into_inner());
+        by_workflow.get(workflow).cloned().unwrap_or_default()
     }
 }
 
@@ -43,14 +68,23 @@ impl Invoker for AppInvoker {
         self.host.current_versions(functions)
     }
 
-    fn request(&self, protocol: &str, arguments: &Value) -> Result<Value, RequestError> {
-        self.calls.request(protocol, arguments).map_err(|error| {
-            let detail = error.to_string();
-            match error {
-                CallError::Invalid(_) => RequestError::Invalid(detail),
-                CallError::Status { status, .. } => RequestError::Status { status, detail },
-                CallError::Transport { .. } => RequestError::Transport(detail),
-            }
-        })
+    fn request(
+        &self,
+        workflow: &str,
+        protocol: &str,
+        arguments: &Value,
+    ) -> Result<Value, RequestError> {
+        let allowed = self.outbound.of(workflow);
+        self.calls
+            .request(protocol, arguments, &allowed)
+            .map_err(|error| {
+                let detail = error.to_string();
+                match error {
+                    CallError::Invalid(_) => RequestError::Invalid(detail),
+                    CallError::Forbidden(_) => RequestError::Forbidden(detail),
+                    CallError::Status { status, .. } => RequestError::Status { status, detail },
+                    CallError::Transport { .. } => RequestError::Transport(detail),
+                }
+            })
     }
 }

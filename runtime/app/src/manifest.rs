@@ -5,6 +5,7 @@
 //! [app]
 //! name = "hello"
 //! workflows = ["workflows/greeting.json"]   # relative to the manifest
+//! allowed-outbound-hosts = ["https://api.example.com", "http://127.0.0.1:*"]
 //!
 //! [functions.greet]
 //! source = "target/wasm32-wasip2/release/greet.wasm"
@@ -31,6 +32,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use swirl_calls::{AllowedHosts, HostPattern};
 use swirl_function::{FunctionLimits, FunctionSpec, InstanceMode, read_component};
 
 /// Largest manifest file swirl reads.
@@ -99,6 +101,9 @@ pub struct Manifest {
     pub secrets: BTreeMap<String, SecretSource>,
     /// `[retention]`: how long the app's finished instances are kept.
     pub retention: InstanceRetention,
+    /// `app.allowed-outbound-hosts`: the hosts the app's 1.0 workflows may
+    /// call (`call: http`, `call: openapi`); any when not written.
+    pub allowed_outbound_hosts: AllowedHosts,
 }
 
 /// How long an app's finished instances and their history are kept, when
@@ -275,6 +280,8 @@ struct RawApp {
     name: Spanned<String>,
     #[serde(default)]
     workflows: Vec<Spanned<String>>,
+    #[serde(rename = "allowed-outbound-hosts")]
+    allowed_outbound_hosts: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +353,24 @@ impl Manifest {
             .iter()
             .map(|workflow| dir.join(workflow.get_ref()))
             .collect();
+
+        let allowed_outbound_hosts = match &raw.app.allowed_outbound_hosts {
+            None => AllowedHosts::any(),
+            Some(patterns) => {
+                let mut parsed = Vec::new();
+                for (index, pattern) in patterns.iter().enumerate() {
+                    match HostPattern::parse(pattern.get_ref()) {
+                        Ok(pattern) => parsed.push(pattern),
+                        Err(message) => errors.push(source.error(
+                            pattern.span(),
+                            Some(&format!("app.allowed-outbound-hosts[{index}]")),
+                            message,
+                        )),
+                    }
+                }
+                AllowedHosts::only(parsed)
+            }
+        };
 
         let mut functions = BTreeMap::new();
         for (name, function) in raw.functions {
@@ -443,6 +468,7 @@ impl Manifest {
             sinks,
             secrets,
             retention,
+            allowed_outbound_hosts,
         })
     }
 
@@ -888,6 +914,38 @@ config = { GREETING = "Hi" }
             parse("[app]\nname = \"a\"\n[secrets]\nboth = { env = \"A\", file = \"b\" }\n")
                 .unwrap_err();
         assert_eq!(errors.0[0].key.as_deref(), Some("secrets.both"));
+    }
+
+    #[test]
+    fn allowed_outbound_hosts_are_checked_where_written() {
+        let manifest =
+            parse("[app]\nname = \"a\"\nallowed-outbound-hosts = [\"https://api.example.com\"]\n")
+                .unwrap();
+        assert!(
+            manifest
+                .allowed_outbound_hosts
+                .check("https://api.example.com/x")
+                .is_ok()
+        );
+        assert!(
+            manifest
+                .allowed_outbound_hosts
+                .check("https://other.example.com/x")
+                .is_err()
+        );
+        let open = parse("[app]\nname = \"a\"\n").unwrap();
+        assert_eq!(open.allowed_outbound_hosts, AllowedHosts::any());
+        let errors =
+            parse("[app]\nname = \"a\"\nallowed-outbound-hosts = [\"ok.example\", \"ftp://x\"]\n")
+                .unwrap_err()
+                .0;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].key.as_deref(),
+            Some("app.allowed-outbound-hosts[1]")
+        );
+        assert_eq!((errors[0].line, errors[0].column), (3, 41));
+        assert!(errors[0].message.contains("scheme 'ftp'"), "{}", errors[0]);
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! body in base64). A status of 400 or more is a [`CallError::Status`].
 //!
 //! Limits: [`CALL_TIMEOUT`] per request, [`MAX_RESPONSE_BYTES`] per body,
-//! [`MAX_REDIRECTS`] when `redirect` allows them.
+//! [`MAX_REDIRECTS`] when `redirect` allows them. Every request, redirect
+//! hop and OpenAPI document goes only to the hosts the app allows
+//! ([`AllowedHosts`]), else it is a [`CallError::Forbidden`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +20,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use swirl_core::uri_template::{self, percent_encode, text};
+
+mod hosts;
+
+pub use hosts::{AllowedHosts, HostPattern};
 
 /// How long one request may take, connection to last byte.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,6 +45,9 @@ pub enum CallError {
         uri: String,
         status: u16,
     },
+    /// The app may not call that host (`authorization`).
+    #[error("{0}")]
+    Forbidden(String),
     /// No answer: connection, TLS, timeout or a body too large (`communication`).
     #[error("{method} {uri} failed: {reason}")]
     Transport {
@@ -158,8 +167,9 @@ fn authorization(authentication: Option<&Value>) -> Result<Option<String>, CallE
 
 /// Makes calls; one per server, shared by every run thread.
 pub struct Caller {
-    following: ureq::Agent,
-    direct: ureq::Agent,
+    /// Follows no redirect itself: [`Caller::http`] follows them, hop by
+    /// hop, so that each hop's host is checked before it is called.
+    agent: ureq::Agent,
     /// OpenAPI documents by URL, fetched once.
     documents: Mutex<HashMap<String, Value>>,
 }
@@ -172,27 +182,28 @@ impl Default for Caller {
 
 impl Caller {
     pub fn new() -> Self {
-        let agent = |redirects| {
-            ureq::Agent::config_builder()
+        Caller {
+            agent: ureq::Agent::config_builder()
                 .timeout_global(Some(CALL_TIMEOUT))
-                .max_redirects(redirects)
+                .max_redirects(0)
                 .http_status_as_error(false)
                 .build()
-                .into()
-        };
-        Caller {
-            following: agent(MAX_REDIRECTS),
-            direct: agent(0),
+                .into(),
             documents: Mutex::new(HashMap::new()),
         }
     }
 
     /// Makes a task's `protocol` call (`http` or `openapi`) with its
-    /// evaluated `with`.
-    pub fn request(&self, protocol: &str, with: &Value) -> Result<Value, CallError> {
+    /// evaluated `with`, to the hosts `allowed` only.
+    pub fn request(
+        &self,
+        protocol: &str,
+        with: &Value,
+        allowed: &AllowedHosts,
+    ) -> Result<Value, CallError> {
         match protocol {
-            "http" => self.http(&HttpRequest::from_with(with, &Value::Null)?),
-            "openapi" => self.openapi(with),
+            "http" => self.http(&HttpRequest::from_with(with, &Value::Null)?, allowed),
+            "openapi" => self.openapi(with, allowed),
             other => Err(CallError::Invalid(format!(
                 "'call: {other}' is not a protocol swirl calls; use http or openapi"
             ))),
@@ -200,12 +211,7 @@ impl Caller {
     }
 
     /// Makes `request` and shapes its answer.
-    pub fn http(&self, request: &HttpRequest) -> Result<Value, CallError> {
-        let failed = |reason: String| CallError::Transport {
-            method: request.method.clone(),
-            uri: request.uri.clone(),
-            reason,
-        };
+    pub fn http(&self, request: &HttpRequest, allowed: &AllowedHosts) -> Result<Value, CallError> {
         let mut uri = request.uri.clone();
         if !request.query.is_empty() {
             let query: Vec<String> = request
@@ -216,64 +222,57 @@ impl Caller {
             uri.push(if uri.contains('?') { '&' } else { '?' });
             uri.push_str(&query.join("&"));
         }
-        let mut builder = ureq::http::Request::builder()
-            .method(request.method.as_str())
-            .uri(uri.as_str());
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
+        let mut headers = request.headers.clone();
         let body = match &request.body {
             None => Vec::new(),
             Some(Value::String(text)) => text.clone().into_bytes(),
             Some(json) => {
-                if !request
-                    .headers
+                if !headers
                     .iter()
                     .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
                 {
-                    builder = builder.header("content-type", "application/json");
+                    headers.push(("content-type".into(), "application/json".into()));
                 }
                 json.to_string().into_bytes()
             }
         };
-        let http_request = builder
-            .body(body)
-            .map_err(|e| CallError::Invalid(format!("the request to {uri} is invalid: {e}")))?;
-        let agent = if request.redirect {
-            &self.following
-        } else {
-            &self.direct
+        let mut hop = Hop {
+            method: request.method.clone(),
+            uri: uri.clone(),
+            headers,
+            body,
         };
-        let mut response = agent.run(http_request).map_err(|e| failed(e.to_string()))?;
-        let status = response.status().as_u16();
-        let headers: Map<String, Value> = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.to_string(),
-                    Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
-                )
-            })
-            .collect();
-        let is_json = headers
-            .get("content-type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.contains("json"));
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec()
-            .map_err(|e| failed(format!("reading the body failed: {e}")))?;
+        let mut redirects = 0;
+        let Answer {
+            status,
+            headers: response_headers,
+            body: bytes,
+        } = loop {
+            let answer = self.send(&hop, allowed)?;
+            let location = answer.headers.get("location").and_then(Value::as_str);
+            match location {
+                Some(location) if request.redirect && (300..400).contains(&answer.status) => {
+                    if redirects == MAX_REDIRECTS {
+                        return Err(hop.failed(format!("more than {MAX_REDIRECTS} redirects")));
+                    }
+                    redirects += 1;
+                    hop = hop.redirected(answer.status, location);
+                }
+                _ => break answer,
+            }
+        };
         // Without `redirect`, a 3xx is an error too.
-        if status >= 400 || (!request.redirect && (300..400).contains(&status)) {
+        if status >= 400 || (300..400).contains(&status) {
             return Err(CallError::Status {
-                method: request.method.clone(),
-                uri,
+                method: hop.method,
+                uri: hop.uri,
                 status,
             });
         }
+        let is_json = response_headers
+            .get("content-type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.contains("json"));
         let content = if is_json {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
@@ -305,14 +304,53 @@ impl Caller {
                         .collect::<Map<String, Value>>(),
                 },
                 "statusCode": status,
-                "headers": headers,
+                "headers": response_headers,
                 "content": content,
             }),
         })
     }
 
+    /// Sends one hop, if its host is allowed.
+    fn send(&self, hop: &Hop, allowed: &AllowedHosts) -> Result<Answer, CallError> {
+        allowed.check(&hop.uri).map_err(CallError::Forbidden)?;
+        let mut builder = ureq::http::Request::builder()
+            .method(hop.method.as_str())
+            .uri(hop.uri.as_str());
+        for (name, value) in &hop.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let http_request = builder.body(hop.body.clone()).map_err(|e| {
+            CallError::Invalid(format!("the request to {} is invalid: {e}", hop.uri))
+        })?;
+        let mut response = self
+            .agent
+            .run(http_request)
+            .map_err(|e| hop.failed(e.to_string()))?;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+                )
+            })
+            .collect();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec()
+            .map_err(|e| hop.failed(format!("reading the body failed: {e}")))?;
+        Ok(Answer {
+            status: response.status().as_u16(),
+            headers,
+            body: bytes,
+        })
+    }
+
     /// Makes the OpenAPI operation an evaluated `call: openapi` `with` names.
-    pub fn openapi(&self, with: &Value) -> Result<Value, CallError> {
+    pub fn openapi(&self, with: &Value, allowed: &AllowedHosts) -> Result<Value, CallError> {
         let endpoint = with.get("document").and_then(|d| d.get("endpoint"));
         let document_uri = endpoint
             .and_then(|e| e.as_str().or_else(|| e.get("uri").and_then(Value::as_str)))
@@ -322,7 +360,7 @@ impl Caller {
             .get("operationId")
             .and_then(Value::as_str)
             .ok_or_else(|| CallError::Invalid("'with.operationId' is required".into()))?;
-        let document = self.document(document_uri, document_authorization)?;
+        let document = self.document(document_uri, document_authorization, allowed)?;
         let (method, path, operation) =
             find_operation(&document, operation_id).ok_or_else(|| {
                 CallError::Invalid(format!(
@@ -383,26 +421,36 @@ impl Caller {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
         };
-        self.http(&request)
+        self.http(&request, allowed)
     }
 
     /// The OpenAPI document at `uri`, fetched with `authorization` the
-    /// first time (a document is the same whoever asks).
-    fn document(&self, uri: &str, authorization: Option<String>) -> Result<Value, CallError> {
+    /// first time (a document is the same whoever asks, but not whoever
+    /// may reach its host).
+    fn document(
+        &self,
+        uri: &str,
+        authorization: Option<String>,
+        allowed: &AllowedHosts,
+    ) -> Result<Value, CallError> {
+        allowed.check(uri).map_err(CallError::Forbidden)?;
         if let Some(document) = self.documents.lock().ok().and_then(|d| d.get(uri).cloned()) {
             return Ok(document);
         }
         let mut headers = vec![("accept".into(), "application/json".into())];
         headers.extend(authorization.map(|a| ("authorization".into(), a)));
-        let document = self.http(&HttpRequest {
-            method: "GET".into(),
-            uri: uri.into(),
-            headers,
-            query: Vec::new(),
-            body: None,
-            output: Output::Content,
-            redirect: true,
-        })?;
+        let document = self.http(
+            &HttpRequest {
+                method: "GET".into(),
+                uri: uri.into(),
+                headers,
+                query: Vec::new(),
+                body: None,
+                output: Output::Content,
+                redirect: true,
+            },
+            allowed,
+        )?;
         if !document.is_object() {
             return Err(CallError::Invalid(format!(
                 "{uri} is not a JSON OpenAPI document"
@@ -413,6 +461,85 @@ impl Caller {
         }
         Ok(document)
     }
+}
+
+/// What a server answered one hop.
+struct Answer {
+    status: u16,
+    headers: Map<String, Value>,
+    body: Vec<u8>,
+}
+
+/// One request of a call: the first, or one a redirect asks for.
+struct Hop {
+    method: String,
+    uri: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Hop {
+    fn failed(&self, reason: String) -> CallError {
+        CallError::Transport {
+            method: self.method.clone(),
+            uri: self.uri.clone(),
+            reason,
+        }
+    }
+
+    /// The request a `status` redirect to `location` asks for: a 303, or a
+    /// 301 or 302 after a POST, is a GET without the body (as browsers
+    /// do); 307 and 308 repeat the request. Credentials do not follow to
+    /// another origin.
+    fn redirected(self, status: u16, location: &str) -> Hop {
+        let uri = resolve(&self.uri, location);
+        let as_get = status == 303 || (matches!(status, 301 | 302) && self.method == "POST");
+        let same_origin = origin(&uri) == origin(&self.uri);
+        let headers = self
+            .headers
+            .into_iter()
+            .filter(|(name, _)| same_origin || !name.eq_ignore_ascii_case("authorization"))
+            .filter(|(name, _)| !as_get || !name.eq_ignore_ascii_case("content-type"))
+            .collect();
+        Hop {
+            method: if as_get { "GET".into() } else { self.method },
+            uri,
+            headers,
+            body: if as_get { Vec::new() } else { self.body },
+        }
+    }
+}
+
+/// `scheme://authority` of an absolute URI.
+fn origin(uri: &str) -> &str {
+    let after_scheme = uri.find("://").map_or(0, |at| at + 3);
+    let end = uri[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |at| after_scheme + at);
+    &uri[..end]
+}
+
+/// A `Location` against the URI it answers (RFC 3986's cases a server
+/// sends: absolute, scheme-relative, absolute path, relative path).
+fn resolve(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        let scheme = base.split("://").next().unwrap_or("https");
+        return format!("{scheme}://{rest}");
+    }
+    let origin = origin(base);
+    if location.starts_with('/') {
+        return format!("{origin}{location}");
+    }
+    let path = base[origin.len()..]
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default();
+    let directory = &path[..path.rfind('/').map_or(0, |at| at + 1)];
+    let directory = if directory.is_empty() { "/" } else { directory };
+    format!("{origin}{directory}{location}")
 }
 
 /// The method, path and operation object of `operation_id`.
@@ -483,5 +610,36 @@ mod tests {
             request.headers,
             vec![("authorization".into(), "Basic dTpw".into())]
         );
+    }
+
+    #[test]
+    fn a_location_resolves_against_the_uri_it_answers() {
+        let base = "http://a.example:8080/dir/page?q=1";
+        assert_eq!(resolve(base, "https://b.example/x"), "https://b.example/x");
+        assert_eq!(resolve(base, "//c.example/y"), "http://c.example/y");
+        assert_eq!(resolve(base, "/root"), "http://a.example:8080/root");
+        assert_eq!(resolve(base, "next?z"), "http://a.example:8080/dir/next?z");
+        assert_eq!(resolve("http://a.example", "next"), "http://a.example/next");
+    }
+
+    #[test]
+    fn a_redirect_to_another_origin_drops_credentials_and_a_303_turns_into_a_get() {
+        let hop = Hop {
+            method: "POST".into(),
+            uri: "http://a.example/form".into(),
+            headers: vec![
+                ("authorization".into(), "Bearer t".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: b"{}".to_vec(),
+        };
+        let same = hop.redirected(307, "/again");
+        assert_eq!(
+            (same.method.as_str(), same.headers.len(), same.body.len()),
+            ("POST", 2, 2)
+        );
+        let other = same.redirected(303, "http://b.example/done");
+        assert_eq!(other.method, "GET");
+        assert!(other.headers.is_empty() && other.body.is_empty());
     }
 }

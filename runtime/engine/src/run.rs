@@ -548,8 +548,12 @@ impl Engine {
             }
             drop(sent);
             let engine = self.clone();
-            let (id, protocol, input) =
-                (record.id.clone(), protocol.to_string(), task.input.clone());
+            let (id, workflow, protocol, input) = (
+                record.id.clone(),
+                record.workflow_id.clone(),
+                protocol.to_string(),
+                task.input.clone(),
+            );
             tokio::task::spawn_blocking(move || {
                 let started_ns = tracer::now_ns();
                 let started = Instant::now();
@@ -557,7 +561,7 @@ impl Engine {
                 let result = engine
                     .inner
                     .invoker
-                    .request(&protocol, &secrets.reveal(&input))
+                    .request(&workflow, &protocol, &secrets.reveal(&input))
                     .map_err(call_error);
                 let response = Input::Response {
                     task: task_id,
@@ -995,6 +999,7 @@ fn call_error(error: RequestError) -> WorkflowError {
         RequestError::Status { status, .. } => {
             interpreter::standard_error("communication", status, detail)
         }
+        RequestError::Forbidden(_) => interpreter::standard_error("authorization", 403, detail),
         RequestError::Transport(_) => interpreter::standard_error("communication", 500, detail),
     }
 }

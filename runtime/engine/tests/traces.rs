@@ -81,7 +81,12 @@ impl Invoker for TraceFunctions {
             .collect()
     }
 
-    fn request(&self, protocol: &str, _arguments: &Value) -> Result<Value, RequestError> {
+    fn request(
+        &self,
+        _workflow: &str,
+        protocol: &str,
+        _arguments: &Value,
+    ) -> Result<Value, RequestError> {
         Err(RequestError::Transport(format!(
             "{protocol} requests are not made in trace fixtures"
         )))

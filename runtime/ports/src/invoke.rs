@@ -28,9 +28,14 @@ pub trait Invoker: Send + Sync {
         functions: &mut dyn Iterator<Item = &str>,
     ) -> BTreeMap<String, String>;
 
-    /// Makes a 1.0 protocol call (`http`, `openapi`) with the task's
-    /// arguments, answering its output.
-    fn request(&self, protocol: &str, arguments: &Value) -> Result<Value, RequestError>;
+    /// Makes a 1.0 protocol call (`http`, `openapi`) of an instance of
+    /// `workflow` with the task's arguments, answering its output.
+    fn request(
+        &self,
+        workflow: &str,
+        protocol: &str,
+        arguments: &Value,
+    ) -> Result<Value, RequestError>;
 }
 
 /// Why a function could not be called at all.
@@ -47,6 +52,9 @@ pub enum RequestError {
     /// The server answered with an error status (`communication`, with it).
     #[error("{detail}")]
     Status { status: u16, detail: String },
+    /// The workflow may not call that host (`authorization`).
+    #[error("{0}")]
+    Forbidden(String),
     /// No answer: connection, TLS, timeout or a body too large (`communication`).
     #[error("{0}")]
     Transport(String),

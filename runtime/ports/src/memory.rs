@@ -397,7 +397,12 @@ impl Invoker for NativeInvoker {
             .collect()
     }
 
-    fn request(&self, protocol: &str, _arguments: &Value) -> Result<Value, RequestError> {
+    fn request(
+        &self,
+        _workflow: &str,
+        protocol: &str,
+        _arguments: &Value,
+    ) -> Result<Value, RequestError> {
         Err(RequestError::Transport(format!(
             "{protocol} requests are not made in memory"
         )))

@@ -187,8 +187,10 @@ fn state(dir: &Path, config: ServerConfig) -> ServerState {
         hold_outbox: true,
         ..EngineConfig::default()
     };
-    let engine = swirl_app::app::engine(&store, &host, engine_config).expect("an engine");
-    let deployments = Deployments::new(store.clone(), host.clone(), engine.clone());
+    let outbound = Arc::default();
+    let engine =
+        swirl_app::app::engine(&store, &host, &outbound, engine_config).expect("an engine");
+    let deployments = Deployments::new(store.clone(), host.clone(), engine.clone(), outbound);
     let manifest = Deployments::load_manifest(&dir.join("swirl.toml")).expect("a manifest");
     deployments.deploy(&manifest).expect("deploy");
     engine.recover().expect("recover");

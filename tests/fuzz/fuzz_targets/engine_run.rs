@@ -129,7 +129,12 @@ impl Invoker for HashedFunctions {
             .collect()
     }
 
-    fn request(&self, _protocol: &str, arguments: &Value) -> Result<Value, RequestError> {
+    fn request(
+        &self,
+        _workflow: &str,
+        _protocol: &str,
+        arguments: &Value,
+    ) -> Result<Value, RequestError> {
         Ok(arguments.clone())
     }
 }

@@ -57,7 +57,6 @@ pub fn start_services() -> String {
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
     let base = format!("http://{address}");
     let document = serde_json::json!({
         "swagger": "2.0",
@@ -135,16 +134,7 @@ pub fn start_services() -> String {
                 }
             }),
         );
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
+    swirl_tests::serve_on_thread(listener, app);
     base
 }
 

@@ -45,8 +45,13 @@ impl App {
             config: BTreeMap::new(),
         })
         .unwrap();
-        let engine =
-            swirl_app::app::engine(&store, &Arc::new(host), EngineConfig::default()).unwrap();
+        let engine = swirl_app::app::engine(
+            &store,
+            &Arc::new(host),
+            &Arc::default(),
+            EngineConfig::default(),
+        )
+        .unwrap();
         for text in workflows {
             engine
                 .register(text, None, KnownFunctions::Unchecked)

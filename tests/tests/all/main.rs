@@ -1,5 +1,6 @@
 //! swirl's black-box tests, one module per topic, in one test binary.
 
+mod calls;
 mod conformance;
 mod console;
 mod docs;

@@ -76,9 +76,10 @@ pub fn open_all(
     if !valid {
         return Ok(None);
     }
-    let engine = swirl_app::app::engine(&store, &host, config)?;
+    let outbound = Arc::default();
+    let engine = swirl_app::app::engine(&store, &host, &outbound, config)?;
     for manifest in &manifests {
-        if let Err(failures) = swirl_app::app::register_workflows(manifest, &engine) {
+        if let Err(failures) = swirl_app::app::register_workflows(manifest, &engine, &outbound) {
             for (path, diagnostics) in failures {
                 for diagnostic in diagnostics.0 {
                     eprintln!("{}:{diagnostic}", path.display());

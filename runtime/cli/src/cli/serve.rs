@@ -414,11 +414,12 @@ fn restore(
         Arc::new(store.clone()),
         swirl_app::app::CompileLines::Log,
     )?);
-    let engine = swirl_app::app::engine(&store, &host, engine_config)?;
+    let outbound = Arc::default();
+    let engine = swirl_app::app::engine(&store, &host, &outbound, engine_config)?;
     if let Some(telemetry) = telemetry {
         engine.set_tracer(telemetry.clone());
     }
-    let deployments = Deployments::new(store.clone(), host.clone(), engine.clone());
+    let deployments = Deployments::new(store.clone(), host.clone(), engine.clone(), outbound);
     let (recorded, problems) = deployments.restore()?;
     for problem in problems {
         tracing::error!(%problem, "cannot restore a recorded deployment");
