@@ -181,3 +181,56 @@ Feature: Schedules
       what: cash
     """
     And the workflow should have 2 instances
+
+  # `on` with `all` starts an instance once each filter has matched an event
+  # of its own, in any order and across a restart; its input is the events
+  # in the order of the filters
+  Scenario: Schedule On All Events
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: schedule-on-all
+      version: '1.0.0'
+    schedule:
+      on:
+        all:
+          - with:
+              type: com.example.placed
+              source: https://example.com/shop
+          - with:
+              type: com.example.paid
+    do:
+      - ship:
+          set:
+            first: ${ .[0].step }
+            second: ${ .[1].step }
+    """
+    When the workflow is served
+    And the event is published:
+    """yaml
+    specversion: '1.0'
+    id: paid-7
+    source: https://example.com/bank
+    type: com.example.paid
+    data:
+      step: paid
+    """
+    Then the workflow should have 0 instances
+    When the server is killed and started again
+    And the event is published:
+    """yaml
+    specversion: '1.0'
+    id: placed-7
+    source: https://example.com/shop
+    type: com.example.placed
+    data:
+      step: placed
+    """
+    Then 1 instance of the workflow should complete with outputs:
+    """yaml
+    - first: placed
+      second: paid
+    """
+    And the workflow should have 1 instances

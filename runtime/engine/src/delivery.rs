@@ -1,5 +1,6 @@
 //! Event delivery: starts and wakes instances once per event, buffers what no
-//! instance waits for yet, and finishes a delivery a crash cut short.
+//! instance waits for yet, and finishes a delivery a crash cut short. Events
+//! that start instances on `all` of several events are kept first (`gather.rs`).
 //!
 //! The event index finds waiting instances by type and source (a 1.0 filter
 //! without a source waits under an empty one, looked up too); what else a
@@ -61,6 +62,12 @@ impl Engine {
         // for (those that consumed it already are unchanged), not to any
         // that started waiting since, and it never buffers the event.
         let resumed = seen.and_then(|seen| seen.unfinished);
+        // Kept for the starts on `all` of several events before anything
+        // consumes it: an unfinished mark then says it was kept already.
+        let gathering = match resumed {
+            None => self.gather_event(event, now)?,
+            Some(_) => Vec::new(),
+        };
         let (delivered, by_name) = self.deliver_to_waiting(event, resumed.as_deref()).await?;
         let mut delivery = Delivery {
             delivered,
@@ -116,9 +123,17 @@ impl Engine {
                 .await?;
             delivery.started.push(record.id);
         }
+        let mut gathered = false;
+        for workflow in &gathering {
+            let started = self.start_gathered(workflow, Some(event)).await?;
+            // Kept until the others of its set come.
+            gathered |= started.is_empty();
+            delivery.started.extend(started);
+        }
         // A listen to every event takes its copy of events that others
         // may still be waiting for: it buffers none, and keeps none back.
         if delivery.started.is_empty()
+            && gathering.is_empty()
             && !by_name
             && resumed.is_none()
             && self.consumed_by_some_workflow(event)
@@ -164,11 +179,13 @@ impl Engine {
         if resumed.is_some() && delivery.started.is_empty() && delivery.delivered.is_empty() {
             delivery.duplicate = true;
         }
-        // Only a buffered event waits for this flush: its buffering must be
-        // durable before the answer. Every step that consumed the event was
-        // flushed with an unfinished mark, which serves a resend as well as
-        // this one would; an event that did nothing needs no mark.
-        if delivery.buffered {
+        // Only a buffered event (also one kept for a start on `all`) waits
+        // for this flush: its buffering must be durable before the answer.
+        // Every step that consumed the event was flushed with an unfinished
+        // mark, which serves a resend as well as this one would; an event
+        // that did nothing needs no mark.
+        delivery.buffered |= gathered;
+        if delivery.buffered || !gathering.is_empty() {
             self.settled().await?;
         }
         Ok(delivery)
@@ -227,7 +244,10 @@ impl Engine {
     /// its type and any source (a 1.0 filter without one), or of every
     /// event (a 1.0 listen to `any: []`, under an empty type and source),
     /// whose correlation it carries.
-    fn waiting_for(&self, event: &IncomingEvent) -> Result<Vec<SubscriptionKey>, EngineError> {
+    pub(crate) fn waiting_for(
+        &self,
+        event: &IncomingEvent,
+    ) -> Result<Vec<SubscriptionKey>, EngineError> {
         let store = &self.inner.store;
         let attributes = event_attributes(event);
         let mut keys = store.subscribers(&event.event_type, &event.source, &attributes)?;

@@ -22,8 +22,8 @@ use super::record::{
 use crate::IncomingEvent;
 use swirl_workflow::WorkflowDefinition;
 use swirl_workflow::model::{
-    Action, ActionMode, ChoiceRule, CompletionStatus, EndKind, EventDefinition, Exit, State,
-    StateKind, Transition, WorkflowSchedule,
+    Action, ActionMode, ChoiceRule, CompletionStatus, EndKind, EventDefinition, EventRead, Exit,
+    State, StateKind, Transition, WorkflowSchedule,
 };
 
 pub use swirl_core::codes::{FAIL, TIMEOUT};
@@ -111,12 +111,16 @@ impl Workflow {
         }
     }
 
-    /// Event definitions whose events start a new instance.
+    /// Event definitions each of whose events starts a new instance (not
+    /// those of a start on `all`: see [`Self::gathered_events`]).
     pub fn start_events(&self) -> Vec<&EventDefinition> {
         // A 1.0 `listen` first waits in a started instance; 1.0 starts
         // instances by event only through `schedule.on`.
         if self.start_state().task.is_some() {
-            let Some(WorkflowSchedule::On { events, .. }) = &self.definition.schedule else {
+            let Some(WorkflowSchedule::On {
+                events, all: false, ..
+            }) = &self.definition.schedule
+            else {
                 return Vec::new();
             };
             return events
@@ -132,6 +136,26 @@ impl Workflow {
                 .filter_map(|name| self.events.get(name))
                 .collect(),
             _ => Vec::new(),
+        }
+    }
+
+    /// The event definitions of a 1.0 `schedule.on` `all`, in order, and
+    /// how the events are read: a set of events, one matching each, starts
+    /// an instance.
+    pub fn gathered_events(&self) -> Option<(Vec<&EventDefinition>, EventRead)> {
+        match &self.definition.schedule {
+            Some(WorkflowSchedule::On {
+                events,
+                read,
+                all: true,
+            }) => Some((
+                events
+                    .iter()
+                    .filter_map(|name| self.events.get(name))
+                    .collect(),
+                *read,
+            )),
+            _ => None,
         }
     }
 

@@ -34,6 +34,7 @@ mod definitions;
 mod delivery;
 mod drain;
 mod durability;
+mod gather;
 pub mod interpreter;
 pub mod lifecycle;
 pub mod outbox;
@@ -405,6 +406,8 @@ impl Engine {
             parent,
             first_event: first_event.cloned().map(Box::new),
             trace,
+            take: Vec::new(),
+            marks: Vec::new(),
         };
         self.execute(&id, begin, admission, answer_by)
             .await?
@@ -531,16 +534,17 @@ impl Engine {
     }
 }
 
-/// The event a run consumes, as its commit records it.
+/// The events a run consumes, as its commit records them.
 #[derive(Default)]
 struct Consumes {
-    /// Its key in the buffer, when it comes from there: taken out in the
-    /// run's commit.
-    buffered: Option<Vec<u8>>,
-    /// Its `(source, id)` key and the instances its delivery is for:
-    /// marked seen, unfinished, in the run's commit unless it is
-    /// marked already.
-    event: Option<(String, Arc<[String]>)>,
+    /// Their keys in the buffer, for those that come from there (one for a
+    /// wake, each of the set for a start on `all`): taken out in the run's
+    /// commit, which writes nothing if one was taken first.
+    buffered: Vec<Vec<u8>>,
+    /// Their `(source, id)` keys and the instances each one's delivery is
+    /// for: marked seen, unfinished, in the run's commit unless marked
+    /// already.
+    events: Vec<(String, Arc<[String]>)>,
 }
 
 /// Inputs that change an existing instance.

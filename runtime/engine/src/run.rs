@@ -56,6 +56,15 @@ pub(crate) enum Begin {
         first_event: Option<Box<IncomingEvent>>,
         /// The span it starts from, when traces are on.
         trace: Option<TraceContext>,
+        /// The buffered events it consumes (a start on `all` of several
+        /// events), taken out of the buffer in its first commit: if one is
+        /// gone, the instance does not start.
+        take: Vec<Vec<u8>>,
+        /// Those events' `(source, id)` keys, each with the instances
+        /// waiting for it: marked seen (unfinished) in that commit, so that
+        /// a resend of one not yet acknowledged finishes its delivery
+        /// instead of keeping it again.
+        marks: Vec<(String, Arc<[String]>)>,
     },
     Apply {
         input: Input,
@@ -249,6 +258,8 @@ impl Engine {
                 parent,
                 first_event,
                 trace,
+                take,
+                marks,
             } => {
                 if let Some(existing) = self.load(id)? {
                     return answer(ack, existing, false);
@@ -281,7 +292,12 @@ impl Engine {
                 // A start by event marks the event seen (unfinished) like a
                 // wake: the delivery's waiting instances were served before
                 // its starts, so the mark, when this is its first, names none.
-                segment.consumes.event = first_event.map(|event| (event.key(), Arc::from([])));
+                segment.consumes.events = first_event
+                    .map(|event| (event.key(), Arc::from([])))
+                    .into_iter()
+                    .chain(marks)
+                    .collect();
+                segment.consumes.buffered = take;
                 (None, record, workflow)
             }
             begin => {
@@ -311,12 +327,12 @@ impl Engine {
                             return answer(ack, found, false);
                         }
                         segment.consumes = Consumes {
-                            buffered: take,
-                            event: match &input {
+                            buffered: take.into_iter().collect(),
+                            events: match &input {
                                 Input::Event {
                                     incoming, targets, ..
-                                } => Some((incoming.key(), targets.clone())),
-                                _ => None,
+                                } => vec![(incoming.key(), targets.clone())],
+                                _ => Vec::new(),
                             },
                         };
                         match input {
@@ -723,29 +739,31 @@ impl Engine {
             .iter()
             .map(encode)
             .collect::<Result<Vec<_>, _>>()?;
-        let written =
-            self.inner.store.write_step(StepWrite {
-                instance: &record.id,
-                record: encode(&*record)?,
-                history,
-                unsubscribe,
-                subscribe,
-                kv: segment
-                    .kv
-                    .iter()
-                    .map(|(function, writes)| (function.as_str(), writes))
-                    .collect(),
-                outbox,
-                take_buffered: segment.consumes.buffered,
-                consumed_event: segment.consumes.event.as_ref().map(|(key, targets)| {
-                    ConsumedEvent {
-                        key: key.as_bytes(),
-                        at_ms: now,
-                        targets,
-                    }
-                }),
-                finished_ms: record.status.is_final().then_some(now),
-            })?;
+        let written = self.inner.store.write_step(StepWrite {
+            instance: &record.id,
+            record: encode(&*record)?,
+            history,
+            unsubscribe,
+            subscribe,
+            kv: segment
+                .kv
+                .iter()
+                .map(|(function, writes)| (function.as_str(), writes))
+                .collect(),
+            outbox,
+            take_buffered: segment.consumes.buffered,
+            consumed_events: segment
+                .consumes
+                .events
+                .iter()
+                .map(|(key, targets)| ConsumedEvent {
+                    key: key.as_bytes(),
+                    at_ms: now,
+                    targets,
+                })
+                .collect(),
+            finished_ms: record.status.is_final().then_some(now),
+        })?;
         if !written {
             return Ok(false);
         }

@@ -1,6 +1,8 @@
 //! Scheduled workflows: the loops that start instances by the clock, one per
 //! workflow id, following its current definition: v0.1's repeating start
-//! schedules and 1.0's `schedule.every`, `cron` and `after`.
+//! schedules and 1.0's `schedule.every`, `cron` and `after`; and, when a
+//! workflow starting on `all` of several events is registered (the server's
+//! start included), the starts of the sets its gathered events complete.
 //!
 //! The store is the schedule's record: an instance's id names its tick
 //! (`sched-<workflow>-<unix ms>`), so a restart neither starts a tick twice
@@ -49,6 +51,16 @@ impl Engine {
         let Some(workflow) = read(&self.inner.workflows).get(id).cloned() else {
             return;
         };
+        // Sets of events for a start on `all` that a crash (or the events'
+        // arrival before this definition) left complete start now.
+        if workflow.gathered_events().is_some() {
+            let (engine, workflow) = (self.clone(), workflow.clone());
+            runtime.spawn(async move {
+                if let Err(error) = engine.start_gathered(&workflow, None).await {
+                    tracing::error!(workflow = %workflow.id(), %error, "cannot start on the events gathered");
+                }
+            });
+        }
         if schedule::cadence(&workflow).is_none() {
             return;
         }

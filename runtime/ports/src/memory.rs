@@ -121,10 +121,15 @@ impl InstanceStore for MemoryStore {
 
     fn write_step(&self, write: StepWrite<'_>) -> Result<bool, StoreFailure> {
         let mut state = self.lock();
-        if let Some(key) = &write.take_buffered
-            && state.buffered.remove(key).is_none()
+        if write
+            .take_buffered
+            .iter()
+            .any(|key| !state.buffered.contains_key(key))
         {
             return Ok(false);
+        }
+        for key in &write.take_buffered {
+            state.buffered.remove(key);
         }
         let id = write.instance.to_string();
         state.instances.insert(id.clone(), write.record);
@@ -143,7 +148,7 @@ impl InstanceStore for MemoryStore {
             apply_kv(&mut state, function, writes);
         }
         state.outbox.extend(write.outbox);
-        if let Some(event) = write.consumed_event {
+        for event in write.consumed_events {
             state.seen.entry(event.key.to_vec()).or_insert(Seen {
                 at_ms: event.at_ms,
                 unfinished: Some(event.targets.to_vec()),

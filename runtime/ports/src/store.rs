@@ -95,13 +95,15 @@ pub struct StepWrite<'a> {
     /// Events the run produced, into the outbox with the run, so that a
     /// committed run's events are never lost.
     pub outbox: Vec<KeyedBytes>,
-    /// The key of the buffered event the run consumes: removed in the
-    /// run's commit; if it is already gone, nothing is written.
-    pub take_buffered: Option<Vec<u8>>,
-    /// The live event the run consumes: marked seen, unfinished, in the
-    /// commit unless it has a mark already, so that a resend after a crash
-    /// before the delivery's final mark finishes that delivery.
-    pub consumed_event: Option<ConsumedEvent<'a>>,
+    /// The keys of the buffered events the run consumes (a wake takes one,
+    /// a start on `all` of several events one per event): removed in the
+    /// run's commit; if any is already gone, nothing is written.
+    pub take_buffered: Vec<Vec<u8>>,
+    /// The events the run consumes (the live one; a start on `all`, each
+    /// of its set): each marked seen, unfinished, in the commit unless it
+    /// has a mark already, so that a resend after a crash before the
+    /// delivery's final mark finishes that delivery.
+    pub consumed_events: Vec<ConsumedEvent<'a>>,
     /// When the instance reached a final status, if this commit ended it:
     /// indexed with it, so that retention finds it by its end.
     pub finished_ms: Option<u64>,
@@ -118,8 +120,8 @@ impl<'a> StepWrite<'a> {
             subscribe: vec![],
             kv: Vec::new(),
             outbox: vec![],
-            take_buffered: None,
-            consumed_event: None,
+            take_buffered: Vec::new(),
+            consumed_events: Vec::new(),
             finished_ms: None,
         }
     }
@@ -142,7 +144,7 @@ pub trait InstanceStore: Send + Sync {
     /// Instance `id`'s history lines, oldest first.
     fn history(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreFailure>;
     /// Applies one run's commit atomically; `false` (nothing written) when
-    /// the buffered event it takes was taken first.
+    /// a buffered event it takes was taken first.
     fn write_step(&self, write: StepWrite<'_>) -> Result<bool, StoreFailure>;
     /// Returns once everything written so far survives a power cut.
     fn durable(&self) -> Result<(), StoreFailure>;

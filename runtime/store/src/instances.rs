@@ -128,7 +128,7 @@ impl Store {
             super::values::check_key(key)?;
             ops.push(Op::Put(TreeId::Outbox, key.clone(), self.stow(event)?));
         }
-        if let Some(event) = &write.consumed_event {
+        for event in &write.consumed_events {
             super::values::check_key(event.key)?;
             ops.push(Op::PutIfAbsent(
                 TreeId::EventIds,
@@ -153,7 +153,7 @@ impl Store {
             _ => Some(self.stow(&write.history.join(&b'\n'))?),
         };
         let mut locked = self.commit_lock.lock();
-        if let Some(key) = &write.take_buffered {
+        for key in &write.take_buffered {
             if self.buffered.get(key)?.is_none() {
                 return Ok(false);
             }
@@ -326,7 +326,7 @@ mod tests {
 
     fn taking<'a>(instance: &'a str, key: &[u8]) -> StepWrite<'a> {
         StepWrite {
-            take_buffered: Some(key.to_vec()),
+            take_buffered: vec![key.to_vec()],
             ..StepWrite::plain(instance, b"{}", vec![b"took it".to_vec()])
         }
     }
@@ -338,11 +338,11 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let targets = ["a".to_string(), "b".to_string()];
         let consuming = |instance, at_ms| StepWrite {
-            consumed_event: Some(ConsumedEvent {
+            consumed_events: vec![ConsumedEvent {
                 key: b"shop\0e1",
                 at_ms,
                 targets: &targets,
-            }),
+            }],
             ..StepWrite::plain(instance, b"{}", vec![])
         };
         assert!(store.write_step(consuming("a", 10)).unwrap());

@@ -7,7 +7,7 @@
 //! scope at that task. What swirl does not run yet is refused with an error
 //! naming the task, never skipped: the protocol calls other than http and openapi,
 //! authentications other than basic and bearer, `run` of containers, shells
-//! and scripts, a schedule `on` all of several events, and a data `schema`
+//! and scripts, the `correlate` of a schedule `on` all of several events, and a data `schema`
 //! from an external `resource` (an inline `document` is compiled here, see
 //! `schema.rs`).
 //!
@@ -286,18 +286,28 @@ fn read_schedule(
                 );
                 return None;
             }
-            if let Some(all) = value.get("all")
-                && strategy == "all"
+            let all = strategy == "all";
+            // The engine gathers the events of a set before any instance
+            // exists: nothing to evaluate a correlation's `expect` in, and
+            // no listen to bind its values.
+            let filters = match value.get("all").map(|all| &all.value) {
+                Some(NodeValue::Array(filters)) if all => filters.as_slice(),
+                _ => &[],
+            };
+            if let Some((index, correlate)) = filters
+                .iter()
+                .enumerate()
+                .find_map(|(i, filter)| Some((i, filter.get("correlate")?)))
             {
                 reader.error(
-                    &kp.key("all"),
-                    all.position,
-                    "starting an instance on all of several events is not supported yet; start it on 'one' or 'any' and listen for the others",
+                    &kp.key("all").index(index).key("correlate"),
+                    correlate.position,
+                    "correlating the events that start an instance on 'all' is not supported yet; start it on the first event and listen for the others with 'correlate'",
                 );
                 return None;
             }
             let read = read_event_read(reader, node, &sp, "schedule.read")?;
-            WorkflowSchedule::On { events, read }
+            WorkflowSchedule::On { events, read, all }
         }
     };
     Some(Some(schedule))

@@ -35,10 +35,14 @@ pub enum WorkflowSchedule {
     /// An instance at once, then each one this long after the previous one
     /// ended.
     After(IsoDuration),
-    /// An instance per event that one of these event definitions matches.
+    /// An instance per event that one of these event definitions matches
+    /// (`one`, `any`), or, with `all`, per set of events, one matching each
+    /// definition, in their order.
     On {
         events: Vec<String>,
         read: EventRead,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
     },
 }
 

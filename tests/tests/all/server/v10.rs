@@ -216,6 +216,107 @@ async fn a_schedule_on_starts_an_instance_per_event() {
     );
 }
 
+/// `on` with `all` starts an instance once each filter has matched an event
+/// of its own, whatever their order, across a SIGKILL between them; its input
+/// is the events in the order of the filters. Each event is consumed once:
+/// a resend starts nothing, and of events sent at once every set starts one
+/// instance and no event is in two.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_on_all_starts_an_instance_per_set_of_events() {
+    let mut shipper = document(
+        "shipper",
+        json!({ "ship": { "set": { "order": "${ .[0].order }", "paid": "${ .[1].order }" } } }),
+    );
+    shipper["schedule"] = json!({ "on": { "all": [
+        { "with": { "type": "com.example.placed", "source": "shop" } },
+        { "with": { "type": "com.example.paid" } },
+    ] } });
+    let app = workflows_app(vec![("shipper.json", shipper)], "");
+    let mut server = Server::start(&app, &[], &[]);
+    /// Sends order `order`'s event `ty` (placed by the shop, paid by the bank).
+    async fn send(server: &Server, id: &str, ty: &str, order: u64) -> super::util::Answer {
+        let source = if ty == "com.example.placed" {
+            "shop"
+        } else {
+            "bank"
+        };
+        let answer = server
+            .event(id, source, ty, &[], json!({ "order": order }))
+            .await;
+        assert!(answer.status < 300, "{answer:?}");
+        answer
+    }
+
+    // The second filter's event first: kept, acknowledged, nothing starts.
+    let paid = send(&server, "paid-1", "com.example.paid", 1).await;
+    assert_eq!(paid.body["started"], json!([]), "{paid:?}");
+    assert!(
+        server
+            .all_instances("shipper", "completed")
+            .await
+            .is_empty()
+    );
+    server.kill();
+
+    let server = Server::start(&app, &[], &[]);
+    let placed = send(&server, "placed-1", "com.example.placed", 1).await;
+    let id = placed.body["started"][0]
+        .as_str()
+        .unwrap_or_else(|| {
+            panic!(
+                "the last event started nothing: {placed:?}\n{}",
+                server.log()
+            )
+        })
+        .to_string();
+    let done = server.wait_status(&id, "completed").await;
+    assert_eq!(done["input"], json!([{ "order": 1 }, { "order": 1 }]));
+    assert_eq!(done["output"], json!({ "order": 1, "paid": 1 }));
+
+    // A resend is a duplicate; an event of an event's set does not start
+    // another with a new one.
+    let again = send(&server, "placed-1", "com.example.placed", 1).await;
+    assert_eq!(again.body["duplicates"], 1, "{again:?}");
+    let placed = send(&server, "placed-2", "com.example.placed", 2).await;
+    assert_eq!(placed.body["started"], json!([]), "{placed:?}");
+
+    // Sent at once: placed-2 waits already, so three sets.
+    let answers = tokio::join!(
+        send(&server, "paid-2", "com.example.paid", 2),
+        send(&server, "placed-3", "com.example.placed", 3),
+        send(&server, "paid-3", "com.example.paid", 3),
+        send(&server, "placed-4", "com.example.placed", 4),
+        send(&server, "paid-4", "com.example.paid", 4),
+    );
+    let started: usize = [&answers.0, &answers.1, &answers.2, &answers.3, &answers.4]
+        .iter()
+        .map(|a| a.body["started"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(started, 3, "{answers:?}");
+    let instances = server.all_instances("shipper", "completed").await;
+    assert_eq!(instances.len(), 4, "{instances:?}");
+    let mut placed: Vec<u64> = instances
+        .iter()
+        .map(|i| i["output"]["order"].as_u64().unwrap())
+        .collect();
+    let mut paid: Vec<u64> = instances
+        .iter()
+        .map(|i| i["output"]["paid"].as_u64().unwrap())
+        .collect();
+    placed.sort();
+    paid.sort();
+    assert_eq!(
+        placed,
+        [1, 2, 3, 4],
+        "an event started two instances or none: {instances:?}"
+    );
+    assert_eq!(
+        paid,
+        [1, 2, 3, 4],
+        "an event started two instances or none: {instances:?}"
+    );
+}
+
 /// `swirl serve --lifecycle-events` sends a 1.0 instance's lifecycle
 /// CloudEvents to the app's sinks like any produced event (here through a
 /// sink's type filter); without the flag it sends none.
