@@ -23,7 +23,7 @@ use crate::IncomingEvent;
 use swirl_workflow::WorkflowDefinition;
 use swirl_workflow::model::{
     Action, ActionMode, ChoiceRule, CompletionStatus, EndKind, EventDefinition, EventRead, Exit,
-    State, StateKind, Transition, WorkflowSchedule,
+    State, StateKind, TaskFlow, Transition, WorkflowSchedule,
 };
 
 pub use swirl_core::codes::{FAIL, TIMEOUT};
@@ -472,14 +472,8 @@ impl<'a> Step<'a> {
         if self.record.children.remove(&thread).is_none() || self.record.status.is_final() {
             return;
         }
-        let workflow = self.workflow;
         let outcome = result.and_then(|output| {
-            let replaces = self
-                .record
-                .threads
-                .get(&thread)
-                .and_then(|t| workflow.state(&t.state).ok())
-                .is_some_and(|s| s.task.is_some());
+            let replaces = self.task_run_by(thread).is_ok();
             if let Some(t) = self.record.threads.get_mut(&thread) {
                 if replaces {
                     t.data = output;
@@ -547,18 +541,26 @@ impl<'a> Step<'a> {
         threads: Vec<ThreadId>,
         kind: impl Fn(String, String) -> HistoryKind,
     ) {
-        let workflow = self.workflow;
         for id in threads {
-            let task = self
-                .record
-                .threads
-                .get(&id)
-                .and_then(|thread| workflow.state(&thread.state).ok())
-                .and_then(|state| state.task.as_ref());
-            if let Some(task) = task {
+            if let Ok(task) = self.task_run_by(id) {
                 self.log(kind(task.name.clone(), task.reference.clone()));
             }
         }
+    }
+
+    /// The 1.0 task thread `thread_id` runs (a composite task's thread runs
+    /// it while its children run theirs); an error for a v0.1 state or a
+    /// thread that is gone.
+    pub(super) fn task_run_by(&self, thread_id: ThreadId) -> Result<&'a TaskFlow, WorkflowError> {
+        let thread = self
+            .record
+            .threads
+            .get(&thread_id)
+            .ok_or_else(|| WorkflowError::new(FAIL, format!("thread {thread_id} is gone")))?;
+        let state = self.workflow.state(&thread.state)?;
+        state.task.as_ref().ok_or_else(|| {
+            WorkflowError::new(FAIL, format!("state '{}' is not a 1.0 task", state.name))
+        })
     }
 
     /// The threads under `thread_id`: its children, theirs, and so on.
@@ -643,7 +645,7 @@ impl<'a> Step<'a> {
         let workflow = self.workflow;
         let state = workflow.state(name)?;
         if let Some(task) = &state.task {
-            self.log(HistoryKind::TaskStarted {
+            self.log(HistoryKind::TaskCreated {
                 task: task.name.clone(),
                 reference: task.reference.clone(),
             });
@@ -656,6 +658,10 @@ impl<'a> Step<'a> {
             }
             return match self.task_input(thread_id, task, input)? {
                 Some(data) => {
+                    self.log(HistoryKind::TaskStarted {
+                        task: task.name.clone(),
+                        reference: task.reference.clone(),
+                    });
                     let thread = self.thread(thread_id)?;
                     thread.raw_input = Some(data.clone());
                     thread.data = data.clone();
@@ -720,6 +726,7 @@ impl<'a> Step<'a> {
                 for event in names {
                     self.subscribe(thread_id, event)?;
                 }
+                self.start_correlation(thread_id)?;
                 if let Some(timeout) = &event_state.timeout {
                     self.set_timer(
                         thread_id,

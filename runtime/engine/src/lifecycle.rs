@@ -8,9 +8,17 @@
 //! a crash loses none and repeats none. Events of different commits may
 //! reach a sink out of order; their ids sort in the order they happened
 //! (and the data says when). Their source is
-//! `swirl/workflows/<workflow id>`, their subject the instance id. Not
-//! produced yet: `task.created` and the correlation events, which have no
-//! history line of their own.
+//! `swirl/workflows/<workflow id>`, their subject the instance id.
+//!
+//! A task is created when its thread enters it, before its `if` and its
+//! input are looked at, and started once its `if` held and its input was
+//! taken: a skipped task is created and never starts, one whose input
+//! fails is created and faults. A `listen` whose events (`until`'s too)
+//! have `correlate` sends `workflow.correlation-started` as it begins
+//! waiting and `workflow.correlation-completed` (with `correlationKeys`,
+//! the values its events bound) once it has consumed its last event; a
+//! listen without `correlate` correlates nothing and sends neither, nor
+//! does one that times out or is cancelled before it is done.
 
 use serde_json::{Map, json};
 
@@ -86,6 +94,20 @@ pub(crate) fn events(
                 }
                 HistoryKind::InstanceResumed => {
                     workflow_event("resumed", "resumedAt", at, Map::new())
+                }
+                HistoryKind::CorrelationStarted { .. } => {
+                    workflow_event("correlation-started", "startedAt", at, Map::new())
+                }
+                HistoryKind::CorrelationCompleted { keys, .. } => {
+                    let mut data = Map::new();
+                    if !keys.is_empty() {
+                        let keys = keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                        data.insert("correlationKeys".into(), Value::Object(keys));
+                    }
+                    workflow_event("correlation-completed", "completedAt", at, data)
+                }
+                HistoryKind::TaskCreated { reference, .. } => {
+                    task_event("created", "createdAt", at, reference)
                 }
                 HistoryKind::TaskStarted { reference, .. } => {
                     task_event("started", "startedAt", at, reference)

@@ -519,7 +519,14 @@ pub enum HistoryKind {
     StateLeft {
         state: String,
     },
-    /// A 1.0 task began: its name and JSON pointer.
+    /// A 1.0 task was scheduled: its thread entered it, before its `if`
+    /// and its input were looked at. Its name and JSON pointer.
+    TaskCreated {
+        task: String,
+        reference: String,
+    },
+    /// A 1.0 task began its work, its `if` true and its input taken: its
+    /// name and JSON pointer. A skipped task was created but not started.
     TaskStarted {
         task: String,
         reference: String,
@@ -555,6 +562,20 @@ pub enum HistoryKind {
     TaskResumed {
         task: String,
         reference: String,
+    },
+    /// A 1.0 `listen` whose events have `correlate` began waiting for
+    /// them.
+    CorrelationStarted {
+        task: String,
+        reference: String,
+    },
+    /// Such a `listen` consumed the last event it waits for; `keys` are the
+    /// correlation values its events bound, by their `correlate` names.
+    CorrelationCompleted {
+        task: String,
+        reference: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        keys: BTreeMap<String, Value>,
     },
     ActionStarted {
         state: String,

@@ -334,7 +334,7 @@ do:
     let mut events = Vec::new();
     for _ in 0..100 {
         events = produced.0.lock().unwrap().clone();
-        if events.len() >= 10 {
+        if events.len() >= 13 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -348,7 +348,7 @@ do:
             .filter(|e| e.subject.as_deref() == Some(id))
             .map(|e| {
                 let mut data = e.data.clone().unwrap();
-                for at in ["startedAt", "completedAt", "faultedAt"] {
+                for at in ["createdAt", "startedAt", "completedAt", "faultedAt"] {
                     if let Some(time) = data.as_object_mut().unwrap().remove(at) {
                         assert!(time.as_str().unwrap().ends_with('Z'), "{time}");
                     }
@@ -367,12 +367,20 @@ do:
                 json!({ "name": name, "definition": { "name": "steps", "namespace": "test", "version": "1.0.0" } })
             ),
             (
+                "io.serverlessworkflow.task.created.v1".into(),
+                task("/do/0/first")
+            ),
+            (
                 "io.serverlessworkflow.task.started.v1".into(),
                 task("/do/0/first")
             ),
             (
                 "io.serverlessworkflow.task.completed.v1".into(),
                 task("/do/0/first")
+            ),
+            (
+                "io.serverlessworkflow.task.created.v1".into(),
+                task("/do/1/second")
             ),
             (
                 "io.serverlessworkflow.task.started.v1".into(),

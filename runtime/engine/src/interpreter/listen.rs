@@ -8,6 +8,11 @@
 //! and the values correlations took from the first events. The step that
 //! consumes an event commits it with the record, so a restart goes on from
 //! there; a redelivered event is ignored by its key as any other.
+//!
+//! A listen whose events have `correlate` writes `correlationStarted` as it
+//! begins waiting and `correlationCompleted`, with the values its events
+//! bound, once it consumes no more events (the lifecycle events of the
+//! same names are read off them).
 
 use std::collections::BTreeMap;
 
@@ -20,7 +25,7 @@ use swirl_workflow::model::{
 use super::Step;
 use crate::IncomingEvent;
 use crate::delivery::read_event;
-use crate::record::{ActionList, Phase, ThreadId, WorkflowError};
+use crate::record::{ActionList, HistoryKind, Phase, ThreadId, WorkflowError};
 
 /// What an accepted event brings to a listen: the event as it reads it,
 /// and the correlation values it binds.
@@ -37,6 +42,34 @@ impl<'a> Step<'a> {
             StateKind::Event(event_state) => Some((event_state, event_state.listen.as_deref()?)),
             _ => None,
         }
+    }
+
+    /// Whether the listen of `thread_id` correlates its events: one of them
+    /// (`until`'s too) has `correlate`. Only such a listen writes the
+    /// correlation lines: any other takes whatever event matches its
+    /// filters, which is no correlation with the instance.
+    pub(super) fn correlates(&self, thread_id: ThreadId) -> bool {
+        self.listen_of(thread_id).is_some_and(|(event_state, _)| {
+            event_state
+                .events_actions
+                .iter()
+                .flat_map(|entry| entry.event_refs.iter())
+                .filter_map(|name| self.workflow.event(name)?.filter.as_deref())
+                .any(|filter| !filter.correlate.is_empty())
+        })
+    }
+
+    /// The listen of `thread_id` began waiting: one that correlates its
+    /// events writes `correlationStarted`.
+    pub(super) fn start_correlation(&mut self, thread_id: ThreadId) -> Result<(), WorkflowError> {
+        if self.correlates(thread_id) {
+            let task = self.task_run_by(thread_id)?;
+            self.log(HistoryKind::CorrelationStarted {
+                task: task.name.clone(),
+                reference: task.reference.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Whether the listen of `thread_id` takes `incoming` for its filter
@@ -65,7 +98,7 @@ impl<'a> Step<'a> {
                 Phase::Events { correlated, .. } => correlated,
                 _ => return None,
             };
-            let task = self.workflow.state(&thread.state).ok()?.task.as_ref()?;
+            let task = self.task_run_by(thread_id).ok()?;
             let input = thread.raw_input.clone().unwrap_or(Value::Null);
             for correlation in &filter.correlate {
                 let value = correlation
@@ -183,7 +216,7 @@ impl<'a> Step<'a> {
             }
             Some(Until::Condition(condition)) => {
                 let so_far = Value::Array(consumed.clone());
-                let task = self.task_of(thread_id)?;
+                let task = self.task_run_by(thread_id)?;
                 let done = condition
                     .test(&so_far, &self.bindings(thread_id, task, &Value::Null))
                     .map_err(super::tasks::expression_error)?;
@@ -202,6 +235,18 @@ impl<'a> Step<'a> {
     /// events it consumed, or with a `foreach`, of their items' outputs once
     /// the last is processed.
     fn end_listen(&mut self, thread_id: ThreadId, output: Vec<Value>) -> Result<(), WorkflowError> {
+        if self.correlates(thread_id) {
+            let task = self.task_run_by(thread_id)?;
+            let keys = match &self.thread(thread_id)?.phase {
+                Phase::Events { correlated, .. } => correlated.clone(),
+                _ => BTreeMap::new(),
+            };
+            self.log(HistoryKind::CorrelationCompleted {
+                task: task.name.clone(),
+                reference: task.reference.clone(),
+                keys,
+            });
+        }
         self.unsubscribe(thread_id);
         self.clear_wait_timers(thread_id);
         let iterates = self
@@ -350,7 +395,7 @@ impl<'a> Step<'a> {
         else {
             return Ok(());
         };
-        let task = self.task_of(thread_id)?;
+        let task = self.task_run_by(thread_id)?;
         let thread = self.thread(thread_id)?;
         let index = match &thread.phase {
             Phase::Events { processed, .. } => processed.len(),
@@ -385,7 +430,7 @@ impl<'a> Step<'a> {
         else {
             return Ok(attributes);
         };
-        let task = self.task_of(thread_id)?;
+        let task = self.task_run_by(thread_id)?;
         let input = self
             .record
             .threads
@@ -424,16 +469,5 @@ impl<'a> Step<'a> {
                 && s.event_type == incoming.event_type
                 && (s.source == incoming.source || s.source.is_empty())
         })
-    }
-
-    fn task_of(&self, thread_id: ThreadId) -> Result<&'a TaskFlow, WorkflowError> {
-        let thread = self.record.threads.get(&thread_id).ok_or_else(|| {
-            WorkflowError::new(super::FAIL, format!("thread {thread_id} is gone"))
-        })?;
-        self.workflow
-            .state(&thread.state)?
-            .task
-            .as_ref()
-            .ok_or_else(|| WorkflowError::new(super::FAIL, "a listen without its task"))
     }
 }

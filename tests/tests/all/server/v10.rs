@@ -429,6 +429,130 @@ async fn faulted_and_retried_tasks_reach_the_sinks() {
     server.kill();
 }
 
+/// Each task sends `task.created` as its thread enters it and
+/// `task.started` once its `if` held and its input was taken (a skipped
+/// task is created only); a listen with `correlate` sends
+/// `workflow.correlation-started` as it begins waiting and
+/// `workflow.correlation-completed` with the keys its event bound, one
+/// without sends neither. In the order they happened, with their data.
+#[tokio::test(flavor = "multi_thread")]
+async fn created_tasks_and_correlations_reach_the_sinks() {
+    use super::sinks::{Receiver, start_receiver, wait_until};
+
+    let receiver = Receiver::default();
+    let addr = start_receiver(receiver.clone()).await;
+    let matcher = json!({
+        "document": { "dsl": "1.0.3", "namespace": "test", "name": "matcher", "version": "1.0.0" },
+        "do": [
+            { "skipped": { "if": "${ false }", "set": { "never": true } } },
+            { "paid": { "listen": { "to": { "one": {
+                "with": { "type": "com.example.paid" },
+                "correlate": { "order": { "from": "${ .data.order }", "expect": "${ .order }" } },
+            } } } } },
+            { "shipped": { "listen": { "to": { "one": { "with": { "type": "com.example.shipped" } } } } } },
+        ],
+    });
+    let app = workflows_app(
+        vec![("matcher.json", matcher)],
+        &format!("[[sinks]]\nurl = \"http://{addr}/in\"\n"),
+    );
+    let mut server = Server::start(&app, &["--lifecycle-events"], &[]);
+    let started = server
+        .post_json("/workflows/matcher/instances", json!({ "order": "o-1" }))
+        .await;
+    let id = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&id, "waiting").await;
+    // The instance's events in the order they happened: their ids sort so.
+    let events = || -> Vec<(String, Value)> {
+        let received = receiver.received.lock().unwrap();
+        let mut events: Vec<(String, String, Value)> = received
+            .iter()
+            .filter(|(headers, _)| headers["ce-subject"] == id.as_str())
+            .map(|(headers, body)| {
+                let kind = headers["ce-type"].to_str().unwrap();
+                let kind = kind.strip_prefix("io.serverlessworkflow.").unwrap();
+                (
+                    headers["ce-id"].to_str().unwrap().to_string(),
+                    kind.strip_suffix(".v1").unwrap().to_string(),
+                    serde_json::from_str(body).unwrap(),
+                )
+            })
+            .collect();
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+        events
+            .into_iter()
+            .map(|(_, kind, data)| (kind, data))
+            .collect()
+    };
+    let has = |kind: &str| events().iter().any(|(k, _)| k == kind);
+    for (order, event_id) in [("o-2", "paid-2"), ("o-1", "paid-1")] {
+        let answer = server
+            .event(
+                event_id,
+                "shop",
+                "com.example.paid",
+                &[],
+                json!({ "order": order }),
+            )
+            .await;
+        assert!(answer.status < 300, "{answer:?}");
+    }
+    // Another order's event does not end the correlation; its own does.
+    wait_until("the correlation completed", || {
+        has("workflow.correlation-completed")
+    })
+    .await;
+    let answer = server
+        .event("shipped-1", "shop", "com.example.shipped", &[], json!({}))
+        .await;
+    assert!(answer.status < 300, "{answer:?}");
+    server.wait_status(&id, "completed").await;
+    wait_until("the sink got the workflow's end", || {
+        has("workflow.completed")
+    })
+    .await;
+    let events = events();
+    let name = format!("{id}.test");
+    // `task.created` has createdAt, `workflow.correlation-started` startedAt.
+    let at = |kind: &str| match kind.rsplit(['.', '-']).next() {
+        Some("created") => "createdAt",
+        Some("started") => "startedAt",
+        _ => "completedAt",
+    };
+    let mut seen = Vec::new();
+    for (kind, data) in &events {
+        let mut data = data.clone();
+        let time = data.as_object_mut().unwrap().remove(at(kind));
+        assert!(time.is_some_and(|t| t.is_string()), "{kind}: {data}");
+        if kind.starts_with("task.") {
+            assert_eq!(data["workflow"], name.as_str(), "{kind}: {data}");
+            seen.push(format!("{kind} {}", data["task"].as_str().unwrap()));
+        } else {
+            assert_eq!(data["name"], name.as_str(), "{kind}: {data}");
+            data.as_object_mut().unwrap().remove("name");
+            data.as_object_mut().unwrap().remove("definition");
+            seen.push(format!("{kind} {data}"));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "workflow.started {}",
+            "task.created /do/0/skipped",
+            "task.created /do/1/paid",
+            "task.started /do/1/paid",
+            "workflow.correlation-started {}",
+            r#"workflow.correlation-completed {"correlationKeys":{"order":"o-1"}}"#,
+            "task.completed /do/1/paid",
+            "task.created /do/2/shipped",
+            "task.started /do/2/shipped",
+            "task.completed /do/2/shipped",
+            "workflow.completed {}",
+        ]
+    );
+    server.kill();
+}
+
 /// The running tasks of a suspended, resumed or cancelled instance send
 /// `task.suspended`, `task.resumed` and `task.cancelled`; the losing
 /// branch of a `fork` with `compete` sends `task.cancelled`, the winner not.
