@@ -233,4 +233,4 @@ Feature: Schedules
     - first: placed
       second: paid
     """
-    And the workflow should have 1 instances
+    And the workflow should have 1 instance
