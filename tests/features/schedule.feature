@@ -234,3 +234,84 @@ Feature: Schedules
       second: paid
     """
     And the workflow should have 1 instance
+
+  # Correlated: a set is events that agree on the order, whichever order
+  # they come in; order a's payment comes last, after order b's set started
+  Scenario: Schedule On All Events Of One Order
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: schedule-on-all-orders
+      version: '1.0.0'
+    schedule:
+      on:
+        all:
+          - with:
+              type: com.example.placed
+            correlate:
+              order:
+                from: .data.order
+          - with:
+              type: com.example.paid
+            correlate:
+              order:
+                from: .data.order
+    do:
+      - ship:
+          set:
+            order: ${ .[0].order }
+            amount: ${ .[1].amount }
+    """
+    When the workflow is served
+    And the event is published:
+    """yaml
+    specversion: '1.0'
+    id: placed-a
+    source: https://example.com/shop
+    type: com.example.placed
+    data:
+      order: a
+    """
+    And the event is published:
+    """yaml
+    specversion: '1.0'
+    id: placed-b
+    source: https://example.com/shop
+    type: com.example.placed
+    data:
+      order: b
+    """
+    And the event is published:
+    """yaml
+    specversion: '1.0'
+    id: paid-b
+    source: https://example.com/bank
+    type: com.example.paid
+    data:
+      order: b
+      amount: 20
+    """
+    Then 1 instance of the workflow should complete with outputs:
+    """yaml
+    - order: b
+      amount: 20
+    """
+    When the event is published:
+    """yaml
+    specversion: '1.0'
+    id: paid-a
+    source: https://example.com/bank
+    type: com.example.paid
+    data:
+      order: a
+      amount: 10
+    """
+    Then 2 instances of the workflow should complete with outputs:
+    """yaml
+    - order: b
+      amount: 20
+    - order: a
+      amount: 10
+    """

@@ -27,13 +27,17 @@
 //!
 //! Each filter takes the oldest events first, and the search backtracks so
 //! that an event matching two filters does not keep a set from completing.
-//! An event that waits longer than the buffer's retention goes with it,
-//! and `correlate` on these filters is refused at validation (there is no
-//! instance yet to evaluate `expect` in).
+//! A filter's `correlate` makes sets of events that agree: every value a
+//! set's events give under one name is the same (the first event's value
+//! is the expectation, as in a listen), and equal to `expect` where one is
+//! written; an `expect` computed by an expression is refused at validation,
+//! there being no instance yet to compute it in. An event that waits longer
+//! than the buffer's retention goes with it.
 
 use super::*;
 use crate::delivery::{accepts_definition, read_event};
-use swirl_workflow::model::EventDefinition;
+use swirl_workflow::expression::jq::{Bindings, Template};
+use swirl_workflow::model::{EventDefinition, EventRead};
 
 /// The buffer's type for the events gathered for a workflow: `swirl.gather/<id>`.
 pub(crate) const GATHER_PREFIX: &str = "swirl.gather/";
@@ -174,46 +178,94 @@ impl Engine {
     }
 }
 
+/// A candidate for a filter: its index, and the values its `correlate`
+/// takes from it, by name.
+type Match = (usize, Vec<(String, Value)>);
+
 /// The oldest events, one per filter in order, that make a set: their
 /// indexes in `candidates`, or `None` when no set is complete.
 fn find_set(
     filters: &[&EventDefinition],
     candidates: &[(Vec<u8>, BufferedEvent)],
 ) -> Option<Vec<usize>> {
-    let matching: Vec<Vec<usize>> = filters
+    let matching: Vec<Vec<Match>> = filters
         .iter()
         .map(|filter| {
             (0..candidates.len())
-                .filter(|&i| accepts_definition(filter, &candidates[i].1.event))
+                .filter_map(|i| {
+                    let event = &candidates[i].1.event;
+                    accepts_definition(filter, event)
+                        .then(|| correlated(filter, event))
+                        .flatten()
+                        .map(|values| (i, values))
+                })
                 .collect()
         })
         .collect();
     if matching.iter().any(Vec::is_empty) {
         return None;
     }
-    fn search(matching: &[Vec<usize>], chosen: &mut Vec<usize>, budget: &mut usize) -> bool {
+    /// Whether the values agree with those the events chosen so far gave.
+    fn agrees(values: &[(String, Value)], bound: &[(String, Value)]) -> bool {
+        values.iter().all(|(name, value)| {
+            bound
+                .iter()
+                .all(|(bound_name, bound_value)| bound_name != name || bound_value == value)
+        })
+    }
+    fn search(
+        matching: &[Vec<Match>],
+        chosen: &mut Vec<usize>,
+        bound: &mut Vec<(String, Value)>,
+        budget: &mut usize,
+    ) -> bool {
         let Some(options) = matching.get(chosen.len()) else {
             return true;
         };
-        for &candidate in options {
+        for (candidate, values) in options {
             if *budget == 0 {
                 return false;
             }
             *budget -= 1;
-            if chosen.contains(&candidate) {
+            if chosen.contains(candidate) || !agrees(values, bound) {
                 continue;
             }
-            chosen.push(candidate);
-            if search(matching, chosen, budget) {
+            chosen.push(*candidate);
+            let before = bound.len();
+            bound.extend(values.iter().cloned());
+            if search(matching, chosen, bound, budget) {
                 return true;
             }
+            bound.truncate(before);
             chosen.pop();
         }
         false
     }
     let mut chosen = Vec::with_capacity(filters.len());
     let mut budget = SEARCH_BUDGET;
-    search(&matching, &mut chosen, &mut budget).then_some(chosen)
+    search(&matching, &mut chosen, &mut Vec::new(), &mut budget).then_some(chosen)
+}
+
+/// The values `filter`'s `correlate` takes from `event`, by name; `None`
+/// when one cannot be taken or differs from its written `expect` (a
+/// computed one is refused at validation).
+fn correlated(filter: &EventDefinition, event: &IncomingEvent) -> Option<Vec<(String, Value)>> {
+    let Some(correlate) = filter.filter.as_ref().map(|f| &f.correlate) else {
+        return Some(Vec::new());
+    };
+    let envelope = read_event(EventRead::Envelope, event);
+    let locals = BTreeMap::new();
+    let bindings = Bindings::empty(&locals);
+    correlate
+        .iter()
+        .map(|correlation| {
+            let value = correlation.from.eval(&envelope, &bindings).ok()?;
+            match &correlation.expect {
+                Some(Template::Literal(expected)) if *expected != value => None,
+                _ => Some((correlation.name.clone(), value)),
+            }
+        })
+        .collect()
 }
 
 /// The id of the instance a set of events starts: the same whoever finds
@@ -278,6 +330,56 @@ mod tests {
             kept("o2", "placed", "shop"),
         ];
         assert_eq!(find_set(&filters, &events), Some(vec![1, 0]));
+    }
+
+    /// `filter`, correlating `.data.order` as `order`, expecting `expect`.
+    fn correlating(event_type: &str, expect: Option<&str>) -> EventDefinition {
+        use swirl_workflow::expression::jq::Jq;
+        use swirl_workflow::model::{Correlation, EventFilter};
+        EventDefinition {
+            filter: Some(Box::new(EventFilter {
+                with: Vec::new(),
+                correlate: vec![Correlation {
+                    name: "order".into(),
+                    from: Jq::compile(".data.order", &[]).unwrap(),
+                    expect: expect.map(|e| Template::Literal(Value::from(e))),
+                }],
+                computed_type: None,
+                computed_source: None,
+            })),
+            ..filter(event_type, "shop")
+        }
+    }
+
+    fn of_order(id: &str, event_type: &str, order: &str) -> (Vec<u8>, BufferedEvent) {
+        let (key, mut buffered) = kept(id, event_type, "shop");
+        buffered.event.data = serde_json::json!({ "order": order });
+        (key, buffered)
+    }
+
+    #[test]
+    fn correlated_filters_make_sets_of_events_that_agree() {
+        let (placed, paid) = (correlating("placed", None), correlating("paid", None));
+        let filters = [&placed, &paid];
+        let events = [
+            of_order("o1", "placed", "a"),
+            of_order("o2", "placed", "b"),
+            of_order("p2", "paid", "b"),
+        ];
+        // Order a has no payment yet: order b's events make the set.
+        assert_eq!(find_set(&filters, &events), Some(vec![1, 2]));
+        let events = [of_order("o1", "placed", "a"), of_order("p2", "paid", "b")];
+        assert_eq!(find_set(&filters, &events), None);
+        // A written expect takes only its order's events.
+        let only_b = correlating("placed", Some("b"));
+        let filters = [&only_b, &paid];
+        let events = [
+            of_order("o1", "placed", "a"),
+            of_order("p1", "paid", "a"),
+            of_order("o2", "placed", "b"),
+            of_order("p2", "paid", "b"),
+        ];
+        assert_eq!(find_set(&filters, &events), Some(vec![2, 3]));
     }
 
     #[test]

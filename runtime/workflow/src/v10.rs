@@ -7,7 +7,7 @@
 //! scope at that task. What swirl does not run yet is refused with an error
 //! naming the task, never skipped: the protocol calls other than http and openapi,
 //! authentications other than basic and bearer, `run` of containers, shells
-//! and scripts, the `correlate` of a schedule `on` all of several events, and a data `schema`
+//! and scripts, a computed `expect` of a schedule `on` all of several events, and a data `schema`
 //! from an external `resource` (an inline `document` is compiled here, see
 //! `schema.rs`).
 //!
@@ -288,21 +288,31 @@ fn read_schedule(
             }
             let all = strategy == "all";
             // The engine gathers the events of a set before any instance
-            // exists: nothing to evaluate a correlation's `expect` in, and
-            // no listen to bind its values.
+            // exists: nothing to compute a correlation's `expect` in.
             let filters = match value.get("all").map(|all| &all.value) {
                 Some(NodeValue::Array(filters)) if all => filters.as_slice(),
                 _ => &[],
             };
-            if let Some((index, correlate)) = filters
-                .iter()
-                .enumerate()
-                .find_map(|(i, filter)| Some((i, filter.get("correlate")?)))
-            {
+            let computed_expect = filters.iter().enumerate().find_map(|(i, filter)| {
+                let NodeValue::Object(correlations) = &filter.get("correlate")?.value else {
+                    return None;
+                };
+                correlations.iter().find_map(|(name, correlation)| {
+                    let expect = correlation.get("expect")?;
+                    let computed =
+                        matches!(&expect.value, NodeValue::String(text) if text.contains("${"));
+                    computed.then(|| (i, name.name.clone(), expect))
+                })
+            });
+            if let Some((index, name, expect)) = computed_expect {
                 reader.error(
-                    &kp.key("all").index(index).key("correlate"),
-                    correlate.position,
-                    "correlating the events that start an instance on 'all' is not supported yet; start it on the first event and listen for the others with 'correlate'",
+                    &kp.key("all")
+                        .index(index)
+                        .key("correlate")
+                        .key(&name)
+                        .key("expect"),
+                    expect.position,
+                    "an instance started on 'all' of several events has no input yet to compute 'expect' from; write the value, or leave 'expect' out to make sets of events whose values agree",
                 );
                 return None;
             }
