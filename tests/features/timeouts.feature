@@ -278,3 +278,74 @@ Feature: Timeouts
     where: /do/0/guarded/try/0/pause
     detail: "evaluating '.pause' failed: its result \"soon\" is not a duration: 'soon' is not an ISO 8601 duration; write it like 'PT15M' or 'P2DT3H4M'"
     """
+
+  # The workflow's timeout may be computed too, once, as the instance
+  # starts: on the workflow's transformed input (after input.from), as a
+  # task's definition is on its own. It fires like a written one, giving the
+  # length it came to
+  Scenario: A Workflow Timeout Computed From The Input
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: computed-workflow-timeout
+      version: '1.0.0'
+    input:
+      from: '${ {limit: .limits.workflow} }'
+    timeout:
+      after: ${ .limit }
+    do:
+      - first:
+          set:
+            started: true
+      - slowWait:
+          wait:
+            seconds: 30
+    """
+    And given the workflow input is:
+    """yaml
+    limits:
+      workflow: PT0.2S
+    """
+    When the workflow is executed
+    Then the workflow should fault with error:
+    """yaml
+    type: https://open-workflow-specification.org/spec/1.0.0/errors/timeout
+    status: 408
+    instance: /
+    detail: the workflow timed out after PT0.200S
+    """
+
+  # A workflow timeout computed to no duration faults the instance as it
+  # starts, before its first task, with an expression error of the workflow
+  Scenario: A Workflow Timeout Computed To No Duration
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: computed-workflow-timeout-wrong
+      version: '1.0.0'
+    use:
+      timeouts:
+        patience:
+          after: ${ .patience }
+    timeout: patience
+    do:
+      - never:
+          set:
+            ran: true
+    """
+    And given the workflow input is:
+    """yaml
+    patience: soon
+    """
+    When the workflow is executed
+    Then the workflow should fault with error:
+    """yaml
+    type: https://open-workflow-specification.org/spec/1.0.0/errors/expression
+    status: 400
+    instance: /
+    detail: "the workflow's timeout: evaluating '.patience' failed: its result \"soon\" is not a duration: 'soon' is not an ISO 8601 duration; write it like 'PT15M' or 'P2DT3H4M'"
+    """

@@ -283,16 +283,17 @@ impl<'a> Step<'a> {
         self.log(HistoryKind::InstanceStarted);
         let thread = self.record.fresh_id();
         let start = self.workflow.start.clone();
-        // Set first, so that the first task's calls are bounded by it too.
-        if let Some(timeout) = &self.workflow.definition.timeout {
-            self.set_timer(
-                thread,
-                timeout.duration(),
-                TimerPurpose::WorkflowTimeout,
-                None,
-            );
-        }
-        match self.workflow_input() {
+        let began = self.workflow_input().and_then(|input| {
+            // Set before the first task, so that its calls are bounded by it
+            // too; computed once, on the transformed input, into a timer of
+            // fixed length.
+            if let Some(timeout) = &self.workflow.definition.timeout {
+                let after = self.workflow_timeout(timeout, &input)?;
+                self.set_timer(thread, after, TimerPurpose::WorkflowTimeout, None);
+            }
+            Ok(input)
+        });
+        match began {
             Ok(input) => self.spawn_thread(thread, &start, input, None, BTreeMap::new()),
             Err(error) => self.fail_instance(error, &start),
         }
@@ -367,7 +368,7 @@ impl<'a> Step<'a> {
                 state: String::new(),
                 purpose: timer.purpose,
             });
-            return self.workflow_timed_out();
+            return self.workflow_timed_out(timer.due_ms);
         }
         let Some(state) = self
             .record

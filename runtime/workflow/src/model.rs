@@ -70,9 +70,10 @@ pub struct WorkflowDefinition {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<DataSchema>,
     /// 1.0: the workflow's `timeout.after`; past it the instance faults
-    /// with a `timeout` error (408).
+    /// with a `timeout` error (408). An expression is computed once, as the
+    /// instance starts, on the workflow's transformed input.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<IsoDuration>,
+    pub timeout: Option<TaskDuration>,
     /// 1.0: when instances start by themselves (the clock, events).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<WorkflowSchedule>,

@@ -142,19 +142,9 @@ pub fn read_definition(reader: &mut Reader, root: &Node) -> Option<WorkflowDefin
     }
     let input = read_io(reader, root, &p, "input", "from", &[]);
     let output = read_io(reader, root, &p, "output", "as", &[]);
-    let timeout = read_timeout(reader, root, &p, &[], &uses).and_then(|t| match t {
-        Some(TaskDuration::Computed(_)) => {
-            let node = root.get("timeout").unwrap_or(root);
-            reader.error(
-                &p.key("timeout"),
-                node.position,
-                "a workflow timeout computed by an expression is not supported: its timer starts with the instance, before any task has data to compute it from; write it in ISO 8601 ('PT30S') or as {seconds: 30}",
-            );
-            None
-        }
-        Some(TaskDuration::Fixed(after)) => Some(Some(after)),
-        None => Some(None),
-    });
+    // Computed, if it is an expression, as the instance starts: on the
+    // workflow's transformed input.
+    let timeout = read_timeout(reader, root, &p, &[], &uses);
     let schedule = read_schedule(reader, root, &p, &mut uses);
     let tasks = reader.required(root, &p, "do", "the workflow")?;
     let states = read_tasks(reader, tasks, &p.key("do"), &[], &mut uses);
@@ -1472,8 +1462,9 @@ fn read_retry(
     })
 }
 
-/// A task's duration: as [`read_duration`] reads it, or `${ … }`, compiled
-/// with the task's `locals` for the engine to compute when it needs it.
+/// A task's duration or the workflow's timeout: as [`read_duration`] reads
+/// it, or `${ … }`, compiled with the task's `locals` (none for the
+/// workflow's) for the engine to compute when it needs it.
 fn read_task_duration(
     reader: &mut Reader,
     node: &Node,
@@ -1490,15 +1481,16 @@ fn read_task_duration(
 }
 
 /// A 1.0 duration: an ISO 8601 string or `{days, hours, minutes, seconds, milliseconds}`.
-/// Only a task's may be an expression ([`read_task_duration`]): here (the
-/// schedule's) no data exists to compute one from.
+/// Only a task's and the workflow's timeout may be an expression
+/// ([`read_task_duration`]): here (the schedule's) no instance, and so no
+/// data, exists yet to compute one from.
 fn read_duration(reader: &mut Reader, node: &Node, p: &Pointer) -> Option<IsoDuration> {
     if let Some(text) = node.as_str() {
         if text.trim_start().starts_with("${") {
             reader.error(
                 p,
                 node.position,
-                "a duration computed by an expression is not supported here, where there is no data to compute it from (a task's wait, timeout and retry durations may be computed); write it in ISO 8601 ('PT30S') or as {seconds: 30}",
+                "a duration computed by an expression is not supported here, where there is no data to compute it from (a task's wait, timeout and retry durations and the workflow's timeout may be computed); write it in ISO 8601 ('PT30S') or as {seconds: 30}",
             );
             return None;
         }

@@ -185,18 +185,48 @@ impl<'a> Step<'a> {
     }
 
     fn workflow_eval(&self, template: &Template, input: &Value) -> Result<Value, WorkflowError> {
-        let empty = BTreeMap::new();
-        let bindings = Bindings {
+        template
+            .eval(input, &self.workflow_bindings(&self.record.input))
+            .map_err(expression_error)
+    }
+
+    /// What an expression of the workflow (no task's) sees, `$input` being
+    /// `input`.
+    fn workflow_bindings<'b>(&'b self, input: &'b Value) -> Bindings<'b> {
+        static NO_LOCALS: BTreeMap<String, Value> = BTreeMap::new();
+        Bindings {
             context: &self.record.context,
-            input: &self.record.input,
+            input,
             instance_id: &self.record.id,
             workflow_definition: &self.workflow.definition.document,
             started_ms: self.record.created_ms,
             workflow_input: &self.record.input,
             secrets: Some(&self.workflow.secrets),
-            ..Bindings::empty(&empty)
-        };
-        template.eval(input, &bindings).map_err(expression_error)
+            ..Bindings::empty(&NO_LOCALS)
+        }
+    }
+
+    /// The length of the workflow's `timeout`, computed when it is an
+    /// expression on `input`, the workflow's transformed input, which is
+    /// `$input` too, as a task's definition sees its own. A result that is
+    /// no duration is an `expression` error (400) of the workflow (`/`).
+    pub(super) fn workflow_timeout(
+        &self,
+        timeout: &TaskDuration,
+        input: &Value,
+    ) -> Result<Duration, WorkflowError> {
+        timeout
+            .eval(input, &self.workflow_bindings(input))
+            .map(|after| after.duration())
+            .map_err(|e| {
+                let mut error = expression_error(e);
+                error.message = format!("the workflow's timeout: {}", error.message);
+                if let Some(Value::Object(problem)) = error.problem.as_deref_mut() {
+                    problem.insert("detail".into(), Value::String(error.message.clone()));
+                    problem.insert("instance".into(), Value::String("/".into()));
+                }
+                error
+            })
     }
 
     /// A task's transformed input, or `None` when its `if` skips it (the
@@ -725,14 +755,18 @@ impl<'a> Step<'a> {
         standard_error("timeout", 408, detail)
     }
 
-    /// The workflow's `timeout` passed: the instance faults, whatever runs.
-    pub(super) fn workflow_timed_out(&mut self) {
-        let after = self
-            .workflow
-            .definition
-            .timeout
-            .as_ref()
-            .map_or_else(String::new, |t| format!(" after {t}"));
+    /// The workflow's `timeout`, due at `due_ms`, passed: the instance
+    /// faults, whatever runs.
+    pub(super) fn workflow_timed_out(&mut self, due_ms: u64) {
+        let after = match &self.workflow.definition.timeout {
+            Some(TaskDuration::Fixed(after)) => format!(" after {after}"),
+            // The length it came to: the timer was set as the instance started.
+            Some(TaskDuration::Computed(_)) => format!(
+                " after {}",
+                IsoDuration::from_millis(due_ms.saturating_sub(self.record.created_ms))
+            ),
+            None => String::new(),
+        };
         let mut error = standard_error("timeout", 408, format!("the workflow timed out{after}"));
         if let Some(Value::Object(problem)) = error.problem.as_deref_mut() {
             problem.insert("instance".into(), Value::String("/".into()));

@@ -58,9 +58,10 @@ pub enum EventRead {
 }
 
 /// A 1.0 task's duration (`wait`, `timeout.after`, a retry's `delay`,
-/// `limit.duration` and `jitter`): as written, or computed by an expression
-/// that the engine evaluates once, when it needs the length, into a timer
-/// of fixed length that its record keeps.
+/// `limit.duration` and `jitter`) or the workflow's `timeout.after`: as
+/// written, or computed by an expression that the engine evaluates once,
+/// when it needs the length, into a timer of fixed length that its record
+/// keeps.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum TaskDuration {
