@@ -474,7 +474,7 @@ impl<'a> Step<'a> {
             return;
         }
         let outcome = result.and_then(|output| {
-            let replaces = self.task_run_by(thread).is_ok();
+            let replaces = self.thread_task(thread).is_some();
             if let Some(t) = self.record.threads.get_mut(&thread) {
                 if replaces {
                     t.data = output;
@@ -543,7 +543,7 @@ impl<'a> Step<'a> {
         kind: impl Fn(String, String) -> HistoryKind,
     ) {
         for id in threads {
-            if let Ok(task) = self.task_run_by(id) {
+            if let Some(task) = self.thread_task(id) {
                 self.log(kind(task.name.clone(), task.reference.clone()));
             }
         }
@@ -553,15 +553,15 @@ impl<'a> Step<'a> {
     /// it while its children run theirs); an error for a v0.1 state or a
     /// thread that is gone.
     pub(super) fn task_run_by(&self, thread_id: ThreadId) -> Result<&'a TaskFlow, WorkflowError> {
-        let thread = self
-            .record
-            .threads
-            .get(&thread_id)
-            .ok_or_else(|| WorkflowError::new(FAIL, format!("thread {thread_id} is gone")))?;
-        let state = self.workflow.state(&thread.state)?;
-        state.task.as_ref().ok_or_else(|| {
-            WorkflowError::new(FAIL, format!("state '{}' is not a 1.0 task", state.name))
-        })
+        self.thread_task(thread_id)
+            .ok_or_else(|| WorkflowError::new(FAIL, format!("thread {thread_id} runs no 1.0 task")))
+    }
+
+    /// [`Step::task_run_by`] for callers that only ask (a v0.1 thread is
+    /// no error for them, and costs no message).
+    pub(super) fn thread_task(&self, thread_id: ThreadId) -> Option<&'a TaskFlow> {
+        let thread = self.record.threads.get(&thread_id)?;
+        self.workflow.state(&thread.state).ok()?.task.as_ref()
     }
 
     /// The threads under `thread_id`: its children, theirs, and so on.

@@ -98,7 +98,7 @@ impl<'a> Step<'a> {
                 Phase::Events { correlated, .. } => correlated,
                 _ => return None,
             };
-            let task = self.task_run_by(thread_id).ok()?;
+            let task = self.thread_task(thread_id)?;
             let input = thread.raw_input.clone().unwrap_or(Value::Null);
             for correlation in &filter.correlate {
                 let value = correlation

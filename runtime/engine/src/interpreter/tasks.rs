@@ -550,7 +550,9 @@ impl<'a> Step<'a> {
     /// parent's state is a 1.0 task (composite tasks pass errors on).
     pub(super) fn composite_parent(&self, thread_id: ThreadId) -> Option<ThreadId> {
         let join = self.record.threads.get(&thread_id)?.join?;
-        self.task_run_by(join.parent).is_ok().then_some(join.parent)
+        self.thread_task(join.parent)
+            .is_some()
+            .then_some(join.parent)
     }
 
     /// A child thread of `parent` failed with `error`: a `try` may catch it;
