@@ -158,6 +158,15 @@ impl Engine {
                 take: take.clone(),
                 marks,
             };
+            // A crash here leaves the set complete in the buffer, for the
+            // server's start to find. The delivery flushes only at its end
+            // (another commit's flush may come sooner), so an armed point
+            // first makes the kept events durable: its crash is then one
+            // inside this window, not one before the event was kept.
+            if swirl_core::failpoint::armed("gather-before-start") {
+                self.settled().await?;
+                swirl_core::failpoint::hit("gather-before-start");
+            }
             let outcome = self
                 .execute(&id, begin, Admission::External, Instant::now())
                 .await?;

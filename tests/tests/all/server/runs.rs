@@ -49,22 +49,6 @@ fn armed(app: &swirl_tests::App, point: &str) -> Server {
     Server::start(app, &[], &[("SWIRL_FAILPOINT", point)])
 }
 
-/// Waits until the server has crashed at `point`.
-async fn crashed(server: &mut Server, point: &str) {
-    for _ in 0..250 {
-        if !server.is_running() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(!server.is_running(), "{}", server.log());
-    assert!(
-        server.log().contains(&format!("failpoint {point} reached")),
-        "{}",
-        server.log()
-    );
-}
-
 /// How many times the calls counting under `key` took effect.
 async fn tally(server: &Server, key: &str) -> Value {
     let answer = server
@@ -89,7 +73,7 @@ async fn a_crash_between_two_calls_reruns_the_run_and_each_call_counts_once() {
         )
         .await;
     assert_eq!(started.status, 201, "{started:?}");
-    crashed(&mut server, "run-between-calls").await;
+    server.crashed("run-between-calls").await;
 
     let server = Server::start(&app, &[], &[]);
     let done = server.wait_status("between", "completed").await;
@@ -115,7 +99,7 @@ async fn a_crash_after_a_runs_commit_before_its_answer_keeps_the_run_and_a_retry
     )
     .await;
     assert!(answer.is_err(), "answered before the crash: {answer:?}");
-    crashed(&mut server, "run-after-commit-before-answer").await;
+    server.crashed("run-after-commit-before-answer").await;
 
     let server = Server::start(&app, &[], &[]);
     // The retry finds the committed run: it does not run again.
@@ -148,7 +132,7 @@ async fn a_crash_after_an_events_receipt_before_its_calls_loses_nothing_and_the_
         .await;
     assert_eq!(accepted.status, 202, "{accepted:?}");
     let id = accepted.body["started"][0].as_str().unwrap().to_string();
-    crashed(&mut server, "run-after-receipt").await;
+    server.crashed("run-after-receipt").await;
 
     let server = Server::start(&app, &[], &[]);
     let done = server.wait_status(&id, "completed").await;

@@ -234,6 +234,23 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits until the process has crashed at the failpoint `point`
+    /// (`SWIRL_FAILPOINT`).
+    pub async fn crashed(&mut self, point: &str) {
+        for _ in 0..250 {
+            if !self.is_running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!self.is_running(), "{}", self.log());
+        assert!(
+            self.log().contains(&format!("failpoint {point} reached")),
+            "{}",
+            self.log()
+        );
+    }
+
     /// SIGKILL, and wait for the process to go.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -216,13 +216,10 @@ async fn a_schedule_on_starts_an_instance_per_event() {
     );
 }
 
-/// `on` with `all` starts an instance once each filter has matched an event
-/// of its own, whatever their order, across a SIGKILL between them; its input
-/// is the events in the order of the filters. Each event is consumed once:
-/// a resend starts nothing, and of events sent at once every set starts one
-/// instance and no event is in two.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_schedule_on_all_starts_an_instance_per_set_of_events() {
+/// An app of the workflow `shipper`, which starts on `all` of an order's
+/// placed event (from the shop) and its paid event (from any source), and
+/// puts out the order each of them names.
+fn shipper() -> swirl_tests::App {
     let mut shipper = document(
         "shipper",
         json!({ "ship": { "set": { "order": "${ .[0].order }", "paid": "${ .[1].order }" } } }),
@@ -231,7 +228,17 @@ async fn a_schedule_on_all_starts_an_instance_per_set_of_events() {
         { "with": { "type": "com.example.placed", "source": "shop" } },
         { "with": { "type": "com.example.paid" } },
     ] } });
-    let app = workflows_app(vec![("shipper.json", shipper)], "");
+    workflows_app(vec![("shipper.json", shipper)], "")
+}
+
+/// `on` with `all` starts an instance once each filter has matched an event
+/// of its own, whatever their order, across a SIGKILL between them; its input
+/// is the events in the order of the filters. Each event is consumed once:
+/// a resend starts nothing, and of events sent at once every set starts one
+/// instance and no event is in two.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_on_all_starts_an_instance_per_set_of_events() {
+    let app = shipper();
     let mut server = Server::start(&app, &[], &[]);
     /// Sends order `order`'s event `ty` (placed by the shop, paid by the bank).
     async fn send(server: &Server, id: &str, ty: &str, order: u64) -> super::util::Answer {
@@ -315,6 +322,82 @@ async fn a_schedule_on_all_starts_an_instance_per_set_of_events() {
         [1, 2, 3, 4],
         "an event started two instances or none: {instances:?}"
     );
+}
+
+/// A process that dies once the event that completes a set of `on` with
+/// `all` is kept, before the set's instance starts (`SWIRL_FAILPOINT` aborts
+/// the server there): the restarted server starts that instance by itself,
+/// its input the events in the order of the filters, and the resend of the
+/// event whose answer the crash cut off is a duplicate that starts no other
+/// and is not kept again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_set_of_events_completed_just_before_a_crash_starts_its_instance_after_the_restart() {
+    let app = shipper();
+    let mut server = Server::start(&app, &[], &[("SWIRL_FAILPOINT", "gather-before-start")]);
+    /// How many events the server keeps (those gathered for a set included).
+    async fn buffered(server: &Server) -> Value {
+        server.get("/buffered-events").await.body["count"].clone()
+    }
+
+    // The second filter's event first: kept, acknowledged, nothing starts.
+    let paid = server
+        .event(
+            "paid-1",
+            "bank",
+            "com.example.paid",
+            &[],
+            json!({ "order": 1, "by": "bank" }),
+        )
+        .await;
+    assert_eq!(paid.status, 202, "{paid:?}");
+    assert_eq!(paid.body["started"], json!([]), "{paid:?}");
+    assert_eq!(buffered(&server).await, 1);
+
+    // The first filter's completes the set: the server dies before its start.
+    let placed = [
+        ("ce-specversion", "1.0"),
+        ("ce-id", "placed-1"),
+        ("ce-source", "shop"),
+        ("ce-type", "com.example.placed"),
+        ("content-type", "application/json"),
+    ];
+    let body = json!({ "order": 1 }).to_string();
+    let answer =
+        super::util::try_request(server.addr, "POST", "/events", &placed, body.clone().into())
+            .await;
+    assert!(
+        answer.is_err(),
+        "the failpoint did not stop the server: {answer:?}"
+    );
+    server.crashed("gather-before-start").await;
+
+    // No event comes: the restart alone starts the set's one instance.
+    let server = Server::start(&app, &[], &[]);
+    let mut instances = Vec::new();
+    for _ in 0..200 {
+        instances = server.all_instances("shipper", "completed").await;
+        if !instances.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(instances.len(), 1, "{instances:?}\n{}", server.log());
+    assert_eq!(
+        instances[0]["input"],
+        json!([{ "order": 1 }, { "order": 1, "by": "bank" }])
+    );
+    assert_eq!(instances[0]["output"], json!({ "order": 1, "paid": 1 }));
+    assert_eq!(buffered(&server).await, 0);
+
+    // Its sender resends the event whose answer it never had.
+    let resent = server.request("POST", "/events", &placed, body).await;
+    assert_eq!(resent.status, 202, "{resent:?}");
+    assert_eq!(
+        resent.body,
+        json!({ "accepted": 1, "duplicates": 1, "started": [], "delivered": [], "buffered": 0 })
+    );
+    assert_eq!(server.all_instances("shipper", "completed").await.len(), 1);
+    assert_eq!(buffered(&server).await, 0);
 }
 
 /// `swirl serve --lifecycle-events` sends a 1.0 instance's lifecycle
