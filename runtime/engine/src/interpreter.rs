@@ -557,6 +557,14 @@ impl<'a> Step<'a> {
             .ok_or_else(|| WorkflowError::new(FAIL, format!("thread {thread_id} runs no 1.0 task")))
     }
 
+    /// The data of thread `thread_id` (null when it is gone), to read.
+    fn data_of(&self, thread_id: ThreadId) -> &Value {
+        self.record
+            .threads
+            .get(&thread_id)
+            .map_or(&Value::Null, |thread| &thread.data)
+    }
+
     /// [`Step::task_run_by`] for callers that only ask (a v0.1 thread is
     /// no error for them, and costs no message).
     pub(super) fn thread_task(&self, thread_id: ThreadId) -> Option<&'a TaskFlow> {
@@ -665,10 +673,11 @@ impl<'a> Step<'a> {
                     });
                     let thread = self.thread(thread_id)?;
                     thread.raw_input = Some(data.clone());
-                    thread.data = data.clone();
+                    thread.data = data;
                     if let Some(timeout) = &task.timeout {
                         // Computed once, now: the timer keeps its length.
-                        let after = self.length(thread_id, state, timeout, &data)?;
+                        let after =
+                            self.length(thread_id, state, timeout, self.data_of(thread_id))?;
                         self.set_timer(thread_id, after, TimerPurpose::TaskTimeout, None);
                     }
                     self.begin(thread_id, state)
@@ -756,8 +765,8 @@ impl<'a> Step<'a> {
                 self.transition(thread_id, &switch.default)
             }
             StateKind::Delay(delay) => {
-                let data = self.thread(thread_id)?.data.clone();
-                let after = self.length(thread_id, state, &delay.time_delay, &data)?;
+                let after =
+                    self.length(thread_id, state, &delay.time_delay, self.data_of(thread_id))?;
                 self.set_timer(thread_id, after, TimerPurpose::Delay, None);
                 Ok(())
             }
