@@ -638,6 +638,74 @@ Feature: Listening in full
     detail: "evaluating '.kind' failed: its result 42 is no event type: it must be a string, not empty"
     """
 
+  # A listen inside a `for` computes its type and its correlation's
+  # expected value with the loop's variables, afresh in each iteration
+  Scenario: Listen For Each Item Of A Loop
+    Given a workflow with definition:
+    """yaml
+    document:
+      dsl: '1.0.3'
+      namespace: default
+      name: listen-in-for
+      version: '1.0.0'
+    do:
+      - eachKind:
+          for:
+            each: kind
+            in: .kinds
+          do:
+            - exchange:
+                fork:
+                  branches:
+                    - waitForIt:
+                        listen:
+                          to:
+                            one:
+                              with:
+                                type: ${ "com.example." + $kind }
+                              correlate:
+                                round:
+                                  from: .data.round
+                                  expect: ${ $index }
+                    - send:
+                        do:
+                          - otherRound:
+                              emit:
+                                event:
+                                  with:
+                                    source: https://example.com/sender
+                                    type: ${ "com.example." + $kind }
+                                    data: '${ { round: ($index + 10), kind: $kind } }'
+                          - otherKind:
+                              emit:
+                                event:
+                                  with:
+                                    source: https://example.com/sender
+                                    type: com.example.other
+                                    data: '${ { round: $index, kind: "other" } }'
+                          - ours:
+                              emit:
+                                event:
+                                  with:
+                                    source: https://example.com/sender
+                                    type: ${ "com.example." + $kind }
+                                    data: '${ { round: $index, kind: $kind } }'
+                output:
+                  as: '${ { got: ($input.got + [ .[0][0] ]) } }'
+    """
+    And given the workflow input is:
+    """yaml
+    got: []
+    kinds: [ ping, pong ]
+    """
+    When the workflow is executed
+    Then the workflow should complete with output:
+    """yaml
+    got:
+      - { round: 0, kind: ping }
+      - { round: 1, kind: pong }
+    """
+
   # The type and source a listen computed are in its instance's record: a
   # server killed while it waits listens under them after its restart. The
   # instance starts on an event that says what to wait for

@@ -267,7 +267,8 @@ fn read_schedule(
         _ => {
             // Starts are found by a scan of the workflows, not by the index
             // of subscriptions, so a start may take events of any source.
-            let (strategy, events) = read_consumption(reader, value, &kp, uses, "schedule.on")?;
+            let (strategy, events) =
+                read_consumption(reader, value, &kp, &[], uses, "schedule.on")?;
             if let Some(until) = value.get("until") {
                 reader.error(
                     &kp.key("until"),
@@ -1610,7 +1611,7 @@ fn read_listen(
     let to = reader.required(body, &lp, "to", "'listen'")?;
     let tp = lp.key("to");
     reader.object(to, &tp, "'listen.to'")?;
-    let (strategy, names) = read_consumption(reader, to, &tp, uses, "listen.to")?;
+    let (strategy, names) = read_consumption(reader, to, &tp, locals, uses, "listen.to")?;
     let until = match to.get("until") {
         None => None,
         Some(until) if strategy != "any" => {
@@ -1638,7 +1639,7 @@ fn read_listen(
                     return None;
                 }
                 let (strategy, events) =
-                    read_consumption(reader, until, &up, uses, "listen.to.until")?;
+                    read_consumption(reader, until, &up, locals, uses, "listen.to.until")?;
                 Some(Until::Events {
                     all: strategy == "all",
                     events,
@@ -1744,11 +1745,13 @@ fn read_event_read(reader: &mut Reader, node: &Node, p: &Pointer, what: &str) ->
 /// An event consumption strategy (`listen.to`, `schedule.on`, named `what`
 /// in messages): `one`, `any` or `all`, and the names of the event
 /// definitions made from its filters (their pointers). Its `until` is the
-/// caller's.
+/// caller's. `locals` are the `for` and `catch` variables a listen's
+/// filters may use (none for `schedule.on`: no instance exists yet).
 fn read_consumption(
     reader: &mut Reader,
     to: &Node,
     tp: &Pointer,
+    locals: &[String],
     uses: &mut Uses,
     what: &str,
 ) -> Option<(&'static str, Vec<String>)> {
@@ -1815,7 +1818,7 @@ fn read_consumption(
     let mut names = Vec::new();
     let mut failed = false;
     for (fp, filter) in filters {
-        match read_event_filter(reader, filter, &fp, what) {
+        match read_event_filter(reader, filter, &fp, locals, what) {
             Some(definition) => {
                 names.push(definition.name.clone());
                 uses.events.push(definition);
@@ -1830,10 +1833,13 @@ fn read_consumption(
 /// its `with` (type required, source optional: an empty source takes
 /// events of every source) and its `correlate`. A listen's may compute its
 /// type and source on its input; `schedule.on` has no input to do it on.
+/// Its computed type and source and its correlations see `locals`; `with`
+/// sees the event alone.
 fn read_event_filter(
     reader: &mut Reader,
     filter: &Node,
     fp: &Pointer,
+    locals: &[String],
     what: &str,
 ) -> Option<EventDefinition> {
     reader.object(filter, fp, "an event filter")?;
@@ -1863,7 +1869,7 @@ fn read_event_filter(
             None => Err(format!(
                 "an event filter's '{key}' is matched as written or computed by a whole '${{ }}' expression, not filled in from one"
             )),
-            Some(jq) => Jq::compile(jq, &[]).map_err(|e| e.to_string()),
+            Some(jq) => Jq::compile(jq, locals).map_err(|e| e.to_string()),
         };
         match compiled {
             Ok(jq) => computed[slot] = Some(jq),
@@ -1931,7 +1937,7 @@ fn read_event_filter(
                 continue;
             }
             reader.unknown_keys(entry, &ep, &["from", "expect"], &what);
-            let from = match expression(reader, entry, &ep, "from", &[]) {
+            let from = match expression(reader, entry, &ep, "from", locals) {
                 Some(Some(from)) => Some(from),
                 Some(None) => {
                     reader.required(entry, &ep, "from", &what);
@@ -1941,7 +1947,7 @@ fn read_event_filter(
             };
             let expect = match entry.get("expect") {
                 None => Some(None),
-                Some(expect) => template(reader, expect, &ep.key("expect"), &[]).map(Some),
+                Some(expect) => template(reader, expect, &ep.key("expect"), locals).map(Some),
             };
             match (from, expect) {
                 (Some(from), Some(expect)) => correlate.push(Correlation {
