@@ -159,7 +159,7 @@ impl Workflow {
         }
     }
 
-    fn state(&self, name: &str) -> Result<&State, WorkflowError> {
+    pub(crate) fn state(&self, name: &str) -> Result<&State, WorkflowError> {
         self.states
             .get(name)
             .ok_or_else(|| WorkflowError::new(FAIL, format!("state '{name}' does not exist")))
@@ -572,6 +572,16 @@ impl<'a> Step<'a> {
         self.workflow.state(&thread.state).ok()?.task.as_ref()
     }
 
+    /// The 1.0 `wait` or `listen` of `thread_id` began waiting.
+    fn task_waits(&mut self, thread_id: ThreadId) {
+        if let Some(task) = self.thread_task(thread_id) {
+            self.log(HistoryKind::TaskWaiting {
+                task: task.name.clone(),
+                reference: task.reference.clone(),
+            });
+        }
+    }
+
     /// The threads under `thread_id`: its children, theirs, and so on.
     fn descendants(&self, thread_id: ThreadId) -> Vec<ThreadId> {
         let mut found = Vec::new();
@@ -736,6 +746,7 @@ impl<'a> Step<'a> {
                 for event in names {
                     self.subscribe(thread_id, event)?;
                 }
+                self.task_waits(thread_id);
                 self.start_correlation(thread_id)?;
                 if let Some(timeout) = &event_state.timeout {
                     self.set_timer(
@@ -767,6 +778,7 @@ impl<'a> Step<'a> {
             StateKind::Delay(delay) => {
                 let after =
                     self.length(thread_id, state, &delay.time_delay, self.data_of(thread_id))?;
+                self.task_waits(thread_id);
                 self.set_timer(thread_id, after, TimerPurpose::Delay, None);
                 Ok(())
             }

@@ -187,6 +187,9 @@ pub struct EngineConfig {
     /// ([`lifecycle`]): off unless asked for, since each costs an outbox
     /// write and a delivery, several per task.
     pub lifecycle_events: bool,
+    /// Whether they also produce the optional `status-changed` events, one
+    /// more for each change of an instance's or a task's status phase.
+    pub status_changed_events: bool,
     /// The threads runs execute on, and how many may wait for them.
     pub pool: PoolConfig,
 }
@@ -199,6 +202,7 @@ impl Default for EngineConfig {
             buffer_max_events: DEFAULT_BUFFER_MAX_EVENTS,
             hold_outbox: false,
             lifecycle_events: false,
+            status_changed_events: false,
             pool: PoolConfig::default(),
         }
     }

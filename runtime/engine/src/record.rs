@@ -531,6 +531,12 @@ pub enum HistoryKind {
         task: String,
         reference: String,
     },
+    /// A 1.0 `wait` or `listen` began waiting: for its time, or for its
+    /// events. It waits until it completes (or faults, or is cancelled).
+    TaskWaiting {
+        task: String,
+        reference: String,
+    },
     /// A 1.0 task ended with an output.
     TaskCompleted {
         task: String,

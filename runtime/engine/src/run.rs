@@ -714,9 +714,11 @@ impl Engine {
         let mut segment = std::mem::take(segment);
         let now = self.now_ms();
         record.updated_ms = now;
-        if self.inner.config.lifecycle_events {
+        let config = &self.inner.config;
+        if config.lifecycle_events || config.status_changed_events {
             let workflow = self.workflow_version(&record.definition_version)?;
-            let events = lifecycle::events(&workflow, record, &segment.history, now);
+            let was = before.as_ref().map(|b| b.status);
+            let events = lifecycle::events(config, &workflow, record, was, &segment.history, now);
             segment.produced.extend(events);
         }
         let outbox = segment

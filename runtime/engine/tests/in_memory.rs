@@ -413,3 +413,108 @@ do:
         "{events:?}"
     );
 }
+
+/// Asked for alone, the optional status-changed events follow a 1.0
+/// instance's status phases and each task's: a `wait` waits, and waits
+/// again once resumed; the instance waits while it does and is suspended,
+/// running and cancelled as the operator says.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_changed_events_follow_the_phases() {
+    let config = swirl_engine::EngineConfig {
+        status_changed_events: true,
+        ..Default::default()
+    };
+    let store = MemoryStore::new();
+    let engine = Engine::with_config(Arc::new(store), Arc::new(functions()), config).unwrap();
+    let napping = r#"
+document: { dsl: '1.0.0', namespace: test, name: napping, version: '1.0.0' }
+do:
+  - first:
+      call: double
+      with:
+        n: ${ .n }
+  - nap:
+      wait: PT1H
+"#;
+    engine
+        .register(napping, None, KnownFunctions::Unchecked)
+        .unwrap();
+    let produced = Arc::new(Produced::default());
+    engine.set_observer(produced.clone());
+    let id = engine
+        .start("napping", json!({ "n": 1 }), None)
+        .await
+        .unwrap()
+        .id;
+    let status = |wanted: Status| {
+        let engine = engine.clone();
+        let id = id.clone();
+        async move {
+            for _ in 0..500 {
+                if engine.get(&id).is_ok_and(|r| r.status == wanted) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("{id} never became {wanted:?}");
+        }
+    };
+    status(Status::Waiting).await;
+    engine.suspend(&id).await.unwrap();
+    engine.resume(&id).await.unwrap();
+    engine.cancel(&id).await.unwrap();
+    ended(&engine, &id).await;
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        events = produced.0.lock().unwrap().clone();
+        if events.len() >= 15 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    events.sort_by(|a, b| a.id.cmp(&b.id));
+    let name = format!("{id}.test");
+    let seen: Vec<String> = events
+        .iter()
+        .map(|event| {
+            let kind = event.event_type.as_str();
+            let data = event.data.as_ref().unwrap();
+            assert!(data["updatedAt"].as_str().unwrap().ends_with('Z'), "{data}");
+            match kind {
+                "io.serverlessworkflow.workflow.status-changed.v1" => {
+                    assert_eq!(data["name"], name.as_str());
+                    format!("workflow {}", data["status"].as_str().unwrap())
+                }
+                "io.serverlessworkflow.task.status-changed.v1" => {
+                    assert_eq!(data["workflow"], name.as_str());
+                    format!(
+                        "{} {}",
+                        data["task"].as_str().unwrap(),
+                        data["status"].as_str().unwrap()
+                    )
+                }
+                other => panic!("only status changes were asked for, not {other}"),
+            }
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "workflow running",
+            "/do/0/first pending",
+            "/do/0/first running",
+            "/do/0/first completed",
+            "/do/1/nap pending",
+            "/do/1/nap running",
+            "/do/1/nap waiting",
+            "workflow waiting",
+            "workflow suspended",
+            "/do/1/nap suspended",
+            "workflow running",
+            "/do/1/nap waiting",
+            "workflow waiting",
+            "/do/1/nap cancelled",
+            "workflow cancelled",
+        ]
+    );
+}

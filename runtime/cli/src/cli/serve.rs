@@ -63,6 +63,9 @@ pub struct Args {
     /// Produce Serverless Workflow 1.0's lifecycle CloudEvents (io.serverlessworkflow.workflow.started.v1 and the like) for 1.0 instances, to the sinks and workflows
     #[arg(long)]
     lifecycle_events: bool,
+    /// Produce the optional status-changed lifecycle events (io.serverlessworkflow.workflow.status-changed.v1, task.status-changed.v1), with --lifecycle-events or without: one event for each change of a 1.0 instance's or task's status phase
+    #[arg(long)]
+    status_changed_events: bool,
     /// How long a finished (completed, failed, cancelled) instance and its history are kept after it ended
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
     instance_retention: Duration,
@@ -403,6 +406,7 @@ fn restore(
         // The server's sinks take the events recovered at startup too.
         hold_outbox: true,
         lifecycle_events: args.lifecycle_events,
+        status_changed_events: args.status_changed_events,
         pool: PoolConfig {
             threads: args.run_threads,
             queue_limit: args.run_queue,

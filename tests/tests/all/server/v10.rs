@@ -448,6 +448,86 @@ async fn lifecycle_events_reach_the_sinks_when_asked_for() {
     }
 }
 
+/// `swirl serve --status-changed-events` alone sends the optional
+/// status-changed events and no other lifecycle event: a `listen` waits
+/// until its event comes, and so does its instance, which then runs again
+/// and completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_changed_events_reach_the_sinks_when_asked_for() {
+    use super::sinks::{Receiver, start_receiver, wait_until};
+
+    let receiver = Receiver::default();
+    let addr = start_receiver(receiver.clone()).await;
+    let payee = json!({
+        "document": { "dsl": "1.0.3", "namespace": "test", "name": "payee", "version": "1.0.0" },
+        "do": [
+            { "greet": { "set": { "hello": "world" } } },
+            { "paid": { "listen": { "to": { "one": { "with": { "type": "com.example.paid" } } } } } },
+        ],
+    });
+    let app = workflows_app(
+        vec![("payee.json", payee)],
+        &format!("[[sinks]]\nurl = \"http://{addr}/in\"\n"),
+    );
+    let mut server = Server::start(&app, &["--status-changed-events"], &[]);
+    let started = server
+        .post_json("/workflows/payee/instances", json!({}))
+        .await;
+    let id = started.body["id"].as_str().unwrap().to_string();
+    server.wait_status(&id, "waiting").await;
+    let answer = server
+        .event("paid-1", "shop", "com.example.paid", &[], json!({}))
+        .await;
+    assert!(answer.status < 300, "{answer:?}");
+    server.wait_status(&id, "completed").await;
+    // In the order they happened: their ids sort so.
+    let seen = || -> Vec<String> {
+        let received = receiver.received.lock().unwrap();
+        let mut events: Vec<(String, String)> = received
+            .iter()
+            .map(|(headers, body)| {
+                let data: Value = serde_json::from_str(body).unwrap();
+                assert!(data["updatedAt"].is_string(), "{data}");
+                let seen = match headers["ce-type"].to_str().unwrap() {
+                    "io.serverlessworkflow.workflow.status-changed.v1" => {
+                        assert_eq!(data["name"], format!("{id}.test"), "{data}");
+                        format!("workflow {}", data["status"].as_str().unwrap())
+                    }
+                    "io.serverlessworkflow.task.status-changed.v1" => {
+                        assert_eq!(data["workflow"], format!("{id}.test"), "{data}");
+                        let task = data["task"].as_str().unwrap();
+                        format!("{task} {}", data["status"].as_str().unwrap())
+                    }
+                    other => panic!("only status changes were asked for, not {other}"),
+                };
+                (headers["ce-id"].to_str().unwrap().to_string(), seen)
+            })
+            .collect();
+        events.sort();
+        events.into_iter().map(|(_, seen)| seen).collect()
+    };
+    // Events of different commits may reach the sink out of order.
+    wait_until("the sink got every change", || seen().len() >= 11).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        seen(),
+        [
+            "workflow running",
+            "/do/0/greet pending",
+            "/do/0/greet running",
+            "/do/0/greet completed",
+            "/do/1/paid pending",
+            "/do/1/paid running",
+            "/do/1/paid waiting",
+            "workflow waiting",
+            "workflow running",
+            "/do/1/paid completed",
+            "workflow completed",
+        ]
+    );
+    server.kill();
+}
+
 /// A task that meets an error sends `task.faulted` (with the error, as a
 /// problem at the task) even when a `try` catches it, and each retry of the
 /// `try` sends `task.retried` for it; the caught `try` itself does not fault.
