@@ -614,6 +614,11 @@ async fn the_console_shows_instances_workflows_functions_and_events() {
     // A 1.0 workflow's graph: its tasks by name and 1.0 kind, each known
     // by its pointer; counted as tasks.
     browser.open(&format!("{base}/ui/workflows/checkout")).await;
+    // The graph is drawn once the page's requests have answered.
+    assert_eq!(
+        browser.texts("#graph g.node text.name").await,
+        ["quote", "charge"]
+    );
     let kinds = browser
         .run("return [...document.querySelectorAll('#graph g.node')].map((g) => [g.dataset.state, g.querySelector('text.name').textContent, g.querySelector('text.kind').textContent, g.querySelector('title').textContent.split('\\n')[0]].join(' '))")
         .await;
