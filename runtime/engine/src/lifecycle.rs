@@ -27,8 +27,9 @@
 //! running again from the first line of the next commit that does work,
 //! and suspended, completed, faulted or cancelled with those lines. A task
 //! is pending once created, running once started (again once retried or
-//! resumed), waiting once a `wait` or `listen` begins waiting, and
-//! completed, faulted, suspended or cancelled with those lines.
+//! resumed), waiting once a `wait` or `listen` begins waiting (and again
+//! once resumed), and completed, faulted, suspended or cancelled with those
+//! lines.
 
 use serde_json::{Map, json};
 
