@@ -197,15 +197,12 @@ pub(crate) fn events(
         .collect()
 }
 
-/// The status phase the DSL names for an instance's `status`.
+/// The status phase the DSL names for an instance's `status`: ours but
+/// for a failed one, which the DSL calls faulted.
 fn phase(status: Status) -> &'static str {
     match status {
-        Status::Running => "running",
-        Status::Waiting => "waiting",
-        Status::Suspended => "suspended",
-        Status::Completed => "completed",
         Status::Failed => "faulted",
-        Status::Cancelled => "cancelled",
+        other => other.as_str(),
     }
 }
 
